@@ -1,0 +1,196 @@
+"""The connector's settings (SPEC §1), read from Hull's ``private_settings``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+
+from .errors import ConfigurationError
+
+__all__ = ["Region", "Settings"]
+
+Region = Literal["us", "eu", "auto"]
+_REGIONS: tuple[Region, ...] = ("us", "eu", "auto")
+
+
+def _redacted(value: object) -> str:
+    return "None" if value is None else "'***'"
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """How the connector behaves; an immutable value.
+
+    Build it from Hull's connector settings with :meth:`from_private_settings`, which checks
+    every key; the constructor is for code and tests that already hold typed values.
+
+    Attributes:
+        site_id: Customer.io Site ID (HTTP Basic user). Required to send.
+        api_key: Customer.io Track API key (HTTP Basic password). Required to send; never
+            shown in ``repr``.
+        region: Track API host: ``"us"``, ``"eu"``, or ``"auto"`` (asked of Customer.io once).
+        synchronized_segments: Hull segment ids whose users are sent. Empty: nobody is sent.
+        synchronized_attributes: extra Hull attributes to send (``x``, ``traits_x``,
+            ``account.x``).
+        user_id_mapping: the Hull attribute used as the Customer.io id.
+        enable_user_deletion: delete people from Customer.io when their user leaves every
+            synchronized segment.
+        events_filter: Hull event names to forward; ``"page"`` forwards page views.
+        anonymous_events: forward the events of users that cannot be identified.
+        max_attributes_per_call: attributes per identify call, 1 to 300.
+        max_attribute_name_length: bytes (UTF-8) an attribute name may have.
+        max_attribute_value_length: bytes (UTF-8, compact JSON for lists and objects) a value
+            may have.
+        max_identifier_value_length: bytes (UTF-8) the Customer.io id may have.
+        webhook_signing_key: the reporting-webhook signing key; ``None`` skips verification.
+            Never shown in ``repr``.
+    """
+
+    site_id: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=_redacted)
+    region: Region = "us"
+    synchronized_segments: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    synchronized_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    user_id_mapping: str = "external_id"
+    enable_user_deletion: bool = False
+    events_filter: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    anonymous_events: bool = False
+    max_attributes_per_call: int = 30
+    max_attribute_name_length: int = 150
+    max_attribute_value_length: int = 1000
+    max_identifier_value_length: int = 150
+    webhook_signing_key: str | None = attrs.field(default=None, repr=_redacted)
+
+    @classmethod
+    def from_private_settings(cls, mapping: Mapping[str, Any]) -> Settings:
+        """Read and check Hull ``private_settings``.
+
+        Unknown keys are ignored. A key whose value is ``None`` takes its default (Hull stores
+        unset fields as ``null``). Numeric settings also accept numeric strings.
+
+        Raises:
+            ConfigurationError: listing every problem found, not just the first.
+        """
+        if not isinstance(mapping, Mapping):
+            raise ConfigurationError([f"private_settings must be an object, got {_kind(mapping)}"])
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for key, read in _READERS.items():
+            raw = mapping.get(key)
+            if raw is None:
+                continue
+            try:
+                values[key] = read(key, raw)
+            except _InvalidSettingError as problem:
+                problems.append(str(problem))
+        if problems:
+            raise ConfigurationError(problems)
+        return cls(**values)
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether both ``site_id`` and ``api_key`` are set (non-blank)."""
+        return bool(self.site_id and self.site_id.strip() and self.api_key and self.api_key.strip())
+
+
+class _InvalidSettingError(Exception):
+    pass
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _string(key: str, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise _InvalidSettingError(f"{key} must be a string, got {_kind(raw)}")
+    return raw
+
+
+def _region(key: str, raw: object) -> Region:
+    value = _string(key, raw).strip().lower()
+    if value not in _REGIONS:
+        raise _InvalidSettingError(f"{key} must be one of 'us', 'eu', 'auto', got {raw!r}")
+    return value
+
+
+def _mapping_name(key: str, raw: object) -> str:
+    value = _string(key, raw).strip()
+    if not value:
+        raise _InvalidSettingError(f"{key} must name a Hull attribute, got an empty string")
+    return value
+
+
+def _string_list(key: str, raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, (list, tuple)):
+        raise _InvalidSettingError(f"{key} must be a list of strings, got {_kind(raw)}")
+    bad = [i for i, item in enumerate(raw) if not isinstance(item, str)]
+    if bad:
+        raise _InvalidSettingError(
+            f"{key} must be a list of strings; item(s) {bad} are not strings"
+        )
+    return tuple(raw)
+
+
+def _boolean(key: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise _InvalidSettingError(f"{key} must be true or false, got {_kind(raw)}")
+    return raw
+
+
+def _integer(low: int, high: int | None) -> Callable[[str, object], int]:
+    def read(key: str, raw: object) -> int:
+        value: float
+        if isinstance(raw, bool):
+            raise _InvalidSettingError(f"{key} must be a whole number, got a boolean")
+        if isinstance(raw, (int, float)):
+            value = raw
+        elif isinstance(raw, str):
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}") from None
+        else:
+            raise _InvalidSettingError(f"{key} must be a whole number, got {_kind(raw)}")
+        if not math.isfinite(value) or value != int(value):
+            raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}")
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise _InvalidSettingError(f"{key} must be {bounds}, got {number}")
+        return number
+
+    return read
+
+
+_READERS: Mapping[str, Callable[[str, object], Any]] = {
+    "site_id": _string,
+    "api_key": _string,
+    "region": _region,
+    "synchronized_segments": _string_list,
+    "synchronized_attributes": _string_list,
+    "user_id_mapping": _mapping_name,
+    "enable_user_deletion": _boolean,
+    "events_filter": _string_list,
+    "anonymous_events": _boolean,
+    "max_attributes_per_call": _integer(1, 300),
+    "max_attribute_name_length": _integer(1, None),
+    "max_attribute_value_length": _integer(1, None),
+    "max_identifier_value_length": _integer(1, None),
+    "webhook_signing_key": _string,
+}

@@ -1,0 +1,1 @@
+"""Value types: Hull notifications and messages, plans, Customer.io operations."""

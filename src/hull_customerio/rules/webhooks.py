@@ -1,0 +1,349 @@
+"""Customer.io webhook payloads → Hull user events (SPEC §4.2-§4.6).
+
+Pure: a parsed JSON payload and the settings in, an :class:`IncomingEvent` or a
+:class:`~hull_customerio.errors.WebhookPayloadError` out. The payload is untrusted input, so
+every value is type-checked before use: a wrong type anywhere is an ``invalid_payload`` (or,
+for optional fields, ignored), never another exception.
+
+Two payload shapes exist, and the legacy one is recognised first:
+
+- Legacy "Email Activity Webhooks": ``{"event_type": "email_delivered", "event_id",
+  "timestamp", "data"}``.
+- Reporting webhooks: ``{"object_type": "email", "metric": "delivered", "event_id",
+  "timestamp", "data"}``, looked up as ``email_delivered``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Literal, NoReturn
+
+from hull_customerio.errors import WebhookPayloadError
+from hull_customerio.models.webhook import IncomingEvent, WebhookFormat
+from hull_customerio.settings import Settings
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "WEBHOOK_EVENT_NAMES",
+    "PayloadFailure",
+    "extract_email",
+    "parse_webhook",
+    "webhook_event_name",
+]
+
+#: The ``reason`` codes of :class:`~hull_customerio.errors.WebhookPayloadError`.
+PayloadFailure = Literal["invalid_payload", "unknown_event", "no_identifier"]
+
+#: Hull event names of the customer and email events (SPEC §4.3), by Customer.io key.
+WEBHOOK_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "customer_subscribed": "Customer Subscribed",
+        "customer_unsubscribed": "Customer Unsubscribed",
+        "customer_cio_subscription_preferences_changed": "Subscription Preferences Changed",
+        "email_drafted": "Email Drafted",
+        "email_attempted": "Email Attempted",
+        "email_sent": "Email Sent",
+        "email_delivered": "Email Delivered",
+        "email_opened": "Email Opened",
+        "email_converted": "Email Converted",
+        "email_bounced": "Email Bounced",
+        "email_dropped": "Email Dropped",
+        "email_failed": "Email Failed",
+        "email_deferred": "Email Deferred",
+        "email_undeliverable": "Email Undeliverable",
+        "email_clicked": "Email Link Clicked",
+        "email_spammed": "Email Marked as Spam",
+        "email_unsubscribed": "Unsubscribed",
+    }
+)
+
+#: The message channels whose every metric is forwarded, as ``<label> <Metric>`` (SPEC §4.3).
+CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "push": "Push",
+        "sms": "SMS",
+        "whatsapp": "WhatsApp",
+        "in_app": "In-App",
+        "slack": "Slack",
+        "webhook": "Webhook",
+    }
+)
+
+# Customer.io metrics are snake_case words ("delivered", "human_clicked"); anything else after
+# a channel prefix is not a metric we can name.
+_METRIC = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+
+_COPIED_PROPERTIES = (
+    "customer_id",
+    "campaign_id",
+    "campaign_name",
+    "template_id",
+    "tags",
+    "content_id",
+    "action_id",
+    "broadcast_id",
+    "newsletter_id",
+    "journey_id",
+    "href",
+    "link_id",
+    "failure_message",
+)
+
+_ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
+_EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+")
+
+#: 9999-12-31T23:59:59Z, the last second ``datetime`` can hold.
+_MAX_TIMESTAMP = 253_402_300_799
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Keeps error messages readable when a payload carries a huge value.
+_QUOTE_LIMIT = 100
+
+
+def webhook_event_name(key: str) -> str | None:
+    """The Hull event name for a Customer.io event key, or ``None`` if it has none (SPEC §4.3).
+
+    Customer and email events come from :data:`WEBHOOK_EVENT_NAMES`. Every metric of the
+    channels in :data:`CHANNEL_LABELS` is named ``<channel label> <Metric>``, each word of the
+    metric capitalised: ``sms_clicked`` → ``SMS Clicked``, ``in_app_opened`` →
+    ``In-App Opened``, ``webhook_human_clicked`` → ``Webhook Human Clicked``.
+
+    Args:
+        key: the legacy ``event_type`` or the reporting ``<object_type>_<metric>``.
+    """
+    name = WEBHOOK_EVENT_NAMES.get(key)
+    if name is not None:
+        return name
+    channel = _channel_of(key)
+    if channel is None:
+        return None
+    metric = key[len(channel) + 1 :]
+    if not _METRIC.fullmatch(metric):
+        return None
+    return " ".join([CHANNEL_LABELS[channel], *(word.capitalize() for word in metric.split("_"))])
+
+
+def extract_email(value: object) -> str | None:
+    """The email address in a recipient field, or ``None`` when there is none.
+
+    A display name is dropped: ``Sven <sven+x@hull.io>`` → ``sven+x@hull.io``. The address is
+    otherwise kept as written (no case folding). A phone number, a device token or a non-string
+    has no address.
+
+    Args:
+        value: ``data.identifiers.email``, ``data.email_address`` or ``data.recipient``.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    bracketed = _ANGLE_ADDRESS.search(text)
+    if bracketed is not None:
+        text = bracketed.group(1).strip()
+    return text if _EMAIL.fullmatch(text) else None
+
+
+def parse_webhook(payload: Mapping[str, object], settings: Settings) -> IncomingEvent:
+    """Turn a Customer.io webhook payload into the Hull event it reports.
+
+    Args:
+        payload: the webhook body, parsed from JSON. Any JSON value is accepted; anything that
+            is not a usable webhook raises :class:`~hull_customerio.errors.WebhookPayloadError`.
+        settings: the connector settings; ``user_id_mapping`` decides the Hull claim the
+            Customer.io id becomes (SPEC §4.5).
+
+    Returns:
+        The event, with its Hull name, properties, user claims, ``event_id`` and ``created_at``.
+
+    Raises:
+        WebhookPayloadError: ``reason`` is ``invalid_payload`` (not an object, neither format,
+            no ``data`` object, no ``event_id``, no usable ``timestamp``), ``unknown_event``
+            (the key is not in the SPEC §4.3 table; the message quotes it) or ``no_identifier``
+            (neither an email address nor, under an ``external_id`` or ``id`` mapping, a
+            Customer.io id). Such a webhook can never become a Hull event.
+    """
+    if not isinstance(payload, Mapping):
+        _fail("invalid_payload", f"A webhook payload must be a JSON object, got {_kind(payload)}.")
+    fmt, key = _format_and_key(payload)
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        problem = "has no data" if data is None else f"has data that is {_kind(data)}"
+        _fail("invalid_payload", f"The webhook {problem}; an object is required.")
+    event = webhook_event_name(key)
+    if event is None:
+        _fail(
+            "unknown_event",
+            f"Unknown Customer.io event {_quote(key)}: it has no Hull event name, so it is "
+            "not forwarded.",
+        )
+    event_id = _event_id(payload.get("event_id"))
+    created_at = _created_at(payload.get("timestamp"))
+    claims = _claims(data, settings.user_id_mapping)
+    if not claims:
+        _fail(
+            "no_identifier",
+            f"The {_quote(key)} webhook names no Hull user: no email address in "
+            "data.identifiers.email, data.email_address or data.recipient"
+            + (
+                ", and no Customer.io id in data.identifiers.id or data.customer_id."
+                if settings.user_id_mapping in ("external_id", "id")
+                else f" (with user_id_mapping {_quote(settings.user_id_mapping)} only the "
+                "email identifies the user)."
+            ),
+        )
+    return IncomingEvent(
+        event=event,
+        properties=_properties(data, fmt, key),
+        claims=claims,
+        event_id=event_id,
+        created_at=created_at,
+        key=key,
+        format=fmt,
+    )
+
+
+def _format_and_key(payload: Mapping[str, object]) -> tuple[WebhookFormat, str]:
+    event_type = payload.get("event_type")
+    if event_type is not None:
+        if not isinstance(event_type, str) or not event_type.strip():
+            _fail(
+                "invalid_payload",
+                f"The webhook's event_type must be a non-empty string, got {_kind(event_type)}.",
+            )
+        return "legacy", event_type.strip()
+    object_type, metric = payload.get("object_type"), payload.get("metric")
+    if object_type is None and metric is None:
+        _fail(
+            "invalid_payload",
+            "Not a Customer.io webhook: it has neither an event_type (email activity webhook) "
+            "nor an object_type and a metric (reporting webhook).",
+        )
+    object_type = _reporting_field("object_type", object_type)
+    metric = _reporting_field("metric", metric)
+    return "reporting", f"{object_type}_{metric}"
+
+
+def _reporting_field(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        _fail(
+            "invalid_payload",
+            f"The reporting webhook's {field} must be a non-empty string, got {_kind(value)}.",
+        )
+    return value.strip()
+
+
+def _channel_of(key: str) -> str | None:
+    for channel in CHANNEL_LABELS:
+        if key.startswith(channel + "_"):
+            return channel
+    return None
+
+
+def _event_id(value: object) -> str:
+    event_id = _identifier(value)
+    if event_id is None:
+        _fail(
+            "invalid_payload",
+            f"The webhook's event_id must be a non-empty string, got {_kind(value)}; without "
+            "it a re-delivery could not be told apart from a new event.",
+        )
+    return event_id
+
+
+def _created_at(value: object) -> str:
+    seconds: float
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(
+            "invalid_payload",
+            f"The webhook's timestamp must be a unix time in seconds, got {_kind(value)}.",
+        )
+    seconds = value
+    if not (math.isfinite(seconds) and 0 <= seconds <= _MAX_TIMESTAMP):
+        _fail(
+            "invalid_payload",
+            f"The webhook's timestamp {_quote(value)} is not a unix time in seconds.",
+        )
+    # Whole milliseconds, rounded down, so a fraction never rounds past the last valid second.
+    whole, millis = divmod(math.floor(seconds * 1000), 1000)
+    moment = _EPOCH + timedelta(seconds=whole)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+def _claims(data: Mapping[object, object], user_id_mapping: str) -> dict[str, str]:
+    identifiers = data.get("identifiers")
+    if not isinstance(identifiers, Mapping):
+        identifiers = {}
+    claims: dict[str, str] = {}
+    for candidate in (
+        identifiers.get("email"),
+        data.get("email_address"),
+        data.get("recipient"),
+    ):
+        email = extract_email(candidate)
+        if email is not None:
+            claims["email"] = email
+            break
+    if user_id_mapping in ("external_id", "id"):
+        customer_id = _identifier(identifiers.get("id")) or _identifier(data.get("customer_id"))
+        if customer_id is not None:
+            claims[user_id_mapping] = customer_id
+    return claims
+
+
+def _identifier(value: object) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _properties(data: Mapping[object, object], fmt: WebhookFormat, key: str) -> dict[str, object]:
+    properties: dict[str, object] = {}
+
+    def copy(source: str, target: str) -> bool:
+        value = data.get(source)
+        if value is None:
+            return False
+        properties[target] = value
+        return True
+
+    for name in _COPIED_PROPERTIES:
+        copy(name, name)
+    copy("subject", "email_subject")
+    # Reporting webhooks name the message delivery_id; the legacy ones called it email_id.
+    if not (fmt == "reporting" and copy("delivery_id", "email_id")):
+        copy("email_id", "email_id")
+    if not copy("email_address", "email_address"):
+        copy("recipient", "email_address")
+    if _channel_of(key) is not None:
+        copy("recipient", "recipient")
+    return properties
+
+
+def _quote(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value.strip() else "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _fail(reason: PayloadFailure, message: str) -> NoReturn:
+    raise WebhookPayloadError(message, reason=reason)

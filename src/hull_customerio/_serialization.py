@@ -1,0 +1,149 @@
+"""JSON at the edges: the one cattrs converter for our models, and canonical JSON.
+
+Models know nothing about JSON. This module turns wire dictionaries into them, strictly: a
+string where a list belongs is an error, not a list of characters. Problems come back as
+readable sentences that name the field (``$.events[1].event: expected a string, got a number``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_sequence,
+    list_structure_factory,
+)
+from cattrs.v import format_exception as _cattrs_format_exception
+
+__all__ = [
+    "JsonObject",
+    "canonical_json",
+    "compact_json",
+    "converter",
+    "describe",
+    "structure",
+]
+
+T = TypeVar("T")
+JsonObject = dict[str, Any]
+
+
+def canonical_json(value: object) -> str:
+    """Sorted keys, no whitespace, UTF-8 kept: the same text on every platform and Python."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: object) -> str:
+    """No whitespace, key order kept: how sizes are measured against Customer.io's limits."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def describe(value: object) -> str:
+    """A JSON-flavoured name for the type of ``value``, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+class WrongTypeError(TypeError):
+    """A wire value of the wrong JSON type; the message is shown to people as is."""
+
+    def __init__(self, expected: str, value: object) -> None:
+        super().__init__(f"expected {expected}, got {describe(value)}")
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, WrongTypeError):
+        return str(exc)
+    return _cattrs_format_exception(exc, type_)
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise WrongTypeError("a string", value)
+    return value
+
+
+def _strict_bool(value: object, _: object) -> bool:
+    if not isinstance(value, bool):
+        raise WrongTypeError("true or false", value)
+    return value
+
+
+def _json_object(value: object, _: object) -> JsonObject:
+    # Hull sends `null` for empty properties/context now and then: same as absent.
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WrongTypeError("an object", value)
+    return value
+
+
+def _timestamp_like(value: object, _: object) -> str | int | float | None:
+    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
+        return value
+    raise WrongTypeError("a timestamp (string or number)", value)
+
+
+TimestampLike = str | int | float | None
+
+
+def _strict_sequence(type_: Any, conv: cattrs.Converter) -> Callable[[object, Any], Any]:
+    origin = getattr(type_, "__origin__", type_)
+    base = (
+        homogenous_tuple_structure_factory(type_, conv)
+        if origin is tuple
+        else list_structure_factory(type_, conv)
+    )
+
+    def structure_sequence(value: object, target: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise WrongTypeError("a list", value)
+        return base(value, target)
+
+    return structure_sequence
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook_func(lambda t: t == JsonObject, _json_object)
+    conv.register_structure_hook_func(lambda t: t == TimestampLike, _timestamp_like)
+    conv.register_structure_hook_factory(is_sequence, _strict_sequence)
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure(value: object, type_: type[T]) -> tuple[T | None, list[str]]:
+    """Structure ``value`` as ``type_``: the value and no problems, or ``None`` and the problems.
+
+    Each problem reads ``$.path.to.field: what is wrong``.
+    """
+    try:
+        return converter.structure(value, type_), []
+    except Exception as exc:  # every structuring failure becomes a message
+        problems = cattrs.transform_error(exc, path="$", format_exception=_format)
+        return None, [_reorder(problem) for problem in problems]
+
+
+def _reorder(problem: str) -> str:
+    # cattrs writes "what @ where"; people read "where: what" more easily.
+    what, sep, where = problem.rpartition(" @ ")
+    return f"{where}: {what}" if sep else problem

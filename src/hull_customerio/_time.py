@@ -1,0 +1,125 @@
+"""Reading the timestamps Hull sends, and writing the ones Customer.io and Hull expect.
+
+Hull uses several forms: ``2018-03-30 14:38:02 UTC``, ``2017-09-18T12:18:04Z``, ISO-8601 with
+offsets, plain dates, epoch numbers in seconds or milliseconds. The parser is our own, not
+``datetime.fromisoformat``, so that Python 3.10 and 3.13 read exactly the same strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["format_iso", "parse_iso", "to_unix_millis", "to_unix_seconds", "utc_now"]
+
+_ISO = re.compile(
+    r"""
+    (?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})
+    (?:
+        [Tt\ ](?P<hour>\d{2}):(?P<minute>\d{2})
+        (?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?
+        \ ?(?P<zone>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?
+    )?
+    """,
+    re.VERBOSE,
+)
+
+#: Epoch numbers at or above this magnitude are milliseconds: as seconds they would be past the
+#: year 5000, as milliseconds they are after March 1973.
+_MILLISECONDS_THRESHOLD = 100_000_000_000
+#: 9999-12-31T23:59:59Z: beyond it a number is not a date anyone means.
+_MAX_SECONDS = 253_402_300_799
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_iso(value: str) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 date or datetime string, else ``None``.
+
+    A datetime without a zone is taken as UTC (Hull's own timestamps are UTC).
+    """
+    match = _ISO.fullmatch(value.strip())
+    if match is None:
+        return None
+    parts = match.groupdict()
+    fraction = (parts["fraction"] or "").ljust(6, "0")[:6]
+    try:
+        moment = datetime(
+            int(parts["year"]),
+            int(parts["month"]),
+            int(parts["day"]),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+            int(fraction or 0),
+            tzinfo=_zone(parts["zone"]),
+        )
+    except ValueError:  # month 13, February 30th, hour 25...
+        return None
+    return moment.astimezone(timezone.utc)
+
+
+def _zone(text: str | None) -> timezone:
+    if text is None or text in {"Z", "z", "UTC", "GMT"}:
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError(text)
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def to_unix_millis(value: object, *, numeric_strings: bool = False) -> int | None:
+    """Integer unix milliseconds from a timestamp Hull may send, or ``None`` if it is not one.
+
+    Args:
+        value: an ISO-8601 date/datetime string, or an epoch number in seconds or milliseconds
+            (told apart by magnitude). Booleans are not timestamps.
+        numeric_strings: also read strings holding a number as epoch numbers.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
+    if isinstance(value, str):
+        moment = parse_iso(value)
+        if moment is not None:
+            delta = moment - _EPOCH
+            return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+        if numeric_strings:
+            try:
+                number = float(value.strip())
+            except ValueError:
+                return None
+            return _from_epoch(number)
+    return None
+
+
+def to_unix_seconds(value: object, *, numeric_strings: bool = False) -> int | None:
+    """Integer unix seconds (rounded down) from a timestamp Hull may send, else ``None``.
+
+    Accepts what :func:`to_unix_millis` accepts.
+    """
+    millis = to_unix_millis(value, numeric_strings=numeric_strings)
+    return None if millis is None else millis // 1000
+
+
+def _from_epoch(number: float) -> int | None:
+    if not math.isfinite(number):
+        return None
+    millis = number if abs(number) >= _MILLISECONDS_THRESHOLD else number * 1000
+    if abs(millis) > _MAX_SECONDS * 1000:
+        return None
+    return math.floor(millis)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def format_iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,462 @@
+"""What Hull sends: smart-notifier notifications, ``user:update`` messages, users, events (§5.3).
+
+Parsing is tolerant of keys it does not know and strict about the types of those it does. A
+malformed message is reported with the field at fault and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+from cattrs.errors import AttributeValidationNote, ClassValidationError
+
+from .._serialization import (
+    JsonObject,
+    TimestampLike,
+    WrongTypeError,
+    converter,
+    describe,
+    structure,
+)
+from ..errors import ValidationError
+from ..settings import Settings
+
+__all__ = [
+    "HullAccount",
+    "HullAttributes",
+    "HullConfiguration",
+    "HullEvent",
+    "HullUser",
+    "MalformedMessage",
+    "Notification",
+    "Segment",
+    "UserUpdateMessage",
+    "parse_notification",
+]
+
+_TRAITS_PREFIX = "traits_"
+
+
+class HullAttributes(Mapping[str, Any]):
+    """Read-only attributes of a Hull user or account, as a mapping.
+
+    Hull may send an attribute as ``x`` or with a ``traits_`` prefix (``traits_x``); looking up
+    either name finds it in either form, so ``user["customerio/created_at"]`` also finds
+    ``traits_customerio/created_at``. Iteration yields the names as they arrived.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+
+    def __getitem__(self, name: str) -> Any:
+        data = self._data
+        if name in data:
+            return data[name]
+        other = name[len(_TRAITS_PREFIX) :] if name.startswith(_TRAITS_PREFIX) else None
+        if other is None:
+            other = _TRAITS_PREFIX + name
+        if other in data:
+            return data[other]
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        # Attribute values are personal data: show which attributes there are, not their values.
+        return f"{type(self).__name__}(<{len(self._data)} attributes>)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The attributes as they arrived (a copy)."""
+        return dict(self._data)
+
+
+class HullAccount(HullAttributes):
+    """The attributes of the Hull account a user belongs to."""
+
+    __slots__ = ()
+
+
+class HullUser(HullAttributes):
+    """The attributes of a Hull user, with typed access to Hull's own top-level ones."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        """The Hull user id."""
+        return str(self._data.get("id", ""))
+
+    @property
+    def email(self) -> str | None:
+        """The email, or ``None``."""
+        return self._data.get("email")
+
+    @property
+    def external_id(self) -> str | None:
+        """The external id, or ``None``."""
+        return self._data.get("external_id")
+
+    @property
+    def anonymous_ids(self) -> list[str]:
+        """The anonymous ids, possibly empty."""
+        return list(self._data.get("anonymous_ids") or [])
+
+    @property
+    def created_at(self) -> str | int | float | None:
+        """When Hull created the user, as Hull sent it."""
+        return self._data.get("created_at")
+
+    @property
+    def indexed_at(self) -> str | int | float | None:
+        """When Hull last indexed the user, as Hull sent it."""
+        return self._data.get("indexed_at")
+
+
+def _check_optional_string(value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise WrongTypeError("a string or null", value)
+
+
+def _check_timestamp(value: object) -> None:
+    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
+        return
+    raise WrongTypeError("a timestamp (string or number) or null", value)
+
+
+def _check_string_list(value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise WrongTypeError("a list of strings", value)
+
+
+def _check_id(value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise WrongTypeError("a non-empty string", value)
+
+
+# Hull's own top-level user attributes never carry the traits_ prefix (§5.3).
+_USER_FIELD_CHECKS = {
+    "id": _check_id,
+    "email": _check_optional_string,
+    "external_id": _check_optional_string,
+    "anonymous_ids": _check_string_list,
+    "created_at": _check_timestamp,
+    "indexed_at": _check_timestamp,
+}
+
+
+def _structure_user(value: object, _: object) -> HullUser:
+    if not isinstance(value, dict):
+        raise WrongTypeError("an object", value)
+    problems: list[Exception] = []
+    if "id" not in value:
+        missing = KeyError("id")
+        missing.__notes__ = [AttributeValidationNote("missing", "id", str)]  # type: ignore[attr-defined]
+        problems.append(missing)
+    for name, check in _USER_FIELD_CHECKS.items():
+        if name not in value:
+            continue
+        try:
+            check(value[name])
+        except WrongTypeError as exc:
+            exc.__notes__ = [AttributeValidationNote("invalid", name, object)]  # type: ignore[attr-defined]
+            problems.append(exc)
+    if problems:
+        raise ClassValidationError("While structuring HullUser", problems, HullUser)
+    return HullUser(value)
+
+
+def _structure_account(value: object, _: object) -> HullAccount:
+    if not isinstance(value, dict):
+        raise WrongTypeError("an object", value)
+    return HullAccount(value)
+
+
+converter.register_structure_hook(HullUser, _structure_user)
+converter.register_structure_hook(HullAccount, _structure_account)
+
+
+@attrs.frozen
+class Segment:
+    """A Hull segment.
+
+    Attributes:
+        id: the segment id (what ``synchronized_segments`` lists).
+        name: the segment name, when known.
+    """
+
+    id: str
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HullEvent:
+    """A Hull event attached to a ``user:update`` message.
+
+    Attributes:
+        event: the event name (``page`` for page views).
+        event_id: Hull's id of the event.
+        properties: the event properties.
+        context: the event context (``page_url``, ``referrer_url``, ``page``, ``referrer``...).
+        created_at: when it happened, as Hull sent it.
+        anonymous_id: the anonymous id the event was tracked with, if any.
+        event_source: where Hull got the event from.
+        event_type: Hull's type of the event.
+    """
+
+    event: str
+    event_id: str | None = None
+    properties: JsonObject = attrs.field(factory=dict)
+    context: JsonObject = attrs.field(factory=dict)
+    created_at: TimestampLike = None
+    anonymous_id: str | None = None
+    event_source: str | None = None
+    event_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UserUpdateMessage:
+    """One ``user:update`` message: a user, their segments, account and new events.
+
+    Attributes:
+        user: the user's attributes (:class:`HullUser`).
+        segments: the segments the user belongs to, in message order.
+        account: the user's account attributes, if the message has them.
+        events: the user's new events.
+        changes: what changed since the last message (as Hull sent it).
+        message_id: Hull's id of the message, if any.
+    """
+
+    user: HullUser
+    segments: tuple[Segment, ...] = ()
+    account: HullAccount | None = None
+    events: tuple[HullEvent, ...] = ()
+    changes: JsonObject = attrs.field(factory=dict)
+    message_id: str | None = None
+
+    @classmethod
+    def from_dict(
+        cls,
+        mapping: Mapping[str, Any],
+        *,
+        segment_names: Mapping[str, str] | None = None,
+        index: int | None = None,
+    ) -> UserUpdateMessage:
+        """Parse one message as Hull sends it.
+
+        Segments may arrive as ``segments`` (objects with ``id`` and ``name``) or as
+        ``segment_ids``, at message level or inside ``user``; ids are then named from
+        ``segment_names`` (the notification's segment list).
+
+        Args:
+            mapping: the message.
+            segment_names: segment id to name, used when the message has only ids.
+            index: the message's position in its batch, quoted in errors.
+
+        Raises:
+            ValidationError: naming the message and every field at fault.
+        """
+        where = _describe_message(mapping, index)
+        if not isinstance(mapping, Mapping):
+            raise ValidationError(
+                f"{where} is malformed: expected an object, got {describe(mapping)}",
+                [f"$: expected an object, got {describe(mapping)}"],
+            )
+        data = dict(mapping)
+        if data.get("segments") is None:
+            data["segments"] = _segments_from_ids(data, segment_names or {})
+        elif segment_names:
+            data["segments"] = _named_segments(data["segments"], segment_names)
+        if data.get("events") is None:
+            data["events"] = []
+        message, problems = structure(data, cls)
+        if message is None:
+            raise ValidationError(f"{where} is malformed: " + "; ".join(problems), problems)
+        return message
+
+
+def _segments_from_ids(data: Mapping[str, Any], names: Mapping[str, str]) -> object:
+    ids = data.get("segment_ids")
+    user = data.get("user")
+    if ids is None and isinstance(user, Mapping):
+        ids = user.get("segment_ids")
+    if ids is None:
+        return []
+    if not isinstance(ids, list):
+        return ids  # let the converter report the wrong type
+    return [{"id": i, "name": names.get(i)} if isinstance(i, str) else i for i in ids]
+
+
+def _named_segments(segments: object, names: Mapping[str, str]) -> object:
+    if not isinstance(segments, list):
+        return segments
+    return [_named_segment(segment, names) for segment in segments]
+
+
+def _named_segment(segment: object, names: Mapping[str, str]) -> object:
+    if isinstance(segment, Mapping) and segment.get("name") is None:
+        segment_id = segment.get("id")
+        if isinstance(segment_id, str) and segment_id in names:
+            return {**segment, "name": names[segment_id]}
+    return segment
+
+
+def _describe_message(mapping: object, index: int | None) -> str:
+    parts = []
+    if isinstance(mapping, Mapping):
+        message_id = mapping.get("message_id")
+        if isinstance(message_id, str):
+            parts.append(f"message_id {message_id!r}")
+        user = mapping.get("user")
+        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
+            parts.append(f"user {user['id']!r}")
+    label = "Message" if index is None else f"Message {index}"
+    return f"{label} ({', '.join(parts)})" if parts else label
+
+
+@attrs.frozen(kw_only=True)
+class HullConfiguration:
+    """The connector's Hull credentials as a notification carries them.
+
+    Attributes:
+        id: the connector id.
+        organization: the organization host, e.g. ``abc123.hullapp.io``.
+        secret: the connector secret; never shown in ``repr``.
+    """
+
+    id: str | None = None
+    organization: str | None = None
+    secret: str | None = attrs.field(default=None, repr=lambda v: "None" if v is None else "'***'")
+
+
+@attrs.frozen(kw_only=True)
+class MalformedMessage:
+    """A message of a notification that could not be parsed.
+
+    Attributes:
+        index: its position in the notification's ``messages``.
+        message_id: its ``message_id``, when readable.
+        user_id: its ``user.id``, when readable.
+        error: what is wrong with it.
+    """
+
+    index: int
+    message_id: str | None
+    user_id: str | None
+    error: ValidationError = attrs.field(eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """A Hull smart-notifier notification.
+
+    Attributes:
+        channel: ``user:update`` for the notifications this library handles.
+        settings: the connector settings, from ``connector.private_settings``.
+        messages: the well-formed messages, in order.
+        malformed: the messages that could not be parsed; each must become an error outcome.
+        segments: the segments the notification lists.
+        is_export: whether the messages come from a manual batch or an export.
+        notification_id: Hull's id of the notification.
+        configuration: the connector's Hull credentials, if the notification carries them.
+    """
+
+    channel: str
+    settings: Settings
+    messages: list[UserUpdateMessage]
+    malformed: list[MalformedMessage] = attrs.field(factory=list)
+    segments: tuple[Segment, ...] = ()
+    is_export: bool = False
+    notification_id: str | None = None
+    configuration: HullConfiguration | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _Envelope:
+    channel: str = "user:update"
+    notification_id: str | None = None
+    configuration: HullConfiguration | None = None
+    segments: tuple[Segment, ...] = ()
+    is_export: bool = False
+
+
+def parse_notification(payload: Mapping[str, Any]) -> Notification:
+    """Parse a smart-notifier notification (§5.3).
+
+    Malformed messages do not fail the notification: they are listed in
+    :attr:`Notification.malformed` so each can be reported as an error outcome.
+
+    Raises:
+        ValidationError: the envelope itself is malformed (not an object, wrong ``messages``
+            type, wrong ``segments``...).
+        ConfigurationError: ``connector.private_settings`` is invalid.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValidationError(
+            f"The notification is malformed: expected an object, got {describe(payload)}"
+        )
+    envelope, problems = structure(
+        {key: value for key, value in payload.items() if value is not None}, _Envelope
+    )
+    messages_raw = payload.get("messages")
+    if messages_raw is None:
+        messages_raw = []
+    if not isinstance(messages_raw, list):
+        problems.append(f"$.messages: expected a list, got {describe(messages_raw)}")
+    connector = payload.get("connector")
+    if connector is not None and not isinstance(connector, Mapping):
+        problems.append(f"$.connector: expected an object, got {describe(connector)}")
+        connector = None
+    if envelope is None or problems:
+        raise ValidationError("The notification is malformed: " + "; ".join(problems), problems)
+
+    private_settings = (connector or {}).get("private_settings") or {}
+    settings = Settings.from_private_settings(private_settings)
+    names = {s.id: s.name for s in envelope.segments if s.name is not None}
+
+    messages: list[UserUpdateMessage] = []
+    malformed: list[MalformedMessage] = []
+    for index, raw in enumerate(messages_raw):
+        try:
+            messages.append(UserUpdateMessage.from_dict(raw, segment_names=names, index=index))
+        except ValidationError as exc:
+            malformed.append(_malformed(index, raw, exc))
+    return Notification(
+        channel=envelope.channel,
+        settings=settings,
+        messages=messages,
+        malformed=malformed,
+        segments=envelope.segments,
+        is_export=envelope.is_export,
+        notification_id=envelope.notification_id,
+        configuration=envelope.configuration,
+    )
+
+
+def _malformed(index: int, raw: object, error: ValidationError) -> MalformedMessage:
+    message_id = user_id = None
+    if isinstance(raw, Mapping):
+        if isinstance(raw.get("message_id"), str):
+            message_id = raw["message_id"]
+        user = raw.get("user")
+        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
+            user_id = user["id"]
+    return MalformedMessage(index=index, message_id=message_id, user_id=user_id, error=error)

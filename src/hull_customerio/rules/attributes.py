@@ -1,0 +1,85 @@
+"""The person's attributes (SPEC §2.3): base attributes, whitelist, renaming, date casting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._time import to_unix_seconds
+from ..models.hull import UserUpdateMessage
+from ..settings import Settings
+from .segments import segment_names
+
+__all__ = ["ACCOUNT_PREFIX", "attribute_name", "build_attributes", "cast_date"]
+
+ACCOUNT_PREFIX = "account."
+_TRAITS_PREFIX = "traits_"
+_DATE_SUFFIXES = ("_at", "_date")
+
+
+def attribute_name(name: str) -> str:
+    """The Customer.io name of a whitelisted Hull attribute.
+
+    A leading ``traits_`` is removed and every ``/`` becomes ``-`` (Liquid cannot address
+    ``/``); ``id`` becomes ``hull_id`` so the Hull id never overwrites the Customer.io id;
+    ``account.x`` becomes ``account_x``.
+
+    Examples:
+        >>> attribute_name("clearbit/name")
+        'clearbit-name'
+        >>> attribute_name("account.clearbit/geo_state")
+        'account_clearbit-geo_state'
+        >>> attribute_name("id")
+        'hull_id'
+    """
+    if name.startswith(ACCOUNT_PREFIX):
+        return "account_" + _rewrite(name[len(ACCOUNT_PREFIX) :])
+    rewritten = _rewrite(name)
+    return "hull_id" if rewritten == "id" else rewritten
+
+
+def _rewrite(name: str) -> str:
+    if name.startswith(_TRAITS_PREFIX):
+        name = name[len(_TRAITS_PREFIX) :]
+    return name.replace("/", "-")
+
+
+def cast_date(name: str, value: Any) -> Any:
+    """Dates under ``*_at`` / ``*_date`` names become integer unix seconds; the rest is unchanged.
+
+    A date is an ISO-8601 date or datetime string, or an epoch number in seconds or
+    milliseconds. Strings of digits are not dates (they are left unchanged).
+    """
+    if not name.endswith(_DATE_SUFFIXES):
+        return value
+    seconds = to_unix_seconds(value)
+    return value if seconds is None else seconds
+
+
+def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str, Any]:
+    """The person's attributes, in the key order of §2.3 (without the Customer.io id).
+
+    ``email``, ``created_at`` (integer unix seconds, omitted when unknown), ``hull_segments``
+    (every segment's name), ``anonymous_id`` (the first Hull anonymous id, only with
+    ``anonymous_events`` on), then each whitelisted attribute the user (or account) has.
+    """
+    user = message.user
+    attributes: dict[str, Any] = {"email": user.get("email")}
+    created_at = to_unix_seconds(user.created_at)
+    if created_at is not None:
+        attributes["created_at"] = created_at
+    attributes["hull_segments"] = segment_names(message)
+    if settings.anonymous_events and user.anonymous_ids:
+        attributes["anonymous_id"] = user.anonymous_ids[0]
+
+    account: Mapping[str, Any] = message.account if message.account is not None else {}
+    for name in settings.synchronized_attributes:
+        if name.startswith(ACCOUNT_PREFIX):
+            source, key = account, name[len(ACCOUNT_PREFIX) :]
+        else:
+            source, key = user, name
+        if key not in source:
+            continue
+        target = attribute_name(name)
+        attributes[target] = cast_date(target, source[key])
+    return attributes

@@ -1,0 +1,290 @@
+"""From one Hull user to a :class:`UserPlan` (SPEC §2.2 decision table, §2.3-§2.7, §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .._time import utc_now
+from ..models.hull import HullEvent, UserUpdateMessage
+from ..models.plan import Action, OutgoingEvent, UserPlan
+from ..settings import Settings
+from .attributes import build_attributes
+from .chunking import chunk_attributes
+from .events import is_whitelisted, to_anonymous_event, to_person_event
+from .hashing import person_hash
+from .segments import in_synchronized_segments
+from .validation import validate_person
+from .writeback import deletion_traits, hull_claims, identify_traits
+
+__all__ = ["EVENT_REASON_MESSAGES", "REASON_MESSAGES", "plan_user_update"]
+
+#: One sentence for people per reason code of a user's plan.
+REASON_MESSAGES: Mapping[str, str] = {
+    "no_email": "User has no email and will not be sent to Customer.io.",
+    "not_in_segments": (
+        "User is not in the synchronized segments and will not be sent to Customer.io."
+    ),
+    "left_segments": ("User left the synchronized segments and will be deleted from Customer.io."),
+    "already_deleted": (
+        "User left the synchronized segments and was already deleted from Customer.io."
+    ),
+    "suppressed": "User is suppressed in Customer.io and will not be sent to Customer.io.",
+    "no_customer_id": (
+        "User has no value for the attribute used as the Customer.io id and will not be sent "
+        "to Customer.io."
+    ),
+    "new": "User is new to Customer.io and will be created.",
+    "no_changes": "User has not changed since the last sync and has no new events to send.",
+    "changed": "User has changed or has new events and will be updated in Customer.io.",
+    "invalid_attributes": (
+        "User has values Customer.io would reject and will not be sent to Customer.io."
+    ),
+}
+
+#: One sentence per reason code an event is skipped for (besides its user's plan reason).
+EVENT_REASON_MESSAGES: Mapping[str, str] = {
+    "not_whitelisted": "Event is not in the events filter.",
+    "page_without_url": "Page view has no url and cannot be sent to Customer.io.",
+    "no_identifier": "Event belongs to a user without email, id or anonymous id.",
+}
+
+
+def _is_set(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def _usable_string(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _customer_id(value: object) -> str | None:
+    """The Customer.io id from the mapped attribute: a non-blank string or a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    return _usable_string(value)
+
+
+class _Planner:
+    """The decision for one message; a class only to share the values every rule reads."""
+
+    def __init__(
+        self, message: UserUpdateMessage, settings: Settings, batch: bool, now: datetime
+    ) -> None:
+        self.message = message
+        self.settings = settings
+        self.batch = batch
+        self.now = now
+        self.user = message.user
+        self.events_filter = frozenset(settings.events_filter)
+
+    def plan(self) -> UserPlan:
+        settings, user = self.settings, self.user
+        in_segments = in_synchronized_segments(self.message, settings.synchronized_segments)
+        synced = _is_set(user.get("customerio/created_at"))
+        deleted = _is_set(user.get("customerio/deleted_at"))
+        mapped_id = _customer_id(user.get(settings.user_id_mapping))
+        may_go_anonymous = settings.anonymous_events and (in_segments or self.batch)
+
+        if _usable_string(user.get("email")) is None:  # rule 1
+            return self.skip("no_email", anonymous=may_go_anonymous, customer_id=mapped_id)
+        if not in_segments:
+            if not settings.enable_user_deletion and not self.batch:  # rule 2
+                return self.skip("not_in_segments", customer_id=mapped_id)
+            if settings.enable_user_deletion:
+                if synced and not deleted:  # rule 3
+                    return self.delete(mapped_id)
+                if deleted:  # rule 4
+                    return self.skip("already_deleted", customer_id=mapped_id)
+                return self.skip("not_in_segments", customer_id=mapped_id)  # rule 5
+        if _is_set(user.get("customerio/suppressed_at")):  # rule 6
+            return self.skip("suppressed", customer_id=mapped_id)
+        if mapped_id is None:  # rule 7
+            return self.skip("no_customer_id", anonymous=may_go_anonymous)
+
+        attributes = build_attributes(self.message, settings)
+        digest = person_hash(mapped_id, attributes)
+        events, skipped = self.person_events()
+        if not synced:  # rule 8
+            return self.identify(
+                "new",
+                customer_id=mapped_id,
+                attributes=attributes,
+                digest=digest,
+                events=events,
+                skipped=skipped,
+            )
+        if user.get("customerio/hash") == digest and not events:  # rule 9
+            return self.skip("no_changes", customer_id=mapped_id, attributes=attributes,
+                             digest=digest, event_skips=skipped)  # fmt: skip
+        return self.identify(
+            "changed",
+            customer_id=mapped_id,
+            attributes=attributes,
+            digest=digest,
+            events=events,
+            skipped=skipped,
+        )  # rule 10
+
+    def sort_events(
+        self, convert: Callable[[HullEvent], OutgoingEvent | str]
+    ) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
+        """Events to send and ``(name, reason)`` of the others, both in arrival order.
+
+        ``convert`` turns a whitelisted event into what to send, or the reason it is skipped.
+        """
+        events: list[OutgoingEvent] = []
+        skipped: list[tuple[str, str]] = []
+        for event in self.message.events:
+            if not is_whitelisted(event, self.events_filter):
+                skipped.append((event.event, "not_whitelisted"))
+                continue
+            outcome = convert(event)
+            if isinstance(outcome, str):
+                skipped.append((event.event, outcome))
+            else:
+                events.append(outcome)
+        return events, skipped
+
+    def person_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
+        return self.sort_events(lambda event: to_person_event(event) or "page_without_url")
+
+    def anonymous_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
+        user_anonymous_ids = self.user.anonymous_ids
+
+        def convert(event: HullEvent) -> OutgoingEvent | str:
+            anonymous_id = _anonymous_id(user_anonymous_ids, event)
+            if anonymous_id is None:
+                return "no_identifier"
+            return to_anonymous_event(event, anonymous_id) or "page_without_url"
+
+        return self.sort_events(convert)
+
+    def not_sent(self, reason: str) -> list[tuple[str, str]]:
+        """Every event skipped: whitelisted ones because of the user's ``reason``."""
+        return self.sort_events(lambda _: reason)[1]
+
+    def skip(
+        self,
+        reason: str,
+        *,
+        anonymous: bool = False,
+        customer_id: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        digest: str = "",
+        event_skips: list[tuple[str, str]] | None = None,
+    ) -> UserPlan:
+        if anonymous:
+            events, skipped = self.anonymous_events()
+        else:
+            events = []
+            skipped = event_skips if event_skips is not None else self.not_sent(reason)
+        return UserPlan(
+            user_id=self.user.id,
+            action=Action.SKIP,
+            reason=reason,
+            message=REASON_MESSAGES[reason],
+            customer_id=customer_id,
+            attributes=attributes or {},
+            events=events,
+            skipped_events=skipped,
+            hash=digest,
+            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+        )
+
+    def delete(self, mapped_id: str | None) -> UserPlan:
+        customer_id = _usable_string(self.user.get("customerio/id")) or mapped_id
+        if customer_id is None:
+            return self.skip("no_customer_id")
+        errors = validate_person(customer_id, {}, self.settings)
+        if errors:
+            return self.error(customer_id, {}, errors)
+        return UserPlan(
+            user_id=self.user.id,
+            action=Action.DELETE,
+            reason="left_segments",
+            message=REASON_MESSAGES["left_segments"],
+            customer_id=customer_id,
+            skipped_events=self.not_sent("left_segments"),
+            traits=deletion_traits(self.now),
+            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+        )
+
+    def identify(
+        self,
+        reason: str,
+        *,
+        customer_id: str,
+        attributes: dict[str, Any],
+        digest: str,
+        events: list[OutgoingEvent],
+        skipped: list[tuple[str, str]],
+    ) -> UserPlan:
+        errors = validate_person(customer_id, attributes, self.settings)
+        if errors:
+            return self.error(customer_id, attributes, errors, digest)
+        return UserPlan(
+            user_id=self.user.id,
+            action=Action.IDENTIFY,
+            reason=reason,
+            message=REASON_MESSAGES[reason],
+            customer_id=customer_id,
+            attributes=attributes,
+            chunks=chunk_attributes(attributes, self.settings.max_attributes_per_call),
+            events=events,
+            skipped_events=skipped,
+            hash=digest,
+            traits=identify_traits(customer_id, attributes, digest, self.now),
+            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+        )
+
+    def error(
+        self, customer_id: str, attributes: dict[str, Any], errors: list[str], digest: str = ""
+    ) -> UserPlan:
+        return UserPlan(
+            user_id=self.user.id,
+            action=Action.ERROR,
+            reason="invalid_attributes",
+            message=REASON_MESSAGES["invalid_attributes"],
+            customer_id=customer_id,
+            attributes=attributes,
+            skipped_events=self.not_sent("invalid_attributes"),
+            hash=digest,
+            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+            errors=errors,
+        )
+
+
+def _anonymous_id(user_anonymous_ids: list[str], event: HullEvent) -> str | None:
+    if user_anonymous_ids:
+        return user_anonymous_ids[0]
+    return _usable_string(event.anonymous_id)
+
+
+def plan_user_update(
+    message: UserUpdateMessage,
+    settings: Settings,
+    *,
+    batch: bool = False,
+    now: datetime | None = None,
+) -> UserPlan:
+    """Decide what happens to one Hull user in Customer.io (SPEC §2.2, first rule wins).
+
+    Pure: no I/O. The same message and settings give the same plan.
+
+    Args:
+        message: the user's (de-duplicated) ``user:update`` message.
+        settings: the connector settings.
+        batch: the message comes from a manual batch or an export, which bypasses the segment
+            filter (deletion rules still apply when deletion is enabled).
+        now: the sync time written back to Hull (default: the current time, UTC).
+
+    Returns:
+        The plan: ``identify``, ``delete``, ``skip`` or ``error``, with its reason, the
+        attributes and identify chunks, the events to send and the skipped ones, the hash and
+        the Hull write-back.
+    """
+    return _Planner(message, settings, batch, now if now is not None else utc_now()).plan()

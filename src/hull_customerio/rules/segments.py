@@ -1,0 +1,25 @@
+"""Segment membership (SPEC §2.2) and the segment names sent as ``hull_segments`` (§2.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ..models.hull import UserUpdateMessage
+
+__all__ = ["in_synchronized_segments", "segment_names"]
+
+
+def in_synchronized_segments(message: UserUpdateMessage, segment_ids: Collection[str]) -> bool:
+    """Whether the user belongs to at least one of ``segment_ids``."""
+    return any(segment.id in segment_ids for segment in message.segments)
+
+
+def segment_names(message: UserUpdateMessage) -> list[str]:
+    """The names of all the user's segments, in message order.
+
+    A segment whose name is unknown (a message carrying only ``segment_ids`` that the
+    notification does not name) is listed by its id rather than dropped.
+    """
+    return [
+        segment.name if segment.name is not None else segment.id for segment in message.segments
+    ]

@@ -1,0 +1,61 @@
+"""What is written back to the Hull user after a sync (SPEC §2.7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .._time import format_iso
+from ..models.hull import HullUser
+
+__all__ = ["deletion_traits", "hull_claims", "identify_traits"]
+
+_CLAIMS = ("id", "email", "external_id")
+
+
+def identify_traits(
+    customer_id: str, attributes: dict[str, Any], person_hash: str, now: datetime
+) -> dict[str, Any]:
+    """The ``customerio/*`` traits after a successful identify (every chunk accepted).
+
+    ``customerio/created_at`` is the ``created_at`` that was sent, or the sync time (integer
+    unix seconds) when none was, so the user counts as synced from now on.
+    """
+    sent = attributes.get("created_at")
+    return {
+        "customerio/id": customer_id,
+        "customerio/created_at": sent if sent is not None else int(now.timestamp()),
+        "customerio/hash": person_hash,
+        "customerio/synced_at": format_iso(now),
+        "customerio/deleted_at": None,
+    }
+
+
+def deletion_traits(now: datetime) -> dict[str, Any]:
+    """The ``customerio/*`` traits after a successful delete: a returning user is inserted again."""
+    return {
+        "customerio/deleted_at": format_iso(now),
+        "customerio/id": None,
+        "customerio/hash": None,
+        "customerio/synced_at": None,
+        "customerio/created_at": None,
+    }
+
+
+def hull_claims(user: HullUser, user_id_mapping: str) -> dict[str, str]:
+    """How to address the Hull user for the write-back.
+
+    ``{"external_id": ...}`` when the mapping is ``external_id`` and the user has one; otherwise
+    every identity claim the user has (``id``, ``email``, ``external_id``, ``anonymous_id``).
+    """
+    external_id = user.external_id
+    if user_id_mapping == "external_id" and isinstance(external_id, str) and external_id.strip():
+        return {"external_id": external_id}
+    claims: dict[str, str] = {}
+    for name in _CLAIMS:
+        value = user.get(name)
+        if isinstance(value, str) and value.strip():
+            claims[name] = value
+    if user.anonymous_ids:
+        claims["anonymous_id"] = user.anonymous_ids[0]
+    return claims

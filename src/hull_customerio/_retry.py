@@ -174,9 +174,16 @@ async def async_call_with_retries(
     kwargs = _tenacity_kwargs(policy)
     if sleep is not None:
         kwargs["sleep"] = sleep
+
+    # tenacity awaits only coroutine *functions*; a lambda or partial returning an awaitable
+    # would be "called" and its coroutine returned unawaited, never retried. Awaiting here
+    # makes any ``Callable[[], Awaitable[T]]`` work.
+    async def attempt() -> T:
+        return await fn()
+
     retrying = tenacity.AsyncRetrying(**kwargs)  # type: ignore[arg-type]
     try:
-        return await retrying(fn)
+        return await retrying(attempt)
     except APIError as exc:
         exc.attempts = retrying.statistics.get("attempt_number", 1)
         raise

@@ -1,0 +1,136 @@
+"""Client-side request rate limiting: a token bucket, shared by every call of one client.
+
+Customer.io asks clients to stay under a (soft) per-workspace request rate (SPEC §6.3). The
+bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second; each request
+takes one. When the bucket is empty the caller *reserves* the next token and waits until it
+exists, so concurrent callers queue fairly in arrival order and the lock is never held while
+sleeping.
+
+:class:`TokenBucket` is the pure arithmetic (time is passed in). :class:`RateLimiter` (sync,
+thread-safe) and :class:`AsyncRateLimiter` wrap it with a clock and a sleep, both injectable so
+tests run on a fake clock and never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+__all__ = ["AsyncRateLimiter", "RateLimiter", "TokenBucket"]
+
+
+class TokenBucket:
+    """The arithmetic of a token bucket, without any clock or sleeping.
+
+    Args:
+        rate: tokens added per second (requests per second); must be positive.
+        burst: how many tokens the bucket holds at most, i.e. how many requests may go out
+            back to back after a quiet period. The default ``1`` spaces requests evenly at
+            ``1 / rate`` seconds, so no one-second window ever sees more than ``rate + 1``.
+        now: the clock reading the bucket starts at (it starts full).
+
+    Raises:
+        ValueError: ``rate`` is not positive or ``burst`` is below 1.
+    """
+
+    def __init__(self, rate: float, *, burst: float = 1.0, now: float = 0.0) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be a positive number of requests per second, got {rate}")
+        if not burst >= 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._tokens = self.burst
+        self._updated = now
+
+    def reserve(self, now: float) -> float:
+        """Take one token at clock reading ``now``; return how long to wait before using it.
+
+        A token not yet available is borrowed from the future (the balance goes negative), so
+        the next caller waits behind this one. Returns ``0.0`` when a token is ready.
+        """
+        elapsed = max(0.0, now - self._updated)
+        self._updated = max(self._updated, now)
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+        self._tokens -= 1.0
+        if self._tokens >= 0:
+            return 0.0
+        return -self._tokens / self.rate
+
+
+class RateLimiter:
+    """A thread-safe request rate limiter for the sync client.
+
+    Args:
+        rate: requests per second; ``None`` disables limiting.
+        burst: see :class:`TokenBucket`.
+        clock: a monotonic clock in seconds (injectable for tests).
+        sleep: how to wait (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        rate: float | None = 100.0,
+        *,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._bucket = None if rate is None else TokenBucket(rate, burst=burst, now=clock())
+
+    def acquire(self) -> float:
+        """Wait, if needed, until one more request may be sent; return the seconds waited."""
+        if self._bucket is None:
+            return 0.0
+        with self._lock:
+            delay = self._bucket.reserve(self._clock())
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate!r})"
+
+
+class AsyncRateLimiter:
+    """The async twin of :class:`RateLimiter`, for one event loop.
+
+    Reservations are taken without awaiting, so they are atomic within the event loop.
+
+    Args:
+        rate: requests per second; ``None`` disables limiting.
+        burst: see :class:`TokenBucket`.
+        clock: a monotonic clock in seconds (injectable for tests).
+        sleep: how to wait; defaults to :func:`asyncio.sleep`.
+    """
+
+    def __init__(
+        self,
+        rate: float | None = 100.0,
+        *,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
+        self._bucket = None if rate is None else TokenBucket(rate, burst=burst, now=clock())
+
+    async def acquire(self) -> float:
+        """Wait, if needed, until one more request may be sent; return the seconds waited."""
+        if self._bucket is None:
+            return 0.0
+        delay = self._bucket.reserve(self._clock())
+        if delay > 0:
+            await self._sleep(delay)
+        return delay
+
+    def __repr__(self) -> str:
+        return f"AsyncRateLimiter(rate={self.rate!r})"

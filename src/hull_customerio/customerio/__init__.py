@@ -1,0 +1,41 @@
+"""The Customer.io Track API client (SPEC §6): sync and async, v1 calls and v2 batches."""
+
+from ..models.customerio import BatchError, BatchResult
+from ._base import (
+    DEFAULT_TIMEOUT,
+    EU_URL,
+    MAX_BATCH_OPERATION_BYTES,
+    MAX_BATCH_REQUEST_BYTES,
+    US_URL,
+    anonymous_event_operation,
+    delete_operation,
+    encode_path_segment,
+    event_operation,
+    identifiers_for,
+    identify_operation,
+    page_operation,
+    to_json_ready,
+)
+from .async_client import DEFAULT_MAX_CONCURRENCY, AsyncCustomerIOClient
+from .client import CustomerIOClient
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "EU_URL",
+    "MAX_BATCH_OPERATION_BYTES",
+    "MAX_BATCH_REQUEST_BYTES",
+    "US_URL",
+    "AsyncCustomerIOClient",
+    "BatchError",
+    "BatchResult",
+    "CustomerIOClient",
+    "anonymous_event_operation",
+    "delete_operation",
+    "encode_path_segment",
+    "event_operation",
+    "identifiers_for",
+    "identify_operation",
+    "page_operation",
+    "to_json_ready",
+]

@@ -1,0 +1,716 @@
+"""The sans-IO core of the Customer.io Track API client, shared by the sync and async clients.
+
+Everything here is pure: request builders turn method arguments into :class:`ApiRequest`
+values (method, path, exact body bytes); parsers turn responses into results or typed errors;
+the batch planner splits operations into v2 requests. ``client.py`` and ``async_client.py``
+only send what is built here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+from urllib.parse import quote
+
+import attrs
+import httpx
+
+from .._ratelimit import AsyncRateLimiter, RateLimiter
+from .._retry import RetryPolicy, parse_retry_after
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    ValidationError,
+    make_status_error,
+)
+from ..models.customerio import BatchError, BatchResult
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EU_URL",
+    "MAX_BATCH_OPERATION_BYTES",
+    "MAX_BATCH_REQUEST_BYTES",
+    "REGION_URLS",
+    "US_URL",
+    "ApiRequest",
+    "BatchPlan",
+    "BatchRequest",
+    "ResolvedRegion",
+    "anonymous_event_operation",
+    "delete_operation",
+    "encode_path_segment",
+    "error_messages",
+    "event_operation",
+    "identifiers_for",
+    "identify_operation",
+    "page_operation",
+    "to_json_ready",
+]
+
+ResolvedRegion = Literal["us", "eu"]
+
+US_URL = "https://track.customer.io"
+EU_URL = "https://track-eu.customer.io"
+REGION_URLS: Mapping[ResolvedRegion, str] = {"us": US_URL, "eu": EU_URL}
+
+#: Used when no ``timeout`` is given: 5 s to connect, 10 s for each read/write/pool wait.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+#: A v2 batch request body must be *smaller* than 500 kB (Customer.io). We read kB as 1000
+#: bytes (the stricter reading) and measure the exact compact-JSON UTF-8 body we send, so a
+#: body may be at most ``MAX_BATCH_REQUEST_BYTES - 1`` = 499 999 bytes.
+MAX_BATCH_REQUEST_BYTES = 500_000
+#: One v2 batch operation may be *at most* 32 kB: at most 32 000 bytes of compact-JSON UTF-8.
+MAX_BATCH_OPERATION_BYTES = 32_000
+
+_BATCH_PREFIX = b'{"batch":['
+_BATCH_SUFFIX = b"]}"
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_USER_AGENT = "hull-customerio"
+
+
+# --------------------------------------------------------------------------------- encoding
+
+
+def encode_path_segment(value: str) -> str:
+    """Percent-encode ``value`` as exactly one URL path segment (``/`` included).
+
+    ``a/b+c@x.io`` becomes ``a%2Fb%2Bc%40x.io``: only unreserved characters
+    (``A-Z a-z 0-9 - . _ ~``) are left as they are; everything else is UTF-8 percent-encoded.
+    """
+    return quote(value, safe="")
+
+
+def _unix_seconds(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return math.floor(moment.timestamp())
+
+
+def to_json_ready(value: Any) -> Any:
+    """Copy ``value`` with every datetime, at any depth, turned into integer unix seconds.
+
+    Customer.io compares dates as unix timestamps. An aware ``datetime`` is converted from its
+    own offset; a **naive** ``datetime`` is taken to be **UTC** (never local time, which would
+    make the result depend on the machine). A ``date`` becomes midnight UTC of that day.
+    Fractions of a second are dropped (rounded down). Mappings become dicts and tuples become
+    lists; other values are returned unchanged.
+    """
+    if isinstance(value, datetime):
+        return _unix_seconds(value)
+    if isinstance(value, date):
+        return _unix_seconds(datetime(value.year, value.month, value.day, tzinfo=timezone.utc))
+    if isinstance(value, Mapping):
+        return {key: to_json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_ready(item) for item in value]
+    return value
+
+
+def dumps(payload: Any) -> bytes:
+    """The exact bytes sent for ``payload``: compact JSON, UTF-8, datetimes as unix seconds.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+        ValueError: ``NaN`` or an infinity (not valid JSON; Customer.io would reject it).
+    """
+    return json.dumps(
+        to_json_ready(payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+# --------------------------------------------------------------------------------- requests
+
+
+@attrs.frozen
+class ApiRequest:
+    """One Track API request, ready to send.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path below the host, identifiers already percent-encoded.
+        content: the exact JSON body bytes, or ``None`` for no body.
+    """
+
+    method: str
+    path: str
+    content: bytes | None = attrs.field(default=None, repr=False)  # personal data
+
+
+def _customer_path(customer_id: str, suffix: str = "") -> str:
+    if not isinstance(customer_id, str) or not customer_id:
+        raise ValidationError(f"customer_id must be a non-empty string, got {customer_id!r}")
+    return f"/api/v1/customers/{encode_path_segment(customer_id)}{suffix}"
+
+
+def _event_body(
+    name: str,
+    data: Mapping[str, Any] | None,
+    *,
+    type: str | None,
+    timestamp: int | datetime | None,
+    id: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name}
+    if extra:
+        body.update(extra)
+    if type is not None:
+        body["type"] = type
+    if data is not None:
+        body["data"] = data
+    if timestamp is not None:
+        body["timestamp"] = timestamp
+    if id is not None:
+        body["id"] = id
+    return body
+
+
+def identify_request(customer_id: str, attributes: Mapping[str, Any]) -> ApiRequest:
+    """``PUT /api/v1/customers/{id}`` with the attributes as the body."""
+    return ApiRequest("PUT", _customer_path(customer_id), dumps(attributes))
+
+
+def delete_request(customer_id: str) -> ApiRequest:
+    """``DELETE /api/v1/customers/{id}``."""
+    return ApiRequest("DELETE", _customer_path(customer_id))
+
+
+def track_request(
+    customer_id: str,
+    name: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> ApiRequest:
+    """``POST /api/v1/customers/{id}/events`` with ``{name, data?, timestamp?, id?}``."""
+    body = _event_body(name, data, type=None, timestamp=timestamp, id=id)
+    return ApiRequest("POST", _customer_path(customer_id, "/events"), dumps(body))
+
+
+def track_page_request(
+    customer_id: str,
+    url: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> ApiRequest:
+    """``POST /api/v1/customers/{id}/events`` with ``{type: "page", name: url, ...}``."""
+    body = _event_body(url, data, type="page", timestamp=timestamp, id=id)
+    return ApiRequest("POST", _customer_path(customer_id, "/events"), dumps(body))
+
+
+def track_anonymous_request(
+    anonymous_id: str,
+    name: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    type: str = "event",
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> ApiRequest:
+    """``POST /api/v1/events`` with ``{name, anonymous_id, type?, data?, timestamp?, id?}``.
+
+    ``type`` is sent only when it is not the default ``"event"`` (Customer.io's own default).
+    """
+    if not isinstance(anonymous_id, str) or not anonymous_id:
+        raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
+    body = _event_body(
+        name,
+        data,
+        type=None if type == "event" else type,
+        timestamp=timestamp,
+        id=id,
+        extra={"anonymous_id": anonymous_id},
+    )
+    return ApiRequest("POST", "/api/v1/events", dumps(body))
+
+
+def suppress_request(customer_id: str) -> ApiRequest:
+    """``POST /api/v1/customers/{id}/suppress`` (no body)."""
+    return ApiRequest("POST", _customer_path(customer_id, "/suppress"))
+
+
+def unsuppress_request(customer_id: str) -> ApiRequest:
+    """``POST /api/v1/customers/{id}/unsuppress`` (no body)."""
+    return ApiRequest("POST", _customer_path(customer_id, "/unsuppress"))
+
+
+_PERSON_IDENTIFIER_KEYS = frozenset({"id", "email", "cio_id"})
+
+
+def _check_merge_side(name: str, side: Mapping[str, Any]) -> None:
+    if not isinstance(side, Mapping) or len(side) != 1 or not set(side) <= _PERSON_IDENTIFIER_KEYS:
+        raise ValidationError(
+            f"{name} must have exactly one of 'id', 'email' or 'cio_id', got keys "
+            f"{sorted(side) if isinstance(side, Mapping) else type(side).__name__}"
+        )
+
+
+def merge_request(primary: Mapping[str, Any], secondary: Mapping[str, Any]) -> ApiRequest:
+    """``POST /api/v1/merge_customers`` with ``{primary: {...}, secondary: {...}}``."""
+    _check_merge_side("primary", primary)
+    _check_merge_side("secondary", secondary)
+    return ApiRequest(
+        "POST", "/api/v1/merge_customers", dumps({"primary": primary, "secondary": secondary})
+    )
+
+
+def auth_request() -> ApiRequest:
+    """``GET /auth``: 200 when the credentials are valid."""
+    return ApiRequest("GET", "/auth")
+
+
+def region_request() -> ApiRequest:
+    """``GET /api/v1/accounts/region``: which region the workspace lives in."""
+    return ApiRequest("GET", "/api/v1/accounts/region")
+
+
+# -------------------------------------------------------------------------------- responses
+
+
+def parse_body(response: httpx.Response) -> Any:
+    """The response body as parsed JSON, or as text when it is not JSON (``None`` if empty)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _v2_error_text(entry: Any) -> str | None:
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, Mapping):
+        text = entry.get("message") or entry.get("reason")
+        if not isinstance(text, str) or not text:
+            return None
+        field = entry.get("field")
+        return f"{field}: {text}" if isinstance(field, str) and field else text
+    return None
+
+
+def error_messages(body: Any) -> list[str]:
+    """Customer.io's own error messages in a response body, in the order found.
+
+    Reads v1 ``{"meta": {"errors": [...]}}`` and ``{"meta": {"error": "..."}}``, and v2
+    ``{"errors": [{"reason", "field", "message"}, ...]}``. Anything else gives ``[]``.
+    """
+    messages: list[str] = []
+    if not isinstance(body, Mapping):
+        return messages
+    meta = body.get("meta")
+    if isinstance(meta, Mapping):
+        errors = meta.get("errors")
+        if isinstance(errors, str):
+            messages.append(errors)
+        elif isinstance(errors, list):
+            messages.extend(str(e) for e in errors if isinstance(e, (str, int, float)))
+        error = meta.get("error")
+        if isinstance(error, str) and error:
+            messages.append(error)
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        messages.extend(t for t in map(_v2_error_text, errors) if t)
+    return messages
+
+
+def status_error(method: str, url: str, response: httpx.Response) -> APIStatusError:
+    """The typed error for a non-2xx answer (via the one mapping, ``make_status_error``)."""
+    body = parse_body(response)
+    return make_status_error(
+        service="customerio",
+        method=method,
+        url=url,
+        status_code=response.status_code,
+        body=body,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        errors=error_messages(body),
+    )
+
+
+def transport_error(method: str, url: str, exc: httpx.TransportError) -> APIConnectionError:
+    """The typed error for a request that got no response (the caller chains ``exc``)."""
+    detail = str(exc).strip()
+    kind = type(exc).__name__
+    reason = f"{kind}: {detail}" if detail else kind
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"Customer.io did not answer {method} {url} in time ({reason})",
+            service="customerio",
+            method=method,
+            url=url,
+        )
+    return APIConnectionError(
+        f"Could not reach Customer.io for {method} {url} ({reason})",
+        service="customerio",
+        method=method,
+        url=url,
+    )
+
+
+def parse_region(body: Any, *, method: str, url: str) -> ResolvedRegion:
+    """Read ``{"region": "us" | "eu", "url": ...}`` from ``GET /api/v1/accounts/region``.
+
+    Raises:
+        APIError: the answer names no region this client knows.
+    """
+    if isinstance(body, Mapping):
+        region = body.get("region")
+        if isinstance(region, str) and region.strip().lower() in REGION_URLS:
+            return "eu" if region.strip().lower() == "eu" else "us"
+        host = body.get("url")
+        if isinstance(host, str) and host:
+            return "eu" if "track-eu." in host else "us"
+    raise APIError(
+        f"Customer.io answered {method} {url} without a region this client knows",
+        service="customerio",
+        method=method,
+        url=url,
+    )
+
+
+# ------------------------------------------------------------------------------------ batch
+
+
+def identifiers_for(customer_id: str) -> dict[str, str]:
+    """The v2 ``identifiers`` object for a person (SPEC §6.4): exactly one identifier.
+
+    ``cio_``-prefixed values are Customer.io ids (``{"cio_id": <value without the prefix>}``),
+    email-shaped values (``something@domain.tld``, no spaces) are ``{"email": ...}``, anything
+    else is ``{"id": ...}``.
+    """
+    if not isinstance(customer_id, str) or not customer_id:
+        raise ValidationError(f"customer_id must be a non-empty string, got {customer_id!r}")
+    if customer_id.startswith("cio_") and len(customer_id) > len("cio_"):
+        return {"cio_id": customer_id[len("cio_") :]}
+    if _EMAIL_SHAPE.match(customer_id):
+        return {"email": customer_id}
+    return {"id": customer_id}
+
+
+def _person_operation(identifiers: Mapping[str, str], action: str, **fields: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "type": "person",
+        "identifiers": dict(identifiers),
+        "action": action,
+    }
+    operation.update({k: v for k, v in fields.items() if v is not None})
+    return operation
+
+
+def identify_operation(customer_id: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A v2 batch operation creating or updating a person with ``attributes``."""
+    return _person_operation(identifiers_for(customer_id), "identify", attributes=dict(attributes))
+
+
+def event_operation(
+    customer_id: str,
+    name: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """A v2 batch operation recording an event for a person (v2 calls event data
+    ``attributes``); ``None`` fields are omitted."""
+    return _person_operation(
+        identifiers_for(customer_id),
+        "event",
+        name=name,
+        attributes=None if data is None else dict(data),
+        timestamp=timestamp,
+        id=id,
+    )
+
+
+def page_operation(
+    customer_id: str,
+    url: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """A v2 batch operation recording a page view (``name`` is the URL) for a person."""
+    return _person_operation(
+        identifiers_for(customer_id),
+        "page",
+        name=url,
+        attributes=None if data is None else dict(data),
+        timestamp=timestamp,
+        id=id,
+    )
+
+
+def anonymous_event_operation(
+    anonymous_id: str,
+    name: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    type: Literal["event", "page"] = "event",
+    timestamp: int | datetime | None = None,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """A v2 batch operation recording an event (or, with ``type="page"``, a page view) of a
+    person not identified yet, addressed by ``{"identifiers": {"anonymous_id": ...}}``.
+
+    Customer.io merges it into the person whose ``anonymous_id`` attribute matches.
+    """
+    if not isinstance(anonymous_id, str) or not anonymous_id:
+        raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
+    return _person_operation(
+        {"anonymous_id": anonymous_id},
+        "page" if type == "page" else "event",
+        name=name,
+        attributes=None if data is None else dict(data),
+        timestamp=timestamp,
+        id=id,
+    )
+
+
+def delete_operation(customer_id: str) -> dict[str, Any]:
+    """A v2 batch operation deleting a person."""
+    return _person_operation(identifiers_for(customer_id), "delete")
+
+
+@attrs.frozen
+class BatchRequest:
+    """One ``POST /api/v2/batch`` request and the caller's indexes of the operations in it.
+
+    Attributes:
+        indexes: ``indexes[i]`` is the caller's index of the operation at ``batch_index`` i.
+        request: the request to send.
+    """
+
+    indexes: tuple[int, ...]
+    request: ApiRequest
+
+
+@attrs.frozen
+class BatchPlan:
+    """How a list of operations is sent: the requests, and the operations never sent.
+
+    Attributes:
+        size: how many operations were given.
+        requests: the v2 requests, in the order of the operations they carry.
+        rejected: operations that were not sent (too large, not serialisable), by index.
+    """
+
+    size: int
+    requests: tuple[BatchRequest, ...]
+    rejected: Mapping[int, BatchError]
+
+
+def _batch_body(encoded: Sequence[bytes]) -> bytes:
+    return _BATCH_PREFIX + b",".join(encoded) + _BATCH_SUFFIX
+
+
+def plan_batch(
+    operations: Sequence[Mapping[str, Any]],
+    *,
+    max_request_bytes: int = MAX_BATCH_REQUEST_BYTES,
+    max_operation_bytes: int = MAX_BATCH_OPERATION_BYTES,
+) -> BatchPlan:
+    """Split ``operations`` into v2 batch requests, keeping their order.
+
+    Each operation is measured as the compact-JSON UTF-8 bytes it takes inside the body. One
+    larger than ``max_operation_bytes`` is rejected (not sent) with reason
+    ``operation_too_large``; one JSON cannot encode, with ``invalid_operation``. The others are
+    packed greedily, in order, into bodies strictly smaller than ``max_request_bytes``.
+    """
+    rejected: dict[int, BatchError] = {}
+    requests: list[BatchRequest] = []
+    indexes: list[int] = []
+    encoded: list[bytes] = []
+    body_size = len(_BATCH_PREFIX) + len(_BATCH_SUFFIX)
+
+    def flush() -> None:
+        if indexes:
+            requests.append(
+                BatchRequest(
+                    tuple(indexes), ApiRequest("POST", "/api/v2/batch", _batch_body(encoded))
+                )
+            )
+            indexes.clear()
+            encoded.clear()
+
+    for index, operation in enumerate(operations):
+        try:
+            op_bytes = dumps(operation)
+        except (TypeError, ValueError) as exc:
+            rejected[index] = BatchError(
+                batch_index=index,
+                reason="invalid_operation",
+                message=f"operation cannot be encoded as JSON: {type(exc).__name__}",
+            )
+            continue
+        if len(op_bytes) > max_operation_bytes:
+            rejected[index] = BatchError(
+                batch_index=index,
+                reason="operation_too_large",
+                message=(
+                    f"operation is {len(op_bytes)} bytes as JSON; Customer.io accepts at most "
+                    f"{max_operation_bytes}"
+                ),
+            )
+            continue
+        added = len(op_bytes) + (1 if indexes else 0)  # the separating comma
+        if indexes and body_size + added >= max_request_bytes:
+            flush()
+            body_size = len(_BATCH_PREFIX) + len(_BATCH_SUFFIX)
+            added = len(op_bytes)
+        indexes.append(index)
+        encoded.append(op_bytes)
+        body_size += added
+    flush()
+    return BatchPlan(size=len(operations), requests=tuple(requests), rejected=rejected)
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
+    """Combine a plan with what each of its requests gave.
+
+    ``outcomes[n]`` is either the :class:`~hull_customerio.errors.APIError` that failed request
+    ``n`` (every operation in it then fails with reason ``request_failed``) or the parsed body
+    of its 2xx answer, whose v2 ``errors`` (``207``) are mapped back to the caller's indexes.
+    """
+    errors: dict[int, BatchError] = dict(plan.rejected)
+    unmatched: list[str] = []
+    for number, (sent, outcome) in enumerate(zip(plan.requests, outcomes, strict=True)):
+        if isinstance(outcome, APIError):
+            for index in sent.indexes:
+                errors[index] = BatchError(
+                    batch_index=index,
+                    reason="request_failed",
+                    message=str(outcome),
+                    request=number,
+                    exception=outcome,
+                )
+            continue
+        reported = outcome.get("errors") if isinstance(outcome, Mapping) else None
+        if not isinstance(reported, list):
+            continue
+        for entry in reported:
+            if not isinstance(entry, Mapping):
+                unmatched.append(str(entry))
+                continue
+            position: Any = entry.get("batch_index")
+            reason = _optional_str(entry.get("reason")) or "rejected"
+            message = _optional_str(entry.get("message")) or reason
+            valid = (
+                isinstance(position, int)
+                and not isinstance(position, bool)
+                and 0 <= position < len(sent.indexes)
+            )
+            if not valid:
+                unmatched.append(message)
+                continue
+            index = sent.indexes[int(position)]
+            errors[index] = BatchError(
+                batch_index=index,
+                reason=reason,
+                field=_optional_str(entry.get("field")),
+                message=message,
+                request=number,
+            )
+    return BatchResult(
+        size=plan.size, errors=errors, requests=len(outcomes), unmatched_errors=tuple(unmatched)
+    )
+
+
+# ------------------------------------------------------------------------- shared client part
+
+
+class BaseCustomerIOClient:
+    """Configuration shared by :class:`CustomerIOClient` and :class:`AsyncCustomerIOClient`.
+
+    Holds no connection; the subclasses own the HTTP client and do the sending.
+    """
+
+    def __init__(
+        self,
+        site_id: str,
+        api_key: str,
+        *,
+        region: str,
+        base_url: str | None,
+        timeout: httpx.Timeout | float | None,
+        retry: RetryPolicy,
+    ) -> None:
+        problems = []
+        if not isinstance(site_id, str) or not site_id.strip():
+            problems.append("site_id is required")
+        if not isinstance(api_key, str) or not api_key.strip():
+            problems.append("api_key is required")
+        if region not in ("us", "eu", "auto"):
+            problems.append(f"region must be one of 'us', 'eu', 'auto', got {region!r}")
+        if not isinstance(retry, RetryPolicy):
+            problems.append("retry must be a RetryPolicy")
+        if problems:
+            raise ConfigurationError(problems)
+        self.site_id = site_id
+        self.region = region
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.timeout = timeout
+        self.retry = retry
+        self._auth = httpx.BasicAuth(site_id, api_key)
+        self._resolved: ResolvedRegion | None = (
+            None if region == "auto" else ("eu" if region == "eu" else "us")
+        )
+
+    def _origin(self) -> str | None:
+        """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""
+        if self.base_url is not None:
+            return self.base_url
+        if self._resolved is None:
+            return None
+        return REGION_URLS[self._resolved]
+
+    def _region_lookup_origin(self) -> str:
+        # Either regional host answers the region question; base_url stands in for both.
+        return self.base_url or US_URL
+
+    @staticmethod
+    def _headers(request: ApiRequest) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        if request.content is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(site_id={self.site_id!r}, region={self.region!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+
+def make_sync_limiter(
+    rate_limit: float | RateLimiter | None, sleep: Callable[[float], None]
+) -> RateLimiter:
+    """The sync client's limiter: the given one, or one at ``rate_limit`` req/s."""
+    if isinstance(rate_limit, RateLimiter):
+        return rate_limit
+    return RateLimiter(rate_limit, sleep=sleep)
+
+
+def make_async_limiter(
+    rate_limit: float | AsyncRateLimiter | None, sleep: Callable[[float], Awaitable[None]] | None
+) -> AsyncRateLimiter:
+    """The async client's limiter: the given one, or one at ``rate_limit`` req/s."""
+    if isinstance(rate_limit, AsyncRateLimiter):
+        return rate_limit
+    return AsyncRateLimiter(rate_limit, sleep=sleep)

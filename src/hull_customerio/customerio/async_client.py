@@ -1,0 +1,269 @@
+"""The asynchronous Customer.io Track API client (asyncio)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._ratelimit import AsyncRateLimiter
+from .._retry import RetryPolicy, async_call_with_retries
+from ..errors import APIError, AuthenticationError, ConfigurationError
+from ..models.customerio import BatchResult
+from . import _base
+from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncCustomerIOClient"]
+
+logger = logging.getLogger("hull_customerio.customerio")
+
+_DEFAULT_RETRY = RetryPolicy()
+#: Requests of one async client in flight at once, unless ``max_concurrency`` says otherwise.
+DEFAULT_MAX_CONCURRENCY = 10
+
+
+class AsyncCustomerIOClient(BaseCustomerIOClient):
+    """The asyncio twin of :class:`~hull_customerio.customerio.CustomerIOClient`.
+
+    Same methods (awaitable), same requests, same errors, same retries. In addition, at most
+    ``max_concurrency`` requests of this client are in flight at once; together with the rate
+    limiter this bounds what many concurrent tasks can throw at Customer.io. Use it within one
+    event loop, as ``async with`` or with :meth:`aclose`.
+
+    Args:
+        site_id: the Customer.io Site ID (HTTP Basic user).
+        api_key: the Track API key (HTTP Basic password); never shown in ``repr`` or errors.
+        region: ``"us"``, ``"eu"``, or ``"auto"`` to ask Customer.io once (on first use).
+        base_url: send everything to this origin instead of the region's host.
+        timeout: the timeout of the HTTP client this client creates (ignored when
+            ``http_client`` is given).
+        retry: how failed requests are retried.
+        rate_limit: requests per second for this client (``None``: unlimited), or an
+            :class:`~hull_customerio._ratelimit.AsyncRateLimiter` to share between clients.
+        http_client: an ``httpx.AsyncClient`` to send with; it is not closed by :meth:`aclose`.
+        sleep: an async sleep for retries and the rate limiter (default ``asyncio.sleep``).
+        max_concurrency: requests in flight at once, at least 1.
+
+    Raises:
+        ConfigurationError: missing credentials, an unknown region or a bad bound.
+    """
+
+    def __init__(
+        self,
+        site_id: str,
+        api_key: str,
+        *,
+        region: str = "us",
+        base_url: str | None = None,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        rate_limit: float | AsyncRateLimiter | None = 100.0,
+        http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        super().__init__(
+            site_id, api_key, region=region, base_url=base_url, timeout=timeout, retry=retry
+        )
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or (max_concurrency < 1)
+        ):
+            raise ConfigurationError(
+                [f"max_concurrency must be a whole number of at least 1, got {max_concurrency!r}"]
+            )
+        self.max_concurrency = max_concurrency
+        self._sleep = sleep
+        self._limiter = _base.make_async_limiter(rate_limit, sleep)
+        self._owns_http = http_client is None
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.AsyncClient(
+                timeout=timeout,
+                limits=httpx.Limits(
+                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                ),
+            )
+        )
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._region_lock = asyncio.Lock()
+
+    # ----------------------------------------------------------------------------- resource
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this client created (an injected one is left open)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCustomerIOClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------ sending
+
+    async def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
+        url = (origin or await self._origin_or_resolve()) + request.path
+        headers = self._headers(request)
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            # The slot is held per attempt, not across backoff waits, and the rate-limit wait
+            # happens inside it so that queued tokens cannot be spent in one burst later.
+            async with self._slots:
+                await self._limiter.acquire()
+                try:
+                    response = await self._http.request(
+                        request.method,
+                        url,
+                        content=request.content,
+                        headers=headers,
+                        auth=self._auth,
+                    )
+                except httpx.TransportError as exc:
+                    error = _base.transport_error(request.method, url, exc)
+                    logger.debug("Customer.io attempt %d failed: %s", attempts, error)
+                    raise error from exc
+            if not response.is_success:
+                status = _base.status_error(request.method, url, response)
+                logger.debug("Customer.io attempt %d failed: %s", attempts, status)
+                raise status
+            return response
+
+        return await async_call_with_retries(attempt, self.retry, sleep=self._sleep)
+
+    async def _origin_or_resolve(self) -> str:
+        origin = self._origin()
+        if origin is None:
+            await self.resolve_region()
+            origin = self._origin()
+            assert origin is not None  # noqa: S101 - resolve_region() sets it or raises
+        return origin
+
+    # ---------------------------------------------------------------------------- endpoints
+
+    async def resolve_region(self) -> ResolvedRegion:
+        """The workspace's region, ``"us"`` or ``"eu"``; asked once with ``region="auto"``.
+
+        Concurrent tasks that need it meanwhile wait for that one answer.
+
+        Raises:
+            APIError: the question could not be answered.
+        """
+        if self._resolved is not None:
+            return self._resolved
+        async with self._region_lock:
+            if self._resolved is None:
+                request = _base.region_request()
+                origin = self._region_lookup_origin()
+                response = await self._send(request, origin=origin)
+                self._resolved = _base.parse_region(
+                    _base.parse_body(response), method=request.method, url=origin + request.path
+                )
+            return self._resolved
+
+    async def check_credentials(self) -> bool:
+        """Whether Customer.io accepts the credentials: ``True`` on 200, ``False`` on 401.
+
+        Raises:
+            APIError: any other failure.
+        """
+        try:
+            await self._send(_base.auth_request())
+        except AuthenticationError:
+            return False
+        return True
+
+    async def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
+        """Create or update a person (``PUT /api/v1/customers/{id}``)."""
+        await self._send(_base.identify_request(customer_id, attributes))
+
+    async def delete(self, customer_id: str) -> None:
+        """Delete a person (``DELETE /api/v1/customers/{id}``)."""
+        await self._send(_base.delete_request(customer_id))
+
+    async def track(
+        self,
+        customer_id: str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record an event for a person (``POST /api/v1/customers/{id}/events``)."""
+        await self._send(_base.track_request(customer_id, name, data, timestamp=timestamp, id=id))
+
+    async def track_page(
+        self,
+        customer_id: str,
+        url: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record a page view for a person: an event of type ``page`` named by the URL."""
+        await self._send(
+            _base.track_page_request(customer_id, url, data, timestamp=timestamp, id=id)
+        )
+
+    async def track_anonymous(
+        self,
+        anonymous_id: str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        type: str = "event",
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record an event of a person not identified yet (``POST /api/v1/events``)."""
+        await self._send(
+            _base.track_anonymous_request(
+                anonymous_id, name, data, type=type, timestamp=timestamp, id=id
+            )
+        )
+
+    async def suppress(self, customer_id: str) -> None:
+        """Suppress a person: delete them and ignore their identifier from now on."""
+        await self._send(_base.suppress_request(customer_id))
+
+    async def unsuppress(self, customer_id: str) -> None:
+        """Stop suppressing a person's identifier."""
+        await self._send(_base.unsuppress_request(customer_id))
+
+    async def merge(self, primary: Mapping[str, Any], secondary: Mapping[str, Any]) -> None:
+        """Merge ``secondary`` into ``primary`` (``POST /api/v1/merge_customers``)."""
+        await self._send(_base.merge_request(primary, secondary))
+
+    async def batch(self, operations: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Send v2 operations (``POST /api/v2/batch``), split into as many requests as needed.
+
+        Requests go one after another, in order; failures are reported in the result, never
+        raised. See :meth:`CustomerIOClient.batch
+        <hull_customerio.customerio.CustomerIOClient.batch>`.
+        """
+        plan = _base.plan_batch(operations)
+        outcomes: list[Any] = []
+        for sub in plan.requests:
+            try:
+                outcomes.append(_base.parse_body(await self._send(sub.request)))
+            except APIError as exc:
+                outcomes.append(exc)
+        return _base.batch_result(plan, outcomes)

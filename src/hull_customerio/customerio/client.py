@@ -1,0 +1,277 @@
+"""The synchronous Customer.io Track API client."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._ratelimit import RateLimiter
+from .._retry import RetryPolicy, call_with_retries
+from ..errors import APIError, AuthenticationError
+from ..models.customerio import BatchResult
+from . import _base
+from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+
+__all__ = ["CustomerIOClient"]
+
+logger = logging.getLogger("hull_customerio.customerio")
+
+_DEFAULT_RETRY = RetryPolicy()
+
+
+class CustomerIOClient(BaseCustomerIOClient):
+    """A client of the Customer.io Track API (SPEC §6), for threads or plain scripts.
+
+    One instance holds one pooled HTTP client, one rate limiter and the resolved region;
+    share it between threads rather than making one per call. Use it as a context manager, or
+    call :meth:`close`.
+
+    Every request, each retry included, waits for the rate limiter; failures that may pass
+    (connection errors, timeouts, 408, 429, 5xx...) are retried under ``retry``; any other
+    non-2xx answer raises at once. Errors are :class:`~hull_customerio.errors.APIError`
+    subclasses whose text never holds the API key or the request body.
+
+    Args:
+        site_id: the Customer.io Site ID (HTTP Basic user).
+        api_key: the Track API key (HTTP Basic password); never shown in ``repr`` or errors.
+        region: ``"us"``, ``"eu"``, or ``"auto"`` to ask Customer.io once (on first use).
+        base_url: send everything to this origin instead of the region's host (proxies,
+            fakes); with ``region="auto"`` the region is asked of it too.
+        timeout: the timeout of the HTTP client this client creates (ignored when
+            ``http_client`` is given: that client keeps its own).
+        retry: how failed requests are retried.
+        rate_limit: requests per second for this client (``None``: unlimited), or a
+            :class:`~hull_customerio._ratelimit.RateLimiter` to share between clients.
+        http_client: an ``httpx.Client`` to send with; it is not closed by :meth:`close`.
+        sleep: how to wait between retries and for the rate limiter (injectable for tests).
+
+    Raises:
+        ConfigurationError: missing credentials or an unknown region.
+    """
+
+    def __init__(
+        self,
+        site_id: str,
+        api_key: str,
+        *,
+        region: str = "us",
+        base_url: str | None = None,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        rate_limit: float | RateLimiter | None = 100.0,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            site_id, api_key, region=region, base_url=base_url, timeout=timeout, retry=retry
+        )
+        self._sleep = sleep
+        self._limiter = _base.make_sync_limiter(rate_limit, sleep)
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._region_lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------- resource
+
+    def close(self) -> None:
+        """Close the HTTP client this client created (an injected one is left open)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> CustomerIOClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ sending
+
+    def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
+        url = (origin or self._origin_or_resolve()) + request.path
+        headers = self._headers(request)
+        attempts = 0
+
+        def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            self._limiter.acquire()
+            try:
+                response = self._http.request(
+                    request.method, url, content=request.content, headers=headers, auth=self._auth
+                )
+            except httpx.TransportError as exc:
+                error = _base.transport_error(request.method, url, exc)
+                logger.debug("Customer.io attempt %d failed: %s", attempts, error)
+                raise error from exc
+            if not response.is_success:
+                status = _base.status_error(request.method, url, response)
+                logger.debug("Customer.io attempt %d failed: %s", attempts, status)
+                raise status
+            return response
+
+        return call_with_retries(attempt, self.retry, sleep=self._sleep)
+
+    def _origin_or_resolve(self) -> str:
+        origin = self._origin()
+        if origin is None:
+            self.resolve_region()
+            origin = self._origin()
+            assert origin is not None  # noqa: S101 - resolve_region() sets it or raises
+        return origin
+
+    # ---------------------------------------------------------------------------- endpoints
+
+    def resolve_region(self) -> ResolvedRegion:
+        """The workspace's region, ``"us"`` or ``"eu"``.
+
+        With ``region="auto"`` the first call asks Customer.io (``GET
+        /api/v1/accounts/region``) and the answer is kept for the life of the client; threads
+        that arrive meanwhile wait for that one answer instead of asking again.
+
+        Raises:
+            APIError: the question could not be answered.
+        """
+        if self._resolved is not None:
+            return self._resolved
+        with self._region_lock:
+            if self._resolved is None:
+                request = _base.region_request()
+                origin = self._region_lookup_origin()
+                response = self._send(request, origin=origin)
+                self._resolved = _base.parse_region(
+                    _base.parse_body(response), method=request.method, url=origin + request.path
+                )
+            return self._resolved
+
+    def check_credentials(self) -> bool:
+        """Whether Customer.io accepts the Site ID and API key (``GET /auth``).
+
+        Returns:
+            ``True`` on 200, ``False`` on 401.
+
+        Raises:
+            APIError: any other failure (network, 5xx after retries, ...).
+        """
+        try:
+            self._send(_base.auth_request())
+        except AuthenticationError:
+            return False
+        return True
+
+    def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
+        """Create or update a person (``PUT /api/v1/customers/{id}``).
+
+        Args:
+            customer_id: the person's identifier (percent-encoded as one path segment).
+            attributes: the attributes to set; datetimes become unix seconds.
+        """
+        self._send(_base.identify_request(customer_id, attributes))
+
+    def delete(self, customer_id: str) -> None:
+        """Delete a person (``DELETE /api/v1/customers/{id}``)."""
+        self._send(_base.delete_request(customer_id))
+
+    def track(
+        self,
+        customer_id: str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record an event for a person (``POST /api/v1/customers/{id}/events``).
+
+        Args:
+            customer_id: the person's identifier.
+            name: the event name.
+            data: the event's properties; omitted when ``None``.
+            timestamp: when it happened (unix seconds or a datetime); omitted when ``None``.
+            id: a ULID Customer.io deduplicates on; omitted when ``None``.
+        """
+        self._send(_base.track_request(customer_id, name, data, timestamp=timestamp, id=id))
+
+    def track_page(
+        self,
+        customer_id: str,
+        url: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record a page view for a person: an event of type ``page`` named by the URL."""
+        self._send(_base.track_page_request(customer_id, url, data, timestamp=timestamp, id=id))
+
+    def track_anonymous(
+        self,
+        anonymous_id: str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        type: str = "event",
+        timestamp: int | datetime | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record an event of a person not identified yet (``POST /api/v1/events``).
+
+        Customer.io merges it into the person whose ``anonymous_id`` attribute matches.
+        ``type="page"`` records a page view (``name`` is then the URL).
+        """
+        self._send(
+            _base.track_anonymous_request(
+                anonymous_id, name, data, type=type, timestamp=timestamp, id=id
+            )
+        )
+
+    def suppress(self, customer_id: str) -> None:
+        """Suppress a person: delete them and ignore their identifier from now on."""
+        self._send(_base.suppress_request(customer_id))
+
+    def unsuppress(self, customer_id: str) -> None:
+        """Stop suppressing a person's identifier."""
+        self._send(_base.unsuppress_request(customer_id))
+
+    def merge(self, primary: Mapping[str, Any], secondary: Mapping[str, Any]) -> None:
+        """Merge ``secondary`` into ``primary`` (``POST /api/v1/merge_customers``).
+
+        Args:
+            primary: the person that remains, e.g. ``{"id": "42"}``, ``{"email": ...}`` or
+                ``{"cio_id": ...}`` (exactly one key).
+            secondary: the person merged into it and then deleted (same shape).
+        """
+        self._send(_base.merge_request(primary, secondary))
+
+    def batch(self, operations: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Send v2 operations (``POST /api/v2/batch``), split into as many requests as needed.
+
+        Build operations with :func:`identify_operation`, :func:`event_operation`,
+        :func:`page_operation`, :func:`anonymous_event_operation` and
+        :func:`delete_operation`. Requests are sent one after another in the operations'
+        order. This method does not raise for failed operations or requests: every failure is
+        in the result, keyed by the operation's index in ``operations``.
+
+        Returns:
+            Which operations failed and why (a
+            :class:`~hull_customerio.models.customerio.BatchResult`).
+        """
+        plan = _base.plan_batch(operations)
+        outcomes: list[Any] = []
+        for sub in plan.requests:
+            try:
+                outcomes.append(_base.parse_body(self._send(sub.request)))
+            except APIError as exc:
+                outcomes.append(exc)
+        return _base.batch_result(plan, outcomes)

@@ -1,0 +1,236 @@
+"""The sans-IO core shared by both Hull clients: hosts, messages, batching, errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from hull_customerio._retry import HULL_RETRY_STATUSES
+from hull_customerio.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+from hull_customerio.hull import DEFAULT_RETRY, DEFAULT_TIMEOUT, HullClient, firehose_url_for
+from hull_customerio.hull._base import (
+    FirehoseQueue,
+    QueuedMessage,
+    RequestSpec,
+    batch_content,
+    build_track_message,
+    build_traits_message,
+    encode_json,
+    error_from_response,
+    isoformat,
+    transport_error,
+)
+
+SPEC = RequestSpec("POST", "https://firehose.hullapp.io", {"Hull-Access-Token": "secret"}, b"{}")
+
+
+@pytest.mark.parametrize(
+    ("organization", "url"),
+    [
+        ("abc123.hullapp.io", "https://firehose.hullapp.io"),
+        ("org.eu.hullapp.io", "https://firehose.eu.hullapp.io"),
+        (" https://abc123.hullapp.io/ ", "https://firehose.hullapp.io"),
+    ],
+)
+def test_firehose_url_is_the_organization_minus_its_first_label(
+    organization: str, url: str
+) -> None:
+    assert firehose_url_for(organization) == url
+
+
+def test_an_organization_without_a_domain_asks_for_firehose_url() -> None:
+    with pytest.raises(ConfigurationError, match="pass firehose_url"):
+        firehose_url_for("localhost")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"id": ""}, "id (the connector id) is missing"),
+        ({"secret": ""}, "secret (the connector secret) is missing"),
+        ({"organization": " "}, "organization (e.g. abc123.hullapp.io) is missing"),
+        ({"flush_at": 0}, "flush_at must be a positive integer"),
+    ],
+)
+def test_unusable_client_settings_are_configuration_errors(
+    kwargs: dict[str, Any], problem: str
+) -> None:
+    arguments: dict[str, Any] = {"id": "c1", "secret": "s", "organization": "a.hullapp.io"}
+    arguments.update(kwargs)
+
+    with pytest.raises(ConfigurationError) as caught:
+        HullClient(**arguments)
+
+    assert caught.value.problems == [problem]
+
+
+def test_defaults_retry_hull_statuses_with_an_explicit_timeout() -> None:
+    assert DEFAULT_RETRY.retry_statuses == HULL_RETRY_STATUSES
+    assert {429, 500, 503, 599} <= DEFAULT_RETRY.retry_statuses
+    assert isinstance(DEFAULT_TIMEOUT, httpx.Timeout)
+
+
+def test_isoformat_writes_utc_with_milliseconds_and_z() -> None:
+    moment = datetime(2024, 5, 6, 9, 8, 7, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+    assert isoformat(moment) == "2024-05-06T07:08:07.123Z"
+
+
+def test_isoformat_refuses_a_naive_datetime() -> None:
+    with pytest.raises(ValidationError, match="naive datetime"):
+        isoformat(datetime(2024, 5, 6))  # noqa: DTZ001 -- the naive datetime is the point
+
+
+def test_traits_names_are_grouped_under_the_source_and_none_is_kept() -> None:
+    message = build_traits_message(
+        "jwt", {"id": "c1", "hash": None, "other/x": 1}, source="customerio"
+    )
+
+    assert message.message["body"] == {"customerio/id": "c1", "customerio/hash": None, "other/x": 1}
+
+
+def test_traits_without_source_keep_their_names() -> None:
+    assert build_traits_message("jwt", {"plan": "pro"}).message["body"] == {"plan": "pro"}
+
+
+@pytest.mark.parametrize("attributes", [{"": 1}, {"  ": 1}, {3: "x"}])
+def test_traits_names_must_be_non_blank_strings(attributes: dict[Any, Any]) -> None:
+    with pytest.raises(ValidationError, match="trait names"):
+        build_traits_message("jwt", attributes)
+
+
+def test_track_fixes_a_new_uuid4_event_id_and_converts_datetimes(any_uuid4: Any) -> None:
+    created = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+    body = build_track_message(
+        "jwt", "Email Opened", {"when": date(2024, 1, 2)}, created_at=created
+    ).message["body"]
+
+    assert body["event_id"] == any_uuid4
+    assert body["created_at"] == "2024-01-02T03:04:05.000Z"
+    assert json.loads(encode_json(body))["properties"] == {"when": "2024-01-02"}
+
+
+@pytest.mark.parametrize("event", ["", "   "])
+def test_track_needs_an_event_name(event: str) -> None:
+    with pytest.raises(ValidationError, match="event must be a non-blank string"):
+        build_track_message("jwt", event)
+
+
+def test_a_value_json_cannot_carry_is_named_by_type_not_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_traits_message("jwt", {"secret_thing": {"private-value"}})
+
+    assert "set" in str(caught.value)
+    assert "private-value" not in str(caught.value)
+
+
+def test_nan_is_refused() -> None:
+    with pytest.raises(ValidationError, match="NaN"):
+        build_traits_message("jwt", {"score": float("nan")})
+
+
+def test_message_is_encoded_once_so_retries_send_the_same_bytes() -> None:
+    message = build_traits_message("jwt", {"plan": "pro"})
+
+    assert json.loads(message.encoded) == message.message
+    assert batch_content([message]).startswith(b'{"batch":[' + message.encoded + b"]")
+
+
+def _messages(count: int) -> list[QueuedMessage]:
+    return [build_traits_message("jwt", {"n": n}) for n in range(count)]
+
+
+def test_queue_hands_out_a_batch_when_flush_at_is_reached() -> None:
+    queue = FirehoseQueue(flush_at=3)
+    first, second, third, fourth = _messages(4)
+
+    assert queue.add(first) is None
+    assert queue.add(second) is None
+    assert queue.add(third) == [first, second, third]
+    assert queue.add(fourth) is None
+    assert len(queue) == 1
+
+
+def test_queue_take_all_cuts_batches_of_flush_at() -> None:
+    queue = FirehoseQueue(flush_at=2)
+    messages = _messages(5)
+    queue.put_back([messages])
+
+    assert queue.take_all() == [messages[0:2], messages[2:4], messages[4:5]]
+    assert queue.take_all() == []
+
+
+def test_queue_put_back_restores_order_in_front() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    old, new = _messages(2)
+    queue.add(new)
+    queue.put_back([[old]])
+
+    assert queue.take_all() == [[old, new]]
+
+
+def test_queue_reports_every_undelivered_message_once_with_the_last_error() -> None:
+    queue = FirehoseQueue(flush_at=2)
+    messages = _messages(3)
+    first_error = ServerError("first", service="hull", method="POST", url="u", status_code=500)
+    last_error = ServerError("last", service="hull", method="POST", url="u", status_code=503)
+    queue.failed([messages[:2]], first_error)
+    queue.failed([messages[2:]], last_error)
+
+    error = queue.take_delivery_error("https://firehose.hullapp.io")
+
+    assert error is not None
+    assert [m["requestId"] for m in error.undelivered] == [m.request_id for m in messages]
+    assert error.__cause__ is last_error
+    assert str(error) == "3 Hull firehose messages not delivered: last"
+    assert queue.take_delivery_error("https://firehose.hullapp.io") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(401, AuthenticationError), (404, NotFoundError), (429, RateLimitError), (502, ServerError)],
+)
+def test_non_2xx_responses_map_to_the_error_tree(status: int, cls: type[Exception]) -> None:
+    response = httpx.Response(status, json={"message": "nope"}, headers={"Retry-After": "7"})
+
+    error = error_from_response(response, SPEC)
+
+    assert isinstance(error, cls)
+    assert error.service == "hull"
+    assert error.status_code == status
+    assert error.errors == ["nope"]
+    assert error.retry_after == 7.0
+    assert "secret" not in str(error)
+
+
+def test_a_2xx_response_is_no_error() -> None:
+    assert error_from_response(httpx.Response(200, json={}), SPEC) is None
+
+
+def test_transport_errors_map_to_connection_and_timeout_errors() -> None:
+    timeout = transport_error(httpx.ReadTimeout("slow"), SPEC)
+    refused = transport_error(httpx.ConnectError("refused"), SPEC)
+
+    assert isinstance(timeout, APITimeoutError)
+    assert type(refused) is APIConnectionError
+    assert refused.url == "https://firehose.hullapp.io"
+    assert "refused" in str(refused)
+
+
+def test_request_spec_repr_hides_headers_and_content() -> None:
+    assert "secret" not in repr(SPEC)
+    assert "{}" not in repr(SPEC)

@@ -1,0 +1,42 @@
+"""Fakes of Customer.io and Hull for testing code that uses `hull_customerio`.
+
+`FakeCustomerIO` is an in-memory Customer.io Track API, `FakeHull` is Hull's firehose and REST
+API. Each works two ways, on the same state:
+
+- in process: `httpx.Client(transport=fake.transport())` (or `httpx.AsyncClient`), no sockets;
+- as a real HTTP server on 127.0.0.1: `with FakeCustomerIO() as fake:` then use `fake.url`.
+
+They implement the wire protocols as Customer.io and Hull document them (SPEC §5, §6), check
+credentials and limits, record everything they receive, and inject faults on request. See the
+"Testing your integration" guide.
+"""
+
+from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
+from ._hull import (
+    FakeHull,
+    HullMessage,
+    HullRejection,
+    HullStatus,
+    HullTrack,
+    HullUser,
+    claims_key,
+)
+from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
+
+__all__ = [
+    "CustomerIOEvent",
+    "CustomerIOMerge",
+    "CustomerIOPerson",
+    "FakeCustomerIO",
+    "FakeHull",
+    "FakeService",
+    "FakeTransport",
+    "FaultKind",
+    "HullMessage",
+    "HullRejection",
+    "HullStatus",
+    "HullTrack",
+    "HullUser",
+    "RecordedRequest",
+    "claims_key",
+]

@@ -1,0 +1,769 @@
+"""`FakeCustomerIO`: an in-memory Customer.io Track API (SPEC §6) for tests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import unquote
+
+import attrs
+import httpx
+
+from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
+
+__all__ = ["CustomerIOEvent", "CustomerIOMerge", "CustomerIOPerson", "FakeCustomerIO"]
+
+_REGION_HOSTS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
+_IDENTIFIER_KINDS = ("id", "email", "cio_id")
+_EVENT_TYPES = ("event", "page", "screen")
+# v2 actions the fake accepts without modelling them (they are answered 200 and ignored).
+_UNMODELLED_ACTIONS = frozenset(
+    {"add_relationship", "delete_relationship", "add_device", "delete_device", "merge"}
+)
+_V2_ACTIONS = frozenset({"identify", "delete", "suppress", "unsuppress", *_EVENT_TYPES})
+# Unix seconds beyond this (year 2286) are almost certainly milliseconds sent by mistake.
+_MAX_TIMESTAMP = 10**10
+
+
+@attrs.frozen
+class CustomerIOEvent:
+    """An event, page view or screen view the fake accepted.
+
+    Attributes:
+        name: The event name; for page views, the page URL.
+        type: `"event"`, `"page"` or `"screen"`.
+        data: The event data (`data` in v1, `attributes` in a v2 operation); `{}` when absent.
+        customer_id: The Customer.io id of the person it was sent for (the path id in v1;
+            the `id` identifier, or the id of the person found by `email`/`cio_id`, in v2);
+            `None` for anonymous events or a person without an id.
+        anonymous_id: The anonymous id of an anonymous event, else `None`.
+        timestamp: Unix seconds as sent, or `None`.
+        id: The deduplication id as sent (a ULID), or `None`.
+        api: `"v1"` (per-call endpoints) or `"v2"` (batch or entity endpoint).
+        identifiers: The identifiers as sent: `{"id": ...}` in v1, the operation's
+            `identifiers` in v2, `{}` for anonymous events.
+    """
+
+    name: str
+    type: str
+    # Event data is free-form JSON chosen by the sender.
+    data: dict[str, Any]
+    customer_id: str | None
+    anonymous_id: str | None
+    timestamp: int | None
+    id: str | None
+    api: Literal["v1", "v2"]
+    identifiers: dict[str, str]
+
+
+@attrs.frozen
+class CustomerIOPerson:
+    """A person the fake knows.
+
+    Attributes:
+        cio_id: The id Customer.io assigns (hex, without the `cio_` prefix).
+        id: The Customer.io customer id, or `None` for a person known only by email.
+        attributes: The person's attributes, merged over every identify call.
+    """
+
+    cio_id: str
+    id: str | None
+    # Person attributes are free-form JSON chosen by the sender.
+    attributes: dict[str, Any]
+
+
+@attrs.frozen
+class CustomerIOMerge:
+    """A `merge_customers` call (v1) as received.
+
+    Attributes:
+        primary: The identifier of the person kept, like `{"id": "42"}`.
+        secondary: The identifier of the person merged into it and deleted.
+        applied: Whether both people existed, so the fake merged them.
+    """
+
+    primary: dict[str, str]
+    secondary: dict[str, str]
+    applied: bool
+
+
+@attrs.define
+class _Person:
+    cio_id: str
+    id: str | None
+    attributes: dict[str, Any]
+
+
+@attrs.frozen
+class _Problem:
+    field: str
+    reason: str
+    message: str
+
+
+def _byte_size(value: object) -> int:
+    """Size as Customer.io measures it: strings as UTF-8, anything else as compact JSON."""
+    if isinstance(value, str):
+        return len(value.encode())
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _v1_errors(problems: list[_Problem]) -> _Reply:
+    return json_reply(400, {"meta": {"errors": [problem.message for problem in problems]}})
+
+
+def _v1_error(status: int, message: str) -> _Reply:
+    return json_reply(status, {"meta": {"error": message}})
+
+
+class FakeCustomerIO(FakeService):
+    """An in-memory Customer.io Track API, in process or over a real loopback HTTP server.
+
+    It checks HTTP Basic auth and Customer.io's documented limits (SPEC §6.3) on every request,
+    keeps people, events, page views, deletions, suppressions and merges, de-duplicates events by
+    their `id` like Customer.io does, implements the v2 batch endpoint with `207` answers for
+    invalid operations, and injects faults on request (see `fail_next`, `latency`,
+    `rate_limit`).
+
+    Example:
+        ```python
+        with FakeCustomerIO() as fake:           # starts the loopback server
+            client = CustomerIOClient("site", "key", base_url=fake.url)
+            ...
+        assert fake.people["42"]["email"] == "ada@example.com"
+        ```
+
+    Endpoints: `GET /auth`, `GET /api/v1/accounts/region`, `PUT`/`DELETE
+    /api/v1/customers/{id}`, `POST /api/v1/customers/{id}/events`, `POST
+    /api/v1/customers/{id}/suppress` and `/unsuppress`, `POST /api/v1/events` (anonymous),
+    `POST /api/v1/merge_customers`, `POST /api/v2/batch` and `POST /api/v2/entity`. Path ids
+    are percent-decoded from the raw path (`a%2Fb%2Bc%40x.io` is `a/b+c@x.io`); a path id
+    `cio_<x>` addresses the person whose `cio_id` is `<x>`.
+
+    The limits are class attributes (bytes are UTF-8; values that are not strings are measured
+    as compact JSON); a subclass or an instance may change them.
+
+    Attributes:
+        site_id: The expected HTTP Basic user name.
+        api_key: The expected HTTP Basic password.
+        region: `"us"` or `"eu"`: what `GET /api/v1/accounts/region` answers.
+    """
+
+    MAX_ID_BYTES = 150
+    MAX_ATTRIBUTE_NAME_BYTES = 150
+    MAX_ATTRIBUTE_VALUE_BYTES = 1000
+    MAX_ATTRIBUTES_PER_CALL = 300
+    MAX_EVENT_NAME_BYTES = 100
+    MAX_EVENT_DATA_BYTES = 100_000
+    MAX_BATCH_BYTES = 500_000
+    MAX_BATCH_OPERATION_BYTES = 32_000
+
+    def __init__(
+        self, site_id: str = "site", api_key: str = "key", *, region: Literal["us", "eu"] = "us"
+    ) -> None:
+        """Create an empty fake workspace.
+
+        Args:
+            site_id: The Site ID clients must send as the HTTP Basic user name.
+            api_key: The Track API key clients must send as the HTTP Basic password.
+            region: The region `GET /api/v1/accounts/region` reports. Its `url` is the
+                loopback server's URL while the server runs, else the region's real host.
+        """
+        super().__init__()
+        self.site_id = site_id
+        self.api_key = api_key
+        self.region = region
+        self._reset_state()
+
+    def __repr__(self) -> str:
+        return f"FakeCustomerIO(site_id={self.site_id!r}, api_key='***', region={self.region!r})"
+
+    def _reset_state(self) -> None:
+        self._persons: dict[str, _Person] = {}
+        self._next_cio_id = 1
+        self._events: list[CustomerIOEvent] = []
+        self._duplicates: list[CustomerIOEvent] = []
+        self._event_ids: set[str] = set()
+        self._deletions: list[str] = []
+        self._suppressed: set[str] = set()
+        self._merges: list[CustomerIOMerge] = []
+        self._unmodelled: list[dict[str, Any]] = []
+
+    # -- records -------------------------------------------------------------------------
+
+    @property
+    def people(self) -> dict[str, dict[str, Any]]:
+        """The people with a customer id: id → attributes (a copy).
+
+        People created by a v2 operation addressed by `email` alone have no id; find them
+        with `person(email=...)` or `persons`.
+        """
+        with self._lock:
+            return self._snapshot(
+                {p.id: p.attributes for p in self._persons.values() if p.id is not None}
+            )
+
+    @property
+    def persons(self) -> list[CustomerIOPerson]:
+        """Every person, with and without a customer id, in creation order (a copy)."""
+        with self._lock:
+            return [
+                CustomerIOPerson(p.cio_id, p.id, self._snapshot(p.attributes))
+                for p in self._persons.values()
+            ]
+
+    def person(
+        self, *, id: str | None = None, email: str | None = None, cio_id: str | None = None
+    ) -> CustomerIOPerson | None:
+        """Find a person by exactly one identifier, as a v2 operation would.
+
+        Args:
+            id: The customer id.
+            email: The `email` attribute.
+            cio_id: The Customer.io-assigned id (without the `cio_` prefix).
+
+        Returns:
+            A copy of the person, or `None` when nobody matches.
+
+        Raises:
+            ValueError: Not exactly one identifier was given.
+        """
+        given = [(k, v) for k, v in (("id", id), ("email", email), ("cio_id", cio_id)) if v]
+        if len(given) != 1:
+            msg = "pass exactly one of id=, email=, cio_id="
+            raise ValueError(msg)
+        with self._lock:
+            found = self._find(*given[0])
+            if found is None:
+                return None
+            return CustomerIOPerson(found.cio_id, found.id, self._snapshot(found.attributes))
+
+    def add_person(self, customer_id: str, attributes: Mapping[str, Any] | None = None) -> None:
+        """Seed the workspace with a person, without a request (e.g. before a deletion test).
+
+        Args:
+            customer_id: The customer id.
+            attributes: Its attributes; merged into an existing person's.
+        """
+        with self._lock:
+            self._identify(("id", customer_id), dict(attributes or {}))
+
+    @property
+    def events(self) -> list[CustomerIOEvent]:
+        """Every accepted event, page view and anonymous event, in arrival order (a copy).
+
+        An event whose `id` had already been received is not here (see `duplicate_events`).
+        """
+        with self._lock:
+            return self._snapshot(self._events)
+
+    @property
+    def page_views(self) -> list[CustomerIOEvent]:
+        """The accepted events of type `"page"` (a copy)."""
+        return [event for event in self.events if event.type == "page"]
+
+    @property
+    def anonymous_events(self) -> list[CustomerIOEvent]:
+        """The accepted anonymous events (a copy)."""
+        return [event for event in self.events if event.anonymous_id is not None]
+
+    def events_for(self, customer_id: str) -> list[CustomerIOEvent]:
+        """The accepted events and page views of one customer id, in arrival order."""
+        return [event for event in self.events if event.customer_id == customer_id]
+
+    @property
+    def duplicate_events(self) -> list[CustomerIOEvent]:
+        """Events ignored because an event with the same `id` was received before (a copy)."""
+        with self._lock:
+            return self._snapshot(self._duplicates)
+
+    @property
+    def deletions(self) -> list[str]:
+        """The ids of every delete request, in order (a person addressed by `email` or
+        `cio_id` without a customer id is listed by that identifier's value)."""
+        with self._lock:
+            return list(self._deletions)
+
+    @property
+    def suppressed(self) -> set[str]:
+        """Suppressed customer ids. Suppressing deletes the person and ignores later identifies,
+        as Customer.io does, until unsuppressed."""
+        with self._lock:
+            return set(self._suppressed)
+
+    @property
+    def merges(self) -> list[CustomerIOMerge]:
+        """Every `merge_customers` call, in order (a copy)."""
+        with self._lock:
+            return self._snapshot(self._merges)
+
+    @property
+    def unmodelled_operations(self) -> list[dict[str, Any]]:
+        """Valid v2 operations the fake accepts but does not model (objects, deliveries,
+        relationships, devices, merges), as received."""
+        with self._lock:
+            return self._snapshot(self._unmodelled)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _error_reply(self, status: int, message: str) -> _Reply:
+        return _v1_error(status, message)
+
+    def _authorized(self, headers: httpx.Headers) -> bool:
+        scheme, _, encoded = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        expected = f"{self.site_id}:{self.api_key}".encode()
+        return hmac.compare_digest(decoded, expected)
+
+    def _handle(self, request: RecordedRequest) -> _Reply:
+        if not self._authorized(request.headers):
+            return _v1_error(401, "Unauthorized request")
+        path = request.path
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        segments = path.split("/")[1:]
+        method = request.method
+        ok, body = parse_json(request.body)
+        route: tuple[str, ...] = tuple(segments)
+
+        if route == ("auth",):
+            return self._only(method, "GET") or json_reply(200, {"meta": {"message": "Success"}})
+        if route == ("api", "v1", "accounts", "region"):
+            return self._only(method, "GET") or self._region()
+        if route == ("api", "v1", "events"):
+            return self._only(method, "POST") or self._anonymous_event_v1(ok, body)
+        if route == ("api", "v1", "merge_customers"):
+            return self._only(method, "POST") or self._merge(ok, body)
+        if route == ("api", "v2", "batch"):
+            return self._only(method, "POST") or self._batch(request.body, ok, body)
+        if route == ("api", "v2", "entity"):
+            return self._only(method, "POST") or self._entity(ok, body)
+        if len(route) in (4, 5) and route[:3] == ("api", "v1", "customers"):
+            customer_id = unquote(route[3])
+            if not customer_id:
+                return _v1_error(400, "A customer id is required in the path")
+            if len(route) == 4:
+                if method == "PUT":
+                    return self._identify_v1(customer_id, ok, body)
+                if method == "DELETE":
+                    return self._delete_v1(customer_id)
+                return _v1_error(405, "Method not allowed")
+            action = route[4]
+            if action == "events":
+                return self._only(method, "POST") or self._customer_event_v1(customer_id, ok, body)
+            if action in ("suppress", "unsuppress"):
+                if method != "POST":
+                    return _v1_error(405, "Method not allowed")
+                self._suppress(self._path_identifier(customer_id), action)
+                return json_reply(200, {})
+        return _v1_error(404, "Not found")
+
+    @staticmethod
+    def _only(method: str, allowed: str) -> _Reply | None:
+        return None if method == allowed else _v1_error(405, "Method not allowed")
+
+    def _region(self) -> _Reply:
+        url = self._base_url or _REGION_HOSTS.get(self.region, _REGION_HOSTS["us"])
+        return json_reply(200, {"url": url, "region": self.region, "environment_id": 1})
+
+    # -- people --------------------------------------------------------------------------
+
+    def _find(self, kind: str, value: str) -> _Person | None:
+        if kind == "cio_id":
+            return self._persons.get(value)
+        for person in self._persons.values():
+            if kind == "id" and person.id == value:
+                return person
+            if kind == "email" and person.attributes.get("email") == value:
+                return person
+        return None
+
+    @staticmethod
+    def _path_identifier(customer_id: str) -> tuple[str, str]:
+        if customer_id.startswith("cio_"):
+            return "cio_id", customer_id[len("cio_") :]
+        return "id", customer_id
+
+    def _identify(self, identifier: tuple[str, str], attributes: dict[str, Any]) -> bool:
+        """Merge attributes into the person; `False` when a `cio_id` matches nobody."""
+        kind, value = identifier
+        person = self._find(kind, value)
+        if person is None:
+            if kind == "cio_id":
+                return False
+            if kind == "id" and value in self._suppressed:
+                return True  # Customer.io silently ignores identifies of suppressed people.
+            person = _Person(
+                cio_id=f"{self._next_cio_id:012x}", id=value if kind == "id" else None,
+                attributes={"email": value} if kind == "email" else {},
+            )
+            self._next_cio_id += 1
+            self._persons[person.cio_id] = person
+        person.attributes.update(attributes)
+        return True
+
+    def _delete(self, identifier: tuple[str, str]) -> None:
+        person = self._find(*identifier)
+        if person is not None:
+            del self._persons[person.cio_id]
+        kind, value = identifier
+        if person is not None and person.id is not None:
+            value = person.id
+        elif kind == "cio_id":
+            value = f"cio_{value}"
+        self._deletions.append(value)
+
+    def _record_event(self, event: CustomerIOEvent) -> None:
+        if event.id is not None:
+            if event.id in self._event_ids:
+                self._duplicates.append(event)
+                return
+            self._event_ids.add(event.id)
+        self._events.append(event)
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _identifier_problems(self, value: str, field: str) -> list[_Problem]:
+        size = len(value.encode())
+        if size > self.MAX_ID_BYTES:
+            return [
+                _Problem(
+                    field, "too_long",
+                    f"identifier is {size} bytes; the limit is {self.MAX_ID_BYTES} bytes",
+                )
+            ]
+        return []
+
+    def _attribute_problems(self, attributes: Mapping[str, Any], prefix: str) -> list[_Problem]:
+        problems: list[_Problem] = []
+        if len(attributes) > self.MAX_ATTRIBUTES_PER_CALL:
+            problems.append(
+                _Problem(
+                    prefix.rstrip("."), "too_many",
+                    f"{len(attributes)} attributes in one request; the limit is "
+                    f"{self.MAX_ATTRIBUTES_PER_CALL}",
+                )
+            )
+        for name, value in attributes.items():
+            name_size = len(name.encode())
+            if name_size > self.MAX_ATTRIBUTE_NAME_BYTES:
+                problems.append(
+                    _Problem(
+                        prefix + name, "too_long",
+                        f"attribute name {name[:40]!r}... is {name_size} bytes; the limit is "
+                        f"{self.MAX_ATTRIBUTE_NAME_BYTES} bytes",
+                    )
+                )
+            value_size = _byte_size(value)
+            if value_size > self.MAX_ATTRIBUTE_VALUE_BYTES:
+                problems.append(
+                    _Problem(
+                        prefix + name, "too_long",
+                        f"value of attribute {name[:40]!r} is {value_size} bytes; the limit is "
+                        f"{self.MAX_ATTRIBUTE_VALUE_BYTES} bytes",
+                    )
+                )
+        return problems
+
+    def _event_problems(
+        self, body: Mapping[str, Any], data_key: str, *, check_type: bool
+    ) -> list[_Problem]:
+        problems: list[_Problem] = []
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(_Problem("name", "required", "name is required (a non-empty string)"))
+        elif len(name.encode()) > self.MAX_EVENT_NAME_BYTES:
+            problems.append(
+                _Problem(
+                    "name", "too_long",
+                    f"event name is {len(name.encode())} bytes; the limit is "
+                    f"{self.MAX_EVENT_NAME_BYTES} bytes",
+                )
+            )
+        data = body.get(data_key)
+        if data is not None and not isinstance(data, dict):
+            problems.append(_Problem(data_key, "invalid", f"{data_key} must be a JSON object"))
+        elif data is not None and _byte_size(data) > self.MAX_EVENT_DATA_BYTES:
+            problems.append(
+                _Problem(
+                    data_key, "too_large",
+                    f"event {data_key} is {_byte_size(data)} bytes; the limit is "
+                    f"{self.MAX_EVENT_DATA_BYTES} bytes",
+                )
+            )
+        if check_type and body.get("type") not in (None, *_EVENT_TYPES):
+            problems.append(
+                _Problem("type", "invalid", "type must be 'event', 'page' or 'screen'")
+            )
+        timestamp = body.get("timestamp")
+        if timestamp is not None and (
+            not isinstance(timestamp, int) or isinstance(timestamp, bool)
+        ):
+            problems.append(
+                _Problem("timestamp", "invalid", "timestamp must be an integer (unix seconds)")
+            )
+        elif isinstance(timestamp, int) and not 0 <= timestamp < _MAX_TIMESTAMP:
+            problems.append(
+                _Problem(
+                    "timestamp", "invalid",
+                    f"timestamp {timestamp} is not unix seconds (milliseconds sent by mistake?)",
+                )
+            )
+        event_id = body.get("id")
+        if event_id is not None and (not isinstance(event_id, str) or not event_id):
+            problems.append(_Problem("id", "invalid", "id must be a non-empty string (a ULID)"))
+        return problems
+
+    @staticmethod
+    def _event_from(
+        body: Mapping[str, Any],
+        data_key: str,
+        *,
+        type: str,
+        customer_id: str | None,
+        anonymous_id: str | None,
+        api: Literal["v1", "v2"],
+        identifiers: dict[str, str],
+    ) -> CustomerIOEvent:
+        return CustomerIOEvent(
+            name=body["name"],
+            type=type,
+            data=dict(body.get(data_key) or {}),
+            customer_id=customer_id,
+            anonymous_id=anonymous_id,
+            timestamp=body.get("timestamp"),
+            id=body.get("id"),
+            api=api,
+            identifiers=identifiers,
+        )
+
+    # -- v1 ------------------------------------------------------------------------------
+
+    def _identify_v1(self, customer_id: str, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict):
+            return _v1_error(400, "The request body must be a JSON object of attributes")
+        attributes = dict(body)
+        only_update = attributes.pop("_update", False) is True
+        problems = self._identifier_problems(customer_id, "id")
+        problems += self._attribute_problems(attributes, "")
+        if problems:
+            return _v1_errors(problems)
+        identifier = self._path_identifier(customer_id)
+        if only_update and self._find(*identifier) is None:
+            return json_reply(200, {})
+        if not self._identify(identifier, attributes):
+            return _v1_error(404, "Customer not found")
+        return json_reply(200, {})
+
+    def _delete_v1(self, customer_id: str) -> _Reply:
+        self._delete(self._path_identifier(customer_id))
+        return json_reply(200, {})
+
+    def _suppress(self, identifier: tuple[str, str], action: str) -> None:
+        person = self._find(*identifier)
+        kind, key = identifier
+        if person is not None and person.id is not None:
+            key = person.id
+        elif kind == "cio_id":
+            key = f"cio_{key}"
+        if action == "suppress":
+            if person is not None:
+                del self._persons[person.cio_id]
+            self._suppressed.add(key)
+        else:
+            self._suppressed.discard(key)
+
+    def _customer_event_v1(self, customer_id: str, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict):
+            return _v1_error(400, "The request body must be a JSON object")
+        problems = self._identifier_problems(customer_id, "id")
+        problems += self._event_problems(body, "data", check_type=True)
+        if problems:
+            return _v1_errors(problems)
+        kind, value = self._path_identifier(customer_id)
+        person = self._find(kind, value)
+        resolved = value if kind == "id" else (person.id if person else None)
+        self._record_event(
+            self._event_from(
+                body, "data", type=body.get("type") or "event", customer_id=resolved,
+                anonymous_id=None, api="v1", identifiers={kind: value},
+            )
+        )
+        return json_reply(200, {})
+
+    def _anonymous_event_v1(self, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict):
+            return _v1_error(400, "The request body must be a JSON object")
+        problems = self._event_problems(body, "data", check_type=True)
+        anonymous_id = body.get("anonymous_id")
+        if not isinstance(anonymous_id, str) or not anonymous_id:
+            problems.append(
+                _Problem("anonymous_id", "required", "anonymous_id is required (a string)")
+            )
+        if problems:
+            return _v1_errors(problems)
+        self._record_event(
+            self._event_from(
+                body, "data", type=body.get("type") or "event", customer_id=None,
+                anonymous_id=anonymous_id, api="v1", identifiers={},
+            )
+        )
+        return json_reply(200, {})
+
+    @staticmethod
+    def _identifier_of(value: object, field: str) -> tuple[tuple[str, str] | None, _Problem | None]:
+        if not isinstance(value, dict) or len(value) != 1:
+            return None, _Problem(
+                field, "invalid", f"{field} must hold exactly one of id, email, cio_id"
+            )
+        ((kind, raw),) = value.items()
+        if kind not in _IDENTIFIER_KINDS:
+            return None, _Problem(
+                field, "invalid", f"{field} must hold exactly one of id, email, cio_id"
+            )
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)) or raw == "":
+            return None, _Problem(f"{field}.{kind}", "invalid", "identifier must not be empty")
+        return (kind, str(raw)), None
+
+    def _merge(self, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict):
+            return _v1_error(400, "The request body must be a JSON object")
+        primary, problem_p = self._identifier_of(body.get("primary"), "primary")
+        secondary, problem_s = self._identifier_of(body.get("secondary"), "secondary")
+        problems = [p for p in (problem_p, problem_s) if p is not None]
+        if problems or primary is None or secondary is None:
+            return _v1_errors(problems)
+        kept, merged = self._find(*primary), self._find(*secondary)
+        applied = kept is not None and merged is not None and kept is not merged
+        if applied and kept is not None and merged is not None:
+            kept.attributes = {**merged.attributes, **kept.attributes}
+            del self._persons[merged.cio_id]
+        self._merges.append(
+            CustomerIOMerge(dict([primary]), dict([secondary]), applied=applied)
+        )
+        return json_reply(200, {})
+
+    # -- v2 ------------------------------------------------------------------------------
+
+    def _batch(self, raw: bytes, ok: bool, body: Any) -> _Reply:
+        if len(raw) >= self.MAX_BATCH_BYTES:
+            return _v1_error(
+                413,
+                f"Request body is {len(raw)} bytes; a batch must be smaller than "
+                f"{self.MAX_BATCH_BYTES} bytes",
+            )
+        if not ok or not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            return _v1_error(400, 'The request body must be a JSON object {"batch": [...]}')
+        errors: list[dict[str, Any]] = []
+        for index, operation in enumerate(body["batch"]):
+            errors += [
+                {
+                    "batch_index": index,
+                    "reason": problem.reason,
+                    "field": problem.field,
+                    "message": problem.message,
+                }
+                for problem in self._apply_operation(operation)
+            ]
+        if errors:
+            return json_reply(207, {"errors": errors})
+        return json_reply(200, {})
+
+    def _entity(self, ok: bool, body: Any) -> _Reply:
+        if not ok:
+            return _v1_error(400, "The request body must be a JSON object")
+        problems = self._apply_operation(body)
+        if problems:
+            errors = [
+                {"reason": p.reason, "field": p.field, "message": p.message} for p in problems
+            ]
+            return json_reply(400, {"errors": errors})
+        return json_reply(200, {})
+
+    def _apply_operation(self, operation: Any) -> list[_Problem]:
+        """Validate one v2 operation and apply it when it is valid; return its problems."""
+        if not isinstance(operation, dict):
+            return [_Problem("", "invalid", "an operation must be a JSON object")]
+        size = _byte_size(operation)
+        if size > self.MAX_BATCH_OPERATION_BYTES:
+            return [
+                _Problem(
+                    "", "too_large",
+                    f"operation is {size} bytes; the limit is "
+                    f"{self.MAX_BATCH_OPERATION_BYTES} bytes",
+                )
+            ]
+        kind = operation.get("type")
+        if kind in ("object", "delivery"):
+            self._unmodelled.append(operation)
+            return []
+        if kind != "person":
+            return [_Problem("type", "invalid", "type must be 'person', 'object' or 'delivery'")]
+        action = operation.get("action")
+        if action in _UNMODELLED_ACTIONS:
+            self._unmodelled.append(operation)
+            return []
+        if action not in _V2_ACTIONS:
+            return [_Problem("action", "invalid", f"unsupported action {action!r}")]
+
+        anonymous_id = operation.get("anonymous_id")
+        identifier: tuple[str, str] | None = None
+        problems: list[_Problem] = []
+        if "identifiers" not in operation and action in _EVENT_TYPES:
+            if not isinstance(anonymous_id, str) or not anonymous_id:
+                problems.append(
+                    _Problem(
+                        "identifiers", "required",
+                        "identifiers (or anonymous_id for an anonymous event) is required",
+                    )
+                )
+        else:
+            identifier, problem = self._identifier_of(operation.get("identifiers"), "identifiers")
+            if problem is not None:
+                problems.append(problem)
+            elif identifier is not None:
+                problems += self._identifier_problems(
+                    identifier[1], f"identifiers.{identifier[0]}"
+                )
+        attributes = operation.get("attributes")
+        if action == "identify":
+            if attributes is not None and not isinstance(attributes, dict):
+                problems.append(_Problem("attributes", "invalid", "attributes must be an object"))
+            elif attributes:
+                problems += self._attribute_problems(attributes, "attributes.")
+        elif action in _EVENT_TYPES:
+            problems += self._event_problems(operation, "attributes", check_type=False)
+        if problems:
+            return problems
+
+        if action == "identify" and identifier is not None:
+            if not self._identify(identifier, dict(attributes or {})):
+                return [_Problem("identifiers.cio_id", "not_found", "no person has this cio_id")]
+        elif action == "delete" and identifier is not None:
+            self._delete(identifier)
+        elif action in ("suppress", "unsuppress") and identifier is not None:
+            self._suppress(identifier, action)
+        elif action in _EVENT_TYPES:
+            customer_id: str | None = None
+            if identifier is not None:
+                person = self._find(*identifier)
+                customer_id = identifier[1] if identifier[0] == "id" else (
+                    person.id if person is not None else None
+                )
+            self._record_event(
+                self._event_from(
+                    operation, "attributes", type=action, customer_id=customer_id,
+                    anonymous_id=anonymous_id if identifier is None else None, api="v2",
+                    identifiers=dict([identifier]) if identifier is not None else {},
+                )
+            )
+        return []

@@ -1,0 +1,545 @@
+"""`FakeHull`: Hull's firehose and REST API (SPEC §5) for tests."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import attrs
+import jwt
+from jwt.algorithms import HMACAlgorithm
+
+from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
+
+__all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]
+
+_CLAIM_KINDS = ("id", "external_id", "email", "anonymous_id")
+_FIREHOSE_PATHS = frozenset({"/", "/firehose", "/api/v1/firehose"})
+
+
+class _QuietHS256(HMACAlgorithm):
+    """HS256 without PyJWT's short-key warning.
+
+    The fake checks that tokens are signed with the connector's secret, whatever its length;
+    test secrets are short on purpose, and a warning here would fail suites that turn warnings
+    into errors.
+    """
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None
+
+
+def _verifier() -> jwt.PyJWS:
+    verifier = jwt.PyJWS(algorithms=["HS256"])
+    verifier.unregister_algorithm("HS256")
+    verifier.register_algorithm("HS256", _QuietHS256(HMACAlgorithm.SHA256))
+    return verifier
+
+
+def claims_key(claims: Mapping[str, str]) -> str:
+    """The key of a user in `FakeHull.traits`: its claims, sorted and URL-encoded.
+
+    Example: `{"external_id": "u1", "email": "a@x.io"}` → `"email=a%40x.io&external_id=u1"`.
+    """
+    return urlencode(sorted(claims.items()))
+
+
+@attrs.frozen
+class HullTrack:
+    """A track call Hull accepted for a user.
+
+    Attributes:
+        claims: The `io.hull.asUser` claims of the message that carried it.
+        event: The event name.
+        properties: The event properties (`{}` when absent).
+        event_id: The event id; a later track with the same `event_id` for the same user
+            replaces this one, as Hull does.
+        created_at: The event time as sent (ISO-8601 string expected), or `None`.
+        source: `source` as sent, or `None`.
+        type: `type` as sent, or `None`.
+        ip: `ip` as sent, or `None`.
+        body: The whole track body as sent.
+    """
+
+    claims: dict[str, str]
+    event: str
+    # Properties and bodies are free-form JSON chosen by the sender.
+    properties: dict[str, Any]
+    event_id: str | None
+    created_at: Any
+    source: str | None
+    type: str | None
+    ip: str | None
+    body: dict[str, Any]
+
+
+@attrs.frozen
+class HullUser:
+    """A Hull user as the fake resolved it from the claims of the messages it received.
+
+    Attributes:
+        claims: The user's identity claims (`id`, `external_id`, `email`, `anonymous_id`)
+            merged over every message that resolved to it; `anonymous_id` is the first seen.
+        anonymous_ids: Every anonymous id seen for the user.
+        traits: The merged attributes; a `null` sent for an attribute is kept as `None`.
+        tracks: The user's track calls, in arrival order.
+    """
+
+    claims: dict[str, str]
+    anonymous_ids: list[str]
+    traits: dict[str, Any]
+    tracks: list[HullTrack]
+
+
+@attrs.frozen
+class HullMessage:
+    """One accepted firehose message.
+
+    Attributes:
+        type: `"traits"` or `"track"`.
+        claims: Its `io.hull.asUser` claims.
+        body: Its body as sent.
+        token_claims: Every claim of its verified JWT (`iss`, `iat`, `io.hull.*`).
+        request_id: `requestId` as sent, or `None`.
+        timestamp: `timestamp` as sent, or `None`.
+    """
+
+    type: Literal["traits", "track"]
+    claims: dict[str, str]
+    body: dict[str, Any]
+    token_claims: dict[str, Any]
+    request_id: str | None
+    timestamp: str | None
+
+
+@attrs.frozen
+class HullRejection:
+    """A firehose message the fake refused (its whole request was answered 400).
+
+    Attributes:
+        batch_index: The message's position in its request's `batch`.
+        reason: Why, e.g. `"token signature verification failed"`.
+    """
+
+    batch_index: int
+    reason: str
+
+
+@attrs.frozen
+class HullStatus:
+    """A connector status report (`PUT /api/v1/<id>/status`).
+
+    Attributes:
+        status: The status as sent (`"ok"`, `"warning"`, `"error"`).
+        messages: The messages as sent.
+    """
+
+    status: str
+    messages: list[str]
+
+
+@attrs.define
+class _User:
+    claims: dict[str, str]
+    anonymous_ids: list[str]
+    traits: dict[str, Any] = attrs.Factory(dict)
+    track_ids: list[int] = attrs.Factory(list)
+
+    def matches(self, kind: str, value: str) -> bool:
+        if kind == "anonymous_id":
+            return value in self.anonymous_ids
+        return self.claims.get(kind) == value
+
+    def conflicts(self, claims: Mapping[str, str]) -> bool:
+        return any(
+            kind in claims and kind in self.claims and claims[kind] != self.claims[kind]
+            for kind in ("id", "external_id")
+        )
+
+
+class _RejectedError(Exception):
+    pass
+
+
+class FakeHull(FakeService):
+    """Hull's firehose and REST API, in process or over a real loopback HTTP server.
+
+    One handler serves both: the firehose is `POST /` (point the client's `firehose_url` and
+    `api_url` at the same `fake.url`), the REST API is under `/api/v1/`. Every request must
+    carry `Hull-App-Id`, `Hull-Access-Token` (the secret) and `Hull-Organization`; anything
+    else is answered 401.
+
+    Each firehose message's JWT is verified (HS256 with the secret, `iss` = the connector id,
+    an `iat`, `io.hull.subjectType` = `"user"`, `io.hull.asUser` with at least one of `id`,
+    `email`, `external_id`, `anonymous_id` and nothing else). If any message of a request is
+    invalid, the whole request is answered 400 listing every problem, nothing of it is applied,
+    and the problems are kept in `rejections` — a client bug fails loudly instead of vanishing.
+
+    Users are resolved like Hull does, by claims: `id`, then `external_id`, then `email`, then
+    any `anonymous_id` (a user whose `id` or `external_id` differs is never matched); a message
+    for an unknown user creates it unless its token says `io.hull.create: false`.
+
+    Example:
+        ```python
+        with FakeHull() as hull:
+            client = HullClient(hull.id, hull.secret, hull.organization,
+                                api_url=hull.url, firehose_url=hull.url)
+            ...
+        assert hull.traits_for(external_id="u1")["customerio/id"] == "u1"
+        ```
+
+    Attributes:
+        id: The connector id (24 hex characters) tokens must be issued by.
+        secret: The connector secret (the REST token and the JWT key).
+        organization: The organization host (`acme42.hullapp.io`).
+        private_settings: What `GET /api/v1/app` answers as the connector's settings.
+    """
+
+    def __init__(
+        self,
+        id: str = "5c8a1f2e3b4d5e6f7a8b9c0d",
+        secret: str = "secret",  # noqa: S107 -- a fake's well-known test credential
+        organization: str = "acme42.hullapp.io",
+        *,
+        private_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create an empty fake organization.
+
+        Args:
+            id: The connector id.
+            secret: The connector secret.
+            organization: The organization host.
+            private_settings: The connector's settings, answered by `GET /api/v1/app`.
+        """
+        super().__init__()
+        self.id = id
+        self.secret = secret
+        self.organization = organization
+        self.private_settings: dict[str, Any] = dict(private_settings or {})
+        self._verifier = _verifier()
+        self._reset_state()
+
+    def __repr__(self) -> str:
+        return f"FakeHull(id={self.id!r}, secret='***', organization={self.organization!r})"
+
+    def _reset_state(self) -> None:
+        self._users: list[_User] = []
+        self._tracks: list[HullTrack] = []
+        self._messages: list[HullMessage] = []
+        self._rejections: list[HullRejection] = []
+        self._statuses: list[HullStatus] = []
+
+    # -- records -------------------------------------------------------------------------
+
+    def _public_user(self, user: _User) -> HullUser:
+        return HullUser(
+            claims=dict(user.claims),
+            anonymous_ids=list(user.anonymous_ids),
+            traits=self._snapshot(user.traits),
+            tracks=[self._snapshot(self._tracks[i]) for i in user.track_ids],
+        )
+
+    @property
+    def users(self) -> list[HullUser]:
+        """Every user, in creation order (copies)."""
+        with self._lock:
+            return [self._public_user(user) for user in self._users]
+
+    @property
+    def traits(self) -> dict[str, dict[str, Any]]:
+        """Each user's merged attributes, keyed by `claims_key(user.claims)` (a copy).
+
+        Example: `{"external_id=u1": {"customerio/id": "u1", ...}}`. `traits_for` finds a user
+        by any one claim, which is usually easier.
+        """
+        with self._lock:
+            return {claims_key(u.claims): self._snapshot(u.traits) for u in self._users}
+
+    @property
+    def tracks(self) -> list[HullTrack]:
+        """Every accepted track call, in arrival order; a repeated `event_id` of the same user
+        replaces the earlier call in place (a copy)."""
+        with self._lock:
+            return self._snapshot(self._tracks)
+
+    @property
+    def messages(self) -> list[HullMessage]:
+        """Every accepted firehose message, repeats included, in arrival order (a copy)."""
+        with self._lock:
+            return self._snapshot(self._messages)
+
+    @property
+    def rejections(self) -> list[HullRejection]:
+        """Every refused firehose message, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._rejections)
+
+    @property
+    def statuses(self) -> list[HullStatus]:
+        """Every connector status report, in order (a copy)."""
+        with self._lock:
+            return self._snapshot(self._statuses)
+
+    def user(
+        self,
+        *,
+        id: str | None = None,
+        external_id: str | None = None,
+        email: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> HullUser | None:
+        """Find the user one of the given claims resolves to (as Hull would).
+
+        Returns:
+            A copy of the user, or `None` when no user matches.
+
+        Raises:
+            ValueError: No claim was given.
+        """
+        claims = _given_claims(id, external_id, email, anonymous_id)
+        with self._lock:
+            found = self._resolve(claims, create=False)
+            return None if found is None else self._public_user(found)
+
+    def traits_for(
+        self,
+        *,
+        id: str | None = None,
+        external_id: str | None = None,
+        email: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The merged attributes of the user the given claims resolve to.
+
+        Raises:
+            LookupError: No user matches (the message lists the users the fake knows).
+            ValueError: No claim was given.
+        """
+        found = self.user(id=id, external_id=external_id, email=email, anonymous_id=anonymous_id)
+        if found is None:
+            claims = _given_claims(id, external_id, email, anonymous_id)
+            known = ", ".join(claims_key(user.claims) for user in self.users) or "none"
+            msg = f"no Hull user matches {claims}; known users: {known}"
+            raise LookupError(msg)
+        return found.traits
+
+    def tracks_for(
+        self,
+        *,
+        id: str | None = None,
+        external_id: str | None = None,
+        email: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> list[HullTrack]:
+        """The track calls of the user the given claims resolve to (`[]` when none).
+
+        Raises:
+            ValueError: No claim was given.
+        """
+        found = self.user(id=id, external_id=external_id, email=email, anonymous_id=anonymous_id)
+        return [] if found is None else found.tracks
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _authorized(self, request: RecordedRequest) -> bool:
+        headers = request.headers
+        return (
+            hmac.compare_digest(headers.get("hull-app-id", ""), self.id)
+            and hmac.compare_digest(headers.get("hull-access-token", ""), self.secret)
+            and hmac.compare_digest(headers.get("hull-organization", ""), self.organization)
+        )
+
+    def _handle(self, request: RecordedRequest) -> _Reply:
+        if not self._authorized(request):
+            return self._error_reply(
+                401, "Invalid credentials: check Hull-App-Id, Hull-Access-Token, Hull-Organization"
+            )
+        path, method = request.path, request.method
+        ok, body = parse_json(request.body)
+        if path in _FIREHOSE_PATHS:
+            if method != "POST":
+                return self._error_reply(405, "Method not allowed")
+            return self._firehose(ok, body)
+        if path in ("/api/v1/app", f"/api/v1/{self.id}") and method == "GET":
+            return json_reply(
+                200, {"id": self.id, "private_settings": self.private_settings, "settings": {}}
+            )
+        if path == f"/api/v1/{self.id}/status":
+            if method != "PUT":
+                return self._error_reply(405, "Method not allowed")
+            return self._status(ok, body)
+        return self._error_reply(404, "Not found")
+
+    def _status(self, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict) or not isinstance(body.get("status"), str):
+            return self._error_reply(400, 'Expected {"status": str, "messages": [str, ...]}')
+        messages = body.get("messages") or []
+        if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+            return self._error_reply(400, "messages must be a list of strings")
+        self._statuses.append(HullStatus(body["status"], list(messages)))
+        return json_reply(200, {})
+
+    def _firehose(self, ok: bool, body: Any) -> _Reply:
+        if not ok or not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            return self._error_reply(400, 'The firehose expects {"batch": [...], ...}')
+        accepted: list[HullMessage] = []
+        errors: list[HullRejection] = []
+        for index, message in enumerate(body["batch"]):
+            try:
+                accepted.append(self._verify(message))
+            except _RejectedError as exc:
+                errors.append(HullRejection(index, str(exc)))
+        if errors:
+            self._rejections += errors
+            first = errors[0]
+            reply = {
+                "message": f"{len(errors)} message(s) rejected; first, at batch index "
+                f"{first.batch_index}: {first.reason}",
+                "errors": [{"batch_index": e.batch_index, "reason": e.reason} for e in errors],
+            }
+            return json_reply(400, reply)
+        for message in accepted:
+            self._apply(message)
+        return json_reply(200, {})
+
+    # -- messages ------------------------------------------------------------------------
+
+    def _verify(self, message: Any) -> HullMessage:
+        if not isinstance(message, dict):
+            raise _RejectedError("a message must be a JSON object")
+        kind = message.get("type")
+        if kind not in ("traits", "track"):
+            raise _RejectedError(f"type must be 'traits' or 'track', not {kind!r}")
+        headers = message.get("headers")
+        token = None
+        if isinstance(headers, dict):
+            token = next(
+                (v for k, v in headers.items() if k.lower() == "hull-access-token"), None
+            )
+        if not isinstance(token, str) or not token:
+            raise _RejectedError("headers['Hull-Access-Token'] (the user JWT) is missing")
+        token_claims = self._token_claims(token)
+        claims = token_claims["io.hull.asUser"]
+        body = message.get("body")
+        if not isinstance(body, dict):
+            raise _RejectedError("body must be a JSON object")
+        if kind == "track":
+            event = body.get("event")
+            if not isinstance(event, str) or not event:
+                raise _RejectedError("a track body needs an 'event' name")
+            properties = body.get("properties")
+            if properties is not None and not isinstance(properties, dict):
+                raise _RejectedError("track properties must be a JSON object")
+        request_id, timestamp = message.get("requestId"), message.get("timestamp")
+        return HullMessage(
+            type=kind,
+            claims=claims,
+            body=body,
+            token_claims=token_claims,
+            request_id=request_id if isinstance(request_id, str) else None,
+            timestamp=timestamp if isinstance(timestamp, str) else None,
+        )
+
+    def _token_claims(self, token: str) -> dict[str, Any]:
+        try:
+            payload = self._verifier.decode(token, self.secret, algorithms=["HS256"])
+        except jwt.InvalidSignatureError as exc:
+            msg = "token signature verification failed (not signed with the connector secret)"
+            raise _RejectedError(msg) from exc
+        except jwt.PyJWTError as exc:
+            raise _RejectedError(f"invalid token: {exc}") from exc
+        try:
+            claims = json.loads(payload)
+        except ValueError as exc:
+            raise _RejectedError("token payload is not JSON") from exc
+        if not isinstance(claims, dict):
+            raise _RejectedError("token payload is not a JSON object")
+        if claims.get("iss") != self.id:
+            raise _RejectedError(f"token 'iss' must be the connector id {self.id!r}")
+        iat = claims.get("iat")
+        if not isinstance(iat, int) or isinstance(iat, bool):
+            raise _RejectedError("token 'iat' must be an integer (unix seconds)")
+        if claims.get("io.hull.subjectType") != "user":
+            raise _RejectedError("token 'io.hull.subjectType' must be 'user'")
+        as_user = claims.get("io.hull.asUser")
+        if not isinstance(as_user, dict):
+            raise _RejectedError("token 'io.hull.asUser' must be an object of claims")
+        extra = sorted(set(as_user) - set(_CLAIM_KINDS))
+        if extra:
+            raise _RejectedError(
+                f"token 'io.hull.asUser' may only hold {', '.join(_CLAIM_KINDS)}; got {extra}"
+            )
+        if not as_user or not all(isinstance(v, str) and v for v in as_user.values()):
+            raise _RejectedError(
+                "token 'io.hull.asUser' needs at least one of id, email, external_id, "
+                "anonymous_id, as non-empty strings"
+            )
+        for option in ("io.hull.create", "io.hull.active"):
+            if option in claims and not isinstance(claims[option], bool):
+                raise _RejectedError(f"token {option!r} must be true or false")
+        return claims
+
+    def _resolve(self, claims: Mapping[str, str], *, create: bool) -> _User | None:
+        for kind in _CLAIM_KINDS:
+            value = claims.get(kind)
+            if value is None:
+                continue
+            for user in self._users:
+                if user.matches(kind, value) and not user.conflicts(claims):
+                    return user
+        if not create:
+            return None
+        user = _User(claims={}, anonymous_ids=[])
+        self._users.append(user)
+        return user
+
+    def _apply(self, message: HullMessage) -> None:
+        self._messages.append(message)
+        create = message.token_claims.get("io.hull.create", True)
+        user = self._resolve(message.claims, create=create)
+        if user is None:
+            return
+        for kind in ("id", "external_id", "email"):
+            if kind in message.claims and kind not in user.claims:
+                user.claims[kind] = message.claims[kind]
+        anonymous_id = message.claims.get("anonymous_id")
+        if anonymous_id is not None and anonymous_id not in user.anonymous_ids:
+            user.anonymous_ids.append(anonymous_id)
+            user.claims.setdefault("anonymous_id", anonymous_id)
+        if message.type == "traits":
+            user.traits.update(message.body)
+            return
+        body = message.body
+        event_id = body.get("event_id")
+        track = HullTrack(
+            claims=dict(message.claims),
+            event=body["event"],
+            properties=dict(body.get("properties") or {}),
+            event_id=event_id if isinstance(event_id, str) and event_id else None,
+            created_at=body.get("created_at"),
+            source=body.get("source"),
+            type=body.get("type"),
+            ip=body.get("ip"),
+            body=body,
+        )
+        if track.event_id is not None:
+            for position in user.track_ids:
+                if self._tracks[position].event_id == track.event_id:
+                    self._tracks[position] = track
+                    return
+        user.track_ids.append(len(self._tracks))
+        self._tracks.append(track)
+
+
+def _given_claims(
+    id: str | None, external_id: str | None, email: str | None, anonymous_id: str | None
+) -> dict[str, str]:
+    given = {"id": id, "external_id": external_id, "email": email, "anonymous_id": anonymous_id}
+    claims = {kind: value for kind, value in given.items() if value}
+    if not claims:
+        msg = "pass at least one of id=, external_id=, email=, anonymous_id="
+        raise ValueError(msg)
+    return claims

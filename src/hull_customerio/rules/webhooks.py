@@ -260,7 +260,8 @@ def _created_at(value: object) -> str:
             f"The webhook's timestamp must be a unix time in seconds, got {_kind(value)}.",
         )
     seconds = value
-    if not (math.isfinite(seconds) and 0 <= seconds <= _MAX_TIMESTAMP):
+    # The range is checked before isfinite(), which cannot convert a huge int to a float.
+    if not (0 <= seconds < _MAX_TIMESTAMP + 1 and math.isfinite(seconds)):
         _fail(
             "invalid_payload",
             f"The webhook's timestamp {_quote(value)} is not a unix time in seconds.",

@@ -92,6 +92,10 @@ def message(
 
 def settings(**overrides: Any) -> Settings:
     """Settings synchronizing ``seg_1``; everything else at its default unless overridden."""
-    values: dict[str, Any] = {"site_id": "site", "api_key": "key", "synchronized_segments": ["seg_1"]}
+    values: dict[str, Any] = {
+        "site_id": "site",
+        "api_key": "key",
+        "synchronized_segments": ["seg_1"],
+    }
     values.update(overrides)
     return Settings(**values)

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+
 from builders import (
     MISSING,
     OTHER_SEGMENT,
@@ -16,7 +17,6 @@ from builders import (
     synced_user,
     user,
 )
-
 from hull_customerio.models.plan import Action
 from hull_customerio.rules.hashing import person_hash
 from hull_customerio.rules.plan import EVENT_REASON_MESSAGES, REASON_MESSAGES, plan_user_update
@@ -497,8 +497,8 @@ def test_the_default_now_is_the_current_utc_time() -> None:
     traits = plan_user_update(message(user()), settings()).traits
 
     assert traits is not None
-    synced_at = datetime.strptime(traits["customerio/synced_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    assert synced_at.replace(tzinfo=timezone.utc) >= before
+    synced_at = datetime.strptime(traits["customerio/synced_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert synced_at >= before
 
 
 def test_the_same_message_and_settings_give_the_same_plan() -> None:

@@ -1,6 +1,26 @@
-"""Keep a Hull customer data platform and Customer.io in sync, in both directions."""
+"""Keep a Hull customer data platform and Customer.io in sync, in both directions.
+
+Everything public is importable from here::
+
+    import hull_customerio as hc
+
+    notification = hc.parse_notification(payload)
+    plan = hc.plan_user_update(notification.messages[0], notification.settings)
+"""
 
 from ._retry import RetryPolicy
+from .customerio import (
+    AsyncCustomerIOClient,
+    BatchError,
+    BatchResult,
+    CustomerIOClient,
+    anonymous_event_operation,
+    delete_operation,
+    event_operation,
+    identify_operation,
+    page_operation,
+)
+from .engine import AsyncConnector, BatchOperationError, Connector
 from .errors import (
     APIConnectionError,
     APIError,
@@ -19,25 +39,86 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .hull import AsyncHullClient, HullClient
+from .hull.flow_control import flow_control_next, flow_control_retry
+from .models.hull import (
+    HullAccount,
+    HullEvent,
+    HullUser,
+    MalformedMessage,
+    Notification,
+    Segment,
+    UserUpdateMessage,
+    parse_notification,
+)
+from .models.plan import Action, OutgoingEvent, UserPlan
+from .models.report import Status, SyncReport, UserOutcome, WebhookOutcome
+from .models.webhook import IncomingEvent
+from .rules.chunking import chunk_attributes
+from .rules.dedupe import deduplicate_messages
+from .rules.plan import EVENT_REASON_MESSAGES, REASON_MESSAGES, plan_user_update
+from .rules.signature import sign_webhook, verify_webhook_request, verify_webhook_signature
+from .rules.webhooks import parse_webhook
 from .settings import Settings
 
 __all__ = [
+    "EVENT_REASON_MESSAGES",
+    "REASON_MESSAGES",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Action",
+    "AsyncConnector",
+    "AsyncCustomerIOClient",
+    "AsyncHullClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchOperationError",
+    "BatchResult",
     "ConfigurationError",
+    "Connector",
+    "CustomerIOClient",
     "DeliveryError",
+    "HullAccount",
+    "HullClient",
     "HullCustomerIOError",
+    "HullEvent",
+    "HullUser",
+    "IncomingEvent",
+    "MalformedMessage",
     "NotFoundError",
+    "Notification",
+    "OutgoingEvent",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryPolicy",
+    "Segment",
     "ServerError",
     "Settings",
+    "Status",
+    "SyncReport",
+    "UserOutcome",
+    "UserPlan",
+    "UserUpdateMessage",
     "ValidationError",
+    "WebhookOutcome",
     "WebhookPayloadError",
     "WebhookVerificationError",
+    "anonymous_event_operation",
+    "chunk_attributes",
+    "deduplicate_messages",
+    "delete_operation",
+    "event_operation",
+    "flow_control_next",
+    "flow_control_retry",
+    "identify_operation",
+    "page_operation",
+    "parse_notification",
+    "parse_webhook",
+    "plan_user_update",
+    "sign_webhook",
+    "verify_webhook_request",
+    "verify_webhook_signature",
 ]

@@ -1,0 +1,132 @@
+"""What the engine reports: one outcome per user, per webhook, and the connector's status (§7)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from ..errors import HullCustomerIOError
+from .plan import Action, OutgoingEvent, UserPlan
+from .webhook import IncomingEvent
+
+__all__ = ["OutcomeStatus", "Status", "SyncReport", "UserOutcome", "WebhookOutcome"]
+
+OutcomeStatus = Literal["success", "skipped", "error"]
+
+
+@attrs.frozen(kw_only=True)
+class UserOutcome:
+    """What happened to one user of a sync.
+
+    Attributes:
+        user_id: the Hull user id (``None`` for a message too malformed to tell).
+        customer_id: the Customer.io id, when there is one.
+        action: what the plan decided (``identify``, ``delete``, ``skip`` or ``error``).
+        status: ``success`` (everything planned was done), ``skipped`` (nothing was to be
+            done for the person) or ``error`` (something failed or could not be sent).
+        reason: the plan's reason code, or when something failed the failure's code:
+            ``identify_failed``, ``delete_failed``, ``event_failed``, ``writeback_failed``,
+            ``malformed_message``, ``invalid_attributes``, ``internal_error``.
+        message: the reason as a sentence for people.
+        calls: the calls made for this user, in order (``identify``, ``delete``, ``event``,
+            ``page``, ``anonymous``, ``batch`` and ``hull_traits``).
+        events_sent: the events Customer.io accepted.
+        events_skipped: ``(event name, reason code)`` of every event not sent (``send_failed``
+            for an event Customer.io did not accept).
+        error: what went wrong, for people; ``None`` unless ``status`` is ``error``.
+        exception: the exception behind ``error``, when there was one.
+        plan: the plan that was executed, if the message could be planned.
+    """
+
+    user_id: str | None
+    customer_id: str | None
+    action: Action
+    status: OutcomeStatus
+    reason: str
+    message: str
+    calls: list[str] = attrs.field(factory=list)
+    events_sent: list[OutgoingEvent] = attrs.field(factory=list)
+    events_skipped: list[tuple[str, str]] = attrs.field(factory=list)
+    error: str | None = None
+    exception: HullCustomerIOError | None = attrs.field(default=None, eq=False, repr=False)
+    plan: UserPlan | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class SyncReport:
+    """The outcome of every user of a :meth:`~hull_customerio.Connector.sync_user_updates` call.
+
+    Attributes:
+        outcomes: one per user (after de-duplication) and one per malformed message, in input
+            order.
+    """
+
+    outcomes: list[UserOutcome]
+
+    @property
+    def succeeded(self) -> int:
+        """How many users ended in ``success``."""
+        return sum(1 for o in self.outcomes if o.status == "success")
+
+    @property
+    def skipped(self) -> int:
+        """How many users ended in ``skipped``."""
+        return sum(1 for o in self.outcomes if o.status == "skipped")
+
+    @property
+    def failed(self) -> int:
+        """How many users ended in ``error``."""
+        return sum(1 for o in self.outcomes if o.status == "error")
+
+    def for_user(self, user_id: str) -> UserOutcome:
+        """The outcome of the Hull user ``user_id``.
+
+        Raises:
+            KeyError: no outcome for that user.
+        """
+        for outcome in self.outcomes:
+            if outcome.user_id == user_id:
+                return outcome
+        raise KeyError(user_id)
+
+
+@attrs.frozen(kw_only=True)
+class WebhookOutcome:
+    """What became of one Customer.io webhook, and what to answer Customer.io.
+
+    Attributes:
+        http_status: the status to answer: ``200`` when Hull accepted the event or the payload
+            can never be used (Customer.io holds back later webhooks until a failed one
+            succeeds), ``401`` for a failed signature, ``503`` when Hull could not be reached
+            (Customer.io retries).
+        reason: ``None`` when the event was forwarded, else a code: ``signature_mismatch``,
+            ``missing_signature``, ``missing_timestamp``, ``invalid_timestamp``,
+            ``stale_timestamp``, ``invalid_payload``, ``unknown_event``, ``no_identifier``,
+            ``hull_unavailable``, ``hull_rejected``, ``hull_not_configured``.
+        message: a sentence for people.
+        event: the Hull event, when the payload could be read.
+    """
+
+    http_status: int
+    reason: str | None
+    message: str
+    event: IncomingEvent | None = None
+
+    @property
+    def forwarded(self) -> bool:
+        """Whether Hull accepted the event."""
+        return self.reason is None
+
+
+@attrs.frozen(kw_only=True)
+class Status:
+    """The connector's health (SPEC §7), as Hull's status API takes it.
+
+    Attributes:
+        status: ``ok``, ``warning`` or ``error``.
+        messages: sentences explaining a warning or an error.
+    """
+
+    status: Literal["ok", "warning", "error"]
+    messages: list[str] = attrs.field(factory=list)

@@ -169,15 +169,13 @@ def test_account_attributes_are_sent_with_an_account_prefix() -> None:
         synchronized_attributes=["account.clearbit/geo_state", "account.plan", "account.id"],
     )
 
-    assert (
-        list(result.items())[2:]
-        == [
-            ("hull_segments", ["Customers"]),
-            ("account_clearbit-geo_state", "CA"),
-            ("account_plan", "enterprise"),
-            ("account_id", "acc-1"),
-        ][1:]
-    )
+    assert list(result.items()) == [
+        ("email", "ada@example.com"),
+        ("hull_segments", ["Customers"]),
+        ("account_clearbit-geo_state", "CA"),
+        ("account_plan", "enterprise"),
+        ("account_id", "acc-1"),
+    ]
 
 
 def test_account_attributes_are_not_read_from_the_user() -> None:

@@ -19,6 +19,13 @@ from pytest_httpx import HTTPXMock
 
 from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter
 from hull_customerio._retry import RetryPolicy
+from hull_customerio.customerio import (
+    DEFAULT_TIMEOUT,
+    AsyncCustomerIOClient,
+    CustomerIOClient,
+    delete_operation,
+    identify_operation,
+)
 from hull_customerio.errors import (
     APIConnectionError,
     APIStatusError,
@@ -64,8 +71,14 @@ def assert_sent(
 
 # ------------------------------------------------------------------------ every endpoint
 
+
+def endpoint(*case: Any, id: str) -> Any:
+    """One row of the endpoint table: method, args, kwargs, HTTP verb, path, JSON body."""
+    return pytest.param(case, id=id)
+
+
 ENDPOINTS = [
-    pytest.param(
+    endpoint(
         "identify",
         ("42", {"email": "a@x.io", "plan": "pro", "tags": ["a"], "nested": {"k": 1}}),
         {},
@@ -74,8 +87,8 @@ ENDPOINTS = [
         {"email": "a@x.io", "plan": "pro", "tags": ["a"], "nested": {"k": 1}},
         id="identify",
     ),
-    pytest.param("delete", ("42",), {}, "DELETE", "/api/v1/customers/42", None, id="delete"),
-    pytest.param(
+    endpoint("delete", ("42",), {}, "DELETE", "/api/v1/customers/42", None, id="delete"),
+    endpoint(
         "track",
         ("42", "Signed Up", {"plan": "pro"}),
         {"timestamp": TS, "id": ULID},
@@ -84,7 +97,7 @@ ENDPOINTS = [
         {"name": "Signed Up", "data": {"plan": "pro"}, "timestamp": TS, "id": ULID},
         id="track",
     ),
-    pytest.param(
+    endpoint(
         "track",
         ("42", "Ping"),
         {},
@@ -93,7 +106,7 @@ ENDPOINTS = [
         {"name": "Ping"},
         id="track-omits-none",
     ),
-    pytest.param(
+    endpoint(
         "track_page",
         ("42", "https://x.io/pricing", {"referrer": "https://g.co"}),
         {"timestamp": TS, "id": ULID},
@@ -108,7 +121,7 @@ ENDPOINTS = [
         },
         id="track_page",
     ),
-    pytest.param(
+    endpoint(
         "track_page",
         ("42", "https://x.io/"),
         {},
@@ -117,7 +130,7 @@ ENDPOINTS = [
         {"type": "page", "name": "https://x.io/"},
         id="track_page-omits-none",
     ),
-    pytest.param(
+    endpoint(
         "track_anonymous",
         ("anon-1", "Viewed", {"k": 1}),
         {"timestamp": TS, "id": ULID},
@@ -126,7 +139,7 @@ ENDPOINTS = [
         {"name": "Viewed", "anonymous_id": "anon-1", "data": {"k": 1}, "timestamp": TS, "id": ULID},
         id="track_anonymous",
     ),
-    pytest.param(
+    endpoint(
         "track_anonymous",
         ("anon-1", "https://x.io/"),
         {"type": "page"},
@@ -135,13 +148,11 @@ ENDPOINTS = [
         {"name": "https://x.io/", "anonymous_id": "anon-1", "type": "page"},
         id="track_anonymous-page",
     ),
-    pytest.param(
-        "suppress", ("42",), {}, "POST", "/api/v1/customers/42/suppress", None, id="suppress"
-    ),
-    pytest.param(
+    endpoint("suppress", ("42",), {}, "POST", "/api/v1/customers/42/suppress", None, id="suppress"),
+    endpoint(
         "unsuppress", ("42",), {}, "POST", "/api/v1/customers/42/unsuppress", None, id="unsuppress"
     ),
-    pytest.param(
+    endpoint(
         "merge",
         ({"email": "a@x.io"}, {"id": "7"}),
         {},
@@ -153,17 +164,11 @@ ENDPOINTS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "args", "kwargs", "verb", "path", "body"), ENDPOINTS)
+@pytest.mark.parametrize("case", ENDPOINTS)
 def test_each_endpoint_sends_the_exact_request(
-    httpx_mock: HTTPXMock,
-    client: Runner,
-    method: str,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    verb: str,
-    path: str,
-    body: Any,
+    httpx_mock: HTTPXMock, client: Runner, case: tuple[Any, ...]
 ) -> None:
+    method, args, kwargs, verb, path, body = case
     httpx_mock.add_response(method=verb, url=US + path, json={})
 
     assert getattr(client, method)(*args, **kwargs) is None
@@ -172,8 +177,6 @@ def test_each_endpoint_sends_the_exact_request(
 
 
 def test_batch_posts_the_operations_to_v2(httpx_mock: HTTPXMock, client: Runner) -> None:
-    from hull_customerio.customerio import delete_operation, identify_operation
-
     operations = [identify_operation("42", {"plan": "pro"}), delete_operation("7")]
     httpx_mock.add_response(method="POST", url=US + "/api/v2/batch", json={})
 
@@ -451,9 +454,7 @@ def test_other_statuses_are_typed_and_final(
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 522, 524])
-def test_retryable_statuses_are_retried(
-    httpx_mock: HTTPXMock, client: Runner, status: int
-) -> None:
+def test_retryable_statuses_are_retried(httpx_mock: HTTPXMock, client: Runner, status: int) -> None:
     httpx_mock.add_response(url=US + "/api/v1/customers/42", status_code=status)
     httpx_mock.add_response(url=US + "/api/v1/customers/42", status_code=204)
 
@@ -577,16 +578,12 @@ def test_repr_never_shows_the_api_key(client: Runner) -> None:
 
 
 def test_sync_client_is_a_context_manager_closing_its_own_http_client() -> None:
-    from hull_customerio.customerio import CustomerIOClient
-
     with CustomerIOClient(SITE_ID, API_KEY) as client:
         inner = client._http
     assert inner.is_closed
 
 
 def test_sync_client_leaves_an_injected_http_client_open(httpx_mock: HTTPXMock) -> None:
-    from hull_customerio.customerio import CustomerIOClient
-
     http = httpx.Client()
     httpx_mock.add_response(url=US + "/api/v1/customers/42")
     with CustomerIOClient(SITE_ID, API_KEY, http_client=http, rate_limit=None) as client:
@@ -597,8 +594,6 @@ def test_sync_client_leaves_an_injected_http_client_open(httpx_mock: HTTPXMock) 
 
 @pytest.mark.anyio
 async def test_async_client_is_a_context_manager_closing_its_own_http_client() -> None:
-    from hull_customerio.customerio import AsyncCustomerIOClient
-
     async with AsyncCustomerIOClient(SITE_ID, API_KEY) as client:
         inner = client._http
     assert inner.is_closed
@@ -606,8 +601,6 @@ async def test_async_client_is_a_context_manager_closing_its_own_http_client() -
 
 @pytest.mark.anyio
 async def test_async_client_leaves_an_injected_http_client_open(httpx_mock: HTTPXMock) -> None:
-    from hull_customerio.customerio import AsyncCustomerIOClient
-
     http = httpx.AsyncClient()
     httpx_mock.add_response(url=US + "/api/v1/customers/42")
     async with AsyncCustomerIOClient(SITE_ID, API_KEY, http_client=http, rate_limit=None) as c:
@@ -617,8 +610,6 @@ async def test_async_client_leaves_an_injected_http_client_open(httpx_mock: HTTP
 
 
 def test_default_timeout_is_explicit() -> None:
-    from hull_customerio.customerio import DEFAULT_TIMEOUT, CustomerIOClient
-
     with CustomerIOClient(SITE_ID, API_KEY) as client:
         assert client._http.timeout == DEFAULT_TIMEOUT
     assert DEFAULT_TIMEOUT.connect == 5.0

@@ -1,0 +1,217 @@
+"""SPEC §2.4: Customer.io's limits, checked before any call, quoting the configured limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from builders import event, message, settings, user
+from hull_customerio.models.plan import Action
+from hull_customerio.rules.plan import plan_user_update
+from hull_customerio.rules.validation import validate_person, value_size
+
+FITS = {"email": "ada@example.com", "hull_segments": ["Customers"]}
+
+
+def problems(customer_id: str | None, attributes: dict[str, Any], **overrides: Any) -> list[str]:
+    return validate_person(customer_id, attributes, settings(**overrides))
+
+
+def id_message(size: int, limit: int) -> str:
+    return (
+        f"The Customer.io id is {size} bytes long; the limit is {limit} bytes "
+        "(max_identifier_value_length)."
+    )
+
+
+def name_message(quoted: str, size: int, limit: int) -> str:
+    return (
+        f"Attribute name {quoted} is {size} bytes long; the limit is {limit} bytes "
+        "(max_attribute_name_length)."
+    )
+
+
+def value_message(name: str, size: int, limit: int) -> str:
+    return (
+        f"The value of attribute {name!r} is {size} bytes long; the limit is {limit} bytes "
+        "(max_attribute_value_length)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes are UTF-8 bytes; lists and objects are measured as compact JSON
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("abc", 3),
+        ("é", 2),
+        ("€", 3),
+        ("😀", 4),
+        ("", 0),
+        (12345, 5),
+        (4.5, 3),
+        (True, 4),
+        (None, 4),
+        (["a", 1], 7),
+        ({"k": "é"}, 10),
+        ({"a": [1, 2], "b": None}, 20),
+    ],
+    ids=repr,
+)
+def test_value_size_counts_utf8_bytes_and_compact_json(value: object, size: int) -> None:
+    assert value_size(value) == size
+
+
+# ---------------------------------------------------------------------------------------------
+# At and just past each limit
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "limit", "size"),
+    [
+        ("x" * 150, 150, None),
+        ("x" * 151, 150, 151),
+        ("é" * 75, 150, None),
+        ("é" * 75 + "x", 150, 151),
+        ("€" * 3 + "x", 10, None),
+        ("€" * 3 + "xy", 10, 11),
+    ],
+)
+def test_the_id_may_have_at_most_max_identifier_value_length_bytes(
+    customer_id: str, limit: int, size: int | None
+) -> None:
+    expected = [] if size is None else [id_message(size, limit)]
+
+    assert problems(customer_id, FITS, max_identifier_value_length=limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "limit", "size"),
+    [
+        ("n" * 150, 150, None),
+        ("n" * 151, 150, 151),
+        ("ü" * 75, 150, None),
+        ("ü" * 74 + "nnn", 150, 151),
+        ("plan_name_abc", 13, None),
+        ("plan_name_abcd", 13, 14),
+    ],
+)
+def test_attribute_names_may_have_at_most_max_attribute_name_length_bytes(
+    name: str, limit: int, size: int | None
+) -> None:
+    result = problems("cust-1", {**FITS, name: "v"}, max_attribute_name_length=limit)
+
+    if size is None:
+        assert result == []
+    else:
+        quoted = repr(name) if len(name) <= 40 else repr(name[:40] + "...")
+        assert result == [name_message(quoted, size, limit)]
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "size"),
+    [
+        ("v" * 1000, 1000, None),
+        ("v" * 1001, 1000, 1001),
+        ("€" * 333 + "v", 1000, None),
+        ("€" * 333 + "vv", 1000, 1001),
+        (["v" * 996], 1000, None),
+        (["v" * 997], 1000, 1001),
+        ({"k": "v" * 992}, 1000, None),
+        ({"k": "v" * 993}, 1000, 1001),
+        (123456, 6, None),
+        (1234567, 6, 7),
+        (["é", "é"], 11, None),
+        (["é", "é", ""], 11, 14),
+    ],
+    ids=lambda v: repr(v)[:20],
+)
+def test_values_may_have_at_most_max_attribute_value_length_bytes(
+    value: object, limit: int, size: int | None
+) -> None:
+    result = problems("cust-1", {"email": "a@b.c", "plan": value}, max_attribute_value_length=limit)
+
+    assert result == ([] if size is None else [value_message("plan", size, limit)])
+
+
+def test_every_violation_is_listed_and_values_are_never_quoted() -> None:
+    secret_value = "secret-personal-data-" * 3
+    long_name = "n" * 45
+
+    result = problems(
+        "x" * 12,
+        {"email": secret_value, long_name: "ok"},
+        max_identifier_value_length=10,
+        max_attribute_name_length=40,
+        max_attribute_value_length=20,
+    )
+
+    assert result == [
+        id_message(12, 10),
+        value_message("email", 63, 20),
+        name_message(repr("n" * 40 + "..."), 45, 40),
+    ]
+    assert all("secret-personal-data" not in problem for problem in result)
+
+
+def test_without_an_id_only_the_attributes_are_checked() -> None:
+    assert problems(None, {"email": "v" * 2000}) == [value_message("email", 2000, 1000)]
+
+
+# ---------------------------------------------------------------------------------------------
+# An invalid user becomes an error plan and nothing is sent
+# ---------------------------------------------------------------------------------------------
+
+
+def test_an_invalid_user_gets_an_error_plan_listing_every_violation() -> None:
+    user_data = user(external_id="c" * 21, bio="b" * 31)
+
+    result = plan_user_update(
+        message(user_data),
+        settings(
+            synchronized_attributes=["bio"],
+            max_identifier_value_length=20,
+            max_attribute_value_length=30,
+        ),
+    )
+
+    assert (result.action, result.reason) == (Action.ERROR, "invalid_attributes")
+    assert result.errors == [id_message(21, 20), value_message("bio", 31, 30)]
+    assert result.customer_id == "c" * 21
+
+
+def test_an_error_plan_sends_nothing_and_reports_every_event_skipped() -> None:
+    events = (event("Signed Up"), event("page", properties={"url": "https://x.io"}), event("Other"))
+
+    result = plan_user_update(
+        message(user(external_id="c" * 151), events=events),
+        settings(events_filter=["Signed Up", "page"]),
+    )
+
+    assert result.action == Action.ERROR
+    assert result.chunks == []
+    assert result.events == []
+    assert result.traits is None
+    assert result.skipped_events == [
+        ("Signed Up", "invalid_attributes"),
+        ("page", "invalid_attributes"),
+        ("Other", "not_whitelisted"),
+    ]
+
+
+def test_a_whitelisted_attribute_name_is_checked_after_renaming() -> None:
+    # "traits_" + 10 characters is 17 bytes on the wire but 10 once renamed: it fits.
+    user_data = user(traits_abcdefghij="v")
+
+    result = plan_user_update(
+        message(user_data),
+        settings(synchronized_attributes=["traits_abcdefghij"], max_attribute_name_length=13),
+    )
+
+    assert result.action == Action.IDENTIFY
+    assert "abcdefghij" in result.attributes

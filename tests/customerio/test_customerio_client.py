@@ -614,3 +614,20 @@ def test_default_timeout_is_explicit() -> None:
         assert client._http.timeout == DEFAULT_TIMEOUT
     assert DEFAULT_TIMEOUT.connect == 5.0
     assert DEFAULT_TIMEOUT.read == 10.0
+
+
+def test_timeout_applies_also_through_an_injected_http_client(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Runner], flavour: str
+) -> None:
+    http: Any = httpx.Client(timeout=99) if flavour == "sync" else httpx.AsyncClient(timeout=99)
+    client = make_client(http_client=http, timeout=httpx.Timeout(3.0, connect=1.0))
+    httpx_mock.add_response(url=US + "/api/v1/customers/42")
+
+    client.delete("42")
+
+    assert httpx_mock.get_request().extensions["timeout"] == {
+        "connect": 1.0,
+        "read": 3.0,
+        "write": 3.0,
+        "pool": 3.0,
+    }

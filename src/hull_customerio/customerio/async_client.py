@@ -40,8 +40,8 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         api_key: the Track API key (HTTP Basic password); never shown in ``repr`` or errors.
         region: ``"us"``, ``"eu"``, or ``"auto"`` to ask Customer.io once (on first use).
         base_url: send everything to this origin instead of the region's host.
-        timeout: the timeout of the HTTP client this client creates (ignored when
-            ``http_client`` is given).
+        timeout: applies to every request, also through an injected ``http_client``
+            (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or an
             :class:`~hull_customerio._ratelimit.AsyncRateLimiter` to share between clients.
@@ -134,6 +134,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                         content=request.content,
                         headers=headers,
                         auth=self._auth,
+                        timeout=self.timeout,
                     )
                 except httpx.TransportError as exc:
                     error = _base.transport_error(request.method, url, exc)

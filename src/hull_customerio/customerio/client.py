@@ -44,8 +44,8 @@ class CustomerIOClient(BaseCustomerIOClient):
         region: ``"us"``, ``"eu"``, or ``"auto"`` to ask Customer.io once (on first use).
         base_url: send everything to this origin instead of the region's host (proxies,
             fakes); with ``region="auto"`` the region is asked of it too.
-        timeout: the timeout of the HTTP client this client creates (ignored when
-            ``http_client`` is given: that client keeps its own).
+        timeout: applies to every request, also through an injected ``http_client``
+            (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or a
             :class:`~hull_customerio._ratelimit.RateLimiter` to share between clients.
@@ -109,7 +109,12 @@ class CustomerIOClient(BaseCustomerIOClient):
             self._limiter.acquire()
             try:
                 response = self._http.request(
-                    request.method, url, content=request.content, headers=headers, auth=self._auth
+                    request.method,
+                    url,
+                    content=request.content,
+                    headers=headers,
+                    auth=self._auth,
+                    timeout=self.timeout,
                 )
             except httpx.TransportError as exc:
                 error = _base.transport_error(request.method, url, exc)

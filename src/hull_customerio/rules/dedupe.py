@@ -21,12 +21,13 @@ def deduplicate_messages(messages: Iterable[UserUpdateMessage]) -> list[UserUpda
     wins) in first-seen order. Events without an ``event_id`` cannot be told apart and are all
     kept.
     """
-    kept: dict[str, tuple[int, UserUpdateMessage]] = {}
+    kept: dict[str, tuple[tuple[int, int], UserUpdateMessage]] = {}
     events: dict[str, dict[object, HullEvent]] = {}
     for position, message in enumerate(messages):
         user_id = message.user.id
         indexed = to_unix_millis(message.user.indexed_at)
-        rank = -1 if indexed is None else indexed
+        # A missing value sorts before every time, even one before 1970 (a negative number).
+        rank = (0, 0) if indexed is None else (1, indexed)
         current = kept.get(user_id)
         if current is None or rank >= current[0]:
             kept[user_id] = (rank, message)

@@ -179,8 +179,9 @@ def test_account_attributes_are_sent_with_an_account_prefix() -> None:
 
 
 def test_account_attributes_are_not_read_from_the_user() -> None:
-    result = attributes(user(name="Ada"), account={"domain": "x.io"},
-                        synchronized_attributes=["account.name"])  # fmt: skip
+    result = attributes(
+        user(name="Ada"), account={"domain": "x.io"}, synchronized_attributes=["account.name"]
+    )
 
     assert "account_name" not in result
     assert "name" not in result

@@ -59,8 +59,9 @@ def test_a_plan_hashes_its_customer_id_and_attributes() -> None:
 
 
 def test_rule_9_and_10_tell_an_unchanged_person_from_a_changed_one() -> None:
-    first = plan_user_update(message(synced_user(plan="pro")),
-                             settings(synchronized_attributes=["plan"]))  # fmt: skip
+    first = plan_user_update(
+        message(synced_user(plan="pro")), settings(synchronized_attributes=["plan"])
+    )
     unchanged = plan_user_update(
         message(synced_user(plan="pro", **{"customerio/hash": first.hash})),
         settings(synchronized_attributes=["plan"]),

@@ -158,8 +158,9 @@ def test_rule_7_skips_a_user_without_the_mapped_id(external_id: Any) -> None:
 
 
 def test_rule_7_reads_the_attribute_named_by_user_id_mapping() -> None:
-    result = plan(user(external_id=MISSING, **{"traits_crm/number": 4711}),
-                  user_id_mapping="crm/number")  # fmt: skip
+    result = plan(
+        user(external_id=MISSING, **{"traits_crm/number": 4711}), user_id_mapping="crm/number"
+    )
 
     assert (result.action, result.customer_id) == (Action.IDENTIFY, "4711")
 

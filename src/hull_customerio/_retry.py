@@ -11,7 +11,7 @@ import email.utils
 import math
 import random as _random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 import attrs
@@ -36,6 +36,11 @@ T = TypeVar("T")
 CUSTOMERIO_RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 #: SPEC §5.2 / issue 4: Hull's firehose and REST are retried on 429 and any 5xx.
 HULL_RETRY_STATUSES: frozenset[int] = frozenset({408, 429, *range(500, 600)})
+
+
+def _status_set(statuses: Iterable[int]) -> frozenset[int]:
+    # A typed converter: mypy's attrs plugin cannot infer the argument type of `frozenset`.
+    return frozenset(statuses)
 
 
 @attrs.frozen(kw_only=True)
@@ -65,7 +70,7 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     max_elapsed: float | None = 120.0
     retry_statuses: frozenset[int] = attrs.field(
-        default=CUSTOMERIO_RETRY_STATUSES, converter=frozenset
+        default=CUSTOMERIO_RETRY_STATUSES, converter=_status_set
     )
 
 

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import attrs
 import httpx
@@ -57,9 +57,7 @@ DEFAULT_FLUSH_AT = 50
 #: Default ``timeout``: a firehose batch of 50 messages is small; a minute of silence is an outage.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 #: Default ``retry``: connection errors, timeouts, 408, 429 and every 5xx are retried.
-# The cast: mypy's attrs plugin types the `frozenset` converter of retry_statuses as taking
-# `Iterable[_T_co]` with an unbound variable, so no argument type-checks.
-DEFAULT_RETRY = RetryPolicy(retry_statuses=cast("Any", HULL_RETRY_STATUSES))
+DEFAULT_RETRY = RetryPolicy(retry_statuses=HULL_RETRY_STATUSES)
 
 # Error texts quote at most this much of what Hull says, so a body echoing input stays out.
 _MAX_ERROR_DETAIL = 200

@@ -429,7 +429,8 @@ class FakeService:
         self._stopping.set()
         server.shutdown()
         server.close_connections()
-        server.server_close()  # joins the connection threads
+        server.server_close()
+        server.join_connection_threads(timeout=5.0)
         if thread is not None:
             thread.join()
 
@@ -516,22 +517,43 @@ class FakeTransport(httpx.MockTransport):
 
 
 class _LoopbackServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its connections, so `stop()` can end them all."""
+    """A threading HTTP server that knows its connections and threads, so `stop()` can end them.
+
+    It tracks its connection threads itself rather than relying on `block_on_close`, whose
+    handling of daemon threads differs between Python versions.
+    """
 
     daemon_threads = True
-    block_on_close = True
+    block_on_close = False
 
     def __init__(self, service: FakeService, stopping: threading.Event) -> None:
         self.service = service
         self.stopping = stopping
         self._connections: set[socket.socket] = set()
+        self._connection_threads: list[threading.Thread] = []
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _RequestHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"{type(self.service).__name__}-connection",
+            daemon=True,
+        )
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)
+            self._connection_threads = [t for t in self._connection_threads if t.is_alive()]
+            self._connection_threads.append(thread)
+        thread.start()
+
+    def join_connection_threads(self, timeout: float) -> None:
+        """Wait for every connection thread (they end once their sockets are shut down)."""
+        with self._connections_lock:
+            threads = list(self._connection_threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or a usage error argparse already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
-        code: int = args.run(args)
+        with _logging(verbose=getattr(args, "verbose", False)):
+            code: int = args.run(args)
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -109,6 +111,46 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
     return code
+
+
+_LOG_FIELDS = ("user_id", "customer_id", "reason", "event_name", "event_id", "error")
+
+
+class _LogFormatter(logging.Formatter):
+    """The engine's event name and its structured fields on one line (never secrets)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{name}={getattr(record, name)!r}"
+            for name in _LOG_FIELDS
+            if getattr(record, name, None) is not None
+        )
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()} {fields}".rstrip()
+
+
+@contextlib.contextmanager
+def _logging(*, verbose: bool) -> Iterator[None]:
+    """Route the library's log to stderr (``-v``) or nowhere, for this run only.
+
+    Without a handler, Python's last-resort handler would print bare event names such as
+    ``outgoing.user.error``; the summary already says what failed, and ``-v`` says more.
+    """
+    logger = logging.getLogger("hull_customerio")
+    handler: logging.Handler
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_LogFormatter())
+    else:
+        handler = logging.NullHandler()
+    previous_level = logger.level
+    logger.addHandler(handler)
+    if verbose:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 def _error(message: str) -> None:
@@ -174,6 +216,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--json", action="store_true", help="print every user's outcome as a JSON line"
+    )
+    sync.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every user's and event's outcome on stderr",
     )
     sync.add_argument(
         "--progress",
@@ -460,6 +508,12 @@ def _line_entry(value: object, name: str, number: int) -> _Entry:
             f"{name}:{number}: a notification inside JSON lines; JSON lines hold one "
             "user:update message per line"
         )
+    if "user" not in value:
+        # Not a message at all (a settings file, say): the wrong file, not a malformed user.
+        raise UsageError(
+            f'{name}:{number}: expected a user:update message (an object with "user"), got '
+            f"an object with {_keys(value)}"
+        )
     user = value.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
     user_id = user_id if isinstance(user_id, str) else None
@@ -468,6 +522,11 @@ def _line_entry(value: object, name: str, number: int) -> _Entry:
     except ValidationError as exc:
         return _Entry(None, error=exc, user_id=user_id, line=number)
     return _Entry(message, user_id=user_id, line=number)
+
+
+def _keys(value: Mapping[str, Any]) -> str:
+    keys = [json.dumps(key) for key in list(value)[:5]]
+    return "keys " + ", ".join(keys) + (", ..." if len(value) > 5 else "") if keys else "no keys"
 
 
 def _chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:

@@ -11,12 +11,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.cols import (
     homogenous_tuple_structure_factory,
     is_sequence,
     list_structure_factory,
 )
+from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception as _cattrs_format_exception
 
 __all__ = [
@@ -118,6 +120,19 @@ def _strict_sequence(type_: Any, conv: cattrs.Converter) -> Callable[[object, An
     return structure_sequence
 
 
+def _object_first(type_: Any, conv: cattrs.Converter) -> Callable[[object, Any], Any]:
+    # Without this check a string where an object belongs reads "invalid value for type,
+    # expected Segment" or, worse, blames a field inside it.
+    base = make_dict_structure_fn(type_, conv)
+
+    def structure_object(value: object, target: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise WrongTypeError("an object", value)
+        return base(value, target)
+
+    return structure_object
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
     conv.register_structure_hook(str, _strict_str)
@@ -125,6 +140,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == JsonObject, _json_object)
     conv.register_structure_hook_func(lambda t: t == TimestampLike, _timestamp_like)
     conv.register_structure_hook_factory(is_sequence, _strict_sequence)
+    conv.register_structure_hook_factory(attrs.has, _object_first)
     return conv
 
 

@@ -281,28 +281,38 @@ class UserUpdateMessage:
                 [f"$: expected an object, got {describe(mapping)}"],
             )
         data = dict(mapping)
+        id_problems: list[str] = []
         if data.get("segments") is None:
-            data["segments"] = _segments_from_ids(data, segment_names or {})
+            data["segments"], id_problems = _segments_from_ids(data, segment_names or {})
         elif segment_names:
             data["segments"] = _named_segments(data["segments"], segment_names)
         if data.get("events") is None:
             data["events"] = []
         message, problems = structure(data, cls)
-        if message is None:
+        problems += id_problems
+        if message is None or problems:
             raise ValidationError(f"{where} is malformed: " + "; ".join(problems), problems)
         return message
 
 
-def _segments_from_ids(data: Mapping[str, Any], names: Mapping[str, str]) -> object:
-    ids = data.get("segment_ids")
+def _segments_from_ids(
+    data: Mapping[str, Any], names: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Segments named from the notification, and the problems, under the field actually sent."""
+    ids, path = data.get("segment_ids"), "$.segment_ids"
     user = data.get("user")
     if ids is None and isinstance(user, Mapping):
-        ids = user.get("segment_ids")
+        ids, path = user.get("segment_ids"), "$.user.segment_ids"
     if ids is None:
-        return []
+        return [], []
     if not isinstance(ids, list):
-        return ids  # let the converter report the wrong type
-    return [{"id": i, "name": names.get(i)} if isinstance(i, str) else i for i in ids]
+        return [], [f"{path}: expected a list, got {describe(ids)}"]
+    problems = [
+        f"{path}[{index}]: expected a string, got {describe(item)}"
+        for index, item in enumerate(ids)
+        if not isinstance(item, str)
+    ]
+    return [{"id": i, "name": names.get(i)} for i in ids if isinstance(i, str)], problems
 
 
 def _named_segments(segments: object, names: Mapping[str, str]) -> object:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -529,6 +530,17 @@ def _keys(value: Mapping[str, Any]) -> str:
     return "keys " + ", ".join(keys) + (", ..." if len(value) > 5 else "") if keys else "no keys"
 
 
+def _read_chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:
+    """Chunks of ``size`` entries, the first read at once.
+
+    A bad line in the first chunk is then reported before anything is printed, sent or warned
+    about: bad input gets its one line on stderr and nothing else.
+    """
+    chunks = _chunks(entries, size)
+    first = next(chunks, None)
+    return chunks if first is None else itertools.chain([first], chunks)
+
+
 def _chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:
     chunk: list[_Entry] = []
     for entry in entries:
@@ -720,10 +732,11 @@ def _malformed_error(entry: _Entry) -> ValidationError:
 def _run_plan(args: argparse.Namespace) -> int:
     with _open_text(args.file) as stream:
         source = _read_input(stream, _name(args.file))
+        chunks = _read_chunks(source.entries, args.chunk_size)
         settings = _build_settings(args, source.private_settings, credentials=False)
         batch = args.batch or source.is_export
         _warn_if_nobody_is_sent(settings, batch)
-        for chunk in _chunks(source.entries, args.chunk_size):
+        for chunk in chunks:
             for record in _plan_chunk(chunk, settings, batch=batch):
                 print(_dump(record))
     return EXIT_OK
@@ -799,6 +812,7 @@ class _Tally:
 def _run_sync(args: argparse.Namespace) -> int:
     with _open_text(args.file) as stream:
         source = _read_input(stream, _name(args.file))
+        chunks = _read_chunks(source.entries, args.chunk_size)
         settings = _build_settings(args, source.private_settings, credentials=True)
         batch = args.batch or source.is_export
         with contextlib.ExitStack() as stack:
@@ -813,7 +827,7 @@ def _run_sync(args: argparse.Namespace) -> int:
             connector = Connector(settings, customerio=customerio, hull=hull, mode=args.mode)
             tally = _Tally()
             try:
-                _sync_chunks(args, connector, source.entries, tally, batch=batch)
+                _sync_chunks(args, connector, chunks, tally, batch=batch)
             except UsageError:
                 if tally.total:  # the users before the bad line were synced: say so
                     _summarise(tally, sys.stderr)
@@ -825,14 +839,14 @@ def _run_sync(args: argparse.Namespace) -> int:
 def _sync_chunks(
     args: argparse.Namespace,
     connector: Connector,
-    entries: Iterator[_Entry],
+    chunks: Iterator[list[_Entry]],
     tally: _Tally,
     *,
     batch: bool,
 ) -> None:
     progress = args.progress or sys.stderr.isatty()
     started = last_progress = time.monotonic()
-    for chunk in _chunks(entries, args.chunk_size):
+    for chunk in chunks:
         for outcome, line in _sync_chunk(connector, chunk, batch=batch):
             tally.add(outcome)
             if args.json:

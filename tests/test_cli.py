@@ -1,0 +1,949 @@
+"""The ``hull-customerio`` command line: each subcommand, its inputs, and its exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hull_customerio import sign_webhook
+from hull_customerio.cli import main
+from hull_customerio.testing import FakeCustomerIO, FakeHull
+
+DATA = Path(__file__).parent / "data"
+NOTIFICATION = DATA / "notification-user-update.json"
+WEBHOOKS = DATA / "webhooks"
+
+ADA, GRACE, LINUS = (
+    "5c8a1f2e3b4d5e6f7a8b9c01",
+    "5c8a1f2e3b4d5e6f7a8b9c02",
+    "5c8a1f2e3b4d5e6f7a8b9c03",
+)
+API_KEY = "key-456"
+HULL_SECRET = "connector-secret-for-tests"
+
+_ENVIRONMENT = (
+    "CUSTOMERIO_SITE_ID",
+    "CUSTOMERIO_API_KEY",
+    "CUSTOMERIO_REGION",
+    "CUSTOMERIO_BASE_URL",
+    "CUSTOMERIO_WEBHOOK_SIGNING_KEY",
+    "HULL_ID",
+    "HULL_SECRET",
+    "HULL_ORGANIZATION",
+    "HULL_API_URL",
+    "HULL_FIREHOSE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The developer's own credentials must never reach a test (or a real service).
+    for name in _ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def payload() -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(NOTIFICATION.read_text())
+    return value
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, payload: dict[str, Any]) -> Path:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(payload["connector"]["private_settings"]))
+    return path
+
+
+@pytest.fixture
+def users_file(tmp_path: Path, payload: dict[str, Any]) -> Path:
+    """The sample's three messages as JSON lines, with blank lines in between."""
+    path = tmp_path / "users.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n\n" for m in payload["messages"]))
+    return path
+
+
+@pytest.fixture
+def customerio() -> Iterator[FakeCustomerIO]:
+    with FakeCustomerIO(site_id="site-123", api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+def hull() -> Iterator[FakeHull]:
+    with FakeHull(secret=HULL_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
+def services(
+    customerio: FakeCustomerIO, hull: FakeHull, monkeypatch: pytest.MonkeyPatch
+) -> tuple[FakeCustomerIO, FakeHull]:
+    """Both fakes running, and the environment pointing at them (credentials from the file)."""
+    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
+    monkeypatch.setenv("HULL_ID", hull.id)
+    monkeypatch.setenv("HULL_SECRET", hull.secret)
+    monkeypatch.setenv("HULL_ORGANIZATION", hull.organization)
+    monkeypatch.setenv("HULL_API_URL", hull.url)
+    monkeypatch.setenv("HULL_FIREHOSE_URL", hull.url)
+    return customerio, hull
+
+
+# --------------------------------------------------------------------------------------------
+# plan
+
+
+def test_plan_prints_each_user_of_a_notification_as_one_json_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "plan", str(NOTIFICATION))
+
+    assert code == 0
+    assert err == ""
+    ada, grace, linus = json_lines(out)
+    assert (ada["user_id"], ada["action"], ada["reason"]) == (ADA, "identify", "new")
+    assert ada["customer_id"] == "cust-001"
+    assert ada["attributes"]["email"] == "ada@example.com"
+    assert ada["chunks"] == 1
+    assert [(e["kind"], e["name"]) for e in ada["events"]] == [
+        ("event", "Signed Up"),
+        ("page", "https://example.com/pricing"),
+    ]
+    assert ada["events"][0]["timestamp"] == 1717228798
+    assert len(ada["events"][0]["id"]) == 26  # a ULID
+    assert ada["skipped_events"] == [["Clicked Banner", "not_whitelisted"]]
+    assert ada["errors"] == []
+    assert (grace["action"], grace["reason"]) == ("delete", "left_segments")
+    assert (linus["action"], linus["reason"]) == ("skip", "no_customer_id")
+    assert linus["message"].startswith("User has no value")
+
+
+def test_plan_reads_json_lines_with_a_settings_file_and_skips_blank_lines(
+    capsys: pytest.CaptureFixture[str], users_file: Path, settings_file: Path
+) -> None:
+    code, out, _ = run(capsys, "plan", str(users_file), "--settings", str(settings_file))
+
+    assert code == 0
+    assert [(r["user_id"], r["action"]) for r in json_lines(out)] == [
+        (ADA, "identify"),
+        (GRACE, "delete"),
+        (LINUS, "skip"),
+    ]
+
+
+def test_plan_reads_standard_input_for_a_dash(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    users_file: Path,
+    settings_file: Path,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(users_file.read_text()))
+
+    code, out, _ = run(capsys, "plan", "-", "--settings", str(settings_file))
+
+    assert code == 0
+    assert [r["user_id"] for r in json_lines(out)] == [ADA, GRACE, LINUS]
+
+
+def test_plan_reads_a_notification_from_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(NOTIFICATION.read_text()))
+
+    code, out, _ = run(capsys, "plan", "-")
+
+    assert code == 0
+    assert [r["action"] for r in json_lines(out)] == ["identify", "delete", "skip"]
+
+
+def test_plan_reports_a_malformed_message_as_an_error_line_and_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, Any]
+) -> None:
+    path = tmp_path / "users.jsonl"
+    bad = {"user": {"id": "u-bad", "email": 42}}
+    path.write_text(json.dumps(bad) + "\n" + json.dumps(payload["messages"][0]) + "\n")
+
+    code, out, _ = run(capsys, "plan", str(path), "--segment", "seg_paying")
+
+    assert code == 0
+    malformed, ada = json_lines(out)
+    assert malformed["user_id"] == "u-bad"
+    assert (malformed["action"], malformed["reason"]) == ("error", "malformed_message")
+    assert malformed["line"] == 1
+    assert any("$.user.email" in problem for problem in malformed["errors"])
+    assert ada["action"] == "identify"
+
+
+def test_plan_reports_a_malformed_message_of_a_notification(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, Any]
+) -> None:
+    payload["messages"].insert(1, {"user": {"id": 7}})
+    path = tmp_path / "notification.json"
+    path.write_text(json.dumps(payload, indent=2))
+
+    code, out, _ = run(capsys, "plan", str(path))
+
+    assert code == 0
+    records = json_lines(out)
+    assert [r["reason"] for r in records] == [
+        "new",
+        "malformed_message",
+        "left_segments",
+        "no_customer_id",
+    ]
+
+
+def test_plan_deduplicates_a_user_within_a_chunk_keeping_the_latest_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, Any]
+) -> None:
+    newer = payload["messages"][0]
+    older = json.loads(json.dumps(newer))
+    older["user"]["indexed_at"] = "2024-01-01T00:00:00Z"
+    older["user"]["traits_first_name"] = "Old Ada"
+    path = tmp_path / "users.jsonl"
+    path.write_text(json.dumps(newer) + "\n" + json.dumps(older) + "\n")
+
+    code, out, _ = run(capsys, "plan", str(path), "--segment", "seg_paying")
+
+    assert code == 0
+    (record,) = json_lines(out)
+    assert record["user_id"] == ADA
+
+
+def test_plan_streams_json_lines_so_users_before_a_bad_line_are_already_printed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, Any]
+) -> None:
+    path = tmp_path / "users.jsonl"
+    path.write_text(json.dumps(payload["messages"][0]) + "\n{not json\n")
+
+    code, out, err = run(capsys, "plan", str(path), "--segment", "s", "--chunk-size", "1")
+
+    assert code == 2
+    assert [r["user_id"] for r in json_lines(out)] == [ADA]
+    assert err == f"hull-customerio: error: {path}:2: invalid JSON: Expecting property name " \
+        "enclosed in double quotes\n"  # fmt: skip
+
+
+def test_plan_without_segments_warns_that_nobody_is_sent(
+    capsys: pytest.CaptureFixture[str], users_file: Path
+) -> None:
+    code, out, err = run(capsys, "plan", str(users_file))
+
+    assert code == 0
+    assert {r["reason"] for r in json_lines(out)} == {"not_in_segments"}
+    assert "no synchronized segments" in err
+
+
+def test_plan_segment_flag_replaces_the_settings_segments(
+    capsys: pytest.CaptureFixture[str], users_file: Path, settings_file: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "plan", str(users_file), "--settings", str(settings_file), "--segment", "other"
+    )
+
+    assert code == 0
+    ada = json_lines(out)[0]
+    assert (ada["action"], ada["reason"]) == ("skip", "not_in_segments")
+
+
+def test_plan_batch_flag_bypasses_the_segment_filter(
+    capsys: pytest.CaptureFixture[str], users_file: Path
+) -> None:
+    code, out, err = run(capsys, "plan", str(users_file), "--batch")
+
+    assert code == 0
+    assert json_lines(out)[0]["action"] == "identify"
+    assert err == ""
+
+
+def test_plan_of_an_empty_input_prints_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n\n")
+
+    assert run(capsys, "plan", str(path), "--segment", "s") == (0, "", "")
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: one line on stderr, exit code 2, no traceback.
+
+
+@pytest.fixture
+def unreachable_customerio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valid credentials and nothing listening: only the input can be wrong, and finding out
+    must need no request."""
+    monkeypatch.setenv("CUSTOMERIO_SITE_ID", "site")
+    monkeypatch.setenv("CUSTOMERIO_API_KEY", API_KEY)
+    monkeypatch.setenv("CUSTOMERIO_BASE_URL", "http://127.0.0.1:9")
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make_file", "expected"),
+    [
+        pytest.param(lambda tmp: str(tmp / "missing.json"), "cannot read", id="missing-file"),
+        pytest.param(
+            lambda tmp: _write(tmp, "bad.json", '{\n  "messages": [\n'),
+            "invalid JSON at line 3",
+            id="invalid-json",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "list.json", "[\n1, 2\n]\n"),
+            "expected a notification",
+            id="not-an-object",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "obj.json", '{\n"channel": "user:update"\n}\n'),
+            'without "messages"',
+            id="no-messages",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "env.json", '{"messages": {"a": 1}}\n'),
+            "$.messages: expected a list",
+            id="malformed-envelope",
+        ),
+        pytest.param(
+            lambda tmp: _write(
+                tmp,
+                "settings.json",
+                json.dumps(
+                    {
+                        "connector": {
+                            "private_settings": {"max_attributes_per_call": 0, "region": "mars"}
+                        },
+                        "messages": [],
+                    }
+                ),
+            ),
+            "invalid settings: region must be one of",
+            id="invalid-settings",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "lines.jsonl", '{"user": {"id": "a"}}\n[1, 2]\n'),
+            ":2: expected a user:update message (a JSON object), got a list",
+            id="json-lines-not-an-object",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "lines.jsonl", '{"site_id": "x"}\n'),
+            ':1: expected a user:update message (an object with "user")',
+            id="json-lines-unknown-object",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "lines.jsonl", '{"user": {"id": "a"}}\n{"messages": []}\n'),
+            ":2: a notification inside JSON lines",
+            id="json-lines-notification",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "two.json", '{"messages": []}\n{"messages": []}\n'),
+            "unexpected content after the notification",
+            id="two-notifications",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["plan", "sync"])
+@pytest.mark.usefixtures("unreachable_customerio")
+def test_bad_input_gets_one_line_on_stderr_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: str,
+    make_file: Any,
+    expected: str,
+) -> None:
+    path = make_file(tmp_path)
+
+    # The default chunk size reads these small files whole before any user is processed.
+    code, out, err = run(capsys, command, path, "--segment", "s")
+
+    assert code == 2
+    assert out == ""
+    assert err.startswith("hull-customerio: error: ")
+    assert err.count("\n") == 1, err
+    assert expected in err
+    assert API_KEY not in err
+
+
+@pytest.mark.parametrize(
+    ("settings_text", "expected"),
+    [
+        ("{not json", "invalid JSON at line 1"),
+        ('["site_id"]', "expected private_settings (a JSON object), got a list"),
+        ('{"synchronized_segments": "seg"}', "invalid settings: synchronized_segments must be"),
+    ],
+)
+def test_a_bad_settings_file_is_bad_input(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    users_file: Path,
+    settings_text: str,
+    expected: str,
+) -> None:
+    settings = _write(tmp_path, "settings.json", settings_text)
+
+    code, out, err = run(capsys, "plan", str(users_file), "--settings", settings)
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert expected in err
+
+
+def test_a_missing_settings_file_is_bad_input(
+    capsys: pytest.CaptureFixture[str], users_file: Path, tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "plan", str(users_file), "--settings", str(tmp_path / "nope"))
+
+    assert code == 2
+    assert "cannot read" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["plan"],
+        ["sync", "f", "--mode", "v3"],
+        ["plan", "f", "--chunk-size", "0"],
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+
+    assert code == 2
+    assert "error:" in err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "sync", "--help")
+
+    assert code == 0
+    assert "CUSTOMERIO_SITE_ID" in out
+
+
+# --------------------------------------------------------------------------------------------
+# sync
+
+
+def test_sync_against_the_fakes_sends_everyone_and_exits_0(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, hull = services
+
+    code, out, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 0
+    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+    assert customerio.people["cust-001"]["first_name"] == "Ada"
+    assert [e.name for e in customerio.events_for("cust-001")] == [
+        "Signed Up",
+        "https://example.com/pricing",
+    ]
+    assert customerio.deletions == ["cust-002"]
+    assert hull.traits_for(external_id="cust-001")["customerio/id"] == "cust-001"
+    assert hull.traits_for(external_id="cust-002")["customerio/deleted_at"] is not None
+    assert "without writing back" not in err
+    assert API_KEY not in out + err
+    assert HULL_SECRET not in out + err
+
+
+def test_sync_exits_1_when_a_user_fails_and_names_them_in_the_summary(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, _ = services
+    customerio.fail_next(400, path="/api/v1/customers/cust-001", method="PUT")
+
+    code, out, _ = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 1
+    summary, failure = out.splitlines()
+    assert summary == "Synced 3 users: 1 succeeded, 1 skipped, 1 failed."
+    assert failure.startswith(f"  failed: {ADA} (cust-001): identify_failed: ")
+    assert "400" in failure
+    assert "cust-001" not in customerio.people
+    assert customerio.deletions == ["cust-002"]  # one user's failure never stops the others
+
+
+@pytest.mark.parametrize("mode", ["v1", "batch"])
+def test_sync_json_prints_every_outcome_and_keeps_the_summary_on_stderr(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull], mode: str
+) -> None:
+    customerio, _ = services
+
+    code, out, err = run(capsys, "sync", str(NOTIFICATION), "--json", "--mode", mode)
+
+    assert code == 0
+    ada, grace, linus = json_lines(out)
+    assert (ada["user_id"], ada["status"], ada["reason"]) == (ADA, "success", "new")
+    assert [e["name"] for e in ada["events_sent"]] == ["Signed Up", "https://example.com/pricing"]
+    assert ["Clicked Banner", "not_whitelisted"] in ada["events_skipped"]
+    assert ada["calls"][0] == ("identify" if mode == "v1" else "batch")
+    assert (grace["action"], grace["status"]) == ("delete", "success")
+    assert (linus["status"], linus["error"]) == ("skipped", None)
+    assert "Synced 3 users: 2 succeeded, 1 skipped, 0 failed." in err
+    if mode == "batch":
+        assert any(r.path == "/api/v2/batch" for r in customerio.requests)
+
+
+def test_sync_without_hull_credentials_syncs_and_says_there_is_no_write_back(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 0
+    assert "cust-001" in customerio.people
+    assert "without writing back to Hull" in err
+
+
+def test_sync_reads_json_lines_from_stdin_in_chunks_and_reports_malformed_lines(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    services: tuple[FakeCustomerIO, FakeHull],
+    users_file: Path,
+    settings_file: Path,
+) -> None:
+    customerio, _ = services
+    text = users_file.read_text() + json.dumps({"user": {"id": "u-bad", "email": []}}) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+
+    code, out, _ = run(
+        capsys, "sync", "-", "--settings", str(settings_file), "--chunk-size", "2", "--json"
+    )
+
+    assert code == 1
+    records = json_lines(out)
+    assert [(r["user_id"], r["status"]) for r in records] == [
+        (ADA, "success"),
+        (GRACE, "success"),
+        (LINUS, "skipped"),
+        ("u-bad", "error"),
+    ]
+    assert records[-1]["reason"] == "malformed_message"
+    assert records[-1]["line"] == 7
+    assert "cust-001" in customerio.people
+
+
+def test_sync_flags_win_over_the_environment_and_the_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeCustomerIO(site_id="flag-site", api_key="flag-key") as customerio:
+        monkeypatch.setenv("CUSTOMERIO_SITE_ID", "env-site")
+        monkeypatch.setenv("CUSTOMERIO_API_KEY", "env-key")
+        monkeypatch.setenv("CUSTOMERIO_BASE_URL", "http://127.0.0.1:9")
+        argv = ["--site-id", "flag-site", "--api-key", "flag-key", "--base-url", customerio.url]
+
+        code, out, err = run(capsys, "sync", str(NOTIFICATION), *argv)
+
+        assert code == 0, out + err
+        assert "cust-001" in customerio.people
+        assert "flag-key" not in out + err
+
+
+def test_sync_environment_wins_over_the_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeCustomerIO(site_id="env-site", api_key="env-key") as customerio:
+        monkeypatch.setenv("CUSTOMERIO_SITE_ID", "env-site")
+        monkeypatch.setenv("CUSTOMERIO_API_KEY", "env-key")
+        monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
+
+        code, _, _ = run(capsys, "sync", str(NOTIFICATION))
+
+        assert code == 0
+        assert "cust-001" in customerio.people
+
+
+def test_sync_with_wrong_credentials_fails_every_sent_user_without_printing_the_key(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
+    monkeypatch.setenv("CUSTOMERIO_API_KEY", "wrong-secret-key")
+
+    code, out, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 1
+    assert "2 failed" in out
+    assert "401" in out
+    assert "wrong-secret-key" not in out + err
+
+
+def test_sync_without_customerio_credentials_is_bad_input(
+    capsys: pytest.CaptureFixture[str], users_file: Path
+) -> None:
+    code, out, err = run(capsys, "sync", str(users_file), "--segment", "seg_paying")
+
+    assert (code, out) == (2, "")
+    assert err == (
+        "hull-customerio: error: Customer.io credentials missing: set CUSTOMERIO_SITE_ID and "
+        "CUSTOMERIO_API_KEY (or --site-id and --api-key, or site_id and api_key in the "
+        "settings)\n"
+    )
+
+
+def test_sync_with_incomplete_hull_credentials_is_bad_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HULL_ID", "5c8a1f2e3b4d5e6f7a8b9c0d")
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "--base-url", "http://127.0.0.1:9")
+
+    assert code == 2
+    assert "missing HULL_SECRET, HULL_ORGANIZATION" in err
+
+
+def test_sync_with_an_invalid_region_is_bad_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUSTOMERIO_REGION", "mars")
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 2
+    assert "region must be one of 'us', 'eu', 'auto'" in err
+
+
+def test_sync_progress_prints_a_line_per_chunk_on_stderr(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "--progress", "--chunk-size", "1")
+
+    assert code == 0
+    progress = [line for line in err.splitlines() if "users/s" in line]
+    assert [line.split(" (")[0] for line in progress] == [
+        "hull-customerio: 1 user: 1 succeeded, 0 skipped, 0 failed",
+        "hull-customerio: 2 users: 2 succeeded, 0 skipped, 0 failed",
+        "hull-customerio: 3 users: 2 succeeded, 1 skipped, 0 failed",
+    ]
+
+
+def test_sync_stops_at_a_bad_line_and_says_what_was_already_synced(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    tmp_path: Path,
+    payload: dict[str, Any],
+    settings_file: Path,
+) -> None:
+    customerio, _ = services
+    path = _write(tmp_path, "users.jsonl", json.dumps(payload["messages"][0]) + "\n[]\n")
+
+    code, out, err = run(
+        capsys, "sync", path, "--settings", str(settings_file), "--chunk-size", "1"
+    )
+
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "Synced 1 user: 1 succeeded, 0 skipped, 0 failed.",
+        f"hull-customerio: error: {path}:2: expected a user:update message (a JSON object), "
+        "got a list",
+    ]
+    assert "cust-001" in customerio.people
+
+
+def test_sync_verbose_logs_the_engine_events(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "-v")
+
+    assert code == 0
+    assert f"outgoing.user.success user_id='{ADA}'" in err
+    assert "outgoing.user.deletion" in err
+    assert API_KEY not in err
+
+
+def test_sync_without_verbose_prints_no_log_records(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, _ = services
+    customerio.fail_next(400, path="/api/v1/customers/cust-001", method="PUT")
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 1
+    assert "outgoing.user.error" not in err
+
+
+# --------------------------------------------------------------------------------------------
+# check
+
+
+def test_check_is_ok_with_valid_credentials_and_segments(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    argv = ["--site-id", "site-123", "--api-key", API_KEY, "--base-url", customerio.url]
+
+    code, out, _ = run(capsys, "check", *argv, "--segment", "seg_paying")
+
+    assert (code, out) == (0, "status: ok\n")
+    assert [r.path for r in customerio.requests] == ["/auth"]
+
+
+def test_check_reads_credentials_from_the_environment_and_segments_from_settings(
+    capsys: pytest.CaptureFixture[str],
+    customerio: FakeCustomerIO,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("CUSTOMERIO_SITE_ID", "site-123")
+    monkeypatch.setenv("CUSTOMERIO_API_KEY", API_KEY)
+    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
+    settings = _write(tmp_path, "s.json", '{"synchronized_segments": ["seg_paying"]}')
+
+    code, out, _ = run(capsys, "check", "--settings", settings, "--json")
+
+    assert code == 0
+    assert json.loads(out) == {"status": "ok", "messages": []}
+
+
+def test_check_warns_without_segments_and_still_exits_0(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    argv = ["--site-id", "site-123", "--api-key", API_KEY, "--base-url", customerio.url]
+
+    code, out, _ = run(capsys, "check", *argv)
+
+    assert code == 0
+    assert out.splitlines()[0] == "status: warning"
+    assert "No users will be synchronized" in out
+
+
+def test_check_with_invalid_credentials_is_an_error_exit_1(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    argv = ["--site-id", "site-123", "--api-key", "not-the-key", "--base-url", customerio.url]
+
+    code, out, err = run(capsys, "check", *argv, "--segment", "s")
+
+    assert code == 1
+    assert out.splitlines() == [
+        "status: error",
+        "  - Invalid credentials: Customer.io refused the Site ID and API Key.",
+    ]
+    assert "not-the-key" not in out + err
+
+
+def test_check_without_credentials_is_an_error_exit_1_without_any_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "check", "--segment", "s")
+
+    assert code == 1
+    assert out.startswith("status: error\n  - Missing credentials")
+
+
+def test_check_when_customerio_cannot_be_reached_is_an_error(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    customerio.fail_next(403)
+    argv = ["--site-id", "site-123", "--api-key", API_KEY, "--base-url", customerio.url]
+
+    code, out, _ = run(capsys, "check", *argv, "--segment", "s")
+
+    assert code == 1
+    assert "Error when trying to connect with Customer.io" in out
+
+
+# --------------------------------------------------------------------------------------------
+# webhook
+
+
+def test_webhook_shows_the_hull_event_a_payload_becomes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "webhook", str(WEBHOOKS / "reporting-email-sent.json"))
+
+    assert (code, err) == (0, "")
+    record = json.loads(out)
+    assert (record["http_status"], record["reason"]) == (200, None)
+    assert record["signature"] == "not checked"
+    event = record["event"]
+    assert event["event"] == "Email Sent"
+    assert event["claims"] == {"email": "test@example.com", "external_id": "42"}
+    assert event["event_id"] == "01E4C4CT6YDC7Y5M7FE1GWWPQJ"
+    assert event["created_at"] == "2021-02-11T17:04:49Z"
+    assert event["properties"]["email_id"] == "RPILAgUBcRhIBqSfeiIwdIYJKxTY"
+
+
+def test_webhook_reads_the_body_from_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (WEBHOOKS / "legacy-email-delivered.json").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+
+    code, out, _ = run(capsys, "webhook", "-")
+
+    assert code == 0
+    assert json.loads(out)["event"]["event"] == "Email Delivered"
+
+
+def _signed(path: Path, key: str = "signing-key") -> tuple[str, str]:
+    timestamp = "1613063089"
+    return timestamp, sign_webhook(path.read_bytes(), timestamp=timestamp, signing_key=key)
+
+
+def test_webhook_checks_a_valid_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    path = WEBHOOKS / "reporting-sms-sent.json"
+    timestamp, signature = _signed(path)
+    argv = ["--signing-key", "signing-key", "--signature", signature, "--timestamp", timestamp]
+
+    code, out, _ = run(capsys, "webhook", str(path), *argv)
+
+    assert code == 0
+    record = json.loads(out)
+    assert (record["signature"], record["event"]["event"]) == ("valid", "SMS Sent")
+    assert "signing-key" not in out
+
+
+def test_webhook_refuses_a_tampered_body_like_the_connector_would(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    original = WEBHOOKS / "reporting-email-sent.json"
+    timestamp, signature = _signed(original)
+    tampered = _write(tmp_path, "t.json", original.read_text().replace("42", "43"))
+    monkeypatch.setenv("CUSTOMERIO_WEBHOOK_SIGNING_KEY", "signing-key")
+
+    code, out, _ = run(
+        capsys, "webhook", tampered, "--signature", signature, "--timestamp", timestamp
+    )
+
+    assert code == 1
+    record = json.loads(out)
+    assert (record["http_status"], record["reason"]) == (401, "signature_mismatch")
+    assert record["event"] is None
+
+
+def test_webhook_with_a_signing_key_and_no_signature_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    settings = _write(tmp_path, "s.json", '{"webhook_signing_key": "signing-key"}')
+
+    code, out, _ = run(capsys, "webhook", str(WEBHOOKS / "reporting-email-sent.json"),
+                       "--settings", settings)  # fmt: skip
+
+    assert code == 1
+    assert json.loads(out)["reason"] == "missing_signature"
+
+
+def test_webhook_tolerance_refuses_an_old_timestamp(capsys: pytest.CaptureFixture[str]) -> None:
+    path = WEBHOOKS / "reporting-email-sent.json"
+    timestamp, signature = _signed(path)
+    argv = ["--signing-key", "signing-key", "--signature", signature, "--timestamp", timestamp]
+
+    code, out, _ = run(capsys, "webhook", str(path), *argv, "--tolerance", "300")
+
+    assert code == 1
+    assert json.loads(out)["reason"] == "stale_timestamp"
+
+
+def test_webhook_explains_a_payload_that_can_never_be_used(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = _write(
+        tmp_path,
+        "w.json",
+        json.dumps({"object_type": "email", "metric": "teleported", "event_id": "e",
+                    "timestamp": 1613063089, "data": {"identifiers": {"id": "42"}}}),
+    )  # fmt: skip
+
+    code, out, _ = run(capsys, "webhook", path)
+
+    assert code == 1
+    record = json.loads(out)
+    assert (record["http_status"], record["reason"]) == (200, "unknown_event")
+    assert "email_teleported" in record["message"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["webhook", "{missing}"], "cannot read"),
+        (["webhook", "{bad}"], "invalid JSON"),
+        (["webhook", "{good}", "--signature", "abc", "--timestamp", "1"], "need a --signing-key"),
+    ],
+)
+def test_webhook_bad_input_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    files = {
+        "{missing}": str(tmp_path / "missing.json"),
+        "{bad}": _write(tmp_path, "bad.json", "{nope"),
+        "{good}": str(WEBHOOKS / "reporting-email-sent.json"),
+    }
+
+    code, out, err = run(capsys, *[files.get(a, a) for a in argv])
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert expected in err
+
+
+# --------------------------------------------------------------------------------------------
+# The installed program.
+
+
+def test_python_dash_m_runs_the_command_line_with_stdin(users_file: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hull_customerio", "plan", "-", "--batch"],
+        input=users_file.read_text(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["user_id"] for line in result.stdout.splitlines()] == [
+        ADA,
+        GRACE,
+        LINUS,
+    ]
+
+
+def test_python_dash_m_reports_a_missing_file_without_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 -- our own interpreter and module
+        [sys.executable, "-m", "hull_customerio", "plan", str(tmp_path / "nope.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("hull-customerio: error: cannot read")
+
+
+def test_the_console_script_is_installed_and_shows_help() -> None:
+    script = Path(sys.executable).parent / "hull-customerio"
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script in this environment")
+
+    result = subprocess.run(  # noqa: S603 -- the project's own console script
+        [str(script), "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+
+    assert result.returncode == 0
+    for command in ("plan", "sync", "check", "webhook"):
+        assert command in result.stdout

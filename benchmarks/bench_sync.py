@@ -1,0 +1,122 @@
+"""Users per second through ``AsyncConnector`` against the loopback fakes, and plan-only speed.
+
+Each run pushes N synthetic users (20 attributes and 2 events each, the generator of
+``examples/sync_export.py``) through ``AsyncConnector`` in v1 and batch mode, against a fresh
+``FakeCustomerIO`` (every answer delayed by ``--latency``) and ``FakeHull`` served on loopback
+ports. The Customer.io client is throttled to ``--rate-limit`` requests per second, as in
+production. Then ``plan_user_update`` alone (no I/O) over ``--plan-users`` users.
+
+    python benchmarks/bench_sync.py                      # N=1000, 20 ms, 100 req/s
+    python benchmarks/bench_sync.py --users 3000 --latency 0.05 --modes v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import hull_customerio as hc
+from hull_customerio.testing import FakeCustomerIO, FakeHull
+
+# The synthetic users are the export example's, so both benchmarks measure the same data.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from sync_export import DEMO_SETTINGS, synthetic_message
+
+# Hull issues the connector secret, so its length is not ours to choose; PyJWT would warn on
+# every token signed with one shorter than 32 bytes (the fake's default is).
+warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended")
+
+
+async def run_mode(
+    mode: str,
+    messages: list[dict[str, Any]],
+    settings: hc.Settings,
+    *,
+    latency: float,
+    rate_limit: float | None,
+    concurrency: int,
+    fake_rate_limit: float | None,
+) -> None:
+    with FakeCustomerIO() as fake_cio, FakeHull() as fake_hull:
+        fake_cio.latency = latency
+        fake_cio.rate_limit = fake_rate_limit
+        async with hc.AsyncCustomerIOClient(
+            fake_cio.site_id, fake_cio.api_key, base_url=fake_cio.url,
+            rate_limit=rate_limit, max_concurrency=concurrency,
+        ) as customerio:  # fmt: skip
+            hull = hc.AsyncHullClient(
+                fake_hull.id, fake_hull.secret, fake_hull.organization,
+                api_url=fake_hull.url, firehose_url=fake_hull.url,
+            )  # fmt: skip
+            try:
+                connector = hc.AsyncConnector(
+                    settings, customerio=customerio, hull=hull, mode=mode,
+                    max_concurrency=concurrency,
+                )  # fmt: skip
+                started = time.perf_counter()
+                report = await connector.sync_user_updates(messages, batch=mode == "batch")
+                elapsed = time.perf_counter() - started
+            finally:
+                await hull.close()
+        statuses = Counter(r.status for r in fake_cio.requests)
+        hull_requests = len(fake_hull.requests)
+
+    users = len(report.outcomes)
+    print(
+        f"{mode:>5}: {users:,} users in {elapsed:.2f} s = {users / elapsed:,.1f} users/s | "
+        f"Customer.io requests: {sum(statuses.values()):,} ({dict(statuses)}) | "
+        f"Hull requests: {hull_requests:,} | "
+        f"success {report.succeeded:,}, skipped {report.skipped:,}, failed {report.failed:,}"
+    )
+
+
+def plan_only(count: int, settings: hc.Settings) -> None:
+    messages = [hc.UserUpdateMessage.from_dict(synthetic_message(n)) for n in range(count)]
+    started = time.perf_counter()
+    for message in messages:
+        hc.plan_user_update(message, settings)
+    elapsed = time.perf_counter() - started
+    print(f" plan: {count:,} users in {elapsed:.2f} s = {count / elapsed:,.0f} users/s (no I/O)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000, help="N users per mode")
+    parser.add_argument("--modes", nargs="+", choices=["v1", "batch"], default=["v1", "batch"])
+    parser.add_argument("--latency", type=float, default=0.020, help="seconds per answer")
+    parser.add_argument(
+        "--rate-limit", type=float, default=100.0, help="client requests/s (0: unlimited)"
+    )
+    parser.add_argument("--concurrency", type=int, default=10, help="requests/users in flight")
+    parser.add_argument(
+        "--fake-rate-limit", type=float, default=None, help="the fake answers 429 beyond this"
+    )
+    parser.add_argument("--plan-users", type=int, default=20_000, help="0 skips plan-only")
+    args = parser.parse_args()
+
+    settings = hc.Settings.from_private_settings(DEMO_SETTINGS)
+    messages = [synthetic_message(n) for n in range(args.users)]
+    print(
+        f"{args.users:,} users (20 attributes, 2 events each); latency {args.latency * 1000:g} ms;"
+        f" client rate limit {args.rate_limit or 'none'} req/s; concurrency {args.concurrency}"
+    )
+    for mode in args.modes:
+        asyncio.run(
+            run_mode(
+                mode, messages, settings, latency=args.latency,
+                rate_limit=args.rate_limit or None, concurrency=args.concurrency,
+                fake_rate_limit=args.fake_rate_limit,
+            )
+        )  # fmt: skip
+    if args.plan_users:
+        plan_only(args.plan_users, settings)
+
+
+if __name__ == "__main__":
+    main()

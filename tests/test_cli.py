@@ -273,6 +273,35 @@ def test_plan_batch_flag_bypasses_the_segment_filter(
     assert err == ""
 
 
+def test_plan_settings_file_replaces_a_notifications_own_settings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    settings = _write(tmp_path, "s.json", '{"synchronized_segments": ["seg_trial"]}')
+
+    code, out, _ = run(capsys, "plan", str(NOTIFICATION), "--settings", settings)
+
+    assert code == 0
+    ada = json_lines(out)[0]
+    # seg_trial is synchronized now, but not the events filter of the notification's settings.
+    assert (ada["action"], ada["events"]) == ("identify", [])
+
+
+def test_plan_of_an_export_notification_bypasses_the_segment_filter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, payload: dict[str, Any]
+) -> None:
+    payload["is_export"] = True
+    private_settings = payload["connector"]["private_settings"]
+    private_settings["synchronized_segments"] = ["other"]
+    # With deletion on, rules 3-5 still apply to exports (SPEC §2.2).
+    private_settings["enable_user_deletion"] = False
+    path = _write(tmp_path, "export.json", json.dumps(payload))
+
+    code, out, _ = run(capsys, "plan", path)
+
+    assert code == 0
+    assert json_lines(out)[0]["action"] == "identify"
+
+
 def test_plan_of_an_empty_input_prints_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -438,6 +438,19 @@ def test_a_bad_settings_file_is_bad_input(
     assert expected in err
 
 
+def test_a_file_that_is_not_utf8_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"user": {"id": "a"}}\n{"user": {"id": "Zoë"}}\n'.encode("latin-1"))
+
+    code, out, err = run(capsys, "plan", str(path), "--segment", "s")
+
+    assert (code, out) == (2, "")
+    assert err.startswith("hull-customerio: error: the input is not UTF-8 text")
+    assert err.count("\n") == 1
+
+
 def test_a_missing_settings_file_is_bad_input(
     capsys: pytest.CaptureFixture[str], users_file: Path, tmp_path: Path
 ) -> None:

@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except UnicodeDecodeError as exc:  # raised wherever a text file is read, even mid-stream
+        _error(f"the input is not UTF-8 text: {exc.reason} at byte {exc.start} of a read")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
@@ -427,6 +430,7 @@ def _read_input(stream: TextIO, name: str) -> _Input:
     try:
         value = json.loads(first)
     except ValueError:
+        # The skipped blank lines are put back so JSON errors quote the file's line numbers.
         text = "\n" * (first_number - 1) + first + stream.read()
         return _notification_input(_load_json(text, name), name)
     if isinstance(value, dict) and "messages" in value:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ._serialization import describe
 from .errors import ConfigurationError
 
 __all__ = ["Region", "Settings"]
@@ -75,7 +76,9 @@ class Settings:
             ConfigurationError: listing every problem found, not just the first.
         """
         if not isinstance(mapping, Mapping):
-            raise ConfigurationError([f"private_settings must be an object, got {_kind(mapping)}"])
+            raise ConfigurationError(
+                [f"private_settings must be an object, got {describe(mapping)}"]
+            )
         problems: list[str] = []
         values: dict[str, Any] = {}
         for key, read in _READERS.items():
@@ -100,25 +103,9 @@ class _InvalidSettingError(Exception):
     pass
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
-
 def _string(key: str, raw: object) -> str:
     if not isinstance(raw, str):
-        raise _InvalidSettingError(f"{key} must be a string, got {_kind(raw)}")
+        raise _InvalidSettingError(f"{key} must be a string, got {describe(raw)}")
     return raw
 
 
@@ -138,7 +125,7 @@ def _mapping_name(key: str, raw: object) -> str:
 
 def _string_list(key: str, raw: object) -> tuple[str, ...]:
     if not isinstance(raw, (list, tuple)):
-        raise _InvalidSettingError(f"{key} must be a list of strings, got {_kind(raw)}")
+        raise _InvalidSettingError(f"{key} must be a list of strings, got {describe(raw)}")
     bad = [i for i, item in enumerate(raw) if not isinstance(item, str)]
     if bad:
         raise _InvalidSettingError(
@@ -149,7 +136,7 @@ def _string_list(key: str, raw: object) -> tuple[str, ...]:
 
 def _boolean(key: str, raw: object) -> bool:
     if not isinstance(raw, bool):
-        raise _InvalidSettingError(f"{key} must be true or false, got {_kind(raw)}")
+        raise _InvalidSettingError(f"{key} must be true or false, got {describe(raw)}")
     return raw
 
 
@@ -166,7 +153,7 @@ def _integer(low: int, high: int | None) -> Callable[[str, object], int]:
             except ValueError:
                 raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}") from None
         else:
-            raise _InvalidSettingError(f"{key} must be a whole number, got {_kind(raw)}")
+            raise _InvalidSettingError(f"{key} must be a whole number, got {describe(raw)}")
         if not math.isfinite(value) or value != int(value):
             raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}")
         number = int(value)

@@ -108,6 +108,13 @@ class Harness:
         )
         return report
 
+    def sync_notification(self, payload: dict[str, Any]) -> hc.SyncReport:
+        notification = hc.parse_notification(payload)
+        report: hc.SyncReport = self._run(
+            notification.settings, lambda c: c.sync_notification(notification)
+        )
+        return report
+
     def notification(self, payload: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self._run(
             self.settings(payload), lambda c: c.handle_notification(payload)

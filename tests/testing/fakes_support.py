@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from hull_customerio.testing import FakeService
+from hull_customerio.testing._hull import DEFAULT_SECRET
 
 FORMS = ["transport", "server"]
 
@@ -50,7 +51,7 @@ async def async_client(
 HULL_ID = "5c8a1f2e3b4d5e6f7a8b9c0d"
 HULL_HEADERS = {
     "Hull-App-Id": HULL_ID,
-    "Hull-Access-Token": "secret",
+    "Hull-Access-Token": DEFAULT_SECRET,
     "Hull-Organization": "acme42.hullapp.io",
 }
 
@@ -59,7 +60,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def sign(claims: dict[str, Any], secret: str = "secret") -> str:  # noqa: S107 -- fake secret
+def sign(claims: dict[str, Any], secret: str = DEFAULT_SECRET) -> str:
     """An HS256 JWT built by hand, so the fake is checked against the format, not PyJWT."""
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     payload = _b64(json.dumps(claims).encode())

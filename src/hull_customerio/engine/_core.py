@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("hull_customerio")
+# A library must not print through logging's last-resort handler when the app configured none.
+logger.addHandler(logging.NullHandler())
 
 Mode = Literal["v1", "batch"]
 _MODES: tuple[Mode, ...] = ("v1", "batch")

@@ -16,7 +16,7 @@ from ..errors import (
 )
 from ..hull import AsyncHullClient
 from ..hull.flow_control import flow_control_next
-from ..models.hull import UserUpdateMessage, parse_notification
+from ..models.hull import Notification, UserUpdateMessage, parse_notification
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
@@ -162,13 +162,20 @@ class AsyncConnector:
                        "error": str(exc)},
             )  # fmt: skip
             return dict(flow_control_next())
-        report = await self._sync(
+        return _core.flow_control_for(await self.sync_notification(notification))
+
+    async def sync_notification(self, notification: Notification) -> SyncReport:
+        """Synchronise a parsed notification: its messages with its own settings.
+
+        An export (``is_export``) bypasses the segment filter, and each malformed message of the
+        notification gets its own ``malformed_message`` error outcome in the report.
+        """
+        return await self._sync(
             notification.messages,
             batch=notification.is_export,
             settings=notification.settings,
             malformed=notification.malformed,
         )
-        return _core.flow_control_for(report)
 
     async def handle_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Handle a webhook; see :meth:`hull_customerio.Connector.handle_webhook`."""

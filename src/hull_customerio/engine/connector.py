@@ -15,7 +15,7 @@ from ..errors import (
 )
 from ..hull import HullClient
 from ..hull.flow_control import flow_control_next
-from ..models.hull import UserUpdateMessage, parse_notification
+from ..models.hull import Notification, UserUpdateMessage, parse_notification
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
@@ -159,13 +159,20 @@ class Connector:
                        "error": str(exc)},
             )  # fmt: skip
             return dict(flow_control_next())
-        report = self._sync(
+        return _core.flow_control_for(self.sync_notification(notification))
+
+    def sync_notification(self, notification: Notification) -> SyncReport:
+        """Synchronise a parsed notification: its messages with its own settings.
+
+        An export (``is_export``) bypasses the segment filter, and each malformed message of the
+        notification gets its own ``malformed_message`` error outcome in the report.
+        """
+        return self._sync(
             notification.messages,
             batch=notification.is_export,
             settings=notification.settings,
             malformed=notification.malformed,
         )
-        return _core.flow_control_for(report)
 
     # ------------------------------------------------------------------------ webhooks
 

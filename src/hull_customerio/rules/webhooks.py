@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Literal, NoReturn
 
+from hull_customerio._serialization import describe
 from hull_customerio.errors import WebhookPayloadError
 from hull_customerio.models.webhook import IncomingEvent, WebhookFormat
 from hull_customerio.settings import Settings
@@ -165,11 +166,13 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
             Customer.io id). Such a webhook can never become a Hull event.
     """
     if not isinstance(payload, Mapping):
-        _fail("invalid_payload", f"A webhook payload must be a JSON object, got {_kind(payload)}.")
+        _fail(
+            "invalid_payload", f"A webhook payload must be a JSON object, got {describe(payload)}."
+        )
     fmt, key = _format_and_key(payload)
     data = payload.get("data")
     if not isinstance(data, Mapping):
-        problem = "has no data" if data is None else f"has data that is {_kind(data)}"
+        problem = "has no data" if data is None else f"has data that is {describe(data)}"
         _fail("invalid_payload", f"The webhook {problem}; an object is required.")
     event = webhook_event_name(key)
     if event is None:
@@ -210,7 +213,7 @@ def _format_and_key(payload: Mapping[str, object]) -> tuple[WebhookFormat, str]:
         if not isinstance(event_type, str) or not event_type.strip():
             _fail(
                 "invalid_payload",
-                f"The webhook's event_type must be a non-empty string, got {_kind(event_type)}.",
+                f"The webhook's event_type must be a non-empty string, got {describe(event_type)}.",
             )
         return "legacy", event_type.strip()
     object_type, metric = payload.get("object_type"), payload.get("metric")
@@ -229,7 +232,7 @@ def _reporting_field(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         _fail(
             "invalid_payload",
-            f"The reporting webhook's {field} must be a non-empty string, got {_kind(value)}.",
+            f"The reporting webhook's {field} must be a non-empty string, got {describe(value)}.",
         )
     return value.strip()
 
@@ -246,7 +249,7 @@ def _event_id(value: object) -> str:
     if event_id is None:
         _fail(
             "invalid_payload",
-            f"The webhook's event_id must be a non-empty string, got {_kind(value)}; without "
+            f"The webhook's event_id must be a non-empty string, got {describe(value)}; without "
             "it a re-delivery could not be told apart from a new event.",
         )
     return event_id
@@ -257,7 +260,7 @@ def _created_at(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _fail(
             "invalid_payload",
-            f"The webhook's timestamp must be a unix time in seconds, got {_kind(value)}.",
+            f"The webhook's timestamp must be a unix time in seconds, got {describe(value)}.",
         )
     seconds = value
     # The range is checked before isfinite(), which cannot convert a huge int to a float.
@@ -328,22 +331,6 @@ def _properties(data: Mapping[object, object], fmt: WebhookFormat, key: str) -> 
 def _quote(value: object) -> str:
     text = repr(value)
     return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "an empty string" if not value.strip() else "a string"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 
 
 def _fail(reason: PayloadFailure, message: str) -> NoReturn:

@@ -20,6 +20,9 @@ _CLAIM_KINDS = ("id", "external_id", "email", "anonymous_id")
 _FIREHOSE_PATHS = frozenset({"/", "/firehose", "/api/v1/firehose"})
 
 
+#: The default connector secret: 32+ bytes, so PyJWT signs with it without a key-length warning.
+DEFAULT_SECRET = "fake-hull-connector-secret-0123456789"  # noqa: S105 -- a fake's test credential
+
 class _QuietHS256(HMACAlgorithm):
     """HS256 without PyJWT's short-key warning.
 
@@ -201,7 +204,7 @@ class FakeHull(FakeService):
     def __init__(
         self,
         id: str = "5c8a1f2e3b4d5e6f7a8b9c0d",
-        secret: str = "secret",  # noqa: S107 -- a fake's well-known test credential
+        secret: str = DEFAULT_SECRET,
         organization: str = "acme42.hullapp.io",
         *,
         private_settings: Mapping[str, Any] | None = None,

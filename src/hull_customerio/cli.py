@@ -31,6 +31,7 @@ from typing import IO, Any, TextIO
 
 import attrs
 
+from ._serialization import describe
 from .customerio import CustomerIOClient
 from .engine import Connector
 from .engine._core import check_status_messages, malformed_outcome, status_from
@@ -400,20 +401,6 @@ def _name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
 def _read_input(stream: TextIO, name: str) -> _Input:
     """Tell a notification from JSON lines by the first non-blank line, and read accordingly.
 
@@ -460,7 +447,7 @@ def _notification_input(payload: object, name: str) -> _Input:
     if not isinstance(payload, dict) or "messages" not in payload:
         raise UsageError(
             f'{name}: expected a notification (a JSON object with "messages") or JSON lines '
-            f"of user:update messages, got {_kind(payload)}"
+            f"of user:update messages, got {describe(payload)}"
             + (' without "messages"' if isinstance(payload, dict) else "")
         )
     try:
@@ -506,7 +493,8 @@ def _json_lines(
 def _line_entry(value: object, name: str, number: int) -> _Entry:
     if not isinstance(value, dict):
         raise UsageError(
-            f"{name}:{number}: expected a user:update message (a JSON object), got {_kind(value)}"
+            f"{name}:{number}: expected a user:update message (a JSON object), "
+            f"got {describe(value)}"
         )
     if "messages" in value:
         raise UsageError(
@@ -568,7 +556,7 @@ def _read_settings_file(path: str) -> dict[str, Any]:
         value = value["connector"].get("private_settings") or {}
     if not isinstance(value, dict):
         raise UsageError(
-            f"{_name(path)}: expected private_settings (a JSON object), got {_kind(value)}"
+            f"{_name(path)}: expected private_settings (a JSON object), got {describe(value)}"
         )
     return value
 

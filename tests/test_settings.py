@@ -266,3 +266,26 @@ def test_lists_become_tuples() -> None:
 )
 def test_has_credentials(site_id: str | None, api_key: str | None, expected: bool) -> None:
     assert Settings(site_id=site_id, api_key=api_key).has_credentials is expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"max_attributes_per_call": 0}, "max_attributes_per_call must be from 1 to 300, got 0"),
+        (
+            {"max_attributes_per_call": 301},
+            "max_attributes_per_call must be from 1 to 300, got 301",
+        ),
+        ({"max_attribute_value_length": 0}, "max_attribute_value_length must be at least 1, got 0"),
+        ({"region": "mars"}, "region must be one of 'us', 'eu', 'auto', got 'mars'"),
+    ],
+)
+def test_the_constructor_checks_the_same_bounds(changes: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(**changes)
+    assert caught.value.problems == [problem]
+
+
+def test_the_constructor_accepts_the_bounds_themselves() -> None:
+    assert Settings(max_attributes_per_call=1).max_attributes_per_call == 1
+    assert Settings(max_attributes_per_call=300).max_attributes_per_call == 300

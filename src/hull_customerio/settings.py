@@ -65,6 +65,22 @@ class Settings:
     max_identifier_value_length: int = 150
     webhook_signing_key: str | None = attrs.field(default=None, repr=_redacted)
 
+    def __attrs_post_init__(self) -> None:
+        # The constructor is public too: the same bounds as from_private_settings, so a bad
+        # value fails here and not later, in the middle of a sync.
+        problems = []
+        if self.region not in _REGIONS:
+            problems.append(f"region must be one of 'us', 'eu', 'auto', got {self.region!r}")
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append(f"{name} must be a whole number, got {describe(value)}")
+            elif value < low or (high is not None and value > high):
+                bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+                problems.append(f"{name} must be {bounds}, got {value}")
+        if problems:
+            raise ConfigurationError(problems)
+
     @classmethod
     def from_private_settings(cls, mapping: Mapping[str, Any]) -> Settings:
         """Read and check Hull ``private_settings``.
@@ -165,6 +181,13 @@ def _integer(low: int, high: int | None) -> Callable[[str, object], int]:
     return read
 
 
+_BOUNDS: tuple[tuple[str, int, int | None], ...] = (
+    ("max_attributes_per_call", 1, 300),
+    ("max_attribute_name_length", 1, None),
+    ("max_attribute_value_length", 1, None),
+    ("max_identifier_value_length", 1, None),
+)
+
 _READERS: Mapping[str, Callable[[str, object], Any]] = {
     "site_id": _string,
     "api_key": _string,
@@ -175,9 +198,6 @@ _READERS: Mapping[str, Callable[[str, object], Any]] = {
     "enable_user_deletion": _boolean,
     "events_filter": _string_list,
     "anonymous_events": _boolean,
-    "max_attributes_per_call": _integer(1, 300),
-    "max_attribute_name_length": _integer(1, None),
-    "max_attribute_value_length": _integer(1, None),
-    "max_identifier_value_length": _integer(1, None),
+    **{name: _integer(low, high) for name, low, high in _BOUNDS},
     "webhook_signing_key": _string,
 }

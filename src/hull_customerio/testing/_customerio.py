@@ -184,6 +184,8 @@ class FakeCustomerIO(FakeService):
 
     def _reset_state(self) -> None:
         self._persons: dict[str, _Person] = {}
+        # id -> cio_id: finding a person by id must not cost a scan of every person.
+        self._cio_ids_by_id: dict[str, str] = {}
         self._next_cio_id = 1
         self._events: list[CustomerIOEvent] = []
         self._duplicates: list[CustomerIOEvent] = []
@@ -380,12 +382,23 @@ class FakeCustomerIO(FakeService):
     def _find(self, kind: str, value: str) -> _Person | None:
         if kind == "cio_id":
             return self._persons.get(value)
+        if kind == "id":
+            cio_id = self._cio_ids_by_id.get(value)
+            return None if cio_id is None else self._persons[cio_id]
         for person in self._persons.values():
-            if kind == "id" and person.id == value:
-                return person
-            if kind == "email" and person.attributes.get("email") == value:
+            if person.attributes.get("email") == value:
                 return person
         return None
+
+    def _store(self, person: _Person) -> None:
+        self._persons[person.cio_id] = person
+        if person.id is not None:
+            self._cio_ids_by_id[person.id] = person.cio_id
+
+    def _forget(self, person: _Person) -> None:
+        del self._persons[person.cio_id]
+        if person.id is not None:
+            self._cio_ids_by_id.pop(person.id, None)
 
     @staticmethod
     def _path_identifier(customer_id: str) -> tuple[str, str]:
@@ -407,14 +420,14 @@ class FakeCustomerIO(FakeService):
                 attributes={"email": value} if kind == "email" else {},
             )
             self._next_cio_id += 1
-            self._persons[person.cio_id] = person
+            self._store(person)
         person.attributes.update(attributes)
         return True
 
     def _delete(self, identifier: tuple[str, str]) -> None:
         person = self._find(*identifier)
         if person is not None:
-            del self._persons[person.cio_id]
+            self._forget(person)
         kind, value = identifier
         if person is not None and person.id is not None:
             value = person.id
@@ -577,7 +590,7 @@ class FakeCustomerIO(FakeService):
             key = f"cio_{key}"
         if action == "suppress":
             if person is not None:
-                del self._persons[person.cio_id]
+                self._forget(person)
             self._suppressed.add(key)
         else:
             self._suppressed.discard(key)
@@ -646,7 +659,7 @@ class FakeCustomerIO(FakeService):
         applied = kept is not None and merged is not None and kept is not merged
         if applied and kept is not None and merged is not None:
             kept.attributes = {**merged.attributes, **kept.attributes}
-            del self._persons[merged.cio_id]
+            self._forget(merged)
         self._merges.append(
             CustomerIOMerge(dict([primary]), dict([secondary]), applied=applied)
         )

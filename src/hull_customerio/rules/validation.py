@@ -17,6 +17,13 @@ def value_size(value: Any) -> int:
     """The size Customer.io counts for a value: UTF-8 bytes; lists and objects as compact JSON."""
     if isinstance(value, str):
         return len(value.encode())
+    # Scalars whose JSON text is known without serialising: planning measures every value.
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if type(value) is int:
+        return len(str(value))
     return len(compact_json(value).encode())
 
 

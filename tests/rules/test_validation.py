@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from builders import event, message, settings, user
 from hull_customerio.models.plan import Action
@@ -215,3 +217,19 @@ def test_a_whitelisted_attribute_name_is_checked_after_renaming() -> None:
 
     assert result.action == Action.IDENTIFY
     assert "abcdefghij" in result.attributes
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda children: st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=5), children, max_size=3),
+        max_leaves=8,
+    )
+)
+def test_value_size_is_the_utf8_size_of_the_compact_json_for_every_value(value: object) -> None:
+    from hull_customerio._serialization import compact_json  # noqa: PLC0415
+    from hull_customerio.rules.validation import value_size  # noqa: PLC0415
+
+    expected = len(value.encode()) if isinstance(value, str) else len(compact_json(value).encode())
+    assert value_size(value) == expected

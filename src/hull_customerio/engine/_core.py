@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..hull.flow_control import flow_control_next, flow_control_retry
 from ..models.customerio import BatchResult
-from ..models.hull import MalformedMessage, UserUpdateMessage
+from ..models.hull import MalformedMessage, Notification, UserUpdateMessage, parse_notification
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..models.report import OutcomeStatus, Status, SyncReport, UserOutcome, WebhookOutcome
 from ..models.webhook import IncomingEvent
@@ -483,6 +483,27 @@ def is_transient(exc: BaseException | None) -> bool:
     if isinstance(exc, APIStatusError):
         return exc.status_code in _TRANSIENT_STATUSES or exc.status_code >= 500
     return False
+
+
+def read_notification(payload: Mapping[str, Any]) -> Notification | None:
+    """The parsed notification, or ``None`` (logged) when it can never succeed."""
+    try:
+        return parse_notification(payload)
+    except (ValidationError, ConfigurationError) as exc:
+        logger.error(
+            "outgoing.user.error",
+            extra={"hull_event": "outgoing.user.error", "reason": "invalid_notification",
+                   "error": str(exc)},
+        )  # fmt: skip
+        return None
+
+
+def own_delivery_failure(error: DeliveryError, request_id: str) -> DeliveryError | None:
+    """``error`` if our message is among the undelivered ones, else ``None``.
+
+    Other writers share the Hull client: only our own message decides our answer.
+    """
+    return error if any(m.get("requestId") == request_id for m in error.undelivered) else None
 
 
 def flow_control_for(report: SyncReport) -> dict[str, Any]:

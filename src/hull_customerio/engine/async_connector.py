@@ -16,7 +16,7 @@ from ..errors import (
 )
 from ..hull import AsyncHullClient
 from ..hull.flow_control import flow_control_next
-from ..models.hull import Notification, UserUpdateMessage, parse_notification
+from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
@@ -153,14 +153,8 @@ class AsyncConnector:
 
     async def handle_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Handle a notification; see :meth:`hull_customerio.Connector.handle_notification`."""
-        try:
-            notification = parse_notification(payload)
-        except (ValidationError, ConfigurationError) as exc:
-            _core.logger.error(
-                "outgoing.user.error",
-                extra={"hull_event": "outgoing.user.error", "reason": "invalid_notification",
-                       "error": str(exc)},
-            )  # fmt: skip
+        notification = _core.read_notification(payload)
+        if notification is None:
             return dict(flow_control_next())
         return _core.flow_control_for(await self.sync_notification(notification))
 
@@ -192,9 +186,7 @@ class AsyncConnector:
         try:
             await self.hull.flush()
         except DeliveryError as exc:
-            # Other writers share the client: only our own message decides our answer.
-            if any(m.get("requestId") == request_id for m in exc.undelivered):
-                error = exc
+            error = _core.own_delivery_failure(exc, request_id)
         except APIError as exc:
             error = exc
         return _core.webhook_delivered(read, error)

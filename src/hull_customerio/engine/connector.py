@@ -8,14 +8,13 @@ from typing import Any
 from ..customerio import CustomerIOClient
 from ..errors import (
     APIError,
-    ConfigurationError,
     DeliveryError,
     HullCustomerIOError,
     ValidationError,
 )
 from ..hull import HullClient
 from ..hull.flow_control import flow_control_next
-from ..models.hull import Notification, UserUpdateMessage, parse_notification
+from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
@@ -150,14 +149,8 @@ class Connector:
         the notification again. A notification that can never succeed (malformed envelope,
         invalid settings) is logged and answered ``next``.
         """
-        try:
-            notification = parse_notification(payload)
-        except (ValidationError, ConfigurationError) as exc:
-            _core.logger.error(
-                "outgoing.user.error",
-                extra={"hull_event": "outgoing.user.error", "reason": "invalid_notification",
-                       "error": str(exc)},
-            )  # fmt: skip
+        notification = _core.read_notification(payload)
+        if notification is None:
             return dict(flow_control_next())
         return _core.flow_control_for(self.sync_notification(notification))
 
@@ -200,9 +193,7 @@ class Connector:
         try:
             self.hull.flush()
         except DeliveryError as exc:
-            # Other writers share the client: only our own message decides our answer.
-            if any(m.get("requestId") == request_id for m in exc.undelivered):
-                error = exc
+            error = _core.own_delivery_failure(exc, request_id)
         except APIError as exc:
             error = exc
         return _core.webhook_delivered(read, error)

@@ -739,7 +739,7 @@ def test_check_is_ok_with_valid_credentials_and_segments(
     code, out, _ = run(capsys, "check", *argv, "--segment", "seg_paying")
 
     assert (code, out) == (0, "status: ok\n")
-    assert [r.path for r in customerio.requests] == ["/auth"]
+    assert [r.path for r in customerio.requests] == ["/api/v1/accounts/region"]
 
 
 def test_check_reads_credentials_from_the_environment_and_segments_from_settings(

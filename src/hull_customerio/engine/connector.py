@@ -201,7 +201,7 @@ class Connector:
     # -------------------------------------------------------------------------- status
 
     def check_status(self) -> Status:
-        """The connector's health: credentials, segments, and a ``GET /api/v1/accounts/region`` round trip."""
+        """The connector's health: credentials, segments, and a credential check round trip."""
         errors, warnings = _core.check_status_messages(self.settings)
         if not errors:
             try:

@@ -101,8 +101,7 @@ class Connector:
                 singles = [self._perform(call) for _, _, call in round_.calls]
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(execution.plan, _core.write_back_steps(execution))
-                for execution in done
+                self._drive(execution.plan, _core.write_back_steps(execution)) for execution in done
             ]
         else:
             executions = [self._drive(plan, _core.v1_steps(plan)) for plan in prepared.plans]

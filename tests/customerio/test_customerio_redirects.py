@@ -8,9 +8,11 @@ never sees a request.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +21,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from hull_customerio._retry import RetryPolicy
-from hull_customerio.customerio import _base
+from hull_customerio.customerio import AsyncCustomerIOClient, CustomerIOClient, _base
 from hull_customerio.errors import APIStatusError
 
 SITE_ID = "site-123"
@@ -260,3 +262,91 @@ def test_redirect_target_allows_only_https_customerio_hosts(location: str, allow
 def test_origin_of_keeps_a_non_default_port() -> None:
     assert _base.origin_of("https://track-eu.customer.io/api/v1/x?y=1") == EU
     assert _base.origin_of("https://a.customer.io:8443/x") == "https://a.customer.io:8443"
+
+
+def test_threads_sharing_a_client_all_follow_the_redirect_and_warn_once(
+    httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpx_mock.add_response(
+        url=US + "/api/v1/customers/1",
+        status_code=307,
+        headers={"Location": EU + "/api/v1/customers/1"},
+        is_reusable=True,
+    )
+    # Every fourth EU answer is a 503 the client retries: nothing may be lost meanwhile.
+    answers = iter([503, 200, 200, 200] * 50)
+    lock = threading.Lock()
+
+    def eu(request: httpx.Request) -> httpx.Response:
+        with lock:
+            return httpx.Response(next(answers))
+
+    httpx_mock.add_callback(eu, url=EU + "/api/v1/customers/1", is_reusable=True)
+    client = CustomerIOClient(
+        SITE_ID, API_KEY, rate_limit=None, retry=RetryPolicy(max_attempts=3), sleep=lambda _: None
+    )
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(5):
+            try:
+                client.delete("1")
+            except Exception as exc:  # any failure is what the test counts
+                failures.append(exc)
+
+    with caplog.at_level(logging.WARNING, logger="hull_customerio"):
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    client.close()
+
+    assert failures == []
+    eu_sent = [r for r in httpx_mock.get_requests() if str(r.url).startswith(EU)]
+    assert all(r.headers["Authorization"] == AUTHORIZATION for r in eu_sent)
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    # Once remembered, the US host is no longer asked; at most one hop per early thread.
+    us_sent = [r for r in httpx_mock.get_requests() if str(r.url).startswith(US)]
+    assert len(us_sent) <= 8
+
+
+@pytest.mark.anyio
+async def test_tasks_sharing_an_async_client_all_follow_the_redirect_and_warn_once(
+    httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpx_mock.add_response(
+        url=US + "/api/v1/customers/1",
+        status_code=307,
+        headers={"Location": EU + "/api/v1/customers/1"},
+        is_reusable=True,
+    )
+    answers = iter([503, 200, 200, 200] * 50)
+    httpx_mock.add_callback(
+        lambda request: httpx.Response(next(answers)),
+        url=EU + "/api/v1/customers/1",
+        is_reusable=True,
+    )
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    failures: list[BaseException] = []
+    async with AsyncCustomerIOClient(
+        SITE_ID, API_KEY, rate_limit=None, retry=RetryPolicy(max_attempts=3), sleep=no_sleep
+    ) as client:
+
+        async def work() -> None:
+            for _ in range(5):
+                try:
+                    await client.delete("1")
+                except Exception as exc:  # any failure is what the test counts
+                    failures.append(exc)
+
+        with caplog.at_level(logging.WARNING, logger="hull_customerio"):
+            await asyncio.gather(*(work() for _ in range(8)))
+
+    assert failures == []
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    eu_sent = [r for r in httpx_mock.get_requests() if str(r.url).startswith(EU)]
+    assert all(r.headers["Authorization"] == AUTHORIZATION for r in eu_sent)

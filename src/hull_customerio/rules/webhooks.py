@@ -64,8 +64,8 @@ WEBHOOK_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Subscription changes, named the same whichever channel triggered them (SPEC §4.3), by
-#: metric. ``email_unsubscribed`` keeps its own name (see :data:`WEBHOOK_EVENT_NAMES`).
+#: Subscription changes by metric, named the same whichever channel triggered them;
+#: ``email_unsubscribed`` keeps its own name (see :data:`WEBHOOK_EVENT_NAMES`).
 SUBSCRIPTION_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     {
         "subscribed": "Customer Subscribed",

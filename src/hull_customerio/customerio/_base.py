@@ -544,7 +544,9 @@ def anonymous_event_operation(
     """A v2 batch operation recording an event (or, with ``type="page"``, a page view) of a
     person not identified yet, addressed by ``{"identifiers": {"anonymous_id": ...}}``.
 
-    Customer.io merges it into the person whose ``anonymous_id`` attribute matches.
+    Customer.io's v2 reference does not document this shape; the engine sends anonymous events
+    with :meth:`CustomerIOClient.track_anonymous` (``POST /api/v1/events``) instead. Customer.io
+    merges an anonymous event into the person whose ``anonymous_id`` attribute matches.
     """
     if not isinstance(anonymous_id, str) or not anonymous_id:
         raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")

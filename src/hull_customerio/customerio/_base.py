@@ -40,6 +40,7 @@ __all__ = [
     "EU_URL",
     "MAX_BATCH_OPERATION_BYTES",
     "MAX_BATCH_REQUEST_BYTES",
+    "MAX_REDIRECTS",
     "REDIRECT_STATUSES",
     "REGION_URLS",
     "US_URL",

@@ -99,22 +99,43 @@ class AsyncConnector:
                 return await self._drive(plan, steps)
 
         if self.mode == "batch":
-            operations, owners = _core.batch_operations(prepared.plans)
-            result = await self.customerio.batch(operations) if operations else None
-            per_user = (
-                _core.batch_results(prepared.plans, owners, result)
-                if result is not None
-                else [[] for _ in prepared.plans]
-            )
+            rounds = _core.batch_steps(prepared.plans)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[Execution] = stop.value
+                    break
+                result = (
+                    await self.customerio.batch(round_.operations) if round_.operations else None
+                )
+                singles = await self._perform_in_user_order(round_.calls)
+                answers = _core.batch_results(round_, result, singles)
             runs = [
-                bounded(plan, _core.batch_steps(plan, results))
-                for plan, results in zip(prepared.plans, per_user, strict=True)
+                bounded(execution.plan, _core.write_back_steps(execution)) for execution in done
             ]
         else:
             runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
         executions = list(await asyncio.gather(*runs))
         await self._flush_hull(executions)
         return _core.finish(prepared, executions)
+
+    async def _perform_in_user_order(
+        self, calls: list[tuple[int, int, CustomerIOCall]]
+    ) -> list[StepResult]:
+        """Perform v1 calls: each user's in order, users concurrently (client-bounded)."""
+        results: list[StepResult] = [None] * len(calls)
+        by_user: dict[int, list[int]] = {}
+        for number, (user, _, _) in enumerate(calls):
+            by_user.setdefault(user, []).append(number)
+
+        async def one_user(numbers: list[int]) -> None:
+            for number in numbers:
+                results[number] = await self._perform(calls[number][2])
+
+        await asyncio.gather(*(one_user(numbers) for numbers in by_user.values()))
+        return results
 
     async def _drive(
         self, plan: UserPlan, steps: Generator[Step, StepResult, Execution]

@@ -89,16 +89,19 @@ class Connector:
     ) -> SyncReport:
         prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
         if self.mode == "batch":
-            operations, owners = _core.batch_operations(prepared.plans)
-            result = self.customerio.batch(operations) if operations else None
-            per_user = (
-                _core.batch_results(prepared.plans, owners, result)
-                if result is not None
-                else [[] for _ in prepared.plans]
-            )
+            rounds = _core.batch_steps(prepared.plans)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[Execution] = stop.value
+                    break
+                result = self.customerio.batch(round_.operations) if round_.operations else None
+                singles = [self._perform(call) for _, _, call in round_.calls]
+                answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(plan, _core.batch_steps(plan, results))
-                for plan, results in zip(prepared.plans, per_user, strict=True)
+                self._drive(execution.plan, _core.write_back_steps(execution)) for execution in done
             ]
         else:
             executions = [self._drive(plan, _core.v1_steps(plan)) for plan in prepared.plans]
@@ -201,7 +204,7 @@ class Connector:
     # -------------------------------------------------------------------------- status
 
     def check_status(self) -> Status:
-        """The connector's health: credentials, segments, and a ``GET /auth`` round trip."""
+        """The connector's health: credentials, segments, and a credential check round trip."""
         errors, warnings = _core.check_status_messages(self.settings)
         if not errors:
             try:

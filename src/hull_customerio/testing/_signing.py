@@ -64,6 +64,29 @@ class NotificationSigning:
             return self._private_key
 
     @property
+    def notification_private_key(self) -> str:
+        """The private signing key (PEM, PKCS#8); assign a PEM RSA private key to sign with it.
+
+        Generating a key pair takes a fraction of a second; a test suite that creates many
+        fakes can generate one key once and give it to each.
+        """
+        pem = self._signing_key().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return pem.decode("ascii")
+
+    @notification_private_key.setter
+    def notification_private_key(self, pem: str) -> None:
+        key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            msg = "the notification key must be an RSA private key"
+            raise TypeError(msg)
+        with self._key_lock:
+            self._private_key = key
+
+    @property
     def notification_public_key(self) -> str:
         """The public key (PEM) that verifies this fake's notification signatures.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pytest_httpx import HTTPXMock
 
 import hull_customerio as hc
 from hull_customerio.engine import _notifications as n
@@ -552,3 +554,72 @@ def test_the_fake_hulls_signature_verifies_with_its_public_key() -> None:
         f"https://{fake.organization}/smart-notifier/public-key"
     )
     assert json.loads(signed.body)["configuration"]["secret"] == fake.secret
+
+
+# ------------------------------------------------------------------- fetching the key
+
+
+@pytest.fixture
+def key_pem(keys: Any) -> bytes:
+    return pem(keys[0]).encode()
+
+
+def test_the_key_is_fetched_as_hull_does_it_post_with_the_signature_as_body(
+    httpx_mock: HTTPXMock, key_pem: bytes
+) -> None:
+    httpx_mock.add_response(
+        method="POST", url=KEY_URL, match_content=b"the.signature.jwt", content=key_pem
+    )
+
+    response = n.fetch_key(None, n.KeyRequest(KEY_URL, "the.signature.jwt"))
+
+    assert response == n.KeyResponse(200, key_pem)
+    assert isinstance(n.read_public_key(response), rsa.RSAPublicKey)
+
+
+async def _afetch(request: n.KeyRequest) -> n.KeyResponse:
+    async with httpx.AsyncClient() as client:
+        return await n.afetch_key(client, request)
+
+
+def test_the_async_fetch_sends_the_same_request(httpx_mock: HTTPXMock, key_pem: bytes) -> None:
+    httpx_mock.add_response(method="POST", url=KEY_URL, match_content=b"sig", content=key_pem)
+
+    assert asyncio.run(_afetch(n.KeyRequest(KEY_URL, "sig"))) == n.KeyResponse(200, key_pem)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_redirect_is_not_followed(httpx_mock: HTTPXMock, flavour: str) -> None:
+    httpx_mock.add_response(
+        method="POST", url=KEY_URL, status_code=302, headers={"Location": "https://evil.example/"}
+    )
+    request = n.KeyRequest(KEY_URL, "sig")
+
+    response = n.fetch_key(None, request) if flavour == "sync" else asyncio.run(_afetch(request))
+
+    assert response.status_code == 302
+    assert n.read_public_key(response) == "the key URL answered HTTP 302"
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [KEY_URL]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_an_oversized_answer_is_not_read_to_the_end(httpx_mock: HTTPXMock, flavour: str) -> None:
+    httpx_mock.add_response(method="POST", url=KEY_URL, content=b"-" * (n.MAX_KEY_SIZE + 1))
+    request = n.KeyRequest(KEY_URL, "sig")
+
+    response = n.fetch_key(None, request) if flavour == "sync" else asyncio.run(_afetch(request))
+
+    assert response == n.KeyResponse(None, error="the answer is too large")
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_network_failure_becomes_a_reason_not_an_exception(
+    httpx_mock: HTTPXMock, flavour: str
+) -> None:
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=KEY_URL)
+    request = n.KeyRequest(KEY_URL, "sig")
+
+    response = n.fetch_key(None, request) if flavour == "sync" else asyncio.run(_afetch(request))
+
+    assert response == n.KeyResponse(None, error="ConnectError")
+    assert n.read_public_key(response) == "the key URL could not be fetched (ConnectError)"

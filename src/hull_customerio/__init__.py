@@ -39,6 +39,7 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .hub import AsyncConnectorHub
 from .hull import AsyncHullClient, HullClient
 from .hull.flow_control import flow_control_next, flow_control_retry
 from .models.hull import (
@@ -70,6 +71,7 @@ __all__ = [
     "APITimeoutError",
     "Action",
     "AsyncConnector",
+    "AsyncConnectorHub",
     "AsyncCustomerIOClient",
     "AsyncHullClient",
     "AuthenticationError",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 import attrs
+import httpx
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
@@ -18,6 +20,7 @@ __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack"
 
 _CLAIM_KINDS = ("id", "external_id", "email", "anonymous_id")
 _FIREHOSE_PATHS = frozenset({"/", "/firehose", "/api/v1/firehose"})
+_BATCH_FILES = "/batch-files/"
 
 
 #: The default connector secret: 32+ bytes, so PyJWT signs with it without a key-length warning.
@@ -234,6 +237,7 @@ class FakeHull(FakeService):
         self._messages: list[HullMessage] = []
         self._rejections: list[HullRejection] = []
         self._statuses: list[HullStatus] = []
+        self._batch_files: dict[str, bytes] = {}
 
     # -- records -------------------------------------------------------------------------
 
@@ -345,6 +349,103 @@ class FakeHull(FakeService):
         found = self.user(id=id, external_id=external_id, email=email, anonymous_id=anonymous_id)
         return [] if found is None else found.tracks
 
+    # -- playing Hull's side -------------------------------------------------------------
+
+    def notification(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        channel: str = "user:update",
+        segments: Iterable[Mapping[str, Any]] = (),
+        notification_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A notification from this organization, as Hull sends it to a connector.
+
+        It carries the fake's credentials (`configuration`) and its `private_settings`.
+
+        Args:
+            messages: The messages (`user:update` messages for the default channel).
+            channel: The notification's channel.
+            segments: The organization's segments (`{"id", "name"}`).
+            notification_id: Its id (a new random one by default).
+        """
+        return {
+            "notification_id": notification_id or uuid.uuid4().hex,
+            "configuration": {
+                "id": self.id, "organization": self.organization, "secret": self.secret,
+            },
+            "connector": {"id": self.id, "private_settings": dict(self.private_settings)},
+            "channel": channel,
+            "messages": [dict(m) for m in messages],
+            "segments": [dict(s) for s in segments],
+        }  # fmt: skip
+
+    def send_notification(
+        self,
+        app_url: str,
+        payload: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> httpx.Response:
+        """POST a notification to a connector app's `/smart-notifier`, as Hull does.
+
+        Args:
+            app_url: The app's base URL (e.g. `http://127.0.0.1:8000`).
+            payload: The notification (see `notification()`).
+            headers: Extra headers (e.g. Hull's signature headers).
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The app's answer.
+        """
+        return httpx.post(
+            _app_url(app_url, "/smart-notifier"),
+            content=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", **dict(headers or {})},
+            timeout=timeout,
+        )
+
+    def add_batch_file(self, records: Iterable[Mapping[str, Any]]) -> str:
+        """Serve `records` as a JSON-lines batch file; return its URL (the server must run).
+
+        The file is served without Hull's headers, as a pre-signed storage URL would be.
+        """
+        content = _json_lines(records)
+        path = f"{_BATCH_FILES}{uuid.uuid4().hex}.json"
+        with self._lock:
+            self._batch_files[path] = content
+        return self.url + path
+
+    def send_batch(
+        self,
+        app_url: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        query: Mapping[str, str] | None = None,
+        timeout: float = 300.0,
+    ) -> httpx.Response:
+        """Send a "send to connector" batch to a connector app's `/batch`, as Hull does.
+
+        The records are served as a JSON-lines file by this fake's loopback server; the app is
+        told its URL and given the fake's credentials in the query.
+
+        Args:
+            app_url: The app's base URL.
+            records: One user per record (the shape of a `user:update` message).
+            query: Replaces the credentials in the query (to test refusals).
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The app's answer.
+        """
+        url = self.add_batch_file(records)
+        params = dict(query) if query is not None else {
+            "organization": self.organization, "id": self.id, "secret": self.secret,
+        }  # fmt: skip
+        body = {"url": url, "format": "json", "object_type": "user_report"}
+        return httpx.post(_app_url(app_url, "/batch"), params=params, json=body, timeout=timeout)
+
     # -- HTTP ----------------------------------------------------------------------------
 
     def _authorized(self, request: RecordedRequest) -> bool:
@@ -356,6 +457,12 @@ class FakeHull(FakeService):
         )
 
     def _handle(self, request: RecordedRequest) -> _Reply:
+        if request.path.startswith(_BATCH_FILES) and request.method == "GET":
+            # Batch files are fetched from pre-signed storage URLs: no Hull headers.
+            content = self._batch_files.get(request.path)
+            if content is None:
+                return self._error_reply(404, "Not found")
+            return _Reply(200, content, (("Content-Type", "application/x-ndjson"),))
         if not self._authorized(request):
             return self._error_reply(
                 401, "Invalid credentials: check Hull-App-Id, Hull-Access-Token, Hull-Organization"
@@ -546,3 +653,13 @@ def _given_claims(
         msg = "pass at least one of id=, external_id=, email=, anonymous_id="
         raise ValueError(msg)
     return claims
+
+
+def _json_lines(records: Iterable[Mapping[str, Any]]) -> bytes:
+    return b"".join(
+        json.dumps(record, separators=(",", ":")).encode() + b"\n" for record in records
+    )
+
+
+def _app_url(app_url: str, path: str) -> str:
+    return app_url.rstrip("/") + path

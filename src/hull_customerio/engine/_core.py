@@ -74,6 +74,10 @@ FAILURE_MESSAGES: Mapping[str, str] = {
     "writeback_failed": "Customer.io is up to date but Hull did not receive the sync state.",
     "malformed_message": "The message is malformed and cannot be synchronized.",
     "internal_error": "An unexpected error stopped this user; the others went on.",
+    "credentials_mismatch": (
+        "The notification's settings name another Customer.io workspace than the connector's "
+        "client; nothing was sent."
+    ),
 }
 
 
@@ -390,6 +394,30 @@ def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcom
         error=str(error),
         exception=error,
     )
+
+
+def credentials_mismatch_report(notification: Notification, detail: str) -> SyncReport:
+    """Every user of ``notification`` in error with ``credentials_mismatch``; nothing sent.
+
+    Malformed messages keep their ``malformed_message`` outcome; duplicates of a user are
+    merged first, so each user has exactly one outcome.
+    """
+    outcomes = [
+        UserOutcome(
+            user_id=message.user.id,
+            customer_id=None,
+            action=Action.ERROR,
+            status="error",
+            reason="credentials_mismatch",
+            message=FAILURE_MESSAGES["credentials_mismatch"],
+            error=detail,
+        )
+        for message in deduplicate_messages(notification.messages)
+    ]
+    outcomes += [malformed_outcome(bad.user_id, bad.error) for bad in notification.malformed]
+    for outcome in outcomes:
+        log_outcome(outcome)
+    return SyncReport(outcomes=outcomes)
 
 
 def _internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:

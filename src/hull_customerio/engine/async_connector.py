@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from ..customerio import AsyncCustomerIOClient
 from ..errors import (
@@ -12,16 +14,23 @@ from ..errors import (
     ConfigurationError,
     DeliveryError,
     HullCustomerIOError,
+    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import AsyncHullClient
-from ..hull.flow_control import flow_control_next
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core
+from . import _core, _notifications
 from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._notifications import (
+    HULL_KEY_HOSTS,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    NotificationKeyCache,
+)
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncConnector"]
 
@@ -43,9 +52,21 @@ class AsyncConnector:
             no webhook forwarding).
         mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
         max_concurrency: how many users are processed at the same time.
+        notification_public_key: Hull's RS256 public key (PEM); see
+            :class:`~hull_customerio.Connector`.
+        trusted_key_hosts: the hosts Hull's public key may be fetched from (default
+            :data:`~hull_customerio.HULL_KEY_HOSTS`).
+        require_signature: refuse notifications that Hull did not sign (always so without
+            a Hull client).
+        key_cache: where fetched public keys are kept; one
+            :class:`~hull_customerio.NotificationKeyCache` may be shared by many connectors,
+            sync and async.
+        key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
+            short-lived client with a 5 s timeout per fetch).
 
     Raises:
-        ConfigurationError: an unknown ``mode`` or a ``max_concurrency`` below 1.
+        ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
+            that is not a PEM RSA public key, or ``trusted_key_hosts`` as a single string.
     """
 
     def __init__(
@@ -56,6 +77,11 @@ class AsyncConnector:
         hull: AsyncHullClient | None = None,
         mode: str = "v1",
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = False,
+        key_cache: NotificationKeyCache | None = None,
+        key_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ConfigurationError([f"max_concurrency must be at least 1, got {max_concurrency}"])
@@ -64,6 +90,14 @@ class AsyncConnector:
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
         self.max_concurrency = max_concurrency
+        self.notification_guard = NotificationGuard(
+            hull,
+            public_key=notification_public_key,
+            trusted_key_hosts=trusted_key_hosts,
+            require_signature=require_signature,
+            key_cache=key_cache,
+        )
+        self._key_http_client = key_http_client
 
     def __repr__(self) -> str:
         return (
@@ -151,12 +185,49 @@ class AsyncConnector:
         except DeliveryError as exc:
             _core.apply_delivery_error(executions, exc)
 
-    async def handle_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Handle a notification; see :meth:`hull_customerio.Connector.handle_notification`."""
-        notification = _core.read_notification(payload)
-        if notification is None:
-            return dict(flow_control_next())
-        return _core.flow_control_for(await self.sync_notification(notification))
+    async def handle_notification(
+        self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Authenticate and sync a notification; see
+        :meth:`hull_customerio.Connector.handle_notification`.
+
+        Raises:
+            NotificationAuthenticationError: the notification is refused; nothing was sent.
+            ValidationError: ``payload`` is bytes that are not a JSON object.
+        """
+        envelope = _notifications.envelope_of(payload)
+        await self._authenticate(envelope, headers)
+        return (await self._process(envelope)).body
+
+    async def answer_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        """Everything a web view needs to answer Hull; never raises for bad input. See
+        :meth:`hull_customerio.Connector.answer_notification`."""
+        read = _notifications.read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        try:
+            await self._authenticate(read, headers)
+        except NotificationAuthenticationError as exc:
+            return _notifications.refused_answer(exc)
+        return await self._process(read)
+
+    async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
+        steps = self.notification_guard.authenticate(envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                response = await _notifications.afetch_key(self._key_http_client, request)
+                request = steps.send(response)
+        except StopIteration:
+            return
+
+    async def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
+        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        if isinstance(prepared, NotificationAnswer):
+            return prepared
+        return _notifications.processed_answer(await self.sync_notification(prepared))
 
     async def sync_notification(self, notification: Notification) -> SyncReport:
         """Synchronise a parsed notification: its messages with its own settings.
@@ -201,3 +272,12 @@ class AsyncConnector:
             except APIError as exc:
                 errors.append(_core.connection_error_message(exc))
         return _core.status_from(errors, warnings)
+
+    async def publish_status(self) -> Status:
+        """Run the status check and publish it to Hull; see
+        :meth:`hull_customerio.Connector.publish_status`."""
+        if self.hull is None:
+            raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
+        status = await self.check_status()
+        await self.hull.put_status(status.status, status.messages)
+        return status

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from ..customerio import CustomerIOClient
 from ..errors import (
     APIError,
+    ConfigurationError,
     DeliveryError,
     HullCustomerIOError,
+    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import HullClient
-from ..hull.flow_control import flow_control_next
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core
+from . import _core, _notifications
 from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._notifications import (
+    HULL_KEY_HOSTS,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    NotificationKeyCache,
+)
 
 __all__ = ["Connector"]
 
@@ -34,9 +44,22 @@ class Connector:
             writing anything back to Hull (a dry run for Hull) and cannot forward webhooks.
         mode: ``"v1"`` sends one Track API call per operation; ``"batch"`` sends every
             operation of a sync through v2 batch requests. Outcomes are the same either way.
+        notification_public_key: Hull's RS256 public key (PEM) that verifies notification
+            signatures; ``None`` fetches it from the URL a signed notification names, but
+            only from an ``https`` URL on one of ``trusted_key_hosts``.
+        trusted_key_hosts: the hosts Hull's public key may be fetched from (each with its
+            subdomains); default :data:`~hull_customerio.HULL_KEY_HOSTS`, Hull's own domains.
+        require_signature: refuse notifications that Hull did not sign. Without a Hull
+            client, only signed notifications are accepted whatever this says.
+        key_cache: where fetched public keys are kept; pass one
+            :class:`~hull_customerio.NotificationKeyCache` to many connectors to share it
+            (default: a cache of this connector's own).
+        key_http_client: the ``httpx.Client`` public keys are fetched with (default: a
+            short-lived client with a 5 s timeout per fetch); keys are fetched rarely.
 
     Raises:
-        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``.
+        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, the public key is
+            not a PEM RSA public key, or ``trusted_key_hosts`` is a single string.
     """
 
     def __init__(
@@ -46,11 +69,24 @@ class Connector:
         customerio: CustomerIOClient,
         hull: HullClient | None = None,
         mode: str = "v1",
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = False,
+        key_cache: NotificationKeyCache | None = None,
+        key_http_client: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
         self.customerio = customerio
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
+        self.notification_guard = NotificationGuard(
+            hull,
+            public_key=notification_public_key,
+            trusted_key_hosts=trusted_key_hosts,
+            require_signature=require_signature,
+            key_cache=key_cache,
+        )
+        self._key_http_client = key_http_client
 
     def __repr__(self) -> str:
         return f"Connector(mode={self.mode!r}, settings={self.settings!r})"
@@ -140,19 +176,75 @@ class Connector:
 
     # ------------------------------------------------------------------- notifications
 
-    def handle_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Handle a Hull smart-notifier ``user:update`` notification; return the flow control.
+    def handle_notification(
+        self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Authenticate a Hull smart-notifier notification, sync it, return the flow control.
 
-        The notification's own settings (``connector.private_settings``) drive the rules. The
-        answer is ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for
-        a transient reason (Customer.io or Hull unreachable, rate limited, 5xx), so Hull sends
+        The notification must carry this connector's credentials (its ``configuration``) and,
+        when present or required, Hull's valid signature; otherwise nothing of it is used.
+        Its own settings (``connector.private_settings``) then drive the rules. The answer is
+        ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for a
+        transient reason (Customer.io or Hull unreachable, rate limited, 5xx), so Hull sends
         the notification again. A notification that can never succeed (malformed envelope,
-        invalid settings) is logged and answered ``next``.
+        invalid settings, a channel other than ``user:update``, settings naming another
+        Customer.io workspace) is logged and answered ``next``. A web view should rather call
+        :meth:`answer_notification`, which also gives the HTTP status.
+
+        Args:
+            payload: the notification, parsed or as the raw body.
+            headers: the request headers (names matched case-insensitively), which carry
+                Hull's signature.
+
+        Raises:
+            NotificationAuthenticationError: the notification is refused; nothing was sent.
+            ValidationError: ``payload`` is bytes that are not a JSON object.
         """
-        notification = _core.read_notification(payload)
-        if notification is None:
-            return dict(flow_control_next())
-        return _core.flow_control_for(self.sync_notification(notification))
+        envelope = _notifications.envelope_of(payload)
+        self._authenticate(envelope, headers)
+        return self._process(envelope).body
+
+    def answer_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        """Everything a web view needs to answer Hull's smart-notifier; never raises for bad
+        input.
+
+        Reads the raw body, authenticates the notification as :meth:`handle_notification`
+        does and syncs it. The answer's ``http_status`` and ``body`` are what to send back;
+        its ``report`` says what became of each user.
+
+        Args:
+            body: the raw request body.
+            headers: the request headers (names matched case-insensitively).
+
+        Returns:
+            ``200`` with the flow control, ``400`` (``invalid_body``) for a body that is not
+            a JSON object, or ``401`` with the refusal reason.
+        """
+        read = _notifications.read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        try:
+            self._authenticate(read, headers)
+        except NotificationAuthenticationError as exc:
+            return _notifications.refused_answer(exc)
+        return self._process(read)
+
+    def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
+        steps = self.notification_guard.authenticate(envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(_notifications.fetch_key(self._key_http_client, request))
+        except StopIteration:
+            return
+
+    def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
+        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        if isinstance(prepared, NotificationAnswer):
+            return prepared
+        return _notifications.processed_answer(self.sync_notification(prepared))
 
     def sync_notification(self, notification: Notification) -> SyncReport:
         """Synchronise a parsed notification: its messages with its own settings.
@@ -210,3 +302,22 @@ class Connector:
             except APIError as exc:
                 errors.append(_core.connection_error_message(exc))
         return _core.status_from(errors, warnings)
+
+    def publish_status(self) -> Status:
+        """Run :meth:`check_status` and publish the result to Hull.
+
+        Sends ``PUT /api/v1/<connector id>/status`` with ``{"status", "messages"}``, what
+        Hull shows on the connector's page (the earlier connector did it every 30 minutes).
+
+        Returns:
+            The status that was published.
+
+        Raises:
+            ConfigurationError: the connector has no Hull client.
+            APIError: Hull did not accept the status.
+        """
+        if self.hull is None:
+            raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
+        status = self.check_status()
+        self.hull.put_status(status.status, status.messages)
+        return status

@@ -10,7 +10,7 @@ import attrs
 
 from ..engine._core import check_status_messages, status_from
 from ..errors import APIError, APIStatusError, ConfigurationError, ValidationError
-from ..hull.flow_control import flow_control_next, flow_control_retry
+from ..hull.flow_control import flow_control_next
 from ..models.report import Status, SyncReport
 from ..settings import Settings
 from ._auth import NotificationAnswer
@@ -21,49 +21,54 @@ __all__ = ["BatchTally"]
 logger = logging.getLogger("hull_customerio")
 
 
-def _answer(
-    status: int, reason: str, message: str, body: dict[str, Any] | None = None
-) -> NotificationAnswer:
+def _answer(status: int, reason: str, message: str) -> NotificationAnswer:
     level = logging.WARNING if status in (400, 401) else logging.ERROR
     name = "incoming.notification.refused" if status == 401 else "incoming.notification.error"
-    logger.log(level, name, extra={"hull_event": name, "reason": reason})
-    document = {"reason": reason, "message": message} if body is None else body
-    return NotificationAnswer(http_status=status, body=document, report=None, reason=reason)
-
-
-def invalid_body() -> NotificationAnswer:
-    """The body is not a JSON object."""
-    return _answer(400, "invalid_body", "The request body is not a JSON object.")
+    logger.log(level, name, extra={"hull_event": name, "reason": reason, "error": message})
+    return NotificationAnswer(
+        http_status=status,
+        body={"error": {"code": reason, "message": message}},
+        reason=reason,
+        message=message,
+    )
 
 
 def refused(reason: str) -> NotificationAnswer:
-    """The request does not carry the connector's credentials (or they were refused)."""
+    """The request does not carry the connector's credentials, or Hull refused them."""
     return _answer(401, reason, "The request does not carry valid connector credentials.")
 
 
-def notification_settings(payload: Mapping[str, Any]) -> Settings | NotificationAnswer:
-    """The notification's own settings (``connector.private_settings``)."""
+def _next(reason: str, message: str) -> NotificationAnswer:
+    logger.error("incoming.notification.error",
+                 extra={"hull_event": "incoming.notification.error", "reason": reason,
+                        "error": message})  # fmt: skip
+    return NotificationAnswer(
+        http_status=200, body=dict(flow_control_next()), reason=reason, message=message
+    )
+
+
+def notification_settings(payload: Mapping[str, Any]) -> Settings | None:
+    """The notification's own settings (``connector.private_settings``), ``None`` if invalid."""
     connector = payload.get("connector")
     private = connector.get("private_settings") if isinstance(connector, Mapping) else None
     if not isinstance(private, Mapping):
         private = {}
     try:
         return Settings.from_private_settings(private)
-    except ConfigurationError as exc:
-        return unusable_settings(exc)
+    except ConfigurationError:
+        return None
 
 
 def unusable_settings(exc: ConfigurationError) -> NotificationAnswer:
     """Settings that can never work: answered ``next`` (Hull must not re-send), logged."""
-    body = {**flow_control_next(), "reason": "invalid_settings", "message": str(exc)}
-    return _answer(200, "invalid_settings", str(exc), body)
+    return _next("invalid_settings", f"The connector's settings are invalid: {exc}")
 
 
 def missing_workspace_credentials() -> NotificationAnswer:
     """No Customer.io Site ID / API key in the settings: nothing can be sent (``next``)."""
-    message = "The connector's settings have no Customer.io Site ID and API Key."
-    body = {**flow_control_next(), "reason": "missing_credentials", "message": message}
-    return _answer(200, "missing_credentials", message, body)
+    return _next(
+        "missing_credentials", "The connector's settings have no Customer.io Site ID and API Key."
+    )
 
 
 def batch_request(body: bytes) -> BatchRequest | NotificationAnswer:
@@ -89,8 +94,7 @@ def batch_settings_failure(exc: Exception) -> NotificationAnswer:
     if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
         return refused("wrong_connector")
     if isinstance(exc, APIError):
-        body = {**flow_control_retry(), "reason": "hull_unavailable", "message": str(exc)}
-        return _answer(503, "hull_unavailable", str(exc), body)
+        return _answer(503, "hull_unavailable", f"Hull could not be reached: {exc}")
     if isinstance(exc, ConfigurationError):
         return unusable_settings(exc)
     raise exc
@@ -136,4 +140,8 @@ class BatchTally:
             "skipped": self.skipped,
             "failed": self.failed + self.malformed,
         }
-        return NotificationAnswer(http_status=200, body=body, report=None, reason=None)
+        message = (
+            f"{self.succeeded} synchronized, {self.skipped} skipped, "
+            f"{self.failed + self.malformed} failed."
+        )
+        return NotificationAnswer(http_status=200, body=body, message=message)

@@ -15,10 +15,12 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ..engine._notifications import NotificationEnvelope, NotificationGuard
 from ..errors import APIError, APIStatusError, ConfigurationError
+from ..models.hull import HullConfiguration
 from ..models.report import WebhookOutcome
 from ..settings import Settings
-from ._auth import HULL_KEY_HOSTS
+from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
 from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
 from ._cache import LeaseCache, TtlCache
 from ._tokens import HullCredentials, TokenCodec, build_webhook_url
@@ -28,7 +30,6 @@ __all__ = [
     "DEFAULT_SETTINGS_TTL",
     "HubCore",
     "WorkspaceKey",
-    "credentials_from_notification",
 ]
 
 logger = logging.getLogger("hull_customerio")
@@ -55,20 +56,6 @@ class WorkspaceKey:
 
     def __repr__(self) -> str:
         return f"WorkspaceKey(organization={self.hull.organization!r}, site_id={self.site_id!r})"
-
-
-def credentials_from_notification(payload: object) -> HullCredentials | None:
-    """``configuration``'s ``organization``, ``id`` and ``secret``, when all three are text."""
-    if not isinstance(payload, Mapping):
-        return None
-    configuration = payload.get("configuration")
-    if not isinstance(configuration, Mapping):
-        return None
-    values = [configuration.get(k) for k in ("organization", "id", "secret")]
-    if not all(isinstance(v, str) and v for v in values):
-        return None
-    organization, connector_id, secret = (str(v) for v in values)
-    return HullCredentials(organization, connector_id, secret)
 
 
 def read_json(body: bytes) -> object:
@@ -177,6 +164,10 @@ class HubCore(Generic[L]):
         self.notification_public_key = notification_public_key
         self.trusted_key_hosts = tuple(trusted_key_hosts)
         self.require_signature = require_signature
+        # Public keys fetched from Hull are shared by every connector of the hub.
+        self.key_cache = NotificationKeyCache()
+        # Refuse a bad key now rather than on every notification.
+        self.guard(NotificationEnvelope(payload={}, configuration=HullConfiguration()))
         self.mode = mode
         self.max_tenants = max_tenants
         self.batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
@@ -282,8 +273,19 @@ class HubCore(Generic[L]):
             "notification_public_key": self.notification_public_key,
             "trusted_key_hosts": self.trusted_key_hosts,
             "require_signature": self.require_signature,
+            "key_cache": self.key_cache,
         }
 
-    def refusal(self, payload: Mapping[str, Any], headers: Mapping[str, str]) -> Any:
-        """The 401 answer for a notification refused before any client is built, or ``None``."""
-        return None
+    def guard(self, envelope: NotificationEnvelope) -> NotificationGuard:
+        """A guard authenticating ``envelope`` as the connector it claims to be for."""
+        configuration = envelope.configuration
+        identity = ClaimedIdentity(
+            configuration.id or "", configuration.organization or "", configuration.secret or ""
+        )
+        return NotificationGuard(
+            identity,
+            public_key=self.notification_public_key,
+            trusted_key_hosts=self.trusted_key_hosts,
+            require_signature=self.require_signature,
+            key_cache=self.key_cache,
+        )

@@ -14,12 +14,19 @@ import httpx
 from .._ratelimit import AsyncRateLimiter
 from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
+from ..engine._notifications import (
+    NotificationEnvelope,
+    afetch_key,
+    prepare_notification,
+    read_notification_body,
+)
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
+from ..hull._base import normalize_organization
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers
-from ._auth import HULL_KEY_HOSTS, NotificationAnswer
+from ._auth import HULL_KEY_HOSTS, NotificationAnswer, authenticate
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_LINE_BYTES,
@@ -35,8 +42,6 @@ from ._core import (
     HubCore,
     Options,
     WorkspaceKey,
-    credentials_from_notification,
-    read_json,
     settings_failure,
     settings_from_app,
     webhook_refused,
@@ -271,27 +276,48 @@ class AsyncConnectorHub:
         then handled by a connector built on that tenant's (cached) clients, which checks
         Hull's signature (required by default). Never raises for bad input.
         """
-        payload = read_json(body)
-        if not isinstance(payload, Mapping):
-            return _answers.invalid_body()
-        credentials = credentials_from_notification(payload)
-        if credentials is None:
-            return _answers.refused("missing_credentials")
-        refusal = self._core.refusal(payload, headers)
-        if refusal is not None:
-            return refusal
-        settings = _answers.notification_settings(payload)
-        if isinstance(settings, NotificationAnswer):
-            return settings
-        key = self._core.workspace_key(credentials, settings)
-        if key is None:
-            return _answers.missing_workspace_credentials()
+        read = read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        configuration = read.configuration
+        if configuration.id is None or configuration.organization is None or (
+            configuration.secret is None
+        ):
+            return await self._authenticated_answer(read, headers)
+        credentials = HullCredentials(
+            normalize_organization(configuration.organization),
+            configuration.id,
+            configuration.secret,
+        )
+        settings = _answers.notification_settings(read.payload)
+        key = None if settings is None else self._core.workspace_key(credentials, settings)
+        if settings is None or key is None:
+            # No workspace to build a client for: authenticate, then answer as a connector would.
+            return await self._authenticated_answer(read, headers)
         try:
             async with self._hull(credentials) as hull, self._customerio(key) as customerio:
                 connector = self._connector(settings, customerio, hull)
                 return await connector.answer_notification(body, headers)
         except ConfigurationError as exc:
             return _answers.unusable_settings(exc)
+
+    async def _authenticated_answer(
+        self, envelope: NotificationEnvelope, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        steps = authenticate(self._core.guard(envelope), envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                response = await afetch_key(self._http, request)
+                request = steps.send(response)
+        except StopIteration as stop:
+            refused: NotificationAnswer | None = stop.value
+        if refused is not None:
+            return refused
+        answer = prepare_notification(envelope, site_id="")
+        if isinstance(answer, NotificationAnswer):
+            return answer
+        return _answers.missing_workspace_credentials()  # pragma: no cover - "" names no site
 
     # ---------------------------------------------------------------------------- batches
 

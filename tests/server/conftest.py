@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hull_customerio.testing import FakeCustomerIO, FakeHull  # noqa: E402
+from hull_customerio.testing import FakeCustomerIO, FakeHull
 
 
 @attrs.frozen
@@ -67,3 +72,48 @@ def hub_options(tenants: dict[str, Tenant]) -> dict[str, Any]:
         return {"base_url": workspaces[site_id].url, "rate_limit": None}
 
     return {"hull_options": hull_options, "customerio_options": customerio_options}
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+#: Hull's notification-signing public key, as the hub is configured with it.
+PUBLIC_KEY = (
+    _RSA.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+def hull_signature(notification_id: str, key: rsa.RSAPrivateKey = _RSA) -> dict[str, str]:
+    """The headers Hull signs a notification with (RS256 JWT, ``jti`` = its id)."""
+    now = int(time.time())
+    token = jwt.encode({"jti": notification_id, "iat": now, "exp": now + 300}, key, "RS256")
+    return {
+        "x-hull-smart-notifier-signature": token,
+        "x-hull-smart-notifier-signature-version": "v1",
+        "x-hull-smart-notifier-signature-public-key-url": "https://hullapp.io/key",
+    }
+
+
+def notification(tenant: Tenant, messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A ``user:update`` notification from ``tenant``'s organization with its own settings."""
+    hull = tenant.hull
+    return {
+        "notification_id": uuid.uuid4().hex,
+        "configuration": {"id": hull.id, "organization": hull.organization,
+                          "secret": hull.secret},
+        "connector": {"id": hull.id, "private_settings": dict(hull.private_settings)},
+        "channel": "user:update",
+        "segments": [{"id": "seg_paying", "name": "Paying customers"}],
+        "messages": messages,
+        **extra,
+    }  # fmt: skip
+
+
+def user_message(number: int, segment: str = "seg_paying") -> dict[str, Any]:
+    return {
+        "user": {"id": f"u{number:06d}", "external_id": f"ext-{number}",
+                 "email": f"user{number}@example.com", "traits_plan": "pro"},
+        "segments": [{"id": segment, "name": "Paying customers"}],
+        "account": {},
+        "events": [],
+    }  # fmt: skip

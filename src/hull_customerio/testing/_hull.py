@@ -351,35 +351,6 @@ class FakeHull(FakeService):
 
     # -- playing Hull's side -------------------------------------------------------------
 
-    def notification(
-        self,
-        messages: Iterable[Mapping[str, Any]],
-        *,
-        channel: str = "user:update",
-        segments: Iterable[Mapping[str, Any]] = (),
-        notification_id: str | None = None,
-    ) -> dict[str, Any]:
-        """A notification from this organization, as Hull sends it to a connector.
-
-        It carries the fake's credentials (`configuration`) and its `private_settings`.
-
-        Args:
-            messages: The messages (`user:update` messages for the default channel).
-            channel: The notification's channel.
-            segments: The organization's segments (`{"id", "name"}`).
-            notification_id: Its id (a new random one by default).
-        """
-        return {
-            "notification_id": notification_id or uuid.uuid4().hex,
-            "configuration": {
-                "id": self.id, "organization": self.organization, "secret": self.secret,
-            },
-            "connector": {"id": self.id, "private_settings": dict(self.private_settings)},
-            "channel": channel,
-            "messages": [dict(m) for m in messages],
-            "segments": [dict(s) for s in segments],
-        }  # fmt: skip
-
     def send_notification(
         self,
         app_url: str,
@@ -392,7 +363,7 @@ class FakeHull(FakeService):
 
         Args:
             app_url: The app's base URL (e.g. `http://127.0.0.1:8000`).
-            payload: The notification (see `notification()`).
+            payload: The notification.
             headers: Extra headers (e.g. Hull's signature headers).
             timeout: Seconds to wait for the answer.
 

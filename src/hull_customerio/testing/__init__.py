@@ -22,6 +22,7 @@ from ._hull import (
     claims_key,
 )
 from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
+from ._signing import NOTIFICATION_KEY_PATH, SignedNotification
 
 __all__ = [
     "CustomerIOEvent",
@@ -37,6 +38,8 @@ __all__ = [
     "HullStatus",
     "HullTrack",
     "HullUser",
+    "NOTIFICATION_KEY_PATH",
     "RecordedRequest",
+    "SignedNotification",
     "claims_key",
 ]

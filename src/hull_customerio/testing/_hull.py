@@ -15,6 +15,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
+from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning
 
 __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]
 
@@ -170,7 +171,7 @@ class _RejectedError(Exception):
     pass
 
 
-class FakeHull(FakeService):
+class FakeHull(NotificationSigning, FakeService):
     """Hull's firehose and REST API, in process or over a real loopback HTTP server.
 
     One handler serves both: the firehose is `POST /` (point the client's `firehose_url` and
@@ -187,6 +188,11 @@ class FakeHull(FakeService):
     Users are resolved like Hull does, by claims: `id`, then `external_id`, then `email`, then
     any `anonymous_id` (a user whose `id` or `external_id` differs is never matched); a message
     for an unknown user creates it unless its token says `io.hull.create: false`.
+
+    It also signs notifications as Hull does (`signed_notification()`, an RS256 key pair of
+    its own, `notification_public_key`) and serves that public key at
+    `NOTIFICATION_KEY_PATH` (`/smart-notifier/public-key`, any method, no credentials), so
+    you can test your own notification endpoint with real signatures.
 
     Example:
         ```python
@@ -428,6 +434,8 @@ class FakeHull(FakeService):
         )
 
     def _handle(self, request: RecordedRequest) -> _Reply:
+        if request.path == NOTIFICATION_KEY_PATH:
+            return self._public_key_reply()
         if request.path.startswith(_BATCH_FILES) and request.method == "GET":
             # Batch files are fetched from pre-signed storage URLs: no Hull headers.
             content = self._batch_files.get(request.path)

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from server_support import PUBLIC_KEY, Tenant, hub_options, notification, user_message
 from uvicorn_support import serve
 
 import hull_customerio as hc
-from conftest import PUBLIC_KEY, Tenant, hub_options, hull_signature, notification, user_message
 from hull_customerio.server import create_app
+from hull_customerio.testing import FakeHull
 
 WEBHOOK = {
     "metric": "sent", "event_id": "01E4C4CT6YDC7Y5M7FE1GWWPQJ", "object_type": "email",
@@ -113,22 +113,18 @@ def test_a_webhook_with_a_missing_tampered_or_foreign_token_is_refused_and_nothi
 _user = user_message
 
 
-def _send(app_url: str, payload: dict[str, Any], *, signed: bool = True) -> httpx.Response:
-    headers = hull_signature(payload["notification_id"]) if signed else {}
-    return httpx.post(
-        f"{app_url}/smart-notifier",
-        content=json.dumps(payload).encode(),
-        headers={"content-type": "application/json", **headers},
-        timeout=60,
-    )
+def _send(
+    app_url: str, tenant: Tenant, payload: dict[str, Any], *, signed: bool = True
+) -> httpx.Response:
+    return tenant.hull.send_notification(app_url, payload, sign=signed, timeout=60)
 
 
 def test_two_tenants_notifications_each_reach_only_their_own_workspace_and_organization(
     app_url: str, tenants: dict[str, Tenant]
 ) -> None:
     alpha, beta = tenants["alpha"], tenants["beta"]
-    first = _send(app_url, notification(alpha, [_user(1), _user(2)]))
-    second = _send(app_url, notification(beta, [_user(3)]))
+    first = _send(app_url, alpha, notification(alpha, [_user(1), _user(2)]))
+    second = _send(app_url, beta, notification(beta, [_user(3)]))
     assert first.status_code == 200, first.text
     assert first.json() == {"flow_control": {"type": "next"}}
     assert second.json() == {"flow_control": {"type": "next"}}
@@ -146,9 +142,11 @@ def test_concurrent_notifications_of_two_tenants_stay_apart(
     jobs = [(alpha, range(0, 40, 2)), (beta, range(1, 40, 2))] * 3
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(
-            pool.map(lambda job: _send(app_url, notification(job[0], [_user(n) for n in job[1]])),
-                     jobs)
-        )  # fmt: skip
+            pool.map(
+                lambda job: _send(app_url, job[0], notification(job[0], list(map(_user, job[1])))),
+                jobs,
+            )
+        )
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
     assert sorted(alpha.customerio.people) == sorted(f"ext-{n}" for n in range(0, 40, 2))
     assert sorted(beta.customerio.people) == sorted(f"ext-{n}" for n in range(1, 40, 2))
@@ -158,7 +156,7 @@ def test_an_unsigned_notification_is_refused_by_default_and_nothing_is_sent(
     app_url: str, tenants: dict[str, Tenant]
 ) -> None:
     alpha = tenants["alpha"]
-    answer = _send(app_url, notification(alpha, [_user(1)]), signed=False)
+    answer = _send(app_url, alpha, notification(alpha, [_user(1)]), signed=False)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "missing_signature"
     assert alpha.customerio.requests == []
@@ -170,12 +168,8 @@ def test_a_notification_signed_with_another_key_is_refused(
 ) -> None:
     alpha = tenants["alpha"]
     payload = notification(alpha, [_user(1)])
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    answer = httpx.post(
-        f"{app_url}/smart-notifier",
-        content=json.dumps(payload).encode(),
-        headers=hull_signature(payload["notification_id"], other),
-    )
+    forger = FakeHull()  # a key pair of its own
+    answer = alpha.hull.send_notification(app_url, forger.sign_payload(payload))
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "bad_signature"
     assert alpha.customerio.requests == []
@@ -186,7 +180,7 @@ def test_an_account_update_is_answered_next_and_nothing_is_sent(
 ) -> None:
     alpha = tenants["alpha"]
     payload = notification(alpha, [{"account": {"id": "acc-1"}}], channel="account:update")
-    answer = _send(app_url, payload)
+    answer = _send(app_url, alpha, payload)
     assert answer.status_code == 200
     assert answer.json() == {"flow_control": {"type": "next"}}
     assert alpha.customerio.requests == []
@@ -198,7 +192,7 @@ def test_a_notification_whose_settings_name_no_workspace_is_answered_next_withou
     alpha = tenants["alpha"]
     payload = notification(alpha, [_user(1)])
     payload["connector"]["private_settings"] = {"synchronized_segments": ["seg_paying"]}
-    answer = _send(app_url, payload)
+    answer = _send(app_url, alpha, payload)
     assert answer.status_code == 200
     assert answer.json() == {"flow_control": {"type": "next"}}
     assert alpha.customerio.requests == []

@@ -25,6 +25,7 @@ from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
 from ._signing import NOTIFICATION_KEY_PATH, SignedNotification
 
 __all__ = [
+    "NOTIFICATION_KEY_PATH",
     "CustomerIOEvent",
     "CustomerIOMerge",
     "CustomerIOPerson",
@@ -38,7 +39,6 @@ __all__ = [
     "HullStatus",
     "HullTrack",
     "HullUser",
-    "NOTIFICATION_KEY_PATH",
     "RecordedRequest",
     "SignedNotification",
     "claims_key",

@@ -15,7 +15,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
-from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning
+from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning, SignedNotification
 
 __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]
 
@@ -360,8 +360,9 @@ class FakeHull(NotificationSigning, FakeService):
     def send_notification(
         self,
         app_url: str,
-        payload: Mapping[str, Any],
+        notification: Mapping[str, Any] | SignedNotification,
         *,
+        sign: bool = True,
         headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
     ) -> httpx.Response:
@@ -369,17 +370,26 @@ class FakeHull(NotificationSigning, FakeService):
 
         Args:
             app_url: The app's base URL (e.g. `http://127.0.0.1:8000`).
-            payload: The notification.
-            headers: Extra headers (e.g. Hull's signature headers).
+            notification: A notification dict (see `notification()`), signed here unless
+                `sign` is false, or a `SignedNotification` sent as it is.
+            sign: Sign a dict with this fake's key (`sign_payload()`).
+            headers: Extra headers, added last (e.g. to forge a signature).
             timeout: Seconds to wait for the answer.
 
         Returns:
             The app's answer.
         """
+        if isinstance(notification, SignedNotification):
+            body, signed_headers = notification.body, notification.headers
+        elif sign:
+            signed = self.sign_payload(notification)
+            body, signed_headers = signed.body, signed.headers
+        else:
+            body, signed_headers = json.dumps(notification).encode(), {}
         return httpx.post(
             _app_url(app_url, "/smart-notifier"),
-            content=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", **dict(headers or {})},
+            content=body,
+            headers={"Content-Type": "application/json", **signed_headers, **dict(headers or {})},
             timeout=timeout,
         )
 

@@ -15,11 +15,18 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ..engine._notifications import NotificationEnvelope, NotificationGuard
+from ..engine._notifications import (
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    prepare_notification,
+)
 from ..errors import APIError, APIStatusError, ConfigurationError
+from ..hull._base import normalize_organization
 from ..models.hull import HullConfiguration
 from ..models.report import WebhookOutcome
 from ..settings import Settings
+from ._answers import missing_workspace_credentials
 from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
 from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
 from ._cache import LeaseCache, TtlCache
@@ -80,6 +87,31 @@ def settings_from_app(document: object) -> Settings:
     if not isinstance(private, Mapping):
         raise ConfigurationError(["Hull's connector record has no private_settings object"])
     return Settings.from_private_settings(private)
+
+
+def claimed_credentials(envelope: NotificationEnvelope) -> HullCredentials:
+    """The credentials an authenticated notification carries (its ``configuration``)."""
+    configuration = envelope.configuration
+    return HullCredentials(
+        normalize_organization(configuration.organization or ""),
+        configuration.id or "",
+        configuration.secret or "",
+    )
+
+
+def unsendable_answer(
+    envelope: NotificationEnvelope, settings: Settings | None
+) -> NotificationAnswer:
+    """The answer to an authenticated notification whose settings name no usable workspace.
+
+    ``next``, nothing sent: ``unsupported_channel`` for another channel, as a connector
+    answers; ``invalid_notification`` for unreadable settings; else ``missing_credentials``.
+    """
+    site_id = "" if settings is None else settings.site_id or ""
+    answer = prepare_notification(envelope, site_id=site_id)
+    if isinstance(answer, NotificationAnswer):
+        return answer
+    return missing_workspace_credentials()
 
 
 def webhook_refused(status: int, reason: str, message: str) -> WebhookOutcome:

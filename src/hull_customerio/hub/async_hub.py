@@ -17,15 +17,13 @@ from ..engine import AsyncConnector
 from ..engine._notifications import (
     NotificationEnvelope,
     afetch_key,
-    prepare_notification,
     read_notification_body,
 )
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
-from ..hull._base import normalize_organization
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
-from . import _answers
+from . import _answers, _core
 from ._auth import HULL_KEY_HOSTS, NotificationAnswer, authenticate
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
@@ -243,6 +241,7 @@ class AsyncConnectorHub:
             customerio=customerio,
             hull=hull,
             mode=self._core.mode,
+            key_http_client=self._http,
             **self._core.connector_security(),
         )
 
@@ -279,21 +278,16 @@ class AsyncConnectorHub:
         read = read_notification_body(body)
         if isinstance(read, NotificationAnswer):
             return read
-        configuration = read.configuration
-        if configuration.id is None or configuration.organization is None or (
-            configuration.secret is None
-        ):
-            return await self._authenticated_answer(read, headers)
-        credentials = HullCredentials(
-            normalize_organization(configuration.organization),
-            configuration.id,
-            configuration.secret,
-        )
+        # Authenticated before any client is built: a refused request costs the hub nothing.
+        refused = await self._authenticate(read, headers)
+        if refused is not None:
+            return refused
+        credentials = _core.claimed_credentials(read)
         settings = _answers.notification_settings(read.payload)
         key = None if settings is None else self._core.workspace_key(credentials, settings)
         if settings is None or key is None:
-            # No workspace to build a client for: authenticate, then answer as a connector would.
-            return await self._authenticated_answer(read, headers)
+            # No workspace to send to: answered as a connector would, nothing sent.
+            return _core.unsendable_answer(read, settings)
         try:
             async with self._hull(credentials) as hull, self._customerio(key) as customerio:
                 connector = self._connector(settings, customerio, hull)
@@ -301,9 +295,9 @@ class AsyncConnectorHub:
         except ConfigurationError as exc:
             return _answers.unusable_settings(exc)
 
-    async def _authenticated_answer(
+    async def _authenticate(
         self, envelope: NotificationEnvelope, headers: Mapping[str, str]
-    ) -> NotificationAnswer:
+    ) -> NotificationAnswer | None:
         steps = authenticate(self._core.guard(envelope), envelope, headers)
         try:
             request = next(steps)
@@ -312,12 +306,7 @@ class AsyncConnectorHub:
                 request = steps.send(response)
         except StopIteration as stop:
             refused: NotificationAnswer | None = stop.value
-        if refused is not None:
-            return refused
-        answer = prepare_notification(envelope, site_id="")
-        if isinstance(answer, NotificationAnswer):
-            return answer
-        return _answers.missing_workspace_credentials()  # pragma: no cover - "" names no site
+        return refused
 
     # ---------------------------------------------------------------------------- batches
 

@@ -49,7 +49,7 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from .hub import AsyncConnectorHub
+from .hub import AsyncConnectorHub, ConnectorHub
 from .hull import AsyncHullClient, HullClient
 from .hull.flow_control import flow_control_next, flow_control_retry
 from .models.hull import (
@@ -92,6 +92,7 @@ __all__ = [
     "BatchResult",
     "ConfigurationError",
     "Connector",
+    "ConnectorHub",
     "CustomerIOClient",
     "DeliveryError",
     "HullAccount",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -208,6 +209,8 @@ class HubCore(Generic[L]):
         self._limiter_factory = limiter_factory
         self._clock = clock
         self._settings: TtlCache[HullCredentials, Settings] = TtlCache(settings_ttl, max_tenants)
+        # Held only for the cache's bookkeeping, never across I/O (threads of the sync hub).
+        self._settings_lock = threading.Lock()
         self._limiters: dict[str, tuple[L, int]] = {}
         self.closed = False
 
@@ -287,11 +290,13 @@ class HubCore(Generic[L]):
 
     def cached_settings(self, hull: HullCredentials) -> Settings | None:
         """The connector's settings read from Hull less than ``settings_ttl`` ago."""
-        return self._settings.get(hull, self._clock())
+        with self._settings_lock:
+            return self._settings.get(hull, self._clock())
 
     def keep_settings(self, hull: HullCredentials, settings: Settings) -> None:
         """Remember the settings just read from Hull."""
-        self._settings.put(hull, settings, self._clock())
+        with self._settings_lock:
+            self._settings.put(hull, settings, self._clock())
 
     def new_caches(self) -> tuple[LeaseCache[HullCredentials, Any], LeaseCache[WorkspaceKey, Any]]:
         """The two client caches: Hull clients per connector, Customer.io clients per workspace."""

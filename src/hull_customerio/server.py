@@ -67,7 +67,8 @@ def create_app(
             a listed loopback or private address plain ``http`` too (tests).
 
     Returns:
-        A Starlette application; it closes the hub or connector's clients on shutdown.
+        A Starlette application. On shutdown it closes a hub (and every client the hub
+        built); a connector's clients stay yours to close.
     """
     target = hub_or_connector
     hosts = None if batch_hosts is None else tuple(batch_hosts)

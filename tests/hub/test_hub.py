@@ -88,7 +88,8 @@ def _org(name: str, site: str, **settings: Any) -> FakeHull:
         organization=f"{name}.hullapp.io",
         private_settings={**_settings(site), **settings},
     )
-    hull.notification_private_key = SIGNER.notification_private_key
+    # The key object itself: loading its PEM again per fake costs a key check each time.
+    hull._private_key = SIGNER._signing_key()
     return hull
 
 

@@ -57,7 +57,8 @@ def make_tenants() -> dict[str, Tenant]:
             organization=f"{name}.hullapp.io",
             private_settings=_settings(name),
         )
-        hull.notification_private_key = SIGNING_KEY
+        # The key object itself: loading its PEM again per fake costs a key check each time.
+        hull._private_key = _SIGNER._signing_key()
         customerio = FakeCustomerIO(site_id=f"site-{name}", api_key=f"key-{name}")
         hull.start()
         customerio.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -99,10 +99,10 @@ def flavour(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def setup(flavour: str) -> Iterator[tuple[Hubs, FakeHull, FakeHull, FakeCustomerIO]]:
+def setup(flavour: str) -> tuple[Hubs, FakeHull, FakeHull, FakeCustomerIO]:
     alpha, beta = _org("alpha", "site-1"), _org("beta", "site-1")
     workspace = FakeCustomerIO(site_id="site-1", api_key="key-site-1")
-    yield Hubs(flavour, [alpha, beta], [workspace]), alpha, beta, workspace
+    return Hubs(flavour, [alpha, beta], [workspace]), alpha, beta, workspace
 
 
 def _signed_webhook(key: str = "sign") -> dict[str, str]:
@@ -174,7 +174,7 @@ def test_hull_refusing_the_tokens_credentials_answers_503_so_nothing_is_lost(set
 
 
 def test_connectors_sending_to_one_workspace_share_its_rate_limiter(setup: Any) -> None:
-    hubs, alpha, beta, workspace = setup
+    hubs, alpha, beta, _ = setup
     hub = hubs.hub()
     for org in (alpha, beta):
         answer = hubs.call(hub.answer_webhook, WEBHOOK, _signed_webhook(), _token_query(hub, org))

@@ -69,7 +69,8 @@ class AsyncConnectorHub:
     a webhook URL's token); the hub builds that tenant's clients from those credentials and
     its settings, reuses them for later requests (a bounded cache; the least recently used
     are flushed and closed once no request uses them) and shares one rate limiter between all
-    the clients that send to one Customer.io workspace. Nothing of one tenant — credentials,
+    the clients that send to one Customer.io workspace. One hub is shared by every request
+    task of an event loop. Nothing of one tenant — credentials,
     settings, clients, reports — is ever used for another.
 
     Args:

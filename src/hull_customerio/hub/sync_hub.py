@@ -69,7 +69,9 @@ class ConnectorHub:
     a webhook URL's token); the hub builds that tenant's clients from those credentials and
     its settings, reuses them for later requests (a bounded cache; the least recently used
     are flushed and closed once no request uses them) and shares one rate limiter between all
-    the clients that send to one Customer.io workspace. Nothing of one tenant — credentials,
+    the clients that send to one Customer.io workspace. One hub is shared by every request
+    thread of a web app (its caches are guarded by a lock never held while waiting on the
+    network). Nothing of one tenant — credentials,
     settings, clients, reports — is ever used for another.
 
     Args:
@@ -172,7 +174,17 @@ class ConnectorHub:
     def webhook_url(
         self, base_url: str, *, organization: str, connector_id: str, secret: str
     ) -> str:
-        """The connector's Customer.io webhook URL; see :meth:`ConnectorHub.webhook_url`."""
+        """The webhook URL to give Customer.io for one connector.
+
+        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``. The
+        token is the connector's credentials under authenticated encryption with the hub's
+        ``token_key``: it stays valid for every hub sharing that key, and an altered or
+        foreign token is refused. The URL fits Customer.io's 255-character field for a base URL
+        of up to 40 characters, an organization of up to 40 and a secret of up to 32.
+
+        Raises:
+            ConfigurationError: a credential is empty or longer than 255 bytes.
+        """
         return self._core.webhook_url(
             base_url, organization=organization, connector_id=connector_id, secret=secret
         )

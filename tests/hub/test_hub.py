@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -51,10 +52,20 @@ class Hubs:
             return httpx.Client(transport=fake.transport())
         return httpx.AsyncClient(transport=fake.transport())
 
+    def _no_wait(self) -> Any:
+        if self.flavour == "sync":
+            return lambda seconds: None
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        return no_wait
+
     def hub(self, **kwargs: Any) -> Any:
         def hull_options(organization: str) -> dict[str, Any]:
             fake = self.hulls[organization]
-            return {"api_url": f"https://{organization}", "http_client": self._client(fake)}
+            return {"api_url": f"https://{organization}", "http_client": self._client(fake),
+                    "sleep": self._no_wait()}  # fmt: skip
 
         def customerio_options(site_id: str) -> dict[str, Any]:
             return {"http_client": self._client(self.workspaces[site_id]), "rate_limit": None}
@@ -348,3 +359,36 @@ def test_webhook_urls_fit_customerios_field_and_repr_hides_secrets(flavour: str)
 def test_bad_hub_options_are_a_configuration_error(flavour: str, bad: dict[str, Any]) -> None:
     with pytest.raises(hc.ConfigurationError):
         Hubs(flavour, [], []).hub(**bad)
+
+
+def test_one_sync_hub_shared_by_threads_under_faults_loses_and_mixes_nothing() -> None:
+    alpha, beta = _org("alpha", "site-1"), _org("beta", "site-2", webhook_signing_key="sign")
+    workspaces = [FakeCustomerIO(site_id=s, api_key=f"key-{s}") for s in ("site-1", "site-2")]
+    hubs = Hubs("sync", [alpha, beta], workspaces)
+    hub = hubs.hub()
+    alpha.fail_next(500, 3, path="/", method="POST")  # the firehose fails, then recovers
+    beta.fail_next("disconnect", 2, path="/", method="POST")
+
+    def webhook(number: int) -> tuple[FakeHull, str, int]:
+        tenant = (alpha, beta)[number % 2]
+        payload = json.loads(WEBHOOK)
+        payload["event_id"] = f"01E4C4CT6YDC7Y5M7FE1GW{number:04d}"
+        body = json.dumps(payload).encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "x-cio-timestamp": stamp,
+            "x-cio-signature": hc.sign_webhook(body, timestamp=stamp, signing_key="sign"),
+        }
+        outcome = hub.answer_webhook(body, headers, _token_query(hub, tenant))  # fmt: skip
+        return tenant, payload["event_id"], outcome.http_status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(webhook, range(60)))
+    for tenant in (alpha, beta):
+        answered = {event for owner, event, status in results if owner is tenant and status == 200}
+        sent = {event for owner, event, _ in results if owner is tenant}
+        tracked = {track.event_id for track in tenant.tracks}
+        assert answered <= tracked <= sent  # every 200 is in Hull, and only its own events
+    assert all(status in (200, 503) for _, _, status in results)
+    assert (alpha.pending_faults, beta.pending_faults) == (0, 0)  # the faults did happen
+    hubs.close(hub)

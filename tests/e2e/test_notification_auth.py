@@ -47,28 +47,31 @@ class LoopbackTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def __init__(self, base_url: str) -> None:
         self.base = httpx.URL(base_url)
         self.seen: list[str] = []
-        self._sync = httpx.HTTPTransport()
-        self._async = httpx.AsyncHTTPTransport()
+        # Made on first use: most tests check that nothing is ever sent through it.
+        self._sync: httpx.HTTPTransport | None = None
+        self._async: httpx.AsyncHTTPTransport | None = None
 
     def _rewrite(self, request: httpx.Request) -> None:
         self.seen.append(str(request.url))
-        request.url = request.url.copy_with(
-            scheme="http", host=self.base.host, port=self.base.port
-        )
+        request.url = request.url.copy_with(scheme="http", host=self.base.host, port=self.base.port)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self._rewrite(request)
+        self._sync = self._sync or httpx.HTTPTransport(verify=False)
         return self._sync.handle_request(request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self._rewrite(request)
+        self._async = self._async or httpx.AsyncHTTPTransport(verify=False)
         return await self._async.handle_async_request(request)
 
     def close(self) -> None:
-        self._sync.close()
+        if self._sync is not None:
+            self._sync.close()
 
     async def aclose(self) -> None:
-        await self._async.aclose()
+        if self._async is not None:
+            await self._async.aclose()
 
 
 def answer(
@@ -103,9 +106,7 @@ def answer(
     async def run() -> hc.NotificationAnswer:
         async with async_customerio_client(customerio) as cio:
             hull_cli = async_hull_client(hull) if with_hull else None
-            keys = (
-                httpx.AsyncClient(transport=key_transport) if key_transport is not None else None
-            )
+            keys = httpx.AsyncClient(transport=key_transport) if key_transport is not None else None
             try:
                 connector = hc.AsyncConnector(
                     settings, customerio=cio, hull=hull_cli, key_http_client=keys, **options
@@ -239,6 +240,7 @@ FORGED_CONFIGURATIONS = [
 @pytest.mark.parametrize("signature", ["unsigned", "signed by Hull"])
 def test_a_notification_with_forged_credentials_sends_nothing_and_is_answered_401(
     flavour: str,
+    *,
     signature: str,
     changes: dict[str, Any],
     reason: str,
@@ -313,6 +315,7 @@ def test_a_genuine_signature_of_another_notification_is_refused(
 )
 def test_a_key_url_outside_the_trusted_hosts_is_never_fetched(
     flavour: str,
+    *,
     key_url: str,
     customerio: FakeCustomerIO,
     hull: FakeHull,
@@ -365,22 +368,25 @@ def test_handle_notification_raises_for_a_refused_notification(
     forged = _with_configuration(notification_payload, secret="guessed")
     settings = hc.Settings(site_id=customerio.site_id, api_key=customerio.api_key)
 
-    with pytest.raises(hc.NotificationAuthenticationError) as raised:
+    def handle() -> None:
         if flavour == "sync":
             with customerio_client(customerio) as cio, hull_client(hull) as hull_cli:
                 hc.Connector(settings, customerio=cio, hull=hull_cli).handle_notification(forged)
-        else:
+            return
 
-            async def run() -> None:
-                async with async_customerio_client(customerio) as cio:
-                    hull_cli = async_hull_client(hull)
-                    try:
-                        connector = hc.AsyncConnector(settings, customerio=cio, hull=hull_cli)
-                        await connector.handle_notification(forged)
-                    finally:
-                        await hull_cli.close()
+        async def run() -> None:
+            async with async_customerio_client(customerio) as cio:
+                hull_cli = async_hull_client(hull)
+                try:
+                    connector = hc.AsyncConnector(settings, customerio=cio, hull=hull_cli)
+                    await connector.handle_notification(forged)
+                finally:
+                    await hull_cli.close()
 
-            asyncio.run(run())
+        asyncio.run(run())
+
+    with pytest.raises(hc.NotificationAuthenticationError) as raised:
+        handle()
 
     assert raised.value.reason == "wrong_secret"
     assert "guessed" not in str(raised.value)
@@ -472,6 +478,7 @@ def test_another_channel_is_refused_like_any_notification_when_forged(
 @pytest.mark.parametrize("named", ["another-site", None])
 def test_settings_naming_another_workspace_send_nothing(
     flavour: str,
+    *,
     named: str | None,
     customerio: FakeCustomerIO,
     hull: FakeHull,
@@ -537,17 +544,21 @@ def test_publish_status_without_a_hull_client_is_a_configuration_error(
     flavour: str, customerio: FakeCustomerIO
 ) -> None:
     settings = hc.Settings(site_id=customerio.site_id, api_key=customerio.api_key)
-    with pytest.raises(hc.ConfigurationError, match="Hull client"):
+
+    def publish() -> None:
         if flavour == "sync":
             with customerio_client(customerio) as cio:
                 hc.Connector(settings, customerio=cio).publish_status()
-        else:
+            return
 
-            async def run() -> None:
-                async with async_customerio_client(customerio) as cio:
-                    await hc.AsyncConnector(settings, customerio=cio).publish_status()
+        async def run() -> None:
+            async with async_customerio_client(customerio) as cio:
+                await hc.AsyncConnector(settings, customerio=cio).publish_status()
 
-            asyncio.run(run())
+        asyncio.run(run())
+
+    with pytest.raises(hc.ConfigurationError, match="Hull client"):
+        publish()
     assert customerio.requests == []
 
 
@@ -572,9 +583,8 @@ def test_one_key_cache_shared_by_threads_and_tasks_under_key_faults_loses_nothin
         signed(hull, {**notification_payload, "notification_id": f"n-{i}", "messages": []})
         for i in range(24)
     ]
-    forged_body, forged_headers = signed(
-        attacker_hull(hull, signing_keys), {**notification_payload, "notification_id": "forged", "messages": []}
-    )
+    forged = {**notification_payload, "notification_id": "forged", "messages": []}
+    forged_body, forged_headers = signed(attacker_hull(hull, signing_keys), forged)
     results: list[tuple[str, int, str | None]] = []
     lock = threading.Lock()
 

@@ -1,4 +1,4 @@
-"""Authenticating and answering Hull notifications, once for both connectors (SPEC §8.1-§8.6).
+"""Authenticating and answering Hull notifications, once for both connectors.
 
 Everything that decides is here and does no I/O. The one piece of I/O authentication may need,
 fetching Hull's public key, is a :class:`KeyRequest` that :meth:`NotificationGuard.authenticate`

@@ -27,7 +27,8 @@ class UserOutcome:
             done for the person) or ``error`` (something failed or could not be sent).
         reason: the plan's reason code, or when something failed the failure's code:
             ``identify_failed``, ``delete_failed``, ``event_failed``, ``writeback_failed``,
-            ``malformed_message``, ``invalid_attributes``, ``internal_error``.
+            ``malformed_message``, ``invalid_attributes``, ``internal_error``,
+            ``credentials_mismatch`` (a notification naming another Customer.io workspace).
         message: the reason as a sentence for people.
         calls: the calls made for this user, in order (``identify``, ``delete``, ``event``,
             ``page``, ``anonymous``, ``batch`` and ``hull_traits``).

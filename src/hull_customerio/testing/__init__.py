@@ -22,7 +22,7 @@ from ._hull import (
     claims_key,
 )
 from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
-from ._signing import NOTIFICATION_KEY_PATH, SignedNotification
+from ._signing import SignedNotification
 
 __all__ = [
     "NOTIFICATION_KEY_PATH",

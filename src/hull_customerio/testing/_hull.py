@@ -191,7 +191,7 @@ class FakeHull(NotificationSigning, FakeService):
 
     It also signs notifications as Hull does (`signed_notification()`, an RS256 key pair of
     its own, `notification_public_key`) and serves that public key at
-    `NOTIFICATION_KEY_PATH` (`/smart-notifier/public-key`, any method, no credentials), so
+    `/smart-notifier/public-key` (any method, no credentials; `notification_key_url()`), so
     you can test your own notification endpoint with real signatures.
 
     Example:

@@ -327,7 +327,8 @@ def test_a_batch_from_a_refused_url_downloads_and_sends_nothing(
     body = json.dumps({"url": url, "format": "json", "object_type": "user_report"}).encode()
     answer = hubs.call(hub.answer_batch, body, {}, query, batch_hosts=hosts)
     assert (answer.http_status, answer.reason) == (400, "batch_url_refused")
-    assert alpha.requests == []
+    # Hull was asked about the credentials first; nothing was downloaded or sent.
+    assert [r.path for r in alpha.requests] == ["/api/v1/app"]
     assert workspace.requests == []
     hubs.close(hub)
 
@@ -391,4 +392,33 @@ def test_one_sync_hub_shared_by_threads_under_faults_loses_and_mixes_nothing() -
         assert answered <= tracked <= sent  # every 200 is in Hull, and only its own events
     assert all(status in (200, 503) for _, _, status in results)
     assert (alpha.pending_faults, beta.pending_faults) == (0, 0)  # the faults did happen
+    hubs.close(hub)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"organization": "a b.hullapp.io"}, {"secret": "s\u00e9cret"}, {"id": "\ud800"},
+     {"organization": "x" * 300}, {"secret": "line\nbreak"}],
+)  # fmt: skip
+def test_credentials_that_could_not_be_credentials_are_refused_before_any_call(
+    setup: Any, query: dict[str, str]
+) -> None:
+    hubs, alpha, _, _ = setup
+    hub = hubs.hub()
+    params = {"organization": alpha.organization, "id": alpha.id, "secret": alpha.secret, **query}
+    body = json.dumps({"url": "https://files.example.com/f.json"}).encode()
+    answer = hubs.call(hub.answer_batch, body, {}, params)
+    assert answer.http_status == 401
+    payload = alpha.notification([])
+    payload["configuration"] = {**payload["configuration"], **{
+        {"organization": "organization", "secret": "secret", "id": "id"}[k]: v
+        for k, v in query.items()}}  # fmt: skip
+    signed = alpha.sign_payload(payload)
+    answer = hubs.call(hub.answer_notification, signed.body, signed.headers)
+    assert answer.http_status == 401
+    assert alpha.requests == []
+    assert len(hub._hulls) == 0
+    with pytest.raises(hc.ConfigurationError):
+        hub.webhook_url("https://x.io", organization=params["organization"],
+                        connector_id=params["id"], secret=params["secret"])  # fmt: skip
     hubs.close(hub)

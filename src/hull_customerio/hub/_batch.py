@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..errors import ValidationError
-from ._tokens import HullCredentials
+from ._tokens import HullCredentials, is_header_safe
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -74,12 +74,12 @@ def parse_batch_request(body: bytes) -> BatchRequest:
 
 def credentials_from_query(query: Mapping[str, str]) -> HullCredentials | None:
     """The connector's credentials from a query (``organization``, ``id`` or ``ship``,
-    ``secret``), or ``None`` when one is missing."""
+    ``secret``), or ``None`` when one is missing or could not be a credential."""
     organization = query.get("organization")
     connector_id = query.get("id") or query.get("ship")
     secret = query.get("secret")
     values = (organization, connector_id, secret)
-    if not all(isinstance(v, str) and v for v in values):
+    if not all(is_header_safe(v) for v in values):
         return None
     return HullCredentials(str(organization), str(connector_id), str(secret))
 

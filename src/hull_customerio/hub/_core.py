@@ -31,7 +31,7 @@ from ._answers import missing_workspace_credentials
 from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
 from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
 from ._cache import LeaseCache, TtlCache
-from ._tokens import HullCredentials, TokenCodec, build_webhook_url
+from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
 
 __all__ = [
     "DEFAULT_MAX_TENANTS",
@@ -230,7 +230,12 @@ class HubCore(Generic[L]):
         Raises:
             ConfigurationError: a credential is empty or longer than 255 bytes.
         """
-        token = self._codec.seal(HullCredentials(organization, connector_id, secret))
+        credentials = HullCredentials(organization, connector_id, secret)
+        if not usable_credentials(credentials):
+            raise ConfigurationError(
+                ["organization, connector_id and secret must be 1-255 printable ASCII characters"]
+            )
+        token = self._codec.seal(credentials)
         return build_webhook_url(base_url, token)
 
     def open_token(self, query: Mapping[str, str]) -> HullCredentials | None:

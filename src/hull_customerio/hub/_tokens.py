@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import ConfigurationError
 
-__all__ = ["HullCredentials", "TokenCodec", "build_webhook_url"]
+__all__ = [
+    "HullCredentials",
+    "TokenCodec",
+    "build_webhook_url",
+    "is_header_safe",
+    "usable_credentials",
+]
 
 _VERSION = 1
 _NONCE_SIZE = 12
@@ -59,6 +65,26 @@ class HullCredentials:
             f"HullCredentials(organization={self.organization!r}, "
             f"connector_id={self.connector_id!r}, secret='***')"
         )
+
+
+def is_header_safe(text: object) -> bool:
+    """Whether ``text`` can travel in an HTTP header as a credential: 1-255 printable ASCII
+    characters without spaces (what Hull's organizations, ids and secrets are)."""
+    return (
+        isinstance(text, str)
+        and 0 < len(text) <= 255
+        and text.isascii()
+        and text.isprintable()
+        and " " not in text
+    )
+
+
+def usable_credentials(credentials: HullCredentials) -> bool:
+    """Whether every part of ``credentials`` is :func:`is_header_safe`."""
+    return all(
+        is_header_safe(part)
+        for part in (credentials.organization, credentials.connector_id, credentials.secret)
+    )
 
 
 def _derive_key(token_key: str) -> bytes:

@@ -21,6 +21,7 @@ from ..engine._notifications import (
 )
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
+from ..hull._base import normalize_organization
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers, _core
@@ -44,7 +45,7 @@ from ._core import (
     settings_from_app,
     webhook_refused,
 )
-from ._tokens import HullCredentials
+from ._tokens import HullCredentials, usable_credentials
 
 __all__ = ["AsyncConnectorHub", "check_download", "resolve_host", "stream_batch"]
 
@@ -254,14 +255,16 @@ class AsyncConnectorHub:
             return cached
         # One read per connector at a time: a burst of webhooks asks Hull once.
         lock = self._settings_locks.setdefault(credentials, asyncio.Lock())
-        async with lock:
-            cached = self._core.cached_settings(credentials)
-            if cached is not None:
-                return cached
-            settings = settings_from_app(await hull.api("GET", "app"))
-            self._core.keep_settings(credentials, settings)
-        if not lock.locked():
-            self._settings_locks.pop(credentials, None)
+        try:
+            async with lock:
+                cached = self._core.cached_settings(credentials)
+                if cached is not None:
+                    return cached
+                settings = settings_from_app(await hull.api("GET", "app"))
+                self._core.keep_settings(credentials, settings)
+        finally:
+            if not lock.locked():
+                self._settings_locks.pop(credentials, None)
         return settings
 
     # ---------------------------------------------------------------------- notifications
@@ -284,6 +287,8 @@ class AsyncConnectorHub:
         if refused is not None:
             return refused
         credentials = _core.claimed_credentials(read)
+        if not usable_credentials(credentials):
+            return _answers.refused("wrong_connector")
         settings = _answers.notification_settings(read.payload)
         key = None if settings is None else self._core.workspace_key(credentials, settings)
         if settings is None or key is None:
@@ -345,14 +350,15 @@ class AsyncConnectorHub:
         request = _answers.batch_request(body)
         if isinstance(request, NotificationAnswer):
             return request
-        refused_url = await check_download(request, hosts, self._resolver)
-        if refused_url is not None:
-            return refused_url
         async with self._hull(credentials) as hull:
             try:
                 settings = await self._settings(credentials, hull)
             except (APIError, ConfigurationError) as exc:
                 return _answers.batch_settings_failure(exc)
+            # Only once Hull accepted the credentials is the URL looked at (and resolved).
+            refused_url = await check_download(request, hosts, self._resolver)
+            if refused_url is not None:
+                return refused_url
             key = self._core.workspace_key(credentials, settings)
             if key is None:
                 return _answers.missing_workspace_credentials()
@@ -406,7 +412,9 @@ class AsyncConnectorHub:
             APIError: Hull could not be reached or refused the credentials.
             ConfigurationError: the connector's settings in Hull are invalid.
         """
-        credentials = HullCredentials(organization, connector_id, secret)
+        credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
+        if not usable_credentials(credentials):
+            raise ConfigurationError(["the connector's credentials are not valid"])
         async with self._hull(credentials) as hull:
             settings = await self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)

@@ -21,6 +21,7 @@ from ..engine._notifications import (
 )
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import HullClient
+from ..hull._base import normalize_organization
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers, _core
@@ -44,7 +45,7 @@ from ._core import (
     settings_from_app,
     webhook_refused,
 )
-from ._tokens import HullCredentials
+from ._tokens import HullCredentials, usable_credentials
 
 __all__ = ["ConnectorHub", "check_download", "resolve_host", "stream_batch"]
 
@@ -277,15 +278,17 @@ class ConnectorHub:
         # One read per connector at a time: a burst of webhooks asks Hull once.
         with self._lock:
             lock = self._settings_locks.setdefault(credentials, threading.Lock())
-        with lock:
-            cached = self._core.cached_settings(credentials)
-            if cached is not None:
-                return cached
-            settings = settings_from_app(hull.api("GET", "app"))
-            self._core.keep_settings(credentials, settings)
-        with self._lock:
-            if not lock.locked():
-                self._settings_locks.pop(credentials, None)
+        try:
+            with lock:
+                cached = self._core.cached_settings(credentials)
+                if cached is not None:
+                    return cached
+                settings = settings_from_app(hull.api("GET", "app"))
+                self._core.keep_settings(credentials, settings)
+        finally:
+            with self._lock:
+                if not lock.locked():
+                    self._settings_locks.pop(credentials, None)
         return settings
 
     # ---------------------------------------------------------------------- notifications
@@ -306,6 +309,8 @@ class ConnectorHub:
         if refused is not None:
             return refused
         credentials = _core.claimed_credentials(read)
+        if not usable_credentials(credentials):
+            return _answers.refused("wrong_connector")
         settings = _answers.notification_settings(read.payload)
         key = None if settings is None else self._core.workspace_key(credentials, settings)
         if settings is None or key is None:
@@ -367,14 +372,15 @@ class ConnectorHub:
         request = _answers.batch_request(body)
         if isinstance(request, NotificationAnswer):
             return request
-        refused_url = check_download(request, hosts, self._resolver)
-        if refused_url is not None:
-            return refused_url
         with self._hull(credentials) as hull:
             try:
                 settings = self._settings(credentials, hull)
             except (APIError, ConfigurationError) as exc:
                 return _answers.batch_settings_failure(exc)
+            # Only once Hull accepted the credentials is the URL looked at (and resolved).
+            refused_url = check_download(request, hosts, self._resolver)
+            if refused_url is not None:
+                return refused_url
             key = self._core.workspace_key(credentials, settings)
             if key is None:
                 return _answers.missing_workspace_credentials()
@@ -428,7 +434,9 @@ class ConnectorHub:
             APIError: Hull could not be reached or refused the credentials.
             ConfigurationError: the connector's settings in Hull are invalid.
         """
-        credentials = HullCredentials(organization, connector_id, secret)
+        credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
+        if not usable_credentials(credentials):
+            raise ConfigurationError(["the connector's credentials are not valid"])
         with self._hull(credentials) as hull:
             settings = self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)

@@ -25,7 +25,6 @@ from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
 from ._signing import SignedNotification
 
 __all__ = [
-    "NOTIFICATION_KEY_PATH",
     "CustomerIOEvent",
     "CustomerIOMerge",
     "CustomerIOPerson",

@@ -186,9 +186,7 @@ def main() -> None:
     parser.add_argument("--users-per-notification", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16, help="notifications in flight")
     parser.add_argument("--mode", choices=("v1", "batch"), default="v1")
-    parser.add_argument(
-        "--rate-limit", type=float, default=0, help="req/s per workspace (0: none)"
-    )
+    parser.add_argument("--rate-limit", type=float, default=0, help="req/s per workspace (0: none)")
     parser.add_argument("--batch-users", type=int, default=20_000)
     args = parser.parse_args()
 

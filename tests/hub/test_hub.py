@@ -422,3 +422,38 @@ def test_credentials_that_could_not_be_credentials_are_refused_before_any_call(
         hub.webhook_url("https://x.io", organization=params["organization"],
                         connector_id=params["id"], secret=params["secret"])  # fmt: skip
     hubs.close(hub)
+
+
+def test_a_batch_file_is_streamed_in_chunks_through_the_batch_rules(setup: Any) -> None:
+    hubs, alpha, _, workspace = setup
+    hub = hubs.hub(batch_chunk_size=2)
+    users = [{"user": {"id": f"u{n}", "external_id": f"e{n}", "email": f"u{n}@x.io"},
+              "segments": []} for n in range(5)]  # fmt: skip
+    with alpha:  # serves the file on loopback
+        url = alpha.add_batch_file(users)
+        content = httpx.get(url).content + b"not json\n" + b"[1]\n"
+        url = alpha.add_batch_file([])
+        alpha._batch_files[url.removeprefix(alpha.url)] = content
+        query = {"organization": alpha.organization, "id": alpha.id, "secret": alpha.secret}
+        body = json.dumps({"url": url, "format": "json", "object_type": "user_report"}).encode()
+        answer = hubs.call(hub.answer_batch, body, {}, query, batch_hosts=["127.0.0.1"])
+    assert answer.http_status == 200, answer
+    # Not in any segment, yet sent: a batch bypasses the segment filter.
+    assert answer.body == {"users": 7, "succeeded": 5, "skipped": 0, "failed": 2}
+    assert sorted(workspace.people) == [f"e{n}" for n in range(5)]
+    identifies = [r for r in workspace.requests if r.method == "PUT"]
+    assert len(identifies) == 5
+    hubs.close(hub)
+
+
+def test_a_batch_file_that_cannot_be_downloaded_is_answered_502(setup: Any) -> None:
+    hubs, alpha, _, workspace = setup
+    hub = hubs.hub()
+    with alpha:
+        url = alpha.url + "/batch-files/missing.json"
+        query = {"organization": alpha.organization, "id": alpha.id, "secret": alpha.secret}
+        body = json.dumps({"url": url}).encode()
+        answer = hubs.call(hub.answer_batch, body, {}, query, batch_hosts=["127.0.0.1"])
+    assert (answer.http_status, answer.reason) == (502, "download_failed")
+    assert workspace.requests == []
+    hubs.close(hub)

@@ -212,14 +212,12 @@ async def _connector_batch(
     hosts: Sequence[str] | None,
     downloads: httpx.AsyncClient,
 ) -> NotificationAnswer:
-    credentials = credentials_from_query(query)
-    if credentials is None:
-        return _answers.refused("missing_credentials")
+    read = _answers.read_batch(body, query)
+    if isinstance(read, NotificationAnswer):
+        return read
+    credentials, request = read
     if not _is_connector(connector, credentials):
         return _answers.refused("wrong_connector")
-    request = _answers.batch_request(body)
-    if isinstance(request, NotificationAnswer):
-        return request
     refused = await check_download(request, hosts)
     if refused is not None:
         return refused

@@ -14,7 +14,8 @@ from ..hull.flow_control import flow_control_next
 from ..models.report import Status, SyncReport
 from ..settings import Settings
 from ._auth import NotificationAnswer
-from ._batch import BadLine, BatchRequest, parse_batch_request
+from ._batch import BadLine, BatchRequest, credentials_from_query, parse_batch_request
+from ._tokens import HullCredentials
 
 __all__ = ["BatchTally"]
 
@@ -77,6 +78,19 @@ def batch_request(body: bytes) -> BatchRequest | NotificationAnswer:
         return parse_batch_request(body)
     except ValidationError as exc:
         return _answer(400, "invalid_body", str(exc))
+
+
+def read_batch(
+    body: bytes, query: Mapping[str, str]
+) -> tuple[HullCredentials, BatchRequest] | NotificationAnswer:
+    """The credentials (query) and file (body) of a batch request, or the 401/400 answer."""
+    credentials = credentials_from_query(query)
+    if credentials is None:
+        return refused("missing_credentials")
+    request = batch_request(body)
+    if isinstance(request, NotificationAnswer):
+        return request
+    return credentials, request
 
 
 def batch_url_refused(message: str) -> NotificationAnswer:

@@ -122,6 +122,18 @@ def webhook_refused(status: int, reason: str, message: str) -> WebhookOutcome:
     return WebhookOutcome(http_status=status, reason=reason, message=message, event=None)
 
 
+def invalid_token() -> WebhookOutcome:
+    """A webhook whose URL token is missing, altered or sealed under another key."""
+    return webhook_refused(401, "invalid_token", "The webhook URL's token is not valid.")
+
+
+def webhook_without_workspace() -> WebhookOutcome:
+    """A webhook for a connector whose settings have no Customer.io credentials (503: kept)."""
+    return webhook_refused(
+        503, "missing_credentials", "The connector has no Customer.io credentials in its settings."
+    )
+
+
 def settings_failure(exc: Exception) -> WebhookOutcome:
     """What to answer Customer.io when the connector's settings could not be read from Hull.
 

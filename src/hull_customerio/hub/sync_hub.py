@@ -32,7 +32,6 @@ from ._batch import (
     BatchRequest,
     JsonLines,
     check_batch_url,
-    credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
 from ._core import (
@@ -43,7 +42,6 @@ from ._core import (
     WorkspaceKey,
     settings_failure,
     settings_from_app,
-    webhook_refused,
 )
 from ._tokens import HullCredentials, usable_credentials
 
@@ -366,12 +364,10 @@ class ConnectorHub:
             the file could not be downloaded; 503 when Hull could not be reached.
         """
         hosts = self._core.batch_hosts if batch_hosts is _UNSET else batch_hosts
-        credentials = credentials_from_query(query)
-        if credentials is None:
-            return _answers.refused("missing_credentials")
-        request = _answers.batch_request(body)
-        if isinstance(request, NotificationAnswer):
-            return request
+        read = _answers.read_batch(body, query)
+        if isinstance(read, NotificationAnswer):
+            return read
+        credentials, request = read
         with self._hull(credentials) as hull:
             try:
                 settings = self._settings(credentials, hull)
@@ -409,7 +405,7 @@ class ConnectorHub:
         """
         credentials = self._core.open_token(query)
         if credentials is None:
-            return webhook_refused(401, "invalid_token", "The webhook URL's token is not valid.")
+            return _core.invalid_token()
         with self._hull(credentials) as hull:
             try:
                 settings = self._settings(credentials, hull)
@@ -417,10 +413,7 @@ class ConnectorHub:
                 return settings_failure(exc)
             key = self._core.workspace_key(credentials, settings)
             if key is None:
-                return webhook_refused(
-                    503, "missing_credentials",
-                    "The connector has no Customer.io credentials in its settings.",
-                )  # fmt: skip
+                return _core.webhook_without_workspace()
             with self._customerio(key) as customerio:
                 connector = self._connector(settings, customerio, hull)
                 return connector.handle_webhook(body, headers)

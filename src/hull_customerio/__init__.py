@@ -49,6 +49,7 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .hub import AsyncConnectorHub, ConnectorHub
 from .hull import AsyncHullClient, HullClient
 from .hull.flow_control import flow_control_next, flow_control_retry
 from .models.hull import (
@@ -81,6 +82,7 @@ __all__ = [
     "APITimeoutError",
     "Action",
     "AsyncConnector",
+    "AsyncConnectorHub",
     "AsyncCustomerIOClient",
     "AsyncHullClient",
     "AuthenticationError",
@@ -90,6 +92,7 @@ __all__ = [
     "BatchResult",
     "ConfigurationError",
     "Connector",
+    "ConnectorHub",
     "CustomerIOClient",
     "DeliveryError",
     "HullAccount",

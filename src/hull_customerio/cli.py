@@ -32,6 +32,7 @@ from typing import IO, Any, TextIO
 import attrs
 
 from ._serialization import describe
+from ._serve import add_serve_parser, run_serve
 from .customerio import CustomerIOClient
 from .engine import Connector
 from .engine._core import check_status_messages, malformed_outcome, status_from
@@ -282,6 +283,8 @@ def _parser() -> argparse.ArgumentParser:
         "since saved payloads are old)",
     )
     webhook.set_defaults(run=_run_webhook)
+
+    add_serve_parser(commands, lambda args: run_serve(args, UsageError))
     return parser
 
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 import attrs
+import httpx
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
-from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning
+from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning, SignedNotification
 
 __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]
 
 _CLAIM_KINDS = ("id", "external_id", "email", "anonymous_id")
 _FIREHOSE_PATHS = frozenset({"/", "/firehose", "/api/v1/firehose"})
+_BATCH_FILES = "/batch-files/"
 
 
 #: The default connector secret: 32+ bytes, so PyJWT signs with it without a key-length warning.
@@ -240,6 +243,7 @@ class FakeHull(NotificationSigning, FakeService):
         self._messages: list[HullMessage] = []
         self._rejections: list[HullRejection] = []
         self._statuses: list[HullStatus] = []
+        self._batch_files: dict[str, bytes] = {}
 
     # -- records -------------------------------------------------------------------------
 
@@ -351,6 +355,84 @@ class FakeHull(NotificationSigning, FakeService):
         found = self.user(id=id, external_id=external_id, email=email, anonymous_id=anonymous_id)
         return [] if found is None else found.tracks
 
+    # -- playing Hull's side -------------------------------------------------------------
+
+    def send_notification(
+        self,
+        app_url: str,
+        notification: Mapping[str, Any] | SignedNotification,
+        *,
+        sign: bool = True,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> httpx.Response:
+        """POST a notification to a connector app's `/smart-notifier`, as Hull does.
+
+        Args:
+            app_url: The app's base URL (e.g. `http://127.0.0.1:8000`).
+            notification: A notification dict (see `notification()`), signed here unless
+                `sign` is false, or a `SignedNotification` sent as it is.
+            sign: Sign a dict with this fake's key (`sign_payload()`).
+            headers: Extra headers, added last (e.g. to forge a signature).
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The app's answer.
+        """
+        if isinstance(notification, SignedNotification):
+            body, signed_headers = notification.body, notification.headers
+        elif sign:
+            signed = self.sign_payload(notification)
+            body, signed_headers = signed.body, signed.headers
+        else:
+            body, signed_headers = json.dumps(notification).encode(), {}
+        return httpx.post(
+            _app_url(app_url, "/smart-notifier"),
+            content=body,
+            headers={"Content-Type": "application/json", **signed_headers, **dict(headers or {})},
+            timeout=timeout,
+        )
+
+    def add_batch_file(self, records: Iterable[Mapping[str, Any]]) -> str:
+        """Serve `records` as a JSON-lines batch file; return its URL (the server must run).
+
+        The file is served without Hull's headers, as a pre-signed storage URL would be.
+        """
+        content = _json_lines(records)
+        path = f"{_BATCH_FILES}{uuid.uuid4().hex}.json"
+        with self._lock:
+            self._batch_files[path] = content
+        return self.url + path
+
+    def send_batch(
+        self,
+        app_url: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        query: Mapping[str, str] | None = None,
+        timeout: float = 300.0,
+    ) -> httpx.Response:
+        """Send a "send to connector" batch to a connector app's `/batch`, as Hull does.
+
+        The records are served as a JSON-lines file by this fake's loopback server; the app is
+        told its URL and given the fake's credentials in the query.
+
+        Args:
+            app_url: The app's base URL.
+            records: One user per record (the shape of a `user:update` message).
+            query: Replaces the credentials in the query (to test refusals).
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The app's answer.
+        """
+        url = self.add_batch_file(records)
+        params = dict(query) if query is not None else {
+            "organization": self.organization, "id": self.id, "secret": self.secret,
+        }  # fmt: skip
+        body = {"url": url, "format": "json", "object_type": "user_report"}
+        return httpx.post(_app_url(app_url, "/batch"), params=params, json=body, timeout=timeout)
+
     # -- HTTP ----------------------------------------------------------------------------
 
     def _authorized(self, request: RecordedRequest) -> bool:
@@ -364,6 +446,12 @@ class FakeHull(NotificationSigning, FakeService):
     def _handle(self, request: RecordedRequest) -> _Reply:
         if request.path == NOTIFICATION_KEY_PATH:
             return self._public_key_reply()
+        if request.path.startswith(_BATCH_FILES) and request.method == "GET":
+            # Batch files are fetched from pre-signed storage URLs: no Hull headers.
+            content = self._batch_files.get(request.path)
+            if content is None:
+                return self._error_reply(404, "Not found")
+            return _Reply(200, content, (("Content-Type", "application/x-ndjson"),))
         if not self._authorized(request):
             return self._error_reply(
                 401, "Invalid credentials: check Hull-App-Id, Hull-Access-Token, Hull-Organization"
@@ -554,3 +642,13 @@ def _given_claims(
         msg = "pass at least one of id=, external_id=, email=, anonymous_id="
         raise ValueError(msg)
     return claims
+
+
+def _json_lines(records: Iterable[Mapping[str, Any]]) -> bytes:
+    return b"".join(
+        json.dumps(record, separators=(",", ":")).encode() + b"\n" for record in records
+    )
+
+
+def _app_url(app_url: str, path: str) -> str:
+    return app_url.rstrip("/") + path

@@ -1,0 +1,161 @@
+"""The hub's answers to Hull when a request stops before reaching a connector."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..engine._core import check_status_messages, status_from
+from ..errors import APIError, APIStatusError, ConfigurationError, ValidationError
+from ..hull.flow_control import flow_control_next
+from ..models.report import Status, SyncReport
+from ..settings import Settings
+from ._auth import NotificationAnswer
+from ._batch import BadLine, BatchRequest, credentials_from_query, parse_batch_request
+from ._tokens import HullCredentials
+
+__all__ = ["BatchTally"]
+
+logger = logging.getLogger("hull_customerio")
+
+
+def _answer(status: int, reason: str, message: str) -> NotificationAnswer:
+    level = logging.WARNING if status in (400, 401) else logging.ERROR
+    name = "incoming.notification.refused" if status == 401 else "incoming.notification.error"
+    logger.log(level, name, extra={"hull_event": name, "reason": reason, "error": message})
+    return NotificationAnswer(
+        http_status=status,
+        body={"error": {"code": reason, "message": message}},
+        reason=reason,
+        message=message,
+    )
+
+
+def refused(reason: str) -> NotificationAnswer:
+    """The request does not carry the connector's credentials, or Hull refused them."""
+    return _answer(401, reason, "The request does not carry valid connector credentials.")
+
+
+def _next(reason: str, message: str) -> NotificationAnswer:
+    logger.error("incoming.notification.error",
+                 extra={"hull_event": "incoming.notification.error", "reason": reason,
+                        "error": message})  # fmt: skip
+    return NotificationAnswer(
+        http_status=200, body=dict(flow_control_next()), reason=reason, message=message
+    )
+
+
+def notification_settings(payload: Mapping[str, Any]) -> Settings | None:
+    """The notification's own settings (``connector.private_settings``), ``None`` if invalid."""
+    connector = payload.get("connector")
+    private = connector.get("private_settings") if isinstance(connector, Mapping) else None
+    if not isinstance(private, Mapping):
+        private = {}
+    try:
+        return Settings.from_private_settings(private)
+    except ConfigurationError:
+        return None
+
+
+def unusable_settings(exc: ConfigurationError) -> NotificationAnswer:
+    """Settings that can never work: answered ``next`` (Hull must not re-send), logged."""
+    return _next("invalid_settings", f"The connector's settings are invalid: {exc}")
+
+
+def missing_workspace_credentials() -> NotificationAnswer:
+    """No Customer.io Site ID / API key in the settings: nothing can be sent (``next``)."""
+    return _next(
+        "missing_credentials", "The connector's settings have no Customer.io Site ID and API Key."
+    )
+
+
+def batch_request(body: bytes) -> BatchRequest | NotificationAnswer:
+    """The batch request, or 400."""
+    try:
+        return parse_batch_request(body)
+    except ValidationError as exc:
+        return _answer(400, "invalid_body", str(exc))
+
+
+def read_batch(
+    body: bytes, query: Mapping[str, str]
+) -> tuple[HullCredentials, BatchRequest] | NotificationAnswer:
+    """The credentials (query) and file (body) of a batch request, or the 401/400 answer."""
+    credentials = credentials_from_query(query)
+    if credentials is None:
+        return refused("missing_credentials")
+    request = batch_request(body)
+    if isinstance(request, NotificationAnswer):
+        return request
+    return credentials, request
+
+
+def batch_url_refused(message: str) -> NotificationAnswer:
+    """The batch URL may not be downloaded (scheme, host or address)."""
+    return _answer(400, "batch_url_refused", message)
+
+
+def download_failed(message: str) -> NotificationAnswer:
+    """The batch file could not be downloaded; Hull may send the batch again."""
+    return _answer(502, "download_failed", message)
+
+
+def batch_settings_failure(exc: Exception) -> NotificationAnswer:
+    """Hull refused the credentials (401), was unreachable (503) or has unusable settings."""
+    if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+        return refused("wrong_connector")
+    if isinstance(exc, APIError):
+        return _answer(503, "hull_unavailable", f"Hull could not be reached: {exc}")
+    if isinstance(exc, ConfigurationError):
+        return unusable_settings(exc)
+    raise exc
+
+
+def status_without_credentials(settings: Settings) -> Status:
+    """The status of a connector whose settings have no Customer.io credentials."""
+    errors, warnings = check_status_messages(settings)
+    return status_from(errors, warnings)
+
+
+@attrs.define
+class BatchTally:
+    """Counts of a streamed batch file (its per-user outcomes are logged, not kept)."""
+
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    malformed: int = 0
+
+    def add(self, record: Mapping[str, Any] | BadLine, chunk: list[Mapping[str, Any]]) -> bool:
+        """Put a parsed line in ``chunk``; count a bad one. ``True`` when it was added."""
+        if isinstance(record, BadLine):
+            self.malformed += 1
+            logger.error("outgoing.user.error", extra={"hull_event": "outgoing.user.error",
+                                                       "reason": "malformed_message",
+                                                       "error": record.error})  # fmt: skip
+            return False
+        chunk.append(record)
+        return True
+
+    def count(self, report: SyncReport) -> None:
+        """Add one chunk's report."""
+        self.succeeded += report.succeeded
+        self.skipped += report.skipped
+        self.failed += report.failed
+
+    def answer(self) -> NotificationAnswer:
+        """200 with the counts."""
+        body = {
+            "users": self.succeeded + self.skipped + self.failed + self.malformed,
+            "succeeded": self.succeeded,
+            "skipped": self.skipped,
+            "failed": self.failed + self.malformed,
+        }
+        message = (
+            f"{self.succeeded} synchronized, {self.skipped} skipped, "
+            f"{self.failed + self.malformed} failed."
+        )
+        return NotificationAnswer(http_status=200, body=body, message=message)

@@ -1,0 +1,345 @@
+"""What :class:`ConnectorHub` and :class:`AsyncConnectorHub` share: options, keys, decisions.
+
+The two hubs only perform I/O (build clients, call Hull, download); which tenant a request is
+for, which clients serve it, how long settings are trusted and what to answer when something is
+missing live here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ..engine._notifications import (
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    prepare_notification,
+)
+from ..errors import APIError, APIStatusError, ConfigurationError
+from ..hull._base import normalize_organization
+from ..models.hull import HullConfiguration
+from ..models.report import WebhookOutcome
+from ..settings import Settings
+from ._answers import missing_workspace_credentials
+from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
+from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
+from ._cache import LeaseCache, TtlCache
+from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
+
+__all__ = [
+    "DEFAULT_MAX_TENANTS",
+    "DEFAULT_SETTINGS_TTL",
+    "HubCore",
+    "WorkspaceKey",
+]
+
+logger = logging.getLogger("hull_customerio")
+
+#: Tenants (Hull connectors, Customer.io workspaces) whose clients are kept open at once.
+DEFAULT_MAX_TENANTS = 256
+#: Seconds a connector's settings read from Hull are trusted before being read again.
+DEFAULT_SETTINGS_TTL = 60.0
+#: The default request rate per Customer.io workspace, shared by every connector sending to it.
+DEFAULT_WORKSPACE_RATE = 100.0
+
+Options = Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
+L = TypeVar("L")
+
+
+@attrs.frozen(repr=False)
+class WorkspaceKey:
+    """Which Customer.io client serves a tenant: the Hull connector and its workspace."""
+
+    hull: HullCredentials
+    site_id: str
+    api_key: str
+    region: str
+
+    def __repr__(self) -> str:
+        return f"WorkspaceKey(organization={self.hull.organization!r}, site_id={self.site_id!r})"
+
+
+def read_json(body: bytes) -> object:
+    """``body`` parsed, or ``None`` when it is not JSON (hostile input included)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def settings_from_app(document: object) -> Settings:
+    """The connector's settings from Hull's ``GET /api/v1/app`` answer.
+
+    Raises:
+        ConfigurationError: the answer has no ``private_settings`` object, or they are invalid.
+    """
+    if not isinstance(document, Mapping):
+        raise ConfigurationError(["Hull's connector record is not a JSON object"])
+    private = document.get("private_settings")
+    if private is None:
+        private = {}
+    if not isinstance(private, Mapping):
+        raise ConfigurationError(["Hull's connector record has no private_settings object"])
+    return Settings.from_private_settings(private)
+
+
+def claimed_credentials(envelope: NotificationEnvelope) -> HullCredentials:
+    """The credentials an authenticated notification carries (its ``configuration``)."""
+    configuration = envelope.configuration
+    return HullCredentials(
+        normalize_organization(configuration.organization or ""),
+        configuration.id or "",
+        configuration.secret or "",
+    )
+
+
+def unsendable_answer(
+    envelope: NotificationEnvelope, settings: Settings | None
+) -> NotificationAnswer:
+    """The answer to an authenticated notification whose settings name no usable workspace.
+
+    ``next``, nothing sent: ``unsupported_channel`` for another channel, as a connector
+    answers; ``invalid_notification`` for unreadable settings; else ``missing_credentials``.
+    """
+    site_id = "" if settings is None else settings.site_id or ""
+    answer = prepare_notification(envelope, site_id=site_id)
+    if isinstance(answer, NotificationAnswer):
+        return answer
+    return missing_workspace_credentials()
+
+
+def webhook_refused(status: int, reason: str, message: str) -> WebhookOutcome:
+    """A webhook answered without forwarding anything (logged without secrets)."""
+    logger.warning("incoming.event.error", extra={"hull_event": "incoming.event.error",
+                                                  "reason": reason})  # fmt: skip
+    return WebhookOutcome(http_status=status, reason=reason, message=message, event=None)
+
+
+def invalid_token() -> WebhookOutcome:
+    """A webhook whose URL token is missing, altered or sealed under another key."""
+    return webhook_refused(401, "invalid_token", "The webhook URL's token is not valid.")
+
+
+def webhook_without_workspace() -> WebhookOutcome:
+    """A webhook for a connector whose settings have no Customer.io credentials (503: kept)."""
+    return webhook_refused(
+        503, "missing_credentials", "The connector has no Customer.io credentials in its settings."
+    )
+
+
+def settings_failure(exc: Exception) -> WebhookOutcome:
+    """What to answer Customer.io when the connector's settings could not be read from Hull.
+
+    Nothing is dropped: every case asks Customer.io to send the webhook again later.
+    """
+    if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+        return webhook_refused(
+            503, "hull_credentials_refused", "Hull refused the connector's credentials."
+        )
+    if isinstance(exc, APIError):
+        return webhook_refused(503, "hull_unavailable", f"Hull could not be reached: {exc}")
+    return webhook_refused(503, "invalid_settings", f"The connector's settings are invalid: {exc}")
+
+
+class HubCore(Generic[L]):
+    """The state and decisions both hubs share. ``L`` is the type of a rate limiter.
+
+    Args:
+        token_key: the service's secret for webhook-URL tokens.
+        customerio_options: keyword arguments for every Customer.io client, or a function of
+            the ``site_id`` returning them (e.g. a ``base_url`` per workspace in tests).
+        hull_options: keyword arguments for every Hull client, or a function of the
+            organization returning them.
+        notification_public_key, trusted_key_hosts, require_signature: given to every
+            connector the hub builds.
+        mode: the connectors' mode (``"v1"`` or ``"batch"``).
+        max_tenants: clients kept open at most, per kind (Hull, Customer.io).
+        settings_ttl: seconds the settings read from Hull are reused.
+        limiter_factory: builds the rate limiter of one Customer.io workspace from its
+            ``site_id`` (e.g. a shared Redis limiter); default: one in-process limiter per
+            workspace at ``customerio_options["rate_limit"]`` (100 req/s by default).
+        batch_hosts: hosts batch files may be downloaded from (``None``: any public host).
+        batch_chunk_size: users sent through the engine at a time from a batch file.
+        max_batch_line_bytes: longest line of a batch file kept (longer: one bad line).
+        clock: a monotonic clock in seconds, for the settings cache.
+
+    Raises:
+        ConfigurationError: an empty ``token_key`` or a bound below 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_key: str,
+        customerio_options: Options = None,
+        hull_options: Options = None,
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = True,
+        mode: str = "v1",
+        max_tenants: int = DEFAULT_MAX_TENANTS,
+        settings_ttl: float = DEFAULT_SETTINGS_TTL,
+        limiter_factory: Callable[[str], L] | None = None,
+        batch_hosts: Sequence[str] | None = None,
+        batch_chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_batch_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        problems = []
+        for name, value in (("max_tenants", max_tenants), ("batch_chunk_size", batch_chunk_size),
+                            ("max_batch_line_bytes", max_batch_line_bytes)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be a whole number of at least 1, got {value!r}")
+        if not isinstance(settings_ttl, int | float) or not settings_ttl >= 0:
+            problems.append(f"settings_ttl must be seconds >= 0, got {settings_ttl!r}")
+        if mode not in ("v1", "batch"):
+            problems.append(f"mode must be 'v1' or 'batch', got {mode!r}")
+        if problems:
+            raise ConfigurationError(problems)
+        self._codec = TokenCodec(token_key)
+        self._customerio_options = customerio_options
+        self._hull_options = hull_options
+        self.notification_public_key = notification_public_key
+        self.trusted_key_hosts = tuple(trusted_key_hosts)
+        self.require_signature = require_signature
+        # Public keys fetched from Hull are shared by every connector of the hub.
+        self.key_cache = NotificationKeyCache()
+        # Refuse a bad key now rather than on every notification.
+        self.guard(NotificationEnvelope(payload={}, configuration=HullConfiguration()))
+        self.mode = mode
+        self.max_tenants = max_tenants
+        self.batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
+        self.batch_chunk_size = batch_chunk_size
+        self.max_batch_line_bytes = max_batch_line_bytes
+        self._limiter_factory = limiter_factory
+        self._clock = clock
+        self._settings: TtlCache[HullCredentials, Settings] = TtlCache(settings_ttl, max_tenants)
+        # Held only for the cache's bookkeeping, never across I/O (threads of the sync hub).
+        self._settings_lock = threading.Lock()
+        self._limiters: dict[str, tuple[L, int]] = {}
+        self.closed = False
+
+    # ------------------------------------------------------------------------- webhook URLs
+
+    def webhook_url(
+        self, base_url: str, *, organization: str, connector_id: str, secret: str
+    ) -> str:
+        """The webhook URL to give Customer.io for one connector.
+
+        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``; the
+        token is the connector's credentials under authenticated encryption with the hub's
+        ``token_key``, so it stays valid for every hub sharing that key, and an altered or
+        foreign token is refused. It fits Customer.io's 255-character field for a base URL of
+        up to 40 characters, an organization of up to 40 and a secret of up to 32.
+
+        Raises:
+            ConfigurationError: a credential is empty or longer than 255 bytes.
+        """
+        credentials = HullCredentials(organization, connector_id, secret)
+        if not usable_credentials(credentials):
+            raise ConfigurationError(
+                ["organization, connector_id and secret must be 1-255 printable ASCII characters"]
+            )
+        token = self._codec.seal(credentials)
+        return build_webhook_url(base_url, token)
+
+    def open_token(self, query: Mapping[str, str]) -> HullCredentials | None:
+        """The credentials of the query's ``token``, or ``None`` (missing, altered, foreign)."""
+        token = query.get("token")
+        return self._codec.open(token) if isinstance(token, str) else None
+
+    # ------------------------------------------------------------------------------ options
+
+    def customerio_options(self, site_id: str) -> dict[str, Any]:
+        """The keyword arguments for a Customer.io client of workspace ``site_id``."""
+        options = self._customerio_options
+        return dict(options(site_id) if callable(options) else options or {})
+
+    def hull_options(self, organization: str) -> dict[str, Any]:
+        """The keyword arguments for a Hull client of ``organization``."""
+        options = self._hull_options
+        return dict(options(organization) if callable(options) else options or {})
+
+    def workspace_key(self, hull: HullCredentials, settings: Settings) -> WorkspaceKey | None:
+        """The key of the Customer.io client for ``settings``, ``None`` without credentials."""
+        if not settings.has_credentials:
+            return None
+        return WorkspaceKey(hull, settings.site_id or "", settings.api_key or "", settings.region)
+
+    # -------------------------------------------------------------------- shared limiters
+
+    def take_limiter(self, site_id: str, default: Callable[[float | None], L]) -> L:
+        """The workspace's limiter (made on first use), counted as used by one more client."""
+        found = self._limiters.get(site_id)
+        if found is None:
+            if self._limiter_factory is not None:
+                limiter = self._limiter_factory(site_id)
+            else:
+                rate = self.customerio_options(site_id).get("rate_limit", DEFAULT_WORKSPACE_RATE)
+                limiter = default(rate)
+            found = (limiter, 0)
+        self._limiters[site_id] = (found[0], found[1] + 1)
+        return found[0]
+
+    def drop_limiter(self, site_id: str) -> None:
+        """One client of the workspace is gone; forget the limiter with its last client."""
+        found = self._limiters.get(site_id)
+        if found is None:
+            return
+        if found[1] <= 1:
+            del self._limiters[site_id]
+        else:
+            self._limiters[site_id] = (found[0], found[1] - 1)
+
+    def limiter_users(self, site_id: str) -> int:
+        """How many cached clients share the workspace's limiter (0: none kept)."""
+        found = self._limiters.get(site_id)
+        return 0 if found is None else found[1]
+
+    # ------------------------------------------------------------------------- settings
+
+    def cached_settings(self, hull: HullCredentials) -> Settings | None:
+        """The connector's settings read from Hull less than ``settings_ttl`` ago."""
+        with self._settings_lock:
+            return self._settings.get(hull, self._clock())
+
+    def keep_settings(self, hull: HullCredentials, settings: Settings) -> None:
+        """Remember the settings just read from Hull."""
+        with self._settings_lock:
+            self._settings.put(hull, settings, self._clock())
+
+    def new_caches(self) -> tuple[LeaseCache[HullCredentials, Any], LeaseCache[WorkspaceKey, Any]]:
+        """The two client caches: Hull clients per connector, Customer.io clients per workspace."""
+        return LeaseCache(self.max_tenants), LeaseCache(self.max_tenants)
+
+    # ------------------------------------------------------------------------ connectors
+
+    def connector_security(self) -> dict[str, Any]:
+        """The notification-authentication arguments of every connector the hub builds."""
+        return {
+            "notification_public_key": self.notification_public_key,
+            "trusted_key_hosts": self.trusted_key_hosts,
+            "require_signature": self.require_signature,
+            "key_cache": self.key_cache,
+        }
+
+    def guard(self, envelope: NotificationEnvelope) -> NotificationGuard:
+        """A guard authenticating ``envelope`` as the connector it claims to be for."""
+        configuration = envelope.configuration
+        identity = ClaimedIdentity(
+            configuration.id or "", configuration.organization or "", configuration.secret or ""
+        )
+        return NotificationGuard(
+            identity,
+            public_key=self.notification_public_key,
+            trusted_key_hosts=self.trusted_key_hosts,
+            require_signature=self.require_signature,
+            key_cache=self.key_cache,
+        )

@@ -1,0 +1,517 @@
+"""The synchronous hub: :class:`ConnectorHub`. It performs what :mod:`._core` decides."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from .._ratelimit import RateLimiter
+from ..customerio import CustomerIOClient
+from ..engine import Connector
+from ..engine._notifications import (
+    NotificationEnvelope,
+    fetch_key,
+    read_notification_body,
+)
+from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
+from ..hull import HullClient
+from ..hull._base import normalize_organization
+from ..models.report import Status, WebhookOutcome
+from ..settings import Settings
+from . import _answers, _core
+from ._auth import HULL_KEY_HOSTS, NotificationAnswer, authenticate
+from ._batch import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_LINE_BYTES,
+    BatchRequest,
+    JsonLines,
+    check_batch_url,
+)
+from ._cache import Lease, LeaseCache
+from ._core import (
+    DEFAULT_MAX_TENANTS,
+    DEFAULT_SETTINGS_TTL,
+    HubCore,
+    Options,
+    WorkspaceKey,
+    settings_failure,
+    settings_from_app,
+)
+from ._tokens import HullCredentials, usable_credentials
+
+__all__ = ["ConnectorHub", "check_download", "resolve_host", "stream_batch"]
+
+logger = logging.getLogger("hull_customerio")
+
+_DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_UNSET: Any = object()
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class ConnectorHub:
+    """Serves any number of Hull connectors and Customer.io workspaces from one process.
+
+    Every request names its connector (the notification's ``configuration``, a batch's query,
+    a webhook URL's token); the hub builds that tenant's clients from those credentials and
+    its settings, reuses them for later requests (a bounded cache; the least recently used
+    are flushed and closed once no request uses them) and shares one rate limiter between all
+    the clients that send to one Customer.io workspace. One hub is shared by every request
+    thread of a web app (its caches are guarded by a lock never held while waiting on the
+    network). Nothing of one tenant — credentials,
+    settings, clients, reports — is ever used for another.
+
+    Args:
+        token_key: the service's own secret for webhook-URL tokens (any non-empty text; keep
+            it the same across processes and restarts so the URLs keep working).
+        customerio_options: keyword arguments for every Customer.io client the hub builds
+            (``base_url``, ``timeout``, ``retry``, ``rate_limit``...), or a function of the
+            workspace's ``site_id`` returning them.
+        hull_options: keyword arguments for every Hull client (``api_url``, ``firehose_url``,
+            ``timeout``...), or a function of the organization returning them.
+        notification_public_key: Hull's public key (PEM) for notification signatures.
+        trusted_key_hosts: hosts the public key may be fetched from when not given.
+        require_signature: refuse notifications without a valid Hull signature (on by
+            default: a hub trusts nothing but Hull's signature and the credentials).
+        mode: ``"v1"`` or ``"batch"`` for the connectors it builds.
+        max_tenants: Hull clients, and Customer.io clients, kept open at most.
+        settings_ttl: seconds a connector's settings read from Hull are reused (webhooks and
+            batches; a notification carries its own).
+        limiter_factory: the rate limiter of a workspace from its ``site_id`` (e.g. a limiter
+            shared through Redis by every process); default: one in-process limiter per
+            workspace.
+        batch_hosts: hosts batch files may be downloaded from; ``None``: any public ``https``
+            host (never loopback or private addresses unless listed).
+        batch_chunk_size: users of a batch file sent through the engine at a time.
+        max_batch_line_bytes: a batch file line longer than this is one malformed user.
+        http_client: the ``httpx.Client`` batch files are downloaded with (the hub does
+            not close an injected one).
+        resolver: how host names are resolved before a download (tests inject one).
+        clock: a monotonic clock for the settings cache.
+
+    Raises:
+        ConfigurationError: an empty ``token_key``, an unknown mode or a bound below 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_key: str,
+        customerio_options: Options = None,
+        hull_options: Options = None,
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = True,
+        mode: str = "v1",
+        max_tenants: int = DEFAULT_MAX_TENANTS,
+        settings_ttl: float = DEFAULT_SETTINGS_TTL,
+        limiter_factory: Callable[[str], Any] | None = None,
+        batch_hosts: Sequence[str] | None = None,
+        batch_chunk_size: int = 500,
+        max_batch_line_bytes: int = 1_000_000,
+        http_client: httpx.Client | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        extra = {} if clock is None else {"clock": clock}
+        self._core: HubCore[Any] = HubCore(
+            token_key=token_key,
+            customerio_options=customerio_options,
+            hull_options=hull_options,
+            notification_public_key=notification_public_key,
+            trusted_key_hosts=trusted_key_hosts,
+            require_signature=require_signature,
+            mode=mode,
+            max_tenants=max_tenants,
+            settings_ttl=settings_ttl,
+            limiter_factory=limiter_factory,
+            batch_hosts=batch_hosts,
+            batch_chunk_size=batch_chunk_size,
+            max_batch_line_bytes=max_batch_line_bytes,
+            **extra,
+        )
+        self._hulls: LeaseCache[HullCredentials, HullClient]
+        self._workspaces: LeaseCache[WorkspaceKey, CustomerIOClient]
+        self._hulls, self._workspaces = self._core.new_caches()
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=_DOWNLOAD_TIMEOUT)
+        self._resolver: Resolver = resolver or resolve_host
+        # Guards the caches; never held while waiting on the network.
+        self._lock = threading.Lock()
+        self._settings_locks: dict[HullCredentials, threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectorHub(tenants={len(self._hulls)}, "
+            f"require_signature={self._core.require_signature!r})"
+        )
+
+    @property
+    def require_signature(self) -> bool:
+        """Whether notifications must carry a valid Hull signature."""
+        return self._core.require_signature
+
+    @property
+    def batch_hosts(self) -> tuple[str, ...] | None:
+        """Hosts batch files may come from (``None``: any public host)."""
+        return self._core.batch_hosts
+
+    # ------------------------------------------------------------------------- webhook URLs
+
+    def webhook_url(
+        self, base_url: str, *, organization: str, connector_id: str, secret: str
+    ) -> str:
+        """The webhook URL to give Customer.io for one connector.
+
+        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``. The
+        token is the connector's credentials under authenticated encryption with the hub's
+        ``token_key``: it stays valid for every hub sharing that key, and an altered or
+        foreign token is refused. The URL fits Customer.io's 255-character field for a base URL
+        of up to 40 characters, an organization of up to 40 and a secret of up to 32.
+
+        Raises:
+            ConfigurationError: a credential is empty or longer than 255 bytes.
+        """
+        return self._core.webhook_url(
+            base_url, organization=organization, connector_id=connector_id, secret=secret
+        )
+
+    # ---------------------------------------------------------------------------- clients
+
+    @contextlib.contextmanager
+    def _hull(self, credentials: HullCredentials) -> Iterator[HullClient]:
+        self._check_open()
+        with self._lock:
+            lease, to_close = self._hulls.acquire(
+                credentials, lambda: self._build_hull(credentials)
+            )
+        self._close_hulls(to_close)
+        try:
+            yield lease.value
+        finally:
+            with self._lock:
+                to_close = self._hulls.release(lease)
+            self._close_hulls(to_close)
+
+    def _build_hull(self, credentials: HullCredentials) -> HullClient:
+        options = self._core.hull_options(credentials.organization)
+        return HullClient(
+            credentials.connector_id, credentials.secret, credentials.organization, **options
+        )
+
+    @contextlib.contextmanager
+    def _customerio(self, key: WorkspaceKey) -> Iterator[CustomerIOClient]:
+        self._check_open()
+        lease: Lease[WorkspaceKey, CustomerIOClient]
+        with self._lock:
+            lease, to_close = self._workspaces.acquire(key, lambda: self._build_customerio(key))
+        self._close_workspaces(to_close)
+        try:
+            yield lease.value
+        finally:
+            with self._lock:
+                to_close = self._workspaces.release(lease)
+            self._close_workspaces(to_close)
+
+    def _build_customerio(self, key: WorkspaceKey) -> CustomerIOClient:
+        options = self._core.customerio_options(key.site_id)
+        options.pop("rate_limit", None)
+        limiter = self._core.take_limiter(key.site_id, RateLimiter)
+        try:
+            return CustomerIOClient(
+                key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
+            )
+        except BaseException:
+            self._core.drop_limiter(key.site_id)
+            raise
+
+    def _close_hulls(self, clients: list[HullClient]) -> None:
+        for client in clients:
+            try:
+                client.close()
+            except HullCustomerIOError as exc:
+                name = "hub.client.close_failed"
+                logger.error(name, extra={"hull_event": name, "error": str(exc)})
+
+    def _close_workspaces(self, clients: list[CustomerIOClient]) -> None:
+        for client in clients:
+            with self._lock:
+                self._core.drop_limiter(client.site_id)
+            client.close()
+
+    def _check_open(self) -> None:
+        if self._core.closed:
+            raise ConfigurationError(["the hub is closed"])
+
+    def _connector(
+        self, settings: Settings, customerio: CustomerIOClient, hull: HullClient
+    ) -> Connector:
+        return Connector(
+            settings,
+            customerio=customerio,
+            hull=hull,
+            mode=self._core.mode,
+            key_http_client=self._http,
+            **self._core.connector_security(),
+        )
+
+    # ------------------------------------------------------------------------- settings
+
+    def _settings(self, credentials: HullCredentials, hull: HullClient) -> Settings:
+        cached = self._core.cached_settings(credentials)
+        if cached is not None:
+            return cached
+        # One read per connector at a time: a burst of webhooks asks Hull once.
+        with self._lock:
+            lock = self._settings_locks.setdefault(credentials, threading.Lock())
+        try:
+            with lock:
+                cached = self._core.cached_settings(credentials)
+                if cached is not None:
+                    return cached
+                settings = settings_from_app(hull.api("GET", "app"))
+                self._core.keep_settings(credentials, settings)
+        finally:
+            with self._lock:
+                if not lock.locked():
+                    self._settings_locks.pop(credentials, None)
+        return settings
+
+    # ---------------------------------------------------------------------- notifications
+
+    def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
+        """Answer one of Hull's notifications for whichever connector it names.
+
+        The tenant is taken from the notification's ``configuration`` (organization, id,
+        secret) and its settings from its ``connector.private_settings``; the notification is
+        then handled by a connector built on that tenant's (cached) clients, which checks
+        Hull's signature (required by default). Never raises for bad input.
+        """
+        read = read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        # Authenticated before any client is built: a refused request costs the hub nothing.
+        refused = self._authenticate(read, headers)
+        if refused is not None:
+            return refused
+        credentials = _core.claimed_credentials(read)
+        if not usable_credentials(credentials):
+            return _answers.refused("wrong_connector")
+        settings = _answers.notification_settings(read.payload)
+        key = None if settings is None else self._core.workspace_key(credentials, settings)
+        if settings is None or key is None:
+            # No workspace to send to: answered as a connector would, nothing sent.
+            return _core.unsendable_answer(read, settings)
+        try:
+            with self._hull(credentials) as hull, self._customerio(key) as customerio:
+                connector = self._connector(settings, customerio, hull)
+                return connector.answer_notification(body, headers)
+        except ConfigurationError as exc:
+            return _answers.unusable_settings(exc)
+
+    def _authenticate(
+        self, envelope: NotificationEnvelope, headers: Mapping[str, str]
+    ) -> NotificationAnswer | None:
+        steps = authenticate(self._core.guard(envelope), envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                response = fetch_key(self._http, request)
+                request = steps.send(response)
+        except StopIteration as stop:
+            refused: NotificationAnswer | None = stop.value
+        return refused
+
+    # ---------------------------------------------------------------------------- batches
+
+    def answer_batch(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        *,
+        batch_hosts: Sequence[str] | None = _UNSET,
+    ) -> NotificationAnswer:
+        """Answer Hull's "send to connector" batch or export: download the file, sync its users.
+
+        The query carries the connector's credentials (``organization``, ``id`` or ``ship``,
+        ``secret``); they must be accepted by Hull, which also gives the connector's current
+        settings. The body names the JSON-lines file; it is streamed and sent through the batch
+        rules (segment filter bypassed) ``batch_chunk_size`` users at a time, so memory stays
+        bounded whatever its size. Only ``https`` URLs on allowed hosts are downloaded.
+
+        Args:
+            body: ``{"url", "format": "json", "object_type": "user_report"}``.
+            headers: the request headers.
+            query: the request's query parameters.
+            batch_hosts: overrides the hub's ``batch_hosts`` for this call.
+
+        Returns:
+            200 with the counts of users that succeeded, were skipped or failed; 400 for a
+            body or URL that cannot be used; 401 for missing or refused credentials; 502 when
+            the file could not be downloaded; 503 when Hull could not be reached.
+        """
+        hosts = self._core.batch_hosts if batch_hosts is _UNSET else batch_hosts
+        read = _answers.read_batch(body, query)
+        if isinstance(read, NotificationAnswer):
+            return read
+        credentials, request = read
+        with self._hull(credentials) as hull:
+            try:
+                settings = self._settings(credentials, hull)
+            except (APIError, ConfigurationError) as exc:
+                return _answers.batch_settings_failure(exc)
+            # Only once Hull accepted the credentials is the URL looked at (and resolved).
+            refused_url = check_download(request, hosts, self._resolver)
+            if refused_url is not None:
+                return refused_url
+            key = self._core.workspace_key(credentials, settings)
+            if key is None:
+                return _answers.missing_workspace_credentials()
+            with self._customerio(key) as customerio:
+                connector = self._connector(settings, customerio, hull)
+                return stream_batch(
+                    connector,
+                    request,
+                    self._http,
+                    chunk_size=self._core.batch_chunk_size,
+                    max_line_bytes=self._core.max_batch_line_bytes,
+                )
+
+    # ---------------------------------------------------------------------------- webhooks
+
+    def answer_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> WebhookOutcome:
+        """Answer a Customer.io webhook sent to a URL from :meth:`webhook_url`.
+
+        The URL's token names the connector: a missing, altered or foreign token is answered
+        401 and nothing is forwarded. The connector's current settings are read from Hull
+        (cached ``settings_ttl`` seconds) and the webhook is handled with them: its signature
+        checked with the connector's ``webhook_signing_key``, the event forwarded to that
+        connector's organization. Never raises for bad input.
+        """
+        credentials = self._core.open_token(query)
+        if credentials is None:
+            return _core.invalid_token()
+        with self._hull(credentials) as hull:
+            try:
+                settings = self._settings(credentials, hull)
+            except (APIError, ConfigurationError) as exc:
+                return settings_failure(exc)
+            key = self._core.workspace_key(credentials, settings)
+            if key is None:
+                return _core.webhook_without_workspace()
+            with self._customerio(key) as customerio:
+                connector = self._connector(settings, customerio, hull)
+                return connector.handle_webhook(body, headers)
+
+    # ----------------------------------------------------------------------------- status
+
+    def publish_status(self, *, organization: str, connector_id: str, secret: str) -> Status:
+        """Check one connector's health with its current settings and publish it to Hull.
+
+        Raises:
+            APIError: Hull could not be reached or refused the credentials.
+            ConfigurationError: the connector's settings in Hull are invalid.
+        """
+        credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
+        if not usable_credentials(credentials):
+            raise ConfigurationError(["the connector's credentials are not valid"])
+        with self._hull(credentials) as hull:
+            settings = self._settings(credentials, hull)
+            key = self._core.workspace_key(credentials, settings)
+            if key is None:
+                status = _answers.status_without_credentials(settings)
+                hull.put_status(status.status, status.messages)
+                return status
+            with self._customerio(key) as customerio:
+                return self._connector(settings, customerio, hull).publish_status()
+
+    # --------------------------------------------------------------------------- resource
+
+    def close(self) -> None:
+        """Flush and close every client the hub built (and its download client). Idempotent."""
+        with self._lock:
+            if self._core.closed:
+                return
+            self._core.closed = True
+            hulls, workspaces = self._hulls.clear(), self._workspaces.clear()
+        self._close_hulls(hulls)
+        self._close_workspaces(workspaces)
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ConnectorHub:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def check_download(
+    request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
+) -> NotificationAnswer | None:
+    """``None`` when ``request.url`` may be downloaded, else the 400 answer saying why.
+
+    With no allowed-host list, the host's addresses are resolved and must all be public.
+    """
+    try:
+        host = check_batch_url(request.url, hosts)
+        if hosts is None:
+            url = httpx.URL(request.url)
+            addresses = resolver(host, url.port or 443)
+            check_batch_url(request.url, hosts, addresses)
+    except ValidationError as exc:
+        return _answers.batch_url_refused(str(exc))
+    except (OSError, UnicodeError, httpx.InvalidURL):
+        return _answers.batch_url_refused("the batch URL's host could not be resolved")
+    return None
+
+
+def stream_batch(
+    connector: Connector,
+    request: BatchRequest,
+    http: httpx.Client,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> NotificationAnswer:
+    """Download the batch file and sync its users ``chunk_size`` at a time (batch rules).
+
+    At most one chunk of users and one line of the file are held in memory; each chunk's
+    report is counted, then dropped.
+    """
+    tally = _answers.BatchTally()
+    lines = JsonLines(max_line_bytes)
+    chunk: list[Mapping[str, Any]] = []
+    try:
+        with http.stream("GET", request.url) as response:
+            if response.status_code != 200:
+                return _answers.download_failed(f"the batch file answered {response.status_code}")
+            for data in response.iter_bytes():
+                for record in lines.feed(data):
+                    if tally.add(record, chunk) and len(chunk) >= chunk_size:
+                        tally.count(connector.sync_user_updates(chunk, batch=True))
+                        chunk.clear()
+            for record in lines.close():
+                tally.add(record, chunk)
+    except httpx.HTTPError as exc:
+        return _answers.download_failed(
+            f"the batch file could not be downloaded ({type(exc).__name__})"
+        )
+    if chunk:
+        tally.count(connector.sync_user_updates(chunk, batch=True))
+    return tally.answer()

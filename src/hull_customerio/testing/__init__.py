@@ -21,6 +21,7 @@ from ._hull import (
     HullUser,
     claims_key,
 )
+from ..metrics import InMemoryMetrics
 from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "HullStatus",
     "HullTrack",
     "HullUser",
+    "InMemoryMetrics",
     "RecordedRequest",
     "claims_key",
 ]

@@ -11,6 +11,7 @@ credentials and limits, record everything they receive, and inject faults on req
 "Testing your integration" guide.
 """
 
+from ..metrics import InMemoryMetrics
 from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
 from ._hull import (
     FakeHull,
@@ -21,7 +22,6 @@ from ._hull import (
     HullUser,
     claims_key,
 )
-from ..metrics import InMemoryMetrics
 from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
 
 __all__ = [

@@ -44,6 +44,7 @@ async def run_mode(
     rate_limit: float | None,
     concurrency: int,
     fake_rate_limit: float | None,
+    with_hull: bool,
 ) -> None:
     customerio_statuses: Counter[int | None] = Counter()
     hull_requests = 0
@@ -59,29 +60,29 @@ async def run_mode(
             )  # fmt: skip
             try:
                 connector = hc.AsyncConnector(
-                    settings, customerio=customerio, hull=hull, mode=mode,
-                    max_concurrency=concurrency,
+                    settings, customerio=customerio, hull=hull if with_hull else None,
+                    mode=mode, max_concurrency=concurrency,
                 )  # fmt: skip
+                # The fakes keep every user (they find them through indexes, so they do not
+                # slow down as they fill): a run's figure holds for a long sync.
+                fake_cio.latency = latency
+                fake_cio.rate_limit = fake_rate_limit
                 started = time.perf_counter()
                 for start in range(0, len(messages), chunk_size):
-                    # The fakes find people by a linear scan; emptying them between chunks
-                    # keeps the fake's cost flat, so the figure measures the library.
-                    fake_cio.reset()
-                    fake_hull.reset()
-                    fake_cio.latency = latency
-                    fake_cio.rate_limit = fake_rate_limit
                     chunk = messages[start : start + chunk_size]
                     report = await connector.sync_user_updates(chunk, batch=mode == "batch")
                     outcomes.update(o.status for o in report.outcomes)
-                    customerio_statuses.update(r.status for r in fake_cio.requests)
-                    hull_requests += len(fake_hull.requests)
                 elapsed = time.perf_counter() - started
+                customerio_statuses.update(r.status for r in fake_cio.requests)
+                hull_requests = len(fake_hull.requests)
             finally:
                 await hull.close()
 
     users = sum(outcomes.values())
+    hull_note = "" if with_hull else " (no Hull client)"
     print(
-        f"{mode:>5}: {users:,} users in {elapsed:.2f} s = {users / elapsed:,.1f} users/s | "
+        f"{mode:>5}{hull_note}: {users:,} users in {elapsed:.2f} s = "
+        f"{users / elapsed:,.1f} users/s | "
         f"Customer.io requests: {customerio_statuses.total():,} ({dict(customerio_statuses)}) | "
         f"Hull requests: {hull_requests:,} | outcomes: {dict(outcomes)}"
     )
@@ -112,6 +113,9 @@ def main() -> None:
         "--fake-rate-limit", type=float, default=None, help="the fake answers 429 beyond this"
     )
     parser.add_argument("--plan-users", type=int, default=20_000, help="0 skips plan-only")
+    parser.add_argument(
+        "--without-hull", action="store_true", help="also run each mode with no Hull client"
+    )
     args = parser.parse_args()
 
     settings = hc.Settings.from_private_settings(DEMO_SETTINGS)
@@ -121,13 +125,14 @@ def main() -> None:
         f" client rate limit {args.rate_limit or 'none'} req/s; concurrency {args.concurrency}"
     )
     for mode in args.modes:
-        asyncio.run(
-            run_mode(
-                mode, messages, settings, chunk_size=args.chunk_size, latency=args.latency,
-                rate_limit=args.rate_limit or None, concurrency=args.concurrency,
-                fake_rate_limit=args.fake_rate_limit,
-            )
-        )  # fmt: skip
+        for with_hull in (True, False) if args.without_hull else (True,):
+            asyncio.run(
+                run_mode(
+                    mode, messages, settings, chunk_size=args.chunk_size, latency=args.latency,
+                    rate_limit=args.rate_limit or None, concurrency=args.concurrency,
+                    fake_rate_limit=args.fake_rate_limit, with_hull=with_hull,
+                )
+            )  # fmt: skip
     if args.plan_users:
         plan_only(args.plan_users, settings)
 

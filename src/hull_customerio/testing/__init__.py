@@ -11,6 +11,7 @@ credentials and limits, record everything they receive, and inject faults on req
 "Testing your integration" guide.
 """
 
+from ..metrics import InMemoryMetrics
 from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
 from ._hull import (
     FakeHull,
@@ -38,6 +39,7 @@ __all__ = [
     "HullStatus",
     "HullTrack",
     "HullUser",
+    "InMemoryMetrics",
     "RecordedRequest",
     "SignedNotification",
     "claims_key",

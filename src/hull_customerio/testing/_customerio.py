@@ -184,8 +184,10 @@ class FakeCustomerIO(FakeService):
 
     def _reset_state(self) -> None:
         self._persons: dict[str, _Person] = {}
-        # id -> cio_id: finding a person by id must not cost a scan of every person.
+        # id -> cio_id and email -> cio_ids: finding a person must not cost a scan of every
+        # person (a sync of many users would slow down as the fake fills).
         self._cio_ids_by_id: dict[str, str] = {}
+        self._cio_ids_by_email: dict[str, set[str]] = {}
         self._next_cio_id = 1
         self._events: list[CustomerIOEvent] = []
         self._duplicates: list[CustomerIOEvent] = []
@@ -385,20 +387,52 @@ class FakeCustomerIO(FakeService):
         if kind == "id":
             cio_id = self._cio_ids_by_id.get(value)
             return None if cio_id is None else self._persons[cio_id]
-        for person in self._persons.values():
-            if person.attributes.get("email") == value:
-                return person
-        return None
+        cio_ids = self._cio_ids_by_email.get(value)
+        if not cio_ids:
+            return None
+        # The earliest-created person with this email, as a scan in creation order would find:
+        # cio_ids are fixed-width hex counters, so their order is the creation order.
+        return self._persons[min(cio_ids)]
 
     def _store(self, person: _Person) -> None:
         self._persons[person.cio_id] = person
         if person.id is not None:
             self._cio_ids_by_id[person.id] = person.cio_id
+        self._index_email(person)
 
     def _forget(self, person: _Person) -> None:
         del self._persons[person.cio_id]
         if person.id is not None:
             self._cio_ids_by_id.pop(person.id, None)
+        self._unindex_email(person.cio_id, person.attributes.get("email"))
+
+    def _set_attributes(self, person: _Person, attributes: dict[str, Any]) -> None:
+        """Replace the person's attributes, keeping the email index in step."""
+        before = person.attributes.get("email")
+        person.attributes = attributes
+        self._unindex_email(person.cio_id, before)
+        self._index_email(person)
+
+    def _update_attributes(self, person: _Person, attributes: Mapping[str, Any]) -> None:
+        """Merge attributes into the person, keeping the email index in step."""
+        if "email" in attributes:
+            self._set_attributes(person, {**person.attributes, **attributes})
+        else:
+            person.attributes.update(attributes)
+
+    def _index_email(self, person: _Person) -> None:
+        email = person.attributes.get("email")
+        # Identifiers are strings, so only a string email can ever match one.
+        if isinstance(email, str):
+            self._cio_ids_by_email.setdefault(email, set()).add(person.cio_id)
+
+    def _unindex_email(self, cio_id: str, email: object) -> None:
+        if isinstance(email, str):
+            cio_ids = self._cio_ids_by_email.get(email)
+            if cio_ids is not None:
+                cio_ids.discard(cio_id)
+                if not cio_ids:
+                    del self._cio_ids_by_email[email]
 
     @staticmethod
     def _path_identifier(customer_id: str) -> tuple[str, str]:
@@ -421,7 +455,7 @@ class FakeCustomerIO(FakeService):
             )
             self._next_cio_id += 1
             self._store(person)
-        person.attributes.update(attributes)
+        self._update_attributes(person, attributes)
         return True
 
     def _delete(self, identifier: tuple[str, str]) -> None:
@@ -658,8 +692,8 @@ class FakeCustomerIO(FakeService):
         kept, merged = self._find(*primary), self._find(*secondary)
         applied = kept is not None and merged is not None and kept is not merged
         if applied and kept is not None and merged is not None:
-            kept.attributes = {**merged.attributes, **kept.attributes}
             self._forget(merged)
+            self._set_attributes(kept, {**merged.attributes, **kept.attributes})
         self._merges.append(
             CustomerIOMerge(dict([primary]), dict([secondary]), applied=applied)
         )

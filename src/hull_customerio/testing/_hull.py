@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hmac
 import json
 import uuid
@@ -148,17 +149,16 @@ class HullStatus:
     messages: list[str]
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _User:
+    # The user's position in creation order: resolution prefers the earliest-created match.
+    number: int
     claims: dict[str, str]
     anonymous_ids: list[str]
     traits: dict[str, Any] = attrs.Factory(dict)
     track_ids: list[int] = attrs.Factory(list)
-
-    def matches(self, kind: str, value: str) -> bool:
-        if kind == "anonymous_id":
-            return value in self.anonymous_ids
-        return self.claims.get(kind) == value
+    # event_id -> position in FakeHull._tracks of the user's track with that id.
+    track_positions: dict[str, int] = attrs.Factory(dict)
 
     def conflicts(self, claims: Mapping[str, str]) -> bool:
         return any(
@@ -239,6 +239,9 @@ class FakeHull(NotificationSigning, FakeService):
 
     def _reset_state(self) -> None:
         self._users: list[_User] = []
+        # (claim kind, value) -> the users holding it, in creation order: resolving a message
+        # must not cost a scan of every user (a sync would slow down as the fake fills).
+        self._users_by_claim: dict[tuple[str, str], list[_User]] = {}
         self._tracks: list[HullTrack] = []
         self._messages: list[HullMessage] = []
         self._rejections: list[HullRejection] = []
@@ -586,14 +589,19 @@ class FakeHull(NotificationSigning, FakeService):
             value = claims.get(kind)
             if value is None:
                 continue
-            for user in self._users:
-                if user.matches(kind, value) and not user.conflicts(claims):
+            for user in self._users_by_claim.get((kind, value), ()):
+                if not user.conflicts(claims):
                     return user
         if not create:
             return None
-        user = _User(claims={}, anonymous_ids=[])
+        user = _User(number=len(self._users), claims={}, anonymous_ids=[])
         self._users.append(user)
         return user
+
+    def _index_claim(self, user: _User, kind: str, value: str) -> None:
+        holders = self._users_by_claim.setdefault((kind, value), [])
+        # A user may gain a claim after later users already hold it: keep creation order.
+        bisect.insort(holders, user, key=lambda holder: holder.number)
 
     def _apply(self, message: HullMessage) -> None:
         self._messages.append(message)
@@ -604,9 +612,11 @@ class FakeHull(NotificationSigning, FakeService):
         for kind in ("id", "external_id", "email"):
             if kind in message.claims and kind not in user.claims:
                 user.claims[kind] = message.claims[kind]
+                self._index_claim(user, kind, message.claims[kind])
         anonymous_id = message.claims.get("anonymous_id")
         if anonymous_id is not None and anonymous_id not in user.anonymous_ids:
             user.anonymous_ids.append(anonymous_id)
+            self._index_claim(user, "anonymous_id", anonymous_id)
             user.claims.setdefault("anonymous_id", anonymous_id)
         if message.type == "traits":
             user.traits.update(message.body)
@@ -625,10 +635,11 @@ class FakeHull(NotificationSigning, FakeService):
             body=body,
         )
         if track.event_id is not None:
-            for position in user.track_ids:
-                if self._tracks[position].event_id == track.event_id:
-                    self._tracks[position] = track
-                    return
+            position = user.track_positions.get(track.event_id)
+            if position is not None:
+                self._tracks[position] = track
+                return
+            user.track_positions[track.event_id] = len(self._tracks)
         user.track_ids.append(len(self._tracks))
         self._tracks.append(track)
 

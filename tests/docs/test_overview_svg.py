@@ -1,0 +1,47 @@
+"""The docs' overview diagram is a committed SVG (shown offline, no script from the internet),
+and it is exactly what `scripts/render_overview_svg.py` draws."""
+
+from __future__ import annotations
+
+import importlib.util
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+SVG = ROOT / "docs" / "assets" / "overview.svg"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "render_overview_svg", ROOT / "scripts" / "render_overview_svg.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_svg_is_the_scripts_output() -> None:
+    assert SVG.read_text(encoding="utf-8") == load_script().render(), (
+        "docs/assets/overview.svg is stale: run scripts/render_overview_svg.py"
+    )
+
+
+def test_the_svg_is_well_formed_and_carries_every_label() -> None:
+    root = ET.fromstring(SVG.read_text(encoding="utf-8"))  # noqa: S314 -- our own file
+    texts = {
+        element.text for element in root.iter("{http://www.w3.org/2000/svg}text") if element.text
+    }
+    assert {
+        "Hull", "hull_customerio", "Customer.io", "engine", "webhook handler", "Hull users",
+        "reporting webhooks", "identify / delete / events", "write-back (customerio/*)",
+    } <= texts
+    assert root.find("{http://www.w3.org/2000/svg}title") is not None
+
+
+def test_the_home_page_shows_the_svg_and_no_mermaid_source() -> None:
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert "](assets/overview.svg)" in index
+    assert "```mermaid" not in index

@@ -8,11 +8,10 @@ from typing import Any
 from ..customerio import CustomerIOClient
 from ..errors import (
     APIError,
-    DeliveryError,
     HullCustomerIOError,
     ValidationError,
 )
-from ..hull import HullClient
+from ..hull import DeliveryTicket, HullClient
 from ..hull.flow_control import flow_control_next
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
@@ -34,9 +33,16 @@ class Connector:
             writing anything back to Hull (a dry run for Hull) and cannot forward webhooks.
         mode: ``"v1"`` sends one Track API call per operation; ``"batch"`` sends every
             operation of a sync through v2 batch requests. Outcomes are the same either way.
+        webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
+            event before answering 503 (Customer.io then delivers it again); ``None`` waits
+            as long as the Hull client's retries take.
+
+    One connector may be shared by every thread of a web app: each call's report or webhook
+    answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
-        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``.
+        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, or
+            ``webhook_timeout`` is not a positive number.
     """
 
     def __init__(
@@ -46,11 +52,13 @@ class Connector:
         customerio: CustomerIOClient,
         hull: HullClient | None = None,
         mode: str = "v1",
+        webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
     ) -> None:
         self.settings = settings
         self.customerio = customerio
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
+        self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
 
     def __repr__(self) -> str:
         return f"Connector(mode={self.mode!r}, settings={self.settings!r})"
@@ -88,6 +96,7 @@ class Connector:
         malformed: Iterable[Any] = (),
     ) -> SyncReport:
         prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
+        ticket = self.hull.delivery() if self.hull is not None else None
         if self.mode == "batch":
             operations, owners = _core.batch_operations(prepared.plans)
             result = self.customerio.batch(operations) if operations else None
@@ -97,27 +106,41 @@ class Connector:
                 else [[] for _ in prepared.plans]
             )
             executions = [
-                self._drive(plan, _core.batch_steps(plan, results))
+                self._drive(plan, _core.batch_steps(plan, results), ticket)
                 for plan, results in zip(prepared.plans, per_user, strict=True)
             ]
+            _core.mark_unreachable(executions)
         else:
-            executions = [self._drive(plan, _core.v1_steps(plan)) for plan in prepared.plans]
-        self._flush_hull(executions)
+            unreachable = _core.Unreachable()
+            executions = [
+                unreachable.skip(plan)
+                if unreachable.tripped
+                else unreachable.note(self._drive(plan, _core.v1_steps(plan), ticket))
+                for plan in prepared.plans
+            ]
+        if self.hull is not None and ticket is not None:
+            self.hull.wait(ticket)
+            _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions)
 
-    def _drive(self, plan: UserPlan, steps: Generator[Step, StepResult, Execution]) -> Execution:
+    def _drive(
+        self,
+        plan: UserPlan,
+        steps: Generator[Step, StepResult, Execution],
+        ticket: DeliveryTicket | None,
+    ) -> Execution:
         result: StepResult = None
         try:
             while True:
                 step = steps.send(result)
-                result = self._perform(step)
+                result = self._perform(step, ticket)
         except StopIteration as stop:
             execution: Execution = stop.value
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc)
 
-    def _perform(self, step: Step) -> StepResult:
+    def _perform(self, step: Step, ticket: DeliveryTicket | None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
                 getattr(self.customerio, step.method)(*step.args, **step.kwargs)
@@ -125,18 +148,10 @@ class Connector:
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
-                return self.hull.as_user(step.claims).traits(step.traits)
+                return self.hull.as_user(step.claims, delivery=ticket).traits(step.traits)
         except HullCustomerIOError as exc:
             return exc
         raise TypeError(f"unknown step {step!r}")
-
-    def _flush_hull(self, executions: list[Execution]) -> None:
-        if self.hull is None:
-            return
-        try:
-            self.hull.flush()
-        except DeliveryError as exc:
-            _core.apply_delivery_error(executions, exc)
 
     # ------------------------------------------------------------------- notifications
 
@@ -145,9 +160,12 @@ class Connector:
 
         The notification's own settings (``connector.private_settings``) drive the rules. The
         answer is ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for
-        a transient reason (Customer.io or Hull unreachable, rate limited, 5xx), so Hull sends
-        the notification again. A notification that can never succeed (malformed envelope,
-        invalid settings) is logged and answered ``next``.
+        a transient reason (Customer.io or Hull unreachable, rate limited, 5xx, Hull refusing
+        the connector's credentials), so Hull sends the notification again. When Customer.io
+        cannot be reached at all, the first users' failures are enough: the rest are not sent
+        (``customerio_unavailable``) and the answer comes within seconds. A write-back Hull
+        refused for good (``writeback_rejected``) and a notification that can never succeed
+        (malformed envelope, invalid settings) are logged and answered ``next``.
         """
         notification = _core.read_notification(payload)
         if notification is None:
@@ -174,7 +192,10 @@ class Connector:
 
         Never raises for bad input: the outcome carries the reason and the HTTP status to
         answer Customer.io (see :class:`~hull_customerio.WebhookOutcome`). A ``200`` with no
-        reason means Hull accepted the event.
+        reason means Hull accepted the event. Hull refusing the event for good gives ``200``
+        ``hull_rejected``; Hull unreachable (``hull_unavailable``), refusing the connector's
+        credentials (``hull_unauthorized``) or not confirming within ``webhook_timeout``
+        (``hull_timeout``) give ``503``, so Customer.io delivers the webhook again.
 
         Args:
             body: the raw request body, byte for byte (the signature covers it).
@@ -185,18 +206,14 @@ class Connector:
             return read
         if self.hull is None:
             return _core.hull_not_configured(read)
-        error: HullCustomerIOError | None = None
+        ticket = self.hull.delivery()
         try:
-            request_id = self.hull.as_user(read.claims).track(**read.track_arguments())
+            scope = self.hull.as_user(read.claims, delivery=ticket)
+            request_id = scope.track(**read.track_arguments())
         except ValidationError as exc:
             return _core.webhook_delivered(read, exc)
-        try:
-            self.hull.flush()
-        except DeliveryError as exc:
-            error = _core.own_delivery_failure(exc, request_id)
-        except APIError as exc:
-            error = exc
-        return _core.webhook_delivered(read, error)
+        settled = self.hull.wait(ticket, timeout=self.webhook_timeout)
+        return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     # -------------------------------------------------------------------------- status
 
@@ -209,4 +226,6 @@ class Connector:
                     errors.append(_core.INVALID_CREDENTIALS)
             except APIError as exc:
                 errors.append(_core.connection_error_message(exc))
+        if self.hull is not None:
+            errors += _core.hull_credentials_message(self.hull.credentials_error)
         return _core.status_from(errors, warnings)

@@ -436,6 +436,14 @@ class DeliveryTicket:
         found = self._failures.get(request_id)
         return None if found is None else found[1]
 
+    def undelivered(self, request_id: str) -> DeliveryError | None:
+        """A :class:`DeliveryError` naming the one message ``request_id`` if it failed, else
+        ``None``; its ``__cause__`` is Hull's answer (or the transport error) for it."""
+        found = self._failures.get(request_id)
+        if found is None:
+            return None
+        return _delivery_error([found], found[1].url or "")
+
     def delivery_error(self, url: str, *, clear: bool = False) -> DeliveryError | None:
         """A :class:`DeliveryError` naming every failed message, or ``None`` if none failed.
 
@@ -448,20 +456,26 @@ class DeliveryTicket:
             self._delivered = set()
         if not failures:
             return None
-        last = failures[-1][1]
-        count = len(failures)
-        noun = "message" if count == 1 else "messages"
-        detail = last.args[0] if last.args else type(last).__name__
-        error = DeliveryError(
-            f"{count} Hull firehose {noun} not delivered: {detail}",
-            service="hull",
-            method="POST",
-            url=url,
-            undelivered=[message for message, _ in failures],
-            attempts=last.attempts,
-        )
-        error.__cause__ = last
-        return error
+        return _delivery_error(failures, url)
+
+
+def _delivery_error(
+    failures: Sequence[tuple[Mapping[str, Any], APIError]], url: str
+) -> DeliveryError:
+    last = failures[-1][1]
+    count = len(failures)
+    noun = "message" if count == 1 else "messages"
+    detail = last.args[0] if last.args else type(last).__name__
+    error = DeliveryError(
+        f"{count} Hull firehose {noun} not delivered: {detail}",
+        service="hull",
+        method="POST",
+        url=url,
+        undelivered=[message for message, _ in failures],
+        attempts=last.attempts,
+    )
+    error.__cause__ = last
+    return error
 
 
 @attrs.frozen

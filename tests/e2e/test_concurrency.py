@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from builders import raw_message, user
 from e2e_support import DATA, FAST_RETRY, async_hull_client, hull_client
 
 import hull_customerio as hc
+from builders import raw_message, user
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
 SIGNING_KEY = "whsec-concurrency"
@@ -33,9 +33,7 @@ SETTINGS = hc.Settings(
 )
 # Two tries per firehose batch: with half the requests failing, a quarter of the batches fail
 # for good, so every run has failures to report (and deliveries to check).
-HULL_RETRY = hc.RetryPolicy(
-    max_attempts=2, initial_backoff=0.005, max_backoff=0.01, max_elapsed=5
-)
+HULL_RETRY = hc.RetryPolicy(max_attempts=2, initial_backoff=0.005, max_backoff=0.01, max_elapsed=5)
 NOTIFICATIONS = 12
 USERS_PER_NOTIFICATION = 6
 WEBHOOKS = 48
@@ -96,9 +94,7 @@ def assert_reports_tell_the_truth(
             error = outcome.exception
             assert isinstance(error, hc.DeliveryError)
             # Only this user's own write-back is named: never another call's message.
-            assert [m["body"]["customerio/id"] for m in error.undelivered] == [
-                outcome.customer_id
-            ]
+            assert [m["body"]["customerio/id"] for m in error.undelivered] == [outcome.customer_id]
     return succeeded, failed
 
 
@@ -133,8 +129,7 @@ def batches_grouped_several_calls(hull: FakeHull) -> bool:
         return "notification " + str(message["body"]["customerio/id"]).split("-")[1]
 
     return any(
-        len({call(message) for message in request.json["batch"]}) > 1
-        for request in hull.requests
+        len({call(message) for message in request.json["batch"]}) > 1 for request in hull.requests
     )
 
 
@@ -172,10 +167,12 @@ def test_threads_sharing_one_connector_get_the_truth_about_their_own_messages(
         assert not any(thread.is_alive() for thread in threads)
         hull_api.close()
 
-    assert len(reports) == NOTIFICATIONS and len(outcomes) == WEBHOOKS
+    assert len(reports) == NOTIFICATIONS
+    assert len(outcomes) == WEBHOOKS
     succeeded, failed = assert_reports_tell_the_truth(hull, reports)
     accepted, refused = assert_webhook_answers_tell_the_truth(hull, outcomes)
-    assert succeeded and failed and accepted and refused  # the faults did bite, and not always
+    # The faults did bite, and not always.
+    assert min(succeeded, failed, accepted, refused) > 0
     assert batches_grouped_several_calls(hull)
 
 
@@ -209,7 +206,7 @@ def test_tasks_sharing_one_connector_get_the_truth_about_their_own_messages(
 
     succeeded, failed = assert_reports_tell_the_truth(hull, reports)
     accepted, refused = assert_webhook_answers_tell_the_truth(hull, outcomes)
-    assert succeeded and failed and accepted and refused
+    assert min(succeeded, failed, accepted, refused) > 0
     assert batches_grouped_several_calls(hull)
 
 
@@ -246,13 +243,11 @@ def test_concurrent_notifications_hit_by_a_hull_outage_retry_and_a_later_one_goe
             hull_api = hull_client(hull, retry=HULL_RETRY, flush_at=2 * USERS_PER_NOTIFICATION)
             connector = hc.Connector(SETTINGS, customerio=cio, hull=hull_api)
             answers: dict[int, dict[str, Any]] = {}
-            threads = [
-                threading.Thread(
-                    target=lambda n=n: answers.__setitem__(n, connector.handle_notification(
-                        payload(n)))  # fmt: skip
-                )
-                for n in (1, 2)
-            ]
+
+            def answer(number: int) -> None:
+                answers[number] = connector.handle_notification(payload(number))
+
+            threads = [threading.Thread(target=answer, args=(n,)) for n in (1, 2)]
             for thread in threads:
                 thread.start()
             for thread in threads:

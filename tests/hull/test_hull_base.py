@@ -223,7 +223,8 @@ def test_an_accepted_batch_settles_each_message_in_its_own_ticket() -> None:
 
     assert queue.settle(batch, None) == []
 
-    assert mine.done and theirs.done
+    assert mine.done
+    assert theirs.done
     assert mine.delivered == {a.request_id, c.request_id}
     assert theirs.delivered == {b.request_id}
     assert queue.idle

@@ -212,6 +212,54 @@ def test_queue_put_back_restores_order_in_front() -> None:
     assert [_ids(b) for b in queue.take_all()] == [[old.request_id, new.request_id]]
 
 
+def test_at_most_max_in_flight_batches_start_and_the_rest_wait_queued() -> None:
+    queue = FirehoseQueue(flush_at=2, max_in_flight=2)
+    ticket = DeliveryTicket()
+    messages = _messages(7)
+    first = queue.add(messages[0], ticket), queue.add(messages[1], ticket)
+    second = queue.add(messages[2], ticket), queue.add(messages[3], ticket)
+    for message in messages[4:]:
+        assert queue.add(message, ticket) is None  # flush_at reached, but no slot is free
+
+    assert first[1] is not None
+    assert second[1] is not None
+    assert queue.in_flight == 2
+    assert queue.start() == []
+    assert len(queue) == 3
+
+
+def test_a_done_poster_takes_what_queued_meanwhile_then_gives_its_slot_back() -> None:
+    queue = FirehoseQueue(flush_at=2, max_in_flight=1)
+    ticket = DeliveryTicket()
+    messages = _messages(3)
+    queue.add(messages[0], ticket)
+    batch = queue.add(messages[1], ticket)
+    queue.add(messages[2], ticket)  # queued while the first batch is under way
+    assert batch is not None
+    queue.settle(batch, None)
+
+    following = queue.next_batch()
+
+    assert following is not None
+    assert _ids(following) == [messages[2].request_id]
+    assert queue.in_flight == 1
+    assert queue.next_batch() is None
+    assert queue.in_flight == 0
+
+
+def test_an_interrupted_poster_gives_its_slot_and_messages_back() -> None:
+    queue = FirehoseQueue(flush_at=5, max_in_flight=1)
+    ticket = DeliveryTicket()
+    (message,) = _messages(1)
+    queue.add(message, ticket)
+    started = queue.start()
+
+    queue.put_back(started)
+
+    assert queue.in_flight == 0
+    assert [_ids(b) for b in queue.start()] == [[message.request_id]]
+
+
 def test_an_accepted_batch_settles_each_message_in_its_own_ticket() -> None:
     queue = FirehoseQueue(flush_at=10)
     mine, theirs = DeliveryTicket(), DeliveryTicket()

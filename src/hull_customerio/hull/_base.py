@@ -491,18 +491,23 @@ Batch: TypeAlias = list[Entry]
 
 
 class FirehoseQueue:
-    """Messages waiting for the firehose, and the bookkeeping of every message not yet settled.
+    """Messages waiting for the firehose, the posting slots, and every message not yet settled.
 
-    Each message belongs to a :class:`DeliveryTicket`. :meth:`settle` applies one firehose
-    answer to every message of the batch it carried, ticket by ticket, and says what to post
-    next (the halves of a refused batch). Not thread-safe by itself: each client guards it with
+    Each message belongs to a :class:`DeliveryTicket`. At most ``max_in_flight`` batches are
+    posted at a time: :meth:`start` hands out batches for the free slots, and a poster that is
+    done asks :meth:`next_batch` for more before giving its slot back. So when Hull is slow or
+    failing, messages of many calls pile up and leave together in full batches, instead of one
+    small request per call. :meth:`settle` applies one firehose answer to every message of the
+    batch it carried, ticket by ticket. Not thread-safe by itself: each client guards it with
     its own lock, held only while this bookkeeping runs, never across a request.
     """
 
-    def __init__(self, flush_at: int) -> None:
+    def __init__(self, flush_at: int, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
         self.flush_at = flush_at
+        self.max_in_flight = max_in_flight
         self._pending: list[Entry] = []
         self._unsettled = 0
+        self._in_flight = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -512,28 +517,56 @@ class FirehoseQueue:
         """Whether every message added was settled (nothing queued, nothing in flight)."""
         return self._unsettled == 0
 
+    @property
+    def in_flight(self) -> int:
+        """How many posting slots are taken."""
+        return self._in_flight
+
     def add(self, message: QueuedMessage, ticket: DeliveryTicket) -> Batch | None:
-        """Queue ``message`` for ``ticket``; returns a full batch once ``flush_at`` is reached."""
+        """Queue ``message`` for ``ticket``; returns a batch to post now when ``flush_at``
+        messages are waiting and a slot is free (else they wait for the next free slot)."""
         ticket._pending.add(message.request_id)
         ticket._failures.pop(message.request_id, None)
         self._unsettled += 1
         self._pending.append(Entry(message, ticket))
-        if len(self._pending) < self.flush_at:
+        if len(self._pending) < self.flush_at or self._in_flight >= self.max_in_flight:
             return None
+        self._in_flight += 1
+        return self._cut()
+
+    def start(self) -> list[Batch]:
+        """Batches to post now: one per free slot, while messages are waiting."""
+        batches: list[Batch] = []
+        while self._pending and self._in_flight < self.max_in_flight:
+            self._in_flight += 1
+            batches.append(self._cut())
+        return batches
+
+    def next_batch(self) -> Batch | None:
+        """For a poster that is done: the next batch to post in its slot, or ``None`` (the
+        slot is given back)."""
+        if self._pending:
+            return self._cut()
+        self._in_flight -= 1
+        return None
+
+    def _cut(self) -> Batch:
         batch = self._pending[: self.flush_at]
         del self._pending[: self.flush_at]
         return batch
 
     def take_all(self) -> list[Batch]:
-        """Every queued message, cut into batches of at most ``flush_at``."""
+        """Every queued message, cut into batches of at most ``flush_at`` (no slot is taken)."""
         pending, self._pending = self._pending, []
         size = self.flush_at
         return [pending[i : i + size] for i in range(0, len(pending), size)]
 
     def put_back(self, batches: Iterable[Batch]) -> None:
-        """Return batches whose posting was interrupted to the front of the queue, in order."""
+        """Return the batches of an interrupted poster to the front of the queue, in order,
+        and give its slot back."""
         restored = [entry for batch in batches for entry in batch]
         self._pending[:0] = restored
+        self._in_flight -= 1
 
     def settle(self, batch: Batch, error: APIError | None) -> list[Batch]:
         """Apply the firehose's answer for ``batch`` to its messages; returns batches to post next.
@@ -618,7 +651,7 @@ class HullCore:
         self._firehose_url = (firehose_url or firehose_url_for(host)).rstrip("/")
         self._timeout = timeout
         self._retry = retry
-        self._queue = FirehoseQueue(flush_at)
+        self._queue = FirehoseQueue(flush_at, max_in_flight)
         self._max_in_flight = max_in_flight
         #: The ticket of messages written without one; flush() and close() report on it.
         self._shared = DeliveryTicket()

@@ -189,7 +189,6 @@ class AsyncHullClient(HullCore):
         self._lock = asyncio.Lock()
         # Notified whenever a message is settled or put back, so waiters re-check.
         self._changed = asyncio.Condition(self._lock)
-        self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> AsyncHullClient:
@@ -310,7 +309,7 @@ class AsyncHullClient(HullCore):
                 while not ticket.done:
                     if self._closed:
                         raise RuntimeError(f"{type(self).__name__} is closed")
-                    self._submit(self._queue.take_all())
+                    self._submit(self._queue.start())
                     await self._changed.wait()
 
         if timeout is None:
@@ -358,7 +357,7 @@ class AsyncHullClient(HullCore):
                 return
             try:
                 while not self._queue.idle:
-                    self._submit(self._queue.take_all())
+                    self._submit(self._queue.start())
                     await self._changed.wait()
             finally:
                 self._closed = True
@@ -395,27 +394,31 @@ class AsyncHullClient(HullCore):
             task.add_done_callback(self._tasks.discard)
 
     async def _post(self, batch: Batch) -> None:
-        """Post ``batch`` (in its own task) and settle its messages with Hull's answer."""
+        """Post ``batch`` (in its own task), settle its messages with Hull's answer, then post
+        whatever queued meanwhile in the same slot, until nothing is left."""
         todo = [batch]
-        async with self._slots:
-            while todo:
-                current = todo.pop(0)
-                spec = self._firehose_request([entry.message for entry in current])
-                error: APIError | None = None
-                try:
-                    await self._call(spec, retry=True)
-                except APIError as exc:
-                    error = exc
-                except Exception as exc:  # a transport bug must fail the messages, not hang
-                    error = unexpected_error(exc, spec)
-                except BaseException:
-                    # Cancelled (the client is shutting down): keep the messages queued.
-                    self._queue.put_back([current, *todo])
-                    self._wake_soon()
-                    raise
-                async with self._changed:
-                    todo[:0] = self._settle(current, error)
-                    self._changed.notify_all()
+        while todo:
+            current = todo.pop(0)
+            spec = self._firehose_request([entry.message for entry in current])
+            error: APIError | None = None
+            try:
+                await self._call(spec, retry=True)
+            except APIError as exc:
+                error = exc
+            except Exception as exc:  # a transport bug must fail the messages, not hang
+                error = unexpected_error(exc, spec)
+            except BaseException:
+                # Cancelled (the client is shutting down): keep the messages queued.
+                self._queue.put_back([current, *todo])
+                self._wake_soon()
+                raise
+            async with self._changed:
+                todo[:0] = self._settle(current, error)
+                if not todo:
+                    following = self._queue.next_batch()
+                    if following is not None:
+                        todo.append(following)
+                self._changed.notify_all()
 
     def _wake_soon(self) -> None:
         async def wake() -> None:

@@ -314,7 +314,7 @@ class HullClient(HullCore):
                     return True
                 if self._closed:
                     raise RuntimeError(f"{type(self).__name__} is closed")
-                self._submit(self._queue.take_all())
+                self._submit(self._queue.start())
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -355,7 +355,7 @@ class HullClient(HullCore):
                 return
             try:
                 while not self._queue.idle:
-                    self._submit(self._queue.take_all())
+                    self._submit(self._queue.start())
                     self._changed.wait()
             finally:
                 self._closed = True
@@ -402,7 +402,8 @@ class HullClient(HullCore):
             self._pool.submit(self._post, batch)
 
     def _post(self, batch: Batch) -> None:
-        """Post ``batch`` (on a pool thread) and settle its messages with Hull's answer."""
+        """Post ``batch`` (on a pool thread), settle its messages with Hull's answer, then post
+        whatever queued meanwhile in the same slot, until nothing is left."""
         todo = [batch]
         while todo:
             current = todo.pop(0)
@@ -421,6 +422,10 @@ class HullClient(HullCore):
                 raise
             with self._changed:
                 todo[:0] = self._settle(current, error)
+                if not todo:
+                    following = self._queue.next_batch()
+                    if following is not None:
+                        todo.append(following)
                 self._changed.notify_all()
 
     def _call(self, spec: RequestSpec, *, retry: bool) -> JSONValue:

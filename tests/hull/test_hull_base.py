@@ -432,3 +432,17 @@ def test_transport_errors_map_to_connection_and_timeout_errors() -> None:
 def test_request_spec_repr_hides_headers_and_content() -> None:
     assert "secret" not in repr(SPEC)
     assert "{}" not in repr(SPEC)
+
+
+def test_a_ticket_that_does_not_keep_delivered_ids_stays_small_and_still_settles() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    shared = DeliveryTicket(keep_delivered=False)  # the client's own, for untracked writes
+    for message in _messages(3):
+        queue.add(message, shared)
+    (batch,) = queue.take_all()
+
+    queue.settle(batch, None)
+
+    assert shared.done
+    assert shared.delivered == frozenset()
+    assert queue.idle

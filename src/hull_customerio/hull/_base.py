@@ -398,12 +398,15 @@ class DeliveryTicket:
     The client updates a ticket under its lock; read it once the wait returned.
     """
 
-    __slots__ = ("_delivered", "_failures", "_pending")
+    __slots__ = ("_delivered", "_failures", "_keep_delivered", "_pending")
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_delivered: bool = True) -> None:
         self._pending: set[str] = set()
         self._delivered: set[str] = set()
         self._failures: dict[str, tuple[Mapping[str, Any], APIError]] = {}
+        # The client's shared ticket lives as long as the client: it does not keep the ids of
+        # delivered messages, so memory stays flat for callers who never flush.
+        self._keep_delivered = keep_delivered
 
     def __repr__(self) -> str:
         return (
@@ -587,7 +590,8 @@ class FirehoseQueue:
             ticket._pending.discard(request_id)
             self._unsettled -= 1
             if error is None:
-                ticket._delivered.add(request_id)
+                if ticket._keep_delivered:
+                    ticket._delivered.add(request_id)
             else:
                 ticket._failures[request_id] = (entry.message.message, error)
         return []
@@ -654,7 +658,7 @@ class HullCore:
         self._queue = FirehoseQueue(flush_at, max_in_flight)
         self._max_in_flight = max_in_flight
         #: The ticket of messages written without one; flush() and close() report on it.
-        self._shared = DeliveryTicket()
+        self._shared = DeliveryTicket(keep_delivered=False)
         self._credentials_error: APIStatusError | None = None
         self._closed = False
 

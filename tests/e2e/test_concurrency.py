@@ -31,7 +31,7 @@ SETTINGS = hc.Settings(
     synchronized_segments=["seg_1"],
     webhook_signing_key=SIGNING_KEY,
 )
-# Two tries per firehose batch: with half the requests failing, a quarter of the batches fail
+# Two tries per firehose batch: with 70 % of the requests failing, about half the batches fail
 # for good, so every run has failures to report (and deliveries to check).
 HULL_RETRY = hc.RetryPolicy(max_attempts=2, initial_backoff=0.005, max_backoff=0.01, max_elapsed=5)
 NOTIFICATIONS = 12
@@ -134,7 +134,7 @@ def batches_grouped_several_calls(hull: FakeHull) -> bool:
 
 
 def faulty(hull: FakeHull) -> FakeHull:
-    hull.fail_randomly(0.5, 503, seed=11)
+    hull.fail_randomly(0.7, 503, seed=11)
     hull.fail_randomly(0.08, 400, seed=12)
     return hull
 
@@ -148,7 +148,7 @@ def test_threads_sharing_one_connector_get_the_truth_about_their_own_messages(
     with hc.CustomerIOClient(
         customerio.site_id, customerio.api_key, base_url=customerio.url, **customerio_options()
     ) as cio:
-        hull_api = hull_client(hull, retry=HULL_RETRY, flush_at=10, max_in_flight=3)
+        hull_api = hull_client(hull, retry=HULL_RETRY, flush_at=4, max_in_flight=3)
         connector = hc.Connector(SETTINGS, customerio=cio, hull=hull_api, webhook_timeout=None)
 
         def notify(number: int) -> None:
@@ -188,7 +188,7 @@ def test_tasks_sharing_one_connector_get_the_truth_about_their_own_messages(
             base_url=customerio.url,
             **customerio_options(),
         ) as cio:
-            hull_api = async_hull_client(hull, retry=HULL_RETRY, flush_at=10, max_in_flight=3)
+            hull_api = async_hull_client(hull, retry=HULL_RETRY, flush_at=4, max_in_flight=3)
             connector = hc.AsyncConnector(
                 SETTINGS, customerio=cio, hull=hull_api, webhook_timeout=None
             )

@@ -540,7 +540,7 @@ def test_sync_json_prints_every_outcome_and_keeps_the_summary_on_stderr(
     assert (ada["user_id"], ada["status"], ada["reason"]) == (ADA, "success", "new")
     assert [e["name"] for e in ada["events_sent"]] == ["Signed Up", "https://example.com/pricing"]
     assert ["Clicked Banner", "not_whitelisted"] in ada["events_skipped"]
-    assert ada["calls"][0] == ("identify" if mode == "v1" else "batch")
+    assert ada["calls"] == ["identify", "event", "page", "hull_traits"]  # same in both modes
     assert (grace["action"], grace["status"]) == ("delete", "success")
     assert (linus["status"], linus["error"]) == ("skipped", None)
     assert "Synced 3 users: 2 succeeded, 1 skipped, 0 failed." in err
@@ -739,7 +739,7 @@ def test_check_is_ok_with_valid_credentials_and_segments(
     code, out, _ = run(capsys, "check", *argv, "--segment", "seg_paying")
 
     assert (code, out) == (0, "status: ok\n")
-    assert [r.path for r in customerio.requests] == ["/auth"]
+    assert [r.path for r in customerio.requests] == ["/api/v1/accounts/region"]
 
 
 def test_check_reads_credentials_from_the_environment_and_segments_from_settings(

@@ -36,6 +36,9 @@ def test_the_defaults() -> None:
         "max_attribute_name_length": 150,
         "max_attribute_value_length": 1000,
         "max_identifier_value_length": 150,
+        "max_attributes_per_person": 300,
+        "max_event_name_length": 100,
+        "max_event_data_size": 100_000,
         "webhook_signing_key": None,
     }
     assert settings == Settings()
@@ -57,6 +60,9 @@ def test_every_key_is_read() -> None:
             "max_attribute_name_length": 100,
             "max_attribute_value_length": 500,
             "max_identifier_value_length": 80,
+            "max_attributes_per_person": 120,
+            "max_event_name_length": 64,
+            "max_event_data_size": "5000",
             "webhook_signing_key": "signing-1",
         }
     )
@@ -75,6 +81,9 @@ def test_every_key_is_read() -> None:
         max_attribute_name_length=100,
         max_attribute_value_length=500,
         max_identifier_value_length=80,
+        max_attributes_per_person=120,
+        max_event_name_length=64,
+        max_event_data_size=5000,
         webhook_signing_key="signing-1",
     )
 
@@ -138,6 +147,9 @@ NUMERIC_KEYS = (
     "max_attribute_name_length",
     "max_attribute_value_length",
     "max_identifier_value_length",
+    "max_attributes_per_person",
+    "max_event_name_length",
+    "max_event_data_size",
 )
 
 
@@ -152,7 +164,11 @@ def test_numeric_settings_accept_numeric_strings(value: object, expected: int) -
     assert settings.max_attribute_name_length == expected
     assert settings.max_attribute_value_length == expected
     assert settings.max_identifier_value_length == expected
+    assert settings.max_attributes_per_person == expected
+    assert settings.max_event_name_length == expected
+    assert settings.max_event_data_size == expected
     assert type(settings.max_attributes_per_call) is int
+    assert type(settings.max_event_data_size) is int
 
 
 @pytest.mark.parametrize(("value", "expected"), [(1, 1), (300, 300), ("1", 1), ("300", 300)])
@@ -171,7 +187,14 @@ def test_max_attributes_per_call_outside_1_to_300_is_an_error(value: object) -> 
 
 @pytest.mark.parametrize(
     "key",
-    ["max_attribute_name_length", "max_attribute_value_length", "max_identifier_value_length"],
+    [
+        "max_attribute_name_length",
+        "max_attribute_value_length",
+        "max_identifier_value_length",
+        "max_attributes_per_person",
+        "max_event_name_length",
+        "max_event_data_size",
+    ],
 )
 def test_length_limits_must_be_at_least_1(key: str) -> None:
     assert problems_of({key: 0}) == [f"{key} must be at least 1, got 0"]

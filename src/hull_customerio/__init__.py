@@ -20,7 +20,16 @@ from .customerio import (
     identify_operation,
     page_operation,
 )
-from .engine import AsyncConnector, BatchOperationError, Connector
+from .engine import (
+    HULL_KEY_HOSTS,
+    AsyncConnector,
+    BatchOperationError,
+    Connector,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationKeyCache,
+    read_notification_body,
+)
 from .errors import (
     APIConnectionError,
     APIError,
@@ -32,6 +41,7 @@ from .errors import (
     DeliveryError,
     HullCustomerIOError,
     NotFoundError,
+    NotificationAuthenticationError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
@@ -63,6 +73,7 @@ from .settings import Settings
 
 __all__ = [
     "EVENT_REASON_MESSAGES",
+    "HULL_KEY_HOSTS",
     "REASON_MESSAGES",
     "APIConnectionError",
     "APIError",
@@ -90,6 +101,10 @@ __all__ = [
     "MalformedMessage",
     "NotFoundError",
     "Notification",
+    "NotificationAnswer",
+    "NotificationAuthenticationError",
+    "NotificationEnvelope",
+    "NotificationKeyCache",
     "OutgoingEvent",
     "PermissionDeniedError",
     "RateLimitError",
@@ -118,6 +133,7 @@ __all__ = [
     "parse_notification",
     "parse_webhook",
     "plan_user_update",
+    "read_notification_body",
     "sign_webhook",
     "verify_webhook_request",
     "verify_webhook_signature",

@@ -4,7 +4,7 @@ Subcommands:
 
 - ``plan FILE``: what would happen to each user, as JSON lines; no network.
 - ``sync FILE``: send the users to Customer.io (and write back to Hull), with a summary.
-- ``check``: the connector's status: credentials, segments, a ``GET /auth`` round trip.
+- ``check``: the connector's status: credentials, segments, a credential check round trip.
 - ``webhook FILE``: what a Customer.io webhook payload would become.
 
 FILE is a Hull notification (a JSON object with ``messages``) or a JSON-lines stream of

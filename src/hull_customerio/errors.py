@@ -7,6 +7,7 @@ All of them derive from one base, so ``except HullCustomerIOError`` catches anyt
     ├── ValidationError             a malformed notification or message
     ├── WebhookVerificationError    a webhook whose signature or timestamp does not check out
     ├── WebhookPayloadError         a webhook body that can never become a Hull event (.reason)
+    ├── NotificationAuthenticationError  a Hull notification this connector must refuse (.reason)
     └── APIError                    a call to Customer.io or Hull failed (.service, .method, .url)
         ├── APIConnectionError      no response: DNS, refused, reset...
         │   └── APITimeoutError     no response in time
@@ -42,6 +43,7 @@ __all__ = [
     "DeliveryError",
     "HullCustomerIOError",
     "NotFoundError",
+    "NotificationAuthenticationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
@@ -105,6 +107,23 @@ class WebhookPayloadError(HullCustomerIOError, ValueError):
 
     Attributes:
         reason: a stable code: ``invalid_payload``, ``unknown_event`` or ``no_identifier``.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class NotificationAuthenticationError(HullCustomerIOError):
+    """A Hull notification this connector must refuse; nothing from it may be sent anywhere.
+
+    The text never contains the connector secret or the signature.
+
+    Attributes:
+        reason: which check failed, a stable code: ``missing_credentials``,
+            ``wrong_connector``, ``wrong_organization``, ``wrong_secret``,
+            ``missing_signature``, ``unsupported_signature_version``, ``untrusted_key_url``,
+            ``key_unavailable``, ``bad_signature`` or ``wrong_notification_id``.
     """
 
     def __init__(self, message: str, *, reason: str) -> None:

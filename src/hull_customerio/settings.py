@@ -46,6 +46,12 @@ class Settings:
         max_attribute_value_length: bytes (UTF-8, compact JSON for lists and objects) a value
             may have.
         max_identifier_value_length: bytes (UTF-8) the Customer.io id may have.
+        max_attributes_per_person: attributes one person may carry (``anonymous_id``
+            included); more makes the user an error.
+        max_event_name_length: bytes (UTF-8) an event name may have; a page view is named by
+            its url. A longer one skips that event.
+        max_event_data_size: bytes of an event's data as compact JSON. Larger skips that
+            event.
         webhook_signing_key: the reporting-webhook signing key; ``None`` skips verification.
             Never shown in ``repr``.
     """
@@ -63,6 +69,9 @@ class Settings:
     max_attribute_name_length: int = 150
     max_attribute_value_length: int = 1000
     max_identifier_value_length: int = 150
+    max_attributes_per_person: int = 300
+    max_event_name_length: int = 100
+    max_event_data_size: int = 100_000
     webhook_signing_key: str | None = attrs.field(default=None, repr=_redacted)
 
     def __attrs_post_init__(self) -> None:
@@ -186,6 +195,9 @@ _BOUNDS: tuple[tuple[str, int, int | None], ...] = (
     ("max_attribute_name_length", 1, None),
     ("max_attribute_value_length", 1, None),
     ("max_identifier_value_length", 1, None),
+    ("max_attributes_per_person", 1, None),
+    ("max_event_name_length", 1, None),
+    ("max_event_data_size", 1, None),
 )
 
 _READERS: Mapping[str, Callable[[str, object], Any]] = {

@@ -187,15 +187,20 @@ def test_batch_posts_the_operations_to_v2(httpx_mock: HTTPXMock, client: Runner)
     assert result.requests == 1
 
 
+REGION_PATH = "/api/v1/accounts/region"
+
+
 def test_check_credentials_is_true_on_200(httpx_mock: HTTPXMock, client: Runner) -> None:
-    httpx_mock.add_response(method="GET", url=US + "/auth", json={})
+    httpx_mock.add_response(
+        method="GET", url=US + REGION_PATH, json={"url": US, "region": "us", "environment_id": 1}
+    )
 
     assert client.check_credentials() is True
-    assert_sent(httpx_mock.get_request(), "GET", US + "/auth", None)
+    assert_sent(httpx_mock.get_request(), "GET", US + REGION_PATH, None)
 
 
 def test_check_credentials_is_false_on_401(httpx_mock: HTTPXMock, client: Runner) -> None:
-    httpx_mock.add_response(method="GET", url=US + "/auth", status_code=401, json={})
+    httpx_mock.add_response(method="GET", url=US + REGION_PATH, status_code=401, json={})
 
     assert client.check_credentials() is False
     assert len(httpx_mock.get_requests()) == 1
@@ -205,7 +210,7 @@ def test_check_credentials_raises_on_other_failures(
     httpx_mock: HTTPXMock, make_client: Callable[..., Runner]
 ) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=2))
-    httpx_mock.add_response(url=US + "/auth", status_code=500, is_reusable=True)
+    httpx_mock.add_response(url=US + REGION_PATH, status_code=500, is_reusable=True)
 
     with pytest.raises(ServerError):
         client.check_credentials()

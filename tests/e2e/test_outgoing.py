@@ -196,13 +196,11 @@ def test_exhausted_retries_become_an_error_outcome_and_a_retry_answer(
     assert isinstance(ada.exception, hc.ServerError)
     assert ada.error is not None
     assert "503" in ada.error
-    # v1 holds a user's events back once its identify failed; a batch carried them in the
-    # same (failed) request, so they were attempted and failed.
-    held_back = "identify_failed" if harness.mode == "v1" else "send_failed"
+    # Both modes hold a user's events back once its identify failed.
     assert ada.events_skipped == [
         ("Clicked Banner", "not_whitelisted"),
-        ("Signed Up", held_back),
-        ("https://example.com/pricing", held_back),
+        ("Signed Up", "identify_failed"),
+        ("https://example.com/pricing", "identify_failed"),
     ]
     assert ada.events_sent == []
     assert report.for_user(LINUS).status == "skipped"
@@ -267,13 +265,14 @@ def test_one_user_customerio_rejects_fails_alone(
     assert "bio" in failed.error
     assert hull.user(external_id="user-2") is None
     assert hull.traits_for(external_id="user-3")["customerio/id"] == "user-3"
+    # In both modes the user's events were held back.
+    assert failed.events_skipped == [("Signed Up", "identify_failed")]
+    # Users run concurrently in the async engine: only each user's own order is promised.
+    assert sorted(e.customer_id or "" for e in customerio.events) == ["user-1", "user-3"]
     if harness.mode == "v1":
-        # A 400 is final: tried once, and the user's events were held back.
+        # A 400 is final: tried once.
         bad_puts = [r for r in customerio.requests if r.path.endswith("/user-2")]
         assert len(bad_puts) == 1
-        assert failed.events_skipped == [("Signed Up", "identify_failed")]
-        # Users run concurrently in the async engine: only each user's own order is promised.
-        assert sorted(e.customer_id or "" for e in customerio.events) == ["user-1", "user-3"]
 
 
 def test_a_failed_hull_write_back_is_reported_on_the_user_whose_customerio_side_succeeded(

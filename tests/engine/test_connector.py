@@ -62,35 +62,40 @@ def test_v1_mode_sends_exactly_the_requests_of_the_sample_notification(
     assert report.outcomes[0].calls == ["identify", "event", "page"]
 
 
-def test_batch_mode_sends_one_v2_request_with_every_operation_in_user_order(
+def test_batch_mode_sends_identify_and_delete_first_then_the_events_in_a_later_request(
     httpx_mock: HTTPXMock, notification: hc.Notification
 ) -> None:
-    httpx_mock.add_response(method="POST", url="https://track.customer.io/api/v2/batch", json={})
+    httpx_mock.add_response(
+        method="POST", url="https://track.customer.io/api/v2/batch", json={}, is_reusable=True
+    )
 
     with hc.CustomerIOClient("site-123", "key-456", retry=NO_RETRY, rate_limit=None) as client:
         connector = hc.Connector(notification.settings, customerio=client, mode="batch")
         report = connector.sync_user_updates(notification.messages)
 
-    (request,) = httpx_mock.get_requests()
-    operations = json.loads(request.content)["batch"]
-    assert [(op["action"], op["identifiers"], op.get("name")) for op in operations] == [
+    first, second = (json.loads(r.content)["batch"] for r in httpx_mock.get_requests())
+    assert [(op["action"], op["identifiers"], op.get("name")) for op in first] == [
         ("identify", {"id": "cust-001"}, None),
-        ("event", {"id": "cust-001"}, "Signed Up"),
-        ("page", {"id": "cust-001"}, "https://example.com/pricing"),
         ("delete", {"id": "cust-002"}, None),
     ]
+    assert [(op["action"], op["identifiers"], op.get("name")) for op in second] == [
+        ("event", {"id": "cust-001"}, "Signed Up"),
+        ("page", {"id": "cust-001"}, "https://example.com/pricing"),
+    ]
     assert report.succeeded == 2
+    assert report.outcomes[0].calls == ["identify", "event", "page"]
 
 
 def test_a_207_error_is_mapped_back_to_the_user_it_belongs_to(
     httpx_mock: HTTPXMock, notification: hc.Notification
 ) -> None:
-    # Operation 3 is Grace's deletion (see the previous test for the order).
+    # Operation 1 of the first round is Grace's deletion (see the previous test for the order).
     httpx_mock.add_response(
         status_code=207,
-        json={"errors": [{"batch_index": 3, "reason": "invalid", "field": "identifiers",
+        json={"errors": [{"batch_index": 1, "reason": "invalid", "field": "identifiers",
                           "message": "no such person"}]},
     )  # fmt: skip
+    httpx_mock.add_response(json={})
     with hc.CustomerIOClient("site-123", "key-456", retry=NO_RETRY, rate_limit=None) as client:
         connector = hc.Connector(notification.settings, customerio=client, mode="batch")
         report = connector.sync_user_updates(notification.messages)

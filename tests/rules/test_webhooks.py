@@ -123,9 +123,9 @@ def test_fixture_reporting_sms_sent() -> None:
         "customer_id": "0200000001",
         "action_id": 42,
         "broadcast_id": 9,
-        "email_id": "RPILAgUBcRhIBqSfeiIwdIYJKxTY",
-        # §4.4: recipient → email_address (raw) and, for non-email channels, recipient too
-        "email_address": "+15551234567",
+        # §4.4: other channels keep delivery_id, and an SMS recipient (a phone number) is
+        # kept as recipient only, never as an email_address.
+        "delivery_id": "RPILAgUBcRhIBqSfeiIwdIYJKxTY",
         "recipient": "+15551234567",
     }
     # a phone number is no email: the email claim comes from identifiers.email
@@ -474,10 +474,17 @@ def test_customer_email_address_is_kept_raw() -> None:
 
 
 @pytest.mark.parametrize("channel", [c for c, _ in CHANNELS])
-def test_non_email_channels_keep_recipient(channel: str) -> None:
+def test_non_email_channels_keep_recipient_only_as_recipient(channel: str) -> None:
     properties = parse_webhook(reporting(channel, "sent", recipient="+1555"), DEFAULT).properties
     assert properties["recipient"] == "+1555"
-    assert properties["email_address"] == "+1555"
+    assert "email_address" not in properties
+
+
+@pytest.mark.parametrize("channel", [c for c, _ in CHANNELS])
+def test_non_email_channels_keep_delivery_id(channel: str) -> None:
+    properties = parse_webhook(reporting(channel, "sent", delivery_id="RPIL"), DEFAULT).properties
+    assert properties["delivery_id"] == "RPIL"
+    assert "email_id" not in properties
 
 
 def test_unlisted_data_keys_are_not_copied() -> None:

@@ -8,9 +8,12 @@ only send what is built here.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any, Literal
@@ -37,6 +40,8 @@ __all__ = [
     "EU_URL",
     "MAX_BATCH_OPERATION_BYTES",
     "MAX_BATCH_REQUEST_BYTES",
+    "MAX_REDIRECTS",
+    "REDIRECT_STATUSES",
     "REGION_URLS",
     "US_URL",
     "ApiRequest",
@@ -50,7 +55,9 @@ __all__ = [
     "event_operation",
     "identifiers_for",
     "identify_operation",
+    "origin_of",
     "page_operation",
+    "redirect_target",
     "to_json_ready",
 ]
 
@@ -74,6 +81,7 @@ _BATCH_PREFIX = b'{"batch":['
 _BATCH_SUFFIX = b"]}"
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USER_AGENT = "hull-customerio"
+_redirect_logger = logging.getLogger("hull_customerio.customerio")
 
 
 # --------------------------------------------------------------------------------- encoding
@@ -265,13 +273,11 @@ def merge_request(primary: Mapping[str, Any], secondary: Mapping[str, Any]) -> A
     )
 
 
-def auth_request() -> ApiRequest:
-    """``GET /auth``: 200 when the credentials are valid."""
-    return ApiRequest("GET", "/auth")
-
-
 def region_request() -> ApiRequest:
-    """``GET /api/v1/accounts/region``: which region the workspace lives in."""
+    """``GET /api/v1/accounts/region``: which region the workspace lives in.
+
+    It is also the documented way to check credentials: 200 when they are valid, 401 if not.
+    """
     return ApiRequest("GET", "/api/v1/accounts/region")
 
 
@@ -337,6 +343,80 @@ def status_error(method: str, url: str, response: httpx.Response) -> APIStatusEr
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
         errors=error_messages(body),
     )
+
+
+#: The redirects the client follows (to Customer.io's own hosts only, see redirect_target).
+REDIRECT_STATUSES = frozenset({301, 302, 307, 308})
+#: Redirects followed for one request before giving up (one is what Customer.io sends).
+MAX_REDIRECTS = 3
+_TRUSTED_DOMAIN = "customer.io"
+
+
+def _is_customerio_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == _TRUSTED_DOMAIN or host.endswith("." + _TRUSTED_DOMAIN)
+
+
+def _refused_redirect(method: str, url: str, response: httpx.Response, why: str) -> APIStatusError:
+    return make_status_error(
+        service="customerio",
+        method=method,
+        url=url,
+        status_code=response.status_code,
+        body=parse_body(response),
+        errors=[why],
+    )
+
+
+def redirect_target(method: str, url: str, response: httpx.Response, *, hops: int = 0) -> str:
+    """Where a redirect answer may be followed to, with the credentials and the same body.
+
+    Customer.io redirects an EU workspace's traffic sent to the US host. Such a redirect is
+    followed only when it points to an ``https`` host under ``customer.io`` (the credentials
+    go nowhere else); the location may be relative to ``url``.
+
+    Args:
+        method: the method of the request answered.
+        url: the URL that answered with the redirect.
+        response: the 301, 302, 307 or 308 answer.
+        hops: redirects already followed for this request.
+
+    Returns:
+        The absolute URL to send the same request to.
+
+    Raises:
+        APIStatusError: the redirect leads elsewhere, has no location, or one redirect too many
+            was met; nothing is sent to its target.
+    """
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        raise _refused_redirect(method, url, response, "redirect without a Location refused")
+    try:
+        target = httpx.URL(url).join(location)
+    except (httpx.InvalidURL, ValueError):
+        raise _refused_redirect(
+            method, url, response, "redirect to an invalid URL refused"
+        ) from None
+    if target.scheme != "https" or not _is_customerio_host(target.host):
+        shown = f"{target.scheme}://{target.host}" if target.host else "an unknown host"
+        raise _refused_redirect(
+            method,
+            url,
+            response,
+            f"redirect to {shown} refused: only https hosts under customer.io are followed",
+        )
+    if hops >= MAX_REDIRECTS:
+        raise _refused_redirect(
+            method, url, response, f"more than {MAX_REDIRECTS} redirects for one request"
+        )
+    return str(target)
+
+
+def origin_of(url: str) -> str:
+    """The scheme, host and (non-default) port of ``url``: where later requests are sent."""
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
 
 
 def transport_error(method: str, url: str, exc: httpx.TransportError) -> APIConnectionError:
@@ -465,7 +545,9 @@ def anonymous_event_operation(
     """A v2 batch operation recording an event (or, with ``type="page"``, a page view) of a
     person not identified yet, addressed by ``{"identifiers": {"anonymous_id": ...}}``.
 
-    Customer.io merges it into the person whose ``anonymous_id`` attribute matches.
+    Customer.io's v2 reference does not document this shape; the engine sends anonymous events
+    with :meth:`CustomerIOClient.track_anonymous` (``POST /api/v1/events``) instead. Customer.io
+    merges an anonymous event into the person whose ``anonymous_id`` attribute matches.
     """
     if not isinstance(anonymous_id, str) or not anonymous_id:
         raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
@@ -680,9 +762,14 @@ class BaseCustomerIOClient:
         self._resolved: ResolvedRegion | None = (
             None if region == "auto" else ("eu" if region == "eu" else "us")
         )
+        # Where Customer.io redirected us to (an EU workspace on the US host): used from then on.
+        self._redirected_origin: str | None = None
+        self._redirect_lock = threading.Lock()
 
     def _origin(self) -> str | None:
         """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""
+        if self._redirected_origin is not None:
+            return self._redirected_origin
         if self.base_url is not None:
             return self.base_url
         if self._resolved is None:
@@ -692,6 +779,34 @@ class BaseCustomerIOClient:
     def _region_lookup_origin(self) -> str:
         # Either regional host answers the region question; base_url stands in for both.
         return self.base_url or US_URL
+
+    def _learn_region(self, body: Any) -> None:
+        """Keep the region a region answer names, when ``auto`` has not settled it yet."""
+        if self._resolved is not None:
+            return
+        # An answer without a region leaves ``auto`` to ask again when it is needed.
+        with contextlib.suppress(APIError):
+            self._resolved = parse_region(body, method="GET", url="")
+
+    def _remember_redirect(self, target: str) -> None:
+        """Send every later request straight to the host Customer.io redirected to.
+
+        Logs one warning the first time: the redirect costs a round trip per request until the
+        client is configured for the right region.
+        """
+        origin = origin_of(target)
+        with self._redirect_lock:  # never held across I/O: only this assignment
+            first = self._redirected_origin is None
+            changed = self._redirected_origin != origin
+            self._redirected_origin = origin
+        if changed:
+            log = _redirect_logger.warning if first else _redirect_logger.info
+            log(
+                "Customer.io redirected requests to %s; sending there from now on. If the "
+                'workspace is in the EU region, configure region="eu" to avoid the redirect.',
+                origin,
+                extra={"redirected_to": origin},
+            )
 
     @staticmethod
     def _headers(request: ApiRequest) -> dict[str, str]:

@@ -121,25 +121,33 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         attempts = 0
 
         async def attempt() -> httpx.Response:
-            nonlocal attempts
+            nonlocal attempts, url
             attempts += 1
             # The slot is held per attempt, not across backoff waits, and the rate-limit wait
             # happens inside it so that queued tokens cannot be spent in one burst later.
             async with self._slots:
-                await self._limiter.acquire()
-                try:
-                    response = await self._http.request(
-                        request.method,
-                        url,
-                        content=request.content,
-                        headers=headers,
-                        auth=self._auth,
-                        timeout=self.timeout,
-                    )
-                except httpx.TransportError as exc:
-                    error = _base.transport_error(request.method, url, exc)
-                    logger.debug("Customer.io attempt %d failed: %s", attempts, error)
-                    raise error from exc
+                hops = 0
+                while True:
+                    await self._limiter.acquire()
+                    try:
+                        response = await self._http.request(
+                            request.method,
+                            url,
+                            content=request.content,
+                            headers=headers,
+                            auth=self._auth,
+                            timeout=self.timeout,
+                            follow_redirects=False,  # redirects are vetted, never followed blindly
+                        )
+                    except httpx.TransportError as exc:
+                        error = _base.transport_error(request.method, url, exc)
+                        logger.debug("Customer.io attempt %d failed: %s", attempts, error)
+                        raise error from exc
+                    if response.status_code not in _base.REDIRECT_STATUSES:
+                        break
+                    url = _base.redirect_target(request.method, url, response, hops=hops)
+                    hops += 1
+                    self._remember_redirect(url)
             if not response.is_success:
                 status = _base.status_error(request.method, url, response)
                 logger.debug("Customer.io attempt %d failed: %s", attempts, status)
@@ -179,15 +187,20 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             return self._resolved
 
     async def check_credentials(self) -> bool:
-        """Whether Customer.io accepts the credentials: ``True`` on 200, ``False`` on 401.
+        """Whether Customer.io accepts the credentials (``GET /api/v1/accounts/region``).
+
+        ``True`` on 200, ``False`` on 401; with ``region="auto"`` a 200 also settles the region.
 
         Raises:
             APIError: any other failure.
         """
+        request = _base.region_request()
+        origin = self._origin() or self._region_lookup_origin()
         try:
-            await self._send(_base.auth_request())
+            response = await self._send(request, origin=origin)
         except AuthenticationError:
             return False
+        self._learn_region(_base.parse_body(response))
         return True
 
     async def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:

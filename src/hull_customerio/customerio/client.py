@@ -104,22 +104,30 @@ class CustomerIOClient(BaseCustomerIOClient):
         attempts = 0
 
         def attempt() -> httpx.Response:
-            nonlocal attempts
+            nonlocal attempts, url
             attempts += 1
-            self._limiter.acquire()
-            try:
-                response = self._http.request(
-                    request.method,
-                    url,
-                    content=request.content,
-                    headers=headers,
-                    auth=self._auth,
-                    timeout=self.timeout,
-                )
-            except httpx.TransportError as exc:
-                error = _base.transport_error(request.method, url, exc)
-                logger.debug("Customer.io attempt %d failed: %s", attempts, error)
-                raise error from exc
+            hops = 0
+            while True:
+                self._limiter.acquire()
+                try:
+                    response = self._http.request(
+                        request.method,
+                        url,
+                        content=request.content,
+                        headers=headers,
+                        auth=self._auth,
+                        timeout=self.timeout,
+                        follow_redirects=False,  # redirects are vetted, never followed blindly
+                    )
+                except httpx.TransportError as exc:
+                    error = _base.transport_error(request.method, url, exc)
+                    logger.debug("Customer.io attempt %d failed: %s", attempts, error)
+                    raise error from exc
+                if response.status_code not in _base.REDIRECT_STATUSES:
+                    break
+                url = _base.redirect_target(request.method, url, response, hops=hops)
+                hops += 1
+                self._remember_redirect(url)
             if not response.is_success:
                 status = _base.status_error(request.method, url, response)
                 logger.debug("Customer.io attempt %d failed: %s", attempts, status)
@@ -161,7 +169,9 @@ class CustomerIOClient(BaseCustomerIOClient):
             return self._resolved
 
     def check_credentials(self) -> bool:
-        """Whether Customer.io accepts the Site ID and API key (``GET /auth``).
+        """Whether Customer.io accepts the Site ID and API key (``GET /api/v1/accounts/region``).
+
+        With ``region="auto"`` a successful answer also settles the region.
 
         Returns:
             ``True`` on 200, ``False`` on 401.
@@ -169,10 +179,13 @@ class CustomerIOClient(BaseCustomerIOClient):
         Raises:
             APIError: any other failure (network, 5xx after retries, ...).
         """
+        request = _base.region_request()
+        origin = self._origin() or self._region_lookup_origin()
         try:
-            self._send(_base.auth_request())
+            response = self._send(request, origin=origin)
         except AuthenticationError:
             return False
+        self._learn_region(_base.parse_body(response))
         return True
 
     def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:

@@ -16,12 +16,12 @@ import attrs
 
 from .._time import utc_now
 from ..customerio import (
-    anonymous_event_operation,
     delete_operation,
     event_operation,
     identify_operation,
     page_operation,
 )
+from ..customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -48,18 +48,22 @@ from ..rules.webhooks import parse_webhook
 from ..settings import Settings
 
 __all__ = [
+    "BatchRound",
     "CustomerIOCall",
     "Execution",
     "HullTraits",
     "Mode",
     "Step",
     "batch_operations",
+    "batch_results",
     "batch_steps",
     "check_status_messages",
     "flow_control_for",
     "logger",
     "prepare",
+    "user_calls",
     "v1_steps",
+    "write_back_steps",
 ]
 
 logger = logging.getLogger("hull_customerio")
@@ -80,6 +84,10 @@ FAILURE_MESSAGES: Mapping[str, str] = {
     "the notification is answered retry.",
     "malformed_message": "The message is malformed and cannot be synchronized.",
     "internal_error": "An unexpected error stopped this user; the others went on.",
+    "credentials_mismatch": (
+        "The notification's settings name another Customer.io workspace than the connector's "
+        "client; nothing was sent."
+    ),
 }
 
 
@@ -183,29 +191,60 @@ def _describe(exc: HullCustomerIOError) -> str:
     return str(exc)
 
 
-def v1_steps(plan: UserPlan) -> Generator[Step, StepResult, Execution]:
-    """One user, one Customer.io call at a time: identify chunks in order, then events."""
+def user_calls(plan: UserPlan) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
+    """One user's Customer.io calls, in rounds, and what their results mean.
+
+    Yields groups of calls and receives their results, in the same order. A group's calls
+    may be sent together (batch mode) because none depends on another; a later group is only
+    asked for once the earlier one is answered. The groups: each identify chunk on its own, in
+    order, stopping at the first refused one (the user's events are then skipped with
+    ``identify_failed``); or the deletion; then every event of the user. Both modes run this
+    one sequence, so they reach the same outcome for the same answers.
+    """
     execution = Execution(plan)
-    customerio_done = plan.action is not Action.ERROR
     if plan.action is Action.IDENTIFY:
         for chunk in plan.chunks:
-            result = yield CustomerIOCall("identify", (plan.customer_id, chunk))
+            (result,) = yield [CustomerIOCall("identify", (plan.customer_id, chunk))]
             execution.calls.append("identify")
             if isinstance(result, HullCustomerIOError):
                 execution.fail("identify_failed", result, _describe(result))
                 execution.events_skipped += [(e.name, "identify_failed") for e in plan.events]
                 return execution
     elif plan.action is Action.DELETE:
-        result = yield CustomerIOCall("delete", (plan.customer_id,))
+        (result,) = yield [CustomerIOCall("delete", (plan.customer_id,))]
         execution.calls.append("delete")
         if isinstance(result, HullCustomerIOError):
             execution.fail("delete_failed", result, _describe(result))
             return execution
-    for event in plan.events:
-        result = yield _event_call(event, plan.customer_id)
-        execution.calls.append(event.kind)
-        _record_event(execution, event, result if isinstance(result, HullCustomerIOError) else None)
-    if customerio_done:
+    if plan.events:
+        results = yield [_event_call(event, plan.customer_id) for event in plan.events]
+        for event, result in zip(plan.events, results, strict=True):
+            execution.calls.append(event.kind)
+            error = result if isinstance(result, HullCustomerIOError) else None
+            _record_event(execution, event, error)
+    return execution
+
+
+def v1_steps(plan: UserPlan) -> Generator[Step, StepResult, Execution]:
+    """One user, one Customer.io call at a time: identify chunks in order, then events."""
+    rounds = user_calls(plan)
+    results: list[StepResult] | None = None
+    while True:
+        try:
+            group = rounds.send(results)  # type: ignore[arg-type]  # None primes it
+        except StopIteration as stop:
+            execution: Execution = stop.value
+            break
+        results = []
+        for call in group:
+            results.append((yield call))
+    yield from write_back_steps(execution)
+    return execution
+
+
+def write_back_steps(execution: Execution) -> Generator[Step, StepResult, Execution]:
+    """After the Customer.io calls: write the sync state back to Hull (not for an error plan)."""
+    if execution.plan.action is not Action.ERROR:
         yield from _write_back(execution)
     return execution
 
@@ -235,84 +274,135 @@ def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
 
 
 # --------------------------------------------------------------------------------------------
-# Batch mode: every Customer.io operation of every user in one ``batch()`` call.
+# Batch mode: the same rounds as v1 (user_calls), each round's operations of every user sent
+# together through v2 batch requests.
+
+#: v1 client methods with a v2 batch equivalent. Anonymous events have none that Customer.io
+#: documents, so they always go through ``POST /api/v1/events``.
+_BATCHABLE = frozenset({"identify", "delete", "track", "track_page"})
 
 
 @attrs.frozen
-class _Owner:
-    user: int
-    kind: Literal["identify", "delete", "event"]
-    event: OutgoingEvent | None = None
+class BatchRound:
+    """One round of batch mode: what to send now, for every user still waiting.
+
+    Attributes:
+        operations: v2 operations for one ``batch()`` call (may be empty).
+        owners: for each operation, ``(user, position)``: the user's index and the position
+            of the call in that user's group.
+        calls: calls that go through their v1 endpoint instead (anonymous events and
+            operations larger than a v2 batch accepts), as ``(user, position, call)``, each
+            user's in order.
+    """
+
+    operations: list[dict[str, Any]]
+    owners: list[tuple[int, int]]
+    calls: list[tuple[int, int, CustomerIOCall]]
 
 
-def batch_operations(plans: Sequence[UserPlan]) -> tuple[list[dict[str, Any]], list[_Owner]]:
-    """The v2 operations for ``plans``, each user's in order, and who owns each operation."""
+def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
+    """The v2 operation equivalent to ``call``, or ``None`` when it must go through v1."""
+    if call.method not in _BATCHABLE:
+        return None
+    if call.method == "identify":
+        customer_id, attributes = call.args
+        operation = identify_operation(customer_id, attributes)
+    elif call.method == "delete":
+        operation = delete_operation(call.args[0])
+    else:
+        customer_id, name, data = call.args
+        build = page_operation if call.method == "track_page" else event_operation
+        operation = build(customer_id, name, data, **call.kwargs)
+    try:
+        size = len(dumps(operation))
+    except (TypeError, ValueError):
+        return operation  # the batch planner reports it as an operation it cannot encode
+    # Larger than one v2 operation may be: the equivalent v1 call accepts it (up to the event
+    # and attribute limits checked in the plan), so batch mode accepts what v1 mode accepts.
+    return operation if size <= MAX_BATCH_OPERATION_BYTES else None
+
+
+def batch_operations(groups: Mapping[int, Sequence[CustomerIOCall]]) -> BatchRound:
+    """The round that sends every waiting user's group of calls (``groups`` by user index)."""
     operations: list[dict[str, Any]] = []
-    owners: list[_Owner] = []
-    for index, plan in enumerate(plans):
-        customer_id = plan.customer_id or ""
-        if plan.action is Action.IDENTIFY:
-            for chunk in plan.chunks:
-                operations.append(identify_operation(customer_id, chunk))
-                owners.append(_Owner(index, "identify"))
-        elif plan.action is Action.DELETE:
-            operations.append(delete_operation(customer_id))
-            owners.append(_Owner(index, "delete"))
-        if plan.action is Action.ERROR:
-            continue
-        for event in plan.events:
-            operations.append(_event_operation(event, customer_id))
-            owners.append(_Owner(index, "event", event))
-    return operations, owners
-
-
-def _event_operation(event: OutgoingEvent, customer_id: str) -> dict[str, Any]:
-    if event.kind == "anonymous":
-        return anonymous_event_operation(
-            event.anonymous_id or "",
-            event.name,
-            event.data,
-            type=event.type,
-            timestamp=event.timestamp,
-            id=event.id,
-        )
-    build = page_operation if event.kind == "page" else event_operation
-    return build(customer_id, event.name, event.data, timestamp=event.timestamp, id=event.id)
-
-
-def batch_steps(
-    plan: UserPlan, results: list[tuple[_Owner, HullCustomerIOError | None]]
-) -> Generator[Step, StepResult, Execution]:
-    """One user of a batch: read its operations' results, then write back."""
-    execution = Execution(plan)
-    if results:
-        execution.calls.append("batch")
-    for owner, error in results:
-        if owner.kind == "event" and owner.event is not None:
-            _record_event(execution, owner.event, error)
-        elif error is not None:
-            code = "delete_failed" if owner.kind == "delete" else "identify_failed"
-            execution.fail(code, error, _describe(error))
-    if plan.action is not Action.ERROR:
-        yield from _write_back(execution)
-    return execution
+    owners: list[tuple[int, int]] = []
+    calls: list[tuple[int, int, CustomerIOCall]] = []
+    for user in sorted(groups):
+        for position, call in enumerate(groups[user]):
+            operation = _as_operation(call)
+            if operation is None:
+                calls.append((user, position, call))
+            else:
+                operations.append(operation)
+                owners.append((user, position))
+    return BatchRound(operations, owners, calls)
 
 
 def batch_results(
-    plans: Sequence[UserPlan], owners: Sequence[_Owner], result: BatchResult
-) -> list[list[tuple[_Owner, HullCustomerIOError | None]]]:
-    """Each user's operations with their error (``None`` when accepted), in order."""
-    per_user: list[list[tuple[_Owner, HullCustomerIOError | None]]] = [[] for _ in plans]
-    for index, owner in enumerate(owners):
-        failure = result.errors.get(index)
+    round_: BatchRound,
+    result: BatchResult | None,
+    call_results: Sequence[StepResult],
+) -> dict[int, dict[int, StepResult]]:
+    """Each user's results of a round, by position in its group.
+
+    ``result`` is what ``batch(round_.operations)`` gave (``None`` when there were none);
+    ``call_results[n]`` is the result of ``round_.calls[n]``. A v2 operation Customer.io
+    refused (a ``207`` entry, a failed request, an oversized or unencodable operation) gets a
+    :class:`BatchOperationError` or the request's own error.
+    """
+    per_user: dict[int, dict[int, StepResult]] = {}
+    for index, (user, position) in enumerate(round_.owners):
+        failure = result.errors.get(index) if result is not None else None
         error: HullCustomerIOError | None = None
         if failure is not None:
             error = failure.exception or BatchOperationError(
                 f"Customer.io rejected the operation: {failure.message or failure.reason}"
                 + (f" (field {failure.field})" if failure.field else "")
             )
-        per_user[owner.user].append((owner, error))
+        per_user.setdefault(user, {})[position] = error
+    for (user, position, _), outcome in zip(round_.calls, call_results, strict=True):
+        per_user.setdefault(user, {})[position] = outcome
     return per_user
+
+
+def batch_steps(
+    plans: Sequence[UserPlan],
+) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[Execution]]:
+    """Every user's Customer.io calls (see :func:`user_calls`), round after round.
+
+    Yields a :class:`BatchRound` per round and receives :func:`batch_results` of it. Round 1
+    carries every user's first identify chunk or deletion; the next rounds the further chunks
+    of the users whose earlier chunks were accepted, then the events of the users whose
+    operations Customer.io accepted. Returns each user's execution, in ``plans`` order,
+    before the Hull write-back (:func:`write_back_steps`).
+    """
+    executions: dict[int, Execution] = {}
+    running: dict[int, Generator[list[CustomerIOCall], list[StepResult], Execution]] = {}
+    waiting: dict[int, list[CustomerIOCall]] = {}
+
+    def advance(user: int, results: list[StepResult] | None) -> None:
+        try:
+            waiting[user] = running[user].send(results)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            executions[user] = stop.value
+            del running[user]
+            waiting.pop(user, None)
+        except Exception as exc:  # a bug must cost one user, not the batch
+            executions[user] = internal_error(Execution(plans[user]), exc)
+            del running[user]
+            waiting.pop(user, None)
+
+    for user, plan in enumerate(plans):
+        running[user] = user_calls(plan)
+        advance(user, None)
+    while waiting:
+        round_ = batch_operations(waiting)
+        answers = yield round_
+        for user in list(waiting):
+            group = waiting[user]
+            got = answers.get(user, {})
+            advance(user, [got.get(position) for position in range(len(group))])
+    return [executions[user] for user in range(len(plans))]
 
 
 class BatchOperationError(HullCustomerIOError):
@@ -396,6 +486,30 @@ def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcom
         error=str(error),
         exception=error,
     )
+
+
+def credentials_mismatch_report(notification: Notification, detail: str) -> SyncReport:
+    """Every user of ``notification`` in error with ``credentials_mismatch``; nothing sent.
+
+    Malformed messages keep their ``malformed_message`` outcome; duplicates of a user are
+    merged first, so each user has exactly one outcome.
+    """
+    outcomes = [
+        UserOutcome(
+            user_id=message.user.id,
+            customer_id=None,
+            action=Action.ERROR,
+            status="error",
+            reason="credentials_mismatch",
+            message=FAILURE_MESSAGES["credentials_mismatch"],
+            error=detail,
+        )
+        for message in deduplicate_messages(notification.messages)
+    ]
+    outcomes += [malformed_outcome(bad.user_id, bad.error) for bad in notification.malformed]
+    for outcome in outcomes:
+        log_outcome(outcome)
+    return SyncReport(outcomes=outcomes)
 
 
 def _internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:

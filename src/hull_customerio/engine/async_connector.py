@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from ..customerio import AsyncCustomerIOClient
 from ..errors import (
     APIError,
     ConfigurationError,
     HullCustomerIOError,
+    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import AsyncHullClient, DeliveryTicket
-from ..hull.flow_control import flow_control_next
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core
+from . import _core, _notifications
 from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._notifications import (
+    HULL_KEY_HOSTS,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    NotificationKeyCache,
+)
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncConnector"]
 
@@ -42,6 +51,17 @@ class AsyncConnector:
             no webhook forwarding).
         mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
         max_concurrency: how many users are processed at the same time.
+        notification_public_key: Hull's RS256 public key (PEM); see
+            :class:`~hull_customerio.Connector`.
+        trusted_key_hosts: the hosts Hull's public key may be fetched from (default
+            :data:`~hull_customerio.HULL_KEY_HOSTS`).
+        require_signature: refuse notifications that Hull did not sign (always so without
+            a Hull client).
+        key_cache: where fetched public keys are kept; one
+            :class:`~hull_customerio.NotificationKeyCache` may be shared by many connectors,
+            sync and async.
+        key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
+            short-lived client with a 5 s timeout per fetch).
         webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
             event before answering 503; ``None`` waits as long as the retries take.
 
@@ -49,7 +69,8 @@ class AsyncConnector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
-        ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1 or a
+        ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
+            that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
             ``webhook_timeout`` that is not a positive number.
     """
 
@@ -61,6 +82,11 @@ class AsyncConnector:
         hull: AsyncHullClient | None = None,
         mode: str = "v1",
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = False,
+        key_cache: NotificationKeyCache | None = None,
+        key_http_client: httpx.AsyncClient | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
     ) -> None:
         if max_concurrency < 1:
@@ -71,6 +97,14 @@ class AsyncConnector:
         self.mode: _core.Mode = _core.check_mode(mode)
         self.max_concurrency = max_concurrency
         self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
+        self.notification_guard = NotificationGuard(
+            hull,
+            public_key=notification_public_key,
+            trusted_key_hosts=trusted_key_hosts,
+            require_signature=require_signature,
+            key_cache=key_cache,
+        )
+        self._key_http_client = key_http_client
 
     def __repr__(self) -> str:
         return (
@@ -111,21 +145,26 @@ class AsyncConnector:
                 return unreachable.note(await self._drive(plan, steps, ticket))
 
         if self.mode == "batch":
-            operations, owners = _core.batch_operations(prepared.plans)
-            result = await self.customerio.batch(operations) if operations else None
-            per_user = (
-                _core.batch_results(prepared.plans, owners, result)
-                if result is not None
-                else [[] for _ in prepared.plans]
-            )
-            executions = list(
-                await asyncio.gather(
-                    *(
-                        self._drive(plan, _core.batch_steps(plan, results), ticket)
-                        for plan, results in zip(prepared.plans, per_user, strict=True)
-                    )
+            rounds = _core.batch_steps(prepared.plans)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[Execution] = stop.value
+                    break
+                result = (
+                    await self.customerio.batch(round_.operations) if round_.operations else None
                 )
-            )
+                singles = await self._perform_in_user_order(round_.calls)
+                answers = _core.batch_results(round_, result, singles)
+
+            async def write_back(execution: Execution) -> Execution:
+                async with semaphore:
+                    steps = _core.write_back_steps(execution)
+                    return await self._drive(execution.plan, steps, ticket)
+
+            executions = list(await asyncio.gather(*(write_back(e) for e in done)))
             _core.mark_unreachable(executions)
         else:
             runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
@@ -134,6 +173,22 @@ class AsyncConnector:
             await self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions)
+
+    async def _perform_in_user_order(
+        self, calls: list[tuple[int, int, CustomerIOCall]]
+    ) -> list[StepResult]:
+        """Perform v1 calls: each user's in order, users concurrently (client-bounded)."""
+        results: list[StepResult] = [None] * len(calls)
+        by_user: dict[int, list[int]] = {}
+        for number, (user, _, _) in enumerate(calls):
+            by_user.setdefault(user, []).append(number)
+
+        async def one_user(numbers: list[int]) -> None:
+            for number in numbers:
+                results[number] = await self._perform(calls[number][2])
+
+        await asyncio.gather(*(one_user(numbers) for numbers in by_user.values()))
+        return results
 
     async def _drive(
         self,
@@ -152,7 +207,7 @@ class AsyncConnector:
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc)
 
-    async def _perform(self, step: Step, ticket: DeliveryTicket | None) -> StepResult:
+    async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
                 await getattr(self.customerio, step.method)(*step.args, **step.kwargs)
@@ -166,12 +221,49 @@ class AsyncConnector:
             return exc
         raise TypeError(f"unknown step {step!r}")
 
-    async def handle_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Handle a notification; see :meth:`hull_customerio.Connector.handle_notification`."""
-        notification = _core.read_notification(payload)
-        if notification is None:
-            return dict(flow_control_next())
-        return _core.flow_control_for(await self.sync_notification(notification))
+    async def handle_notification(
+        self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Authenticate and sync a notification; see
+        :meth:`hull_customerio.Connector.handle_notification`.
+
+        Raises:
+            NotificationAuthenticationError: the notification is refused; nothing was sent.
+            ValidationError: ``payload`` is bytes that are not a JSON object.
+        """
+        envelope = _notifications.envelope_of(payload)
+        await self._authenticate(envelope, headers)
+        return (await self._process(envelope)).body
+
+    async def answer_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        """Everything a web view needs to answer Hull; never raises for bad input. See
+        :meth:`hull_customerio.Connector.answer_notification`."""
+        read = _notifications.read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        try:
+            await self._authenticate(read, headers)
+        except NotificationAuthenticationError as exc:
+            return _notifications.refused_answer(exc)
+        return await self._process(read)
+
+    async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
+        steps = self.notification_guard.authenticate(envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                response = await _notifications.afetch_key(self._key_http_client, request)
+                request = steps.send(response)
+        except StopIteration:
+            return
+
+    async def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
+        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        if isinstance(prepared, NotificationAnswer):
+            return prepared
+        return _notifications.processed_answer(await self.sync_notification(prepared))
 
     async def sync_notification(self, notification: Notification) -> SyncReport:
         """Synchronise a parsed notification: its messages with its own settings.
@@ -214,3 +306,12 @@ class AsyncConnector:
         if self.hull is not None:
             errors += _core.hull_credentials_message(self.hull.credentials_error)
         return _core.status_from(errors, warnings)
+
+    async def publish_status(self) -> Status:
+        """Run the status check and publish it to Hull; see
+        :meth:`hull_customerio.Connector.publish_status`."""
+        if self.hull is None:
+            raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
+        status = await self.check_status()
+        await self.hull.put_status(status.status, status.messages)
+        return status

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from ..customerio import CustomerIOClient
 from ..errors import (
     APIError,
+    ConfigurationError,
     HullCustomerIOError,
+    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import DeliveryTicket, HullClient
-from ..hull.flow_control import flow_control_next
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core
+from . import _core, _notifications
 from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._notifications import (
+    HULL_KEY_HOSTS,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    NotificationKeyCache,
+)
 
 __all__ = ["Connector"]
 
@@ -33,6 +43,18 @@ class Connector:
             writing anything back to Hull (a dry run for Hull) and cannot forward webhooks.
         mode: ``"v1"`` sends one Track API call per operation; ``"batch"`` sends every
             operation of a sync through v2 batch requests. Outcomes are the same either way.
+        notification_public_key: Hull's RS256 public key (PEM) that verifies notification
+            signatures; ``None`` fetches it from the URL a signed notification names, but
+            only from an ``https`` URL on one of ``trusted_key_hosts``.
+        trusted_key_hosts: the hosts Hull's public key may be fetched from (each with its
+            subdomains); default :data:`~hull_customerio.HULL_KEY_HOSTS`, Hull's own domains.
+        require_signature: refuse notifications that Hull did not sign. Without a Hull
+            client, only signed notifications are accepted whatever this says.
+        key_cache: where fetched public keys are kept; pass one
+            :class:`~hull_customerio.NotificationKeyCache` to many connectors to share it
+            (default: a cache of this connector's own).
+        key_http_client: the ``httpx.Client`` public keys are fetched with (default: a
+            short-lived client with a 5 s timeout per fetch); keys are fetched rarely.
         webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
             event before answering 503 (Customer.io then delivers it again); ``None`` waits
             as long as the Hull client's retries take.
@@ -41,7 +63,8 @@ class Connector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
-        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, or
+        ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, the public key is
+            not a PEM RSA public key, ``trusted_key_hosts`` is a single string, or
             ``webhook_timeout`` is not a positive number.
     """
 
@@ -52,6 +75,11 @@ class Connector:
         customerio: CustomerIOClient,
         hull: HullClient | None = None,
         mode: str = "v1",
+        notification_public_key: str | None = None,
+        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        require_signature: bool = False,
+        key_cache: NotificationKeyCache | None = None,
+        key_http_client: httpx.Client | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
     ) -> None:
         self.settings = settings
@@ -59,6 +87,14 @@ class Connector:
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
         self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
+        self.notification_guard = NotificationGuard(
+            hull,
+            public_key=notification_public_key,
+            trusted_key_hosts=trusted_key_hosts,
+            require_signature=require_signature,
+            key_cache=key_cache,
+        )
+        self._key_http_client = key_http_client
 
     def __repr__(self) -> str:
         return f"Connector(mode={self.mode!r}, settings={self.settings!r})"
@@ -98,16 +134,20 @@ class Connector:
         prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
         ticket = self.hull.delivery() if self.hull is not None else None
         if self.mode == "batch":
-            operations, owners = _core.batch_operations(prepared.plans)
-            result = self.customerio.batch(operations) if operations else None
-            per_user = (
-                _core.batch_results(prepared.plans, owners, result)
-                if result is not None
-                else [[] for _ in prepared.plans]
-            )
+            rounds = _core.batch_steps(prepared.plans)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[Execution] = stop.value
+                    break
+                result = self.customerio.batch(round_.operations) if round_.operations else None
+                singles = [self._perform(call) for _, _, call in round_.calls]
+                answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(plan, _core.batch_steps(plan, results), ticket)
-                for plan, results in zip(prepared.plans, per_user, strict=True)
+                self._drive(execution.plan, _core.write_back_steps(execution), ticket)
+                for execution in done
             ]
             _core.mark_unreachable(executions)
         else:
@@ -140,7 +180,7 @@ class Connector:
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc)
 
-    def _perform(self, step: Step, ticket: DeliveryTicket | None) -> StepResult:
+    def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
                 getattr(self.customerio, step.method)(*step.args, **step.kwargs)
@@ -155,22 +195,79 @@ class Connector:
 
     # ------------------------------------------------------------------- notifications
 
-    def handle_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Handle a Hull smart-notifier ``user:update`` notification; return the flow control.
+    def handle_notification(
+        self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Authenticate a Hull smart-notifier notification, sync it, return the flow control.
 
-        The notification's own settings (``connector.private_settings``) drive the rules. The
-        answer is ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for
-        a transient reason (Customer.io or Hull unreachable, rate limited, 5xx, Hull refusing
-        the connector's credentials), so Hull sends the notification again. When Customer.io
-        cannot be reached at all, the first users' failures are enough: the rest are not sent
-        (``customerio_unavailable``) and the answer comes within seconds. A write-back Hull
-        refused for good (``writeback_rejected``) and a notification that can never succeed
-        (malformed envelope, invalid settings) are logged and answered ``next``.
+        The notification must carry this connector's credentials (its ``configuration``) and,
+        when present or required, Hull's valid signature; otherwise nothing of it is used.
+        Its own settings (``connector.private_settings``) then drive the rules. The answer is
+        ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for a
+        transient reason (Customer.io or Hull unreachable, rate limited, 5xx, Hull refusing
+        the connector's credentials), so Hull sends the notification again. When
+        Customer.io cannot be reached at all, the first users' failures are enough: the
+        rest are not sent (``customerio_unavailable``) and the answer comes within
+        seconds. A write-back Hull refused for good (``writeback_rejected``) is answered
+        ``next``. A notification that can never succeed (malformed envelope,
+        invalid settings, a channel other than ``user:update``, settings naming another
+        Customer.io workspace) is logged and answered ``next``. A web view should rather call
+        :meth:`answer_notification`, which also gives the HTTP status.
+
+        Args:
+            payload: the notification, parsed or as the raw body.
+            headers: the request headers (names matched case-insensitively), which carry
+                Hull's signature.
+
+        Raises:
+            NotificationAuthenticationError: the notification is refused; nothing was sent.
+            ValidationError: ``payload`` is bytes that are not a JSON object.
         """
-        notification = _core.read_notification(payload)
-        if notification is None:
-            return dict(flow_control_next())
-        return _core.flow_control_for(self.sync_notification(notification))
+        envelope = _notifications.envelope_of(payload)
+        self._authenticate(envelope, headers)
+        return self._process(envelope).body
+
+    def answer_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        """Everything a web view needs to answer Hull's smart-notifier; never raises for bad
+        input.
+
+        Reads the raw body, authenticates the notification as :meth:`handle_notification`
+        does and syncs it. The answer's ``http_status`` and ``body`` are what to send back;
+        its ``report`` says what became of each user.
+
+        Args:
+            body: the raw request body.
+            headers: the request headers (names matched case-insensitively).
+
+        Returns:
+            ``200`` with the flow control, ``400`` (``invalid_body``) for a body that is not
+            a JSON object, or ``401`` with the refusal reason.
+        """
+        read = _notifications.read_notification_body(body)
+        if isinstance(read, NotificationAnswer):
+            return read
+        try:
+            self._authenticate(read, headers)
+        except NotificationAuthenticationError as exc:
+            return _notifications.refused_answer(exc)
+        return self._process(read)
+
+    def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
+        steps = self.notification_guard.authenticate(envelope, headers)
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(_notifications.fetch_key(self._key_http_client, request))
+        except StopIteration:
+            return
+
+    def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
+        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        if isinstance(prepared, NotificationAnswer):
+            return prepared
+        return _notifications.processed_answer(self.sync_notification(prepared))
 
     def sync_notification(self, notification: Notification) -> SyncReport:
         """Synchronise a parsed notification: its messages with its own settings.
@@ -218,7 +315,7 @@ class Connector:
     # -------------------------------------------------------------------------- status
 
     def check_status(self) -> Status:
-        """The connector's health: credentials, segments, and a ``GET /auth`` round trip."""
+        """The connector's health: credentials, segments, and a credential check round trip."""
         errors, warnings = _core.check_status_messages(self.settings)
         if not errors:
             try:
@@ -229,3 +326,22 @@ class Connector:
         if self.hull is not None:
             errors += _core.hull_credentials_message(self.hull.credentials_error)
         return _core.status_from(errors, warnings)
+
+    def publish_status(self) -> Status:
+        """Run :meth:`check_status` and publish the result to Hull.
+
+        Sends ``PUT /api/v1/<connector id>/status`` with ``{"status", "messages"}``, what
+        Hull shows on the connector's page (the earlier connector did it every 30 minutes).
+
+        Returns:
+            The status that was published.
+
+        Raises:
+            ConfigurationError: the connector has no Hull client.
+            APIError: Hull did not accept the status.
+        """
+        if self.hull is None:
+            raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
+        status = self.check_status()
+        self.hull.put_status(status.status, status.messages)
+        return status

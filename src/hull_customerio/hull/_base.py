@@ -8,6 +8,7 @@ only send what this module builds, so sync and async cannot drift apart.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -671,6 +672,18 @@ class HullCore:
     def organization(self) -> str:
         """The organization host, e.g. ``abc123.hullapp.io``."""
         return self._organization
+
+    def is_own_secret(self, secret: str) -> bool:
+        """Whether ``secret`` is this connector's secret, compared in constant time.
+
+        A notification proves it is for this connector by carrying its secret; the
+        comparison takes the same time wherever two secrets differ.
+        """
+        if not isinstance(secret, str):
+            return False
+        return hmac.compare_digest(
+            secret.encode("utf-8", "surrogatepass"), self._secret.encode("utf-8", "surrogatepass")
+        )
 
     @property
     def api_url(self) -> str:

@@ -30,7 +30,8 @@ class UserOutcome:
             (Hull did not take the write-back: retry), ``writeback_rejected`` (Hull refused it
             for good: not retried), ``customerio_unavailable`` (Customer.io could not be
             reached, so the user was not sent), ``malformed_message``, ``invalid_attributes``,
-            ``internal_error``.
+            ``internal_error``, ``credentials_mismatch`` (a notification naming another
+            Customer.io workspace).
         message: the reason as a sentence for people.
         calls: the calls made for this user, in order (``identify``, ``delete``, ``event``,
             ``page``, ``anonymous``, ``batch`` and ``hull_traits``).

@@ -15,7 +15,7 @@ from .chunking import chunk_attributes
 from .events import is_whitelisted, to_anonymous_event, to_person_event
 from .hashing import person_hash
 from .segments import in_synchronized_segments
-from .validation import validate_person
+from .validation import event_too_large, validate_person
 from .writeback import deletion_traits, hull_claims, identify_traits
 
 __all__ = ["EVENT_REASON_MESSAGES", "REASON_MESSAGES", "plan_user_update"]
@@ -48,6 +48,10 @@ EVENT_REASON_MESSAGES: Mapping[str, str] = {
     "not_whitelisted": "Event is not in the events filter.",
     "page_without_url": "Page view has no url and cannot be sent to Customer.io.",
     "no_identifier": "Event belongs to a user without email, id or anonymous id.",
+    "event_too_large": (
+        "Event name or data is larger than Customer.io accepts (max_event_name_length, "
+        "max_event_data_size) and will not be sent."
+    ),
 }
 
 
@@ -145,6 +149,8 @@ class _Planner:
             outcome = convert(event)
             if isinstance(outcome, str):
                 skipped.append((event.event, outcome))
+            elif event_too_large(outcome.name, outcome.data, self.settings):
+                skipped.append((event.event, "event_too_large"))
             else:
                 events.append(outcome)
         return events, skipped

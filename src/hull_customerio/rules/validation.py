@@ -8,7 +8,7 @@ from typing import Any
 from .._serialization import compact_json
 from ..settings import Settings
 
-__all__ = ["validate_person", "value_size"]
+__all__ = ["event_too_large", "validate_person", "value_size"]
 
 _QUOTE_AT_MOST = 40
 
@@ -41,6 +41,12 @@ def validate_person(
     Values are never quoted (they are personal data); attribute names are, shortened.
     """
     problems = []
+    count = len(attributes)
+    if count > settings.max_attributes_per_person:
+        problems.append(
+            f"The person has {count} attributes; the limit is "
+            f"{settings.max_attributes_per_person} (max_attributes_per_person)."
+        )
     if customer_id is not None:
         size = len(customer_id.encode())
         if size > settings.max_identifier_value_length:
@@ -62,3 +68,14 @@ def validate_person(
                 f"{settings.max_attribute_value_length} bytes (max_attribute_value_length)."
             )
     return problems
+
+
+def event_too_large(name: str, data: Mapping[str, Any], settings: Settings) -> bool:
+    """Whether Customer.io would refuse an event for its size (checked per event).
+
+    Too large: a name (a page view's url) longer than ``max_event_name_length`` bytes, or data
+    larger than ``max_event_data_size`` bytes as compact JSON.
+    """
+    if len(name.encode()) > settings.max_event_name_length:
+        return True
+    return value_size(data) > settings.max_event_data_size

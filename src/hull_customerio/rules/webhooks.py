@@ -15,6 +15,7 @@ Two payload shapes exist, and the legacy one is recognised first:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from hull_customerio.settings import Settings
 
 __all__ = [
     "CHANNEL_LABELS",
+    "SUBSCRIPTION_EVENT_NAMES",
     "WEBHOOK_EVENT_NAMES",
     "PayloadFailure",
     "extract_email",
@@ -62,6 +64,16 @@ WEBHOOK_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Subscription changes by metric, named the same whichever channel triggered them;
+#: ``email_unsubscribed`` keeps its own name (see :data:`WEBHOOK_EVENT_NAMES`).
+SUBSCRIPTION_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "subscribed": "Customer Subscribed",
+        "unsubscribed": "Customer Unsubscribed",
+        "cio_subscription_preferences_changed": "Subscription Preferences Changed",
+    }
+)
+
 #: The message channels whose every metric is forwarded, as ``<label> <Metric>`` (SPEC §4.3).
 CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
     {
@@ -73,6 +85,9 @@ CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
         "webhook": "Webhook",
     }
 )
+
+# Every object_type Customer.io reports: the person ("customer") and each message channel.
+_OBJECT_TYPES = ("customer", "email", *CHANNEL_LABELS)
 
 # Customer.io metrics are snake_case words ("delivered", "human_clicked"); anything else after
 # a channel prefix is not a metric we can name.
@@ -92,6 +107,15 @@ _COPIED_PROPERTIES = (
     "href",
     "link_id",
     "failure_message",
+    "transactional_message_id",
+    "trigger_event_id",
+    "parent_action_id",
+    "machine",
+    "proxied",
+    "prefetched",
+    "tracked_response",
+    "inbound_event_id",
+    "topics",
 )
 
 _ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
@@ -107,10 +131,13 @@ _QUOTE_LIMIT = 100
 def webhook_event_name(key: str) -> str | None:
     """The Hull event name for a Customer.io event key, or ``None`` if it has none (SPEC §4.3).
 
-    Customer and email events come from :data:`WEBHOOK_EVENT_NAMES`. Every metric of the
-    channels in :data:`CHANNEL_LABELS` is named ``<channel label> <Metric>``, each word of the
-    metric capitalised: ``sms_clicked`` → ``SMS Clicked``, ``in_app_opened`` →
-    ``In-App Opened``, ``webhook_human_clicked`` → ``Webhook Human Clicked``.
+    Customer and email events come from :data:`WEBHOOK_EVENT_NAMES`. A subscription change
+    (metric ``subscribed``, ``unsubscribed`` or ``cio_subscription_preferences_changed``) is
+    named by :data:`SUBSCRIPTION_EVENT_NAMES` whichever channel triggered it, except
+    ``email_unsubscribed``, which stays ``Unsubscribed``. Every other metric of the channels in
+    :data:`CHANNEL_LABELS` is named ``<channel label> <Metric>``, each word of the metric
+    capitalised: ``sms_clicked`` → ``SMS Clicked``, ``in_app_opened`` → ``In-App Opened``,
+    ``webhook_human_clicked`` → ``Webhook Human Clicked``.
 
     Args:
         key: the legacy ``event_type`` or the reporting ``<object_type>_<metric>``.
@@ -118,13 +145,18 @@ def webhook_event_name(key: str) -> str | None:
     name = WEBHOOK_EVENT_NAMES.get(key)
     if name is not None:
         return name
-    channel = _channel_of(key)
-    if channel is None:
+    object_type = _object_type_of(key)
+    if object_type is None:
         return None
-    metric = key[len(channel) + 1 :]
-    if not _METRIC.fullmatch(metric):
+    metric = key[len(object_type) + 1 :]
+    subscription = SUBSCRIPTION_EVENT_NAMES.get(metric)
+    if subscription is not None:
+        return subscription
+    if object_type not in CHANNEL_LABELS or not _METRIC.fullmatch(metric):
         return None
-    return " ".join([CHANNEL_LABELS[channel], *(word.capitalize() for word in metric.split("_"))])
+    return " ".join(
+        [CHANNEL_LABELS[object_type], *(word.capitalize() for word in metric.split("_"))]
+    )
 
 
 def extract_email(value: object) -> str | None:
@@ -237,10 +269,10 @@ def _reporting_field(field: str, value: object) -> str:
     return value.strip()
 
 
-def _channel_of(key: str) -> str | None:
-    for channel in CHANNEL_LABELS:
-        if key.startswith(channel + "_"):
-            return channel
+def _object_type_of(key: str) -> str | None:
+    for object_type in _OBJECT_TYPES:
+        if key.startswith(object_type + "_"):
+            return object_type
     return None
 
 
@@ -307,6 +339,9 @@ def _identifier(value: object) -> str | None:
 
 def _properties(data: Mapping[object, object], fmt: WebhookFormat, key: str) -> dict[str, object]:
     properties: dict[str, object] = {}
+    object_type = _object_type_of(key)
+    metric = key[len(object_type) + 1 :] if object_type is not None else key
+    is_email = object_type == "email"
 
     def copy(source: str, target: str) -> bool:
         value = data.get(source)
@@ -319,13 +354,35 @@ def _properties(data: Mapping[object, object], fmt: WebhookFormat, key: str) -> 
         copy(name, name)
     copy("subject", "email_subject")
     # Reporting webhooks name the message delivery_id; the legacy ones called it email_id.
-    if not (fmt == "reporting" and copy("delivery_id", "email_id")):
+    # Only an email's delivery is an email_id; other channels keep delivery_id.
+    if not (fmt == "reporting" and copy("delivery_id", "email_id" if is_email else "delivery_id")):
         copy("email_id", "email_id")
-    if not copy("email_address", "email_address"):
-        copy("recipient", "email_address")
-    if _channel_of(key) is not None:
+    copy("email_address", "email_address")
+    # A recipient is an email address only for emails; an SMS or WhatsApp recipient is a phone
+    # number, a push one a device.
+    if is_email:
+        if "email_address" not in properties:
+            copy("recipient", "email_address")
+    elif object_type != "customer":
         copy("recipient", "recipient")
+    if metric in SUBSCRIPTION_EVENT_NAMES and key != "email_unsubscribed":
+        if object_type not in (None, "customer"):
+            properties["channel"] = object_type
+        if metric == "cio_subscription_preferences_changed":
+            preferences = _preferences(data.get("content"))
+            if preferences is not None:
+                properties["subscription_preferences"] = preferences
     return properties
+
+
+def _preferences(content: object) -> object:
+    """The preferences a preference change carries: its ``content``, parsed when it is JSON."""
+    if isinstance(content, str):
+        try:
+            return json.loads(content)
+        except ValueError:  # not JSON after all: kept as the text it is
+            return content
+    return content
 
 
 def _quote(value: object) -> str:

@@ -22,6 +22,7 @@ from ._hull import (
     claims_key,
 )
 from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
+from ._signing import SignedNotification
 
 __all__ = [
     "CustomerIOEvent",
@@ -38,5 +39,6 @@ __all__ = [
     "HullTrack",
     "HullUser",
     "RecordedRequest",
+    "SignedNotification",
     "claims_key",
 ]

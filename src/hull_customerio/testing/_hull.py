@@ -13,6 +13,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
+from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning
 
 __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]
 
@@ -167,7 +168,7 @@ class _RejectedError(Exception):
     pass
 
 
-class FakeHull(FakeService):
+class FakeHull(NotificationSigning, FakeService):
     """Hull's firehose and REST API, in process or over a real loopback HTTP server.
 
     One handler serves both: the firehose is `POST /` (point the client's `firehose_url` and
@@ -184,6 +185,11 @@ class FakeHull(FakeService):
     Users are resolved like Hull does, by claims: `id`, then `external_id`, then `email`, then
     any `anonymous_id` (a user whose `id` or `external_id` differs is never matched); a message
     for an unknown user creates it unless its token says `io.hull.create: false`.
+
+    It also signs notifications as Hull does (`signed_notification()`, an RS256 key pair of
+    its own, `notification_public_key`) and serves that public key at
+    `/smart-notifier/public-key` (any method, no credentials; `notification_key_url()`), so
+    you can test your own notification endpoint with real signatures.
 
     Example:
         ```python
@@ -356,6 +362,8 @@ class FakeHull(FakeService):
         )
 
     def _handle(self, request: RecordedRequest) -> _Reply:
+        if request.path == NOTIFICATION_KEY_PATH:
+            return self._public_key_reply()
         if not self._authorized(request):
             return self._error_reply(
                 401, "Invalid credentials: check Hull-App-Id, Hull-Access-Token, Hull-Organization"

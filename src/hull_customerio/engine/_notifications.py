@@ -1,0 +1,727 @@
+"""Authenticating and answering Hull notifications, once for both connectors.
+
+Everything that decides is here and does no I/O. The one piece of I/O authentication may need,
+fetching Hull's public key, is a :class:`KeyRequest` that :meth:`NotificationGuard.authenticate`
+*yields*; the sync connector answers it with :func:`fetch_key` (``httpx.Client``), the async one
+with :func:`afetch_key` (``httpx.AsyncClient``). That is the only difference between them.
+
+What a connector checks, in order, before anything of a notification is used:
+
+1. its ``configuration`` (``id``, ``organization``, ``secret``) against the connector's Hull
+   client: id and organization equal, secret equal in constant time (skipped without a Hull
+   client, which then accepts only signed notifications);
+2. Hull's signature, when the ``x-hull-smart-notifier-signature`` header is present, and
+   required when ``require_signature`` is on or there is no Hull client: an RS256 JWT whose
+   ``jti`` is the notification's ``notification_id``, verified with the configured public key
+   or with the key fetched from the ``...-public-key-url`` header -- only an ``https`` URL on a
+   trusted host is ever fetched, and the key is cached.
+
+What the signature covers: Hull signs a JWT whose ``jti`` is the notification id, not the body.
+So the signature proves that Hull issued a notification with that id; the body's credentials
+(step 1) are what tie the body to this connector.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, Protocol
+
+import attrs
+import httpx
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from ..errors import ConfigurationError, NotificationAuthenticationError, ValidationError
+from ..hull.flow_control import flow_control_next
+from ..models.hull import HullConfiguration, Notification
+from ..models.report import SyncReport
+from . import _core
+
+__all__ = [
+    "HULL_KEY_HOSTS",
+    "KEY_URL_HEADER",
+    "REFUSAL_MESSAGES",
+    "SIGNATURE_HEADER",
+    "SIGNATURE_VERSION_HEADER",
+    "HullIdentity",
+    "KeyRequest",
+    "KeyResponse",
+    "NotificationAnswer",
+    "NotificationEnvelope",
+    "NotificationGuard",
+    "NotificationKeyCache",
+    "RefusalReason",
+    "afetch_key",
+    "envelope_of",
+    "fetch_key",
+    "is_trusted_key_host",
+    "prepare_notification",
+    "processed_answer",
+    "read_notification_body",
+    "read_notification_payload",
+    "read_public_key",
+    "refused_answer",
+    "trusted_key_url",
+    "verify_notification_signature",
+]
+
+logger = _core.logger
+
+#: Hull's own domains: by default a signature's public key is fetched only from these hosts
+#: (each entry matches the host itself and its subdomains, e.g. ``keys.hullapp.io``).
+HULL_KEY_HOSTS: Final[tuple[str, ...]] = ("hullapp.io", "hullbeta.io", "hull.io")
+
+SIGNATURE_HEADER: Final = "x-hull-smart-notifier-signature"
+SIGNATURE_VERSION_HEADER: Final = "x-hull-smart-notifier-signature-version"
+KEY_URL_HEADER: Final = "x-hull-smart-notifier-signature-public-key-url"
+_SIGNATURE_VERSIONS: Final = frozenset({"v1"})
+
+#: The channel this library synchronises; other channels are answered ``next``.
+USER_UPDATE: Final = "user:update"
+
+#: Clock tolerance for the signature's ``exp`` / ``nbf`` / ``iat``, in seconds.
+SIGNATURE_LEEWAY: Final = 60.0
+#: A signature longer than this is refused without further work (Hull's are ~400 bytes).
+MAX_SIGNATURE_LENGTH: Final = 8192
+#: A key document longer than this is not read to the end (a PEM RSA-4096 key is ~800 bytes).
+MAX_KEY_SIZE: Final = 64 * 1024
+#: How long a key fetch may take, in seconds, when the connector builds its own HTTP client.
+KEY_FETCH_TIMEOUT: Final = httpx.Timeout(5.0)
+
+RefusalReason = Literal[
+    "missing_credentials",
+    "wrong_connector",
+    "wrong_organization",
+    "wrong_secret",
+    "missing_signature",
+    "unsupported_signature_version",
+    "untrusted_key_url",
+    "key_unavailable",
+    "bad_signature",
+    "wrong_notification_id",
+]
+
+#: Each refusal reason as a sentence for people (what an answer's ``message`` starts with).
+REFUSAL_MESSAGES: Final[Mapping[RefusalReason, str]] = {
+    "missing_credentials": (
+        "The notification does not carry the connector's id, organization and secret."
+    ),
+    "wrong_connector": "The notification is for another connector.",
+    "wrong_organization": "The notification is for another organization.",
+    "wrong_secret": "The notification's connector secret is not this connector's.",
+    "missing_signature": "The notification is not signed by Hull, and a signature is required.",
+    "unsupported_signature_version": "The notification's signature version is not 'v1'.",
+    "untrusted_key_url": (
+        "The signature's public key URL is not an https URL on a trusted host; it was not fetched."
+    ),
+    "key_unavailable": "Hull's public key could not be fetched or read.",
+    "bad_signature": "The notification's signature does not verify with Hull's public key.",
+    "wrong_notification_id": "The signature was issued for another notification.",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The answer a web view gives Hull.
+
+
+@attrs.frozen(kw_only=True)
+class NotificationAnswer:
+    """What to answer Hull for one notification, and what became of it.
+
+    Attributes:
+        http_status: ``200`` when the notification was authenticated (processed, or
+            acknowledged without processing); ``400`` when the body is not a JSON object;
+            ``401`` when it was refused.
+        body: the JSON to answer with: the flow control (``{"flow_control": {...}}``) on
+            ``200``, else ``{"error": {"code": reason, "message": ...}}``.
+        reason: ``None`` when the notification was synchronised; otherwise a stable code:
+            ``invalid_body`` (400); a refusal reason (401: ``missing_credentials``,
+            ``wrong_connector``, ``wrong_organization``, ``wrong_secret``,
+            ``missing_signature``, ``unsupported_signature_version``, ``untrusted_key_url``,
+            ``key_unavailable``, ``bad_signature``, ``wrong_notification_id``); or, answered
+            ``next`` with nothing sent, ``unsupported_channel``, ``invalid_notification``
+            (a malformed envelope or invalid settings) or ``credentials_mismatch`` (its
+            settings name another Customer.io workspace).
+        report: every user's outcome on ``200`` (empty when nothing was to be synchronised);
+            ``None`` on ``400`` and ``401``.
+        message: a sentence for people; never holds a secret.
+    """
+
+    http_status: int
+    body: dict[str, Any]
+    reason: str | None = None
+    report: SyncReport | None = None
+    message: str = ""
+
+    @property
+    def refused(self) -> bool:
+        """Whether the notification was refused as unauthenticated (``401``)."""
+        return self.http_status == 401
+
+
+def _error_answer(status: int, reason: str, message: str) -> NotificationAnswer:
+    return NotificationAnswer(
+        http_status=status,
+        body={"error": {"code": reason, "message": message}},
+        reason=reason,
+        message=message,
+    )
+
+
+def refused_answer(error: NotificationAuthenticationError) -> NotificationAnswer:
+    """The ``401`` answer to a refused notification."""
+    return _error_answer(401, error.reason, str(error))
+
+
+def processed_answer(report: SyncReport) -> NotificationAnswer:
+    """The ``200`` answer once the notification's users were synchronised."""
+    return NotificationAnswer(
+        http_status=200,
+        body=_core.flow_control_for(report),
+        reason=None,
+        report=report,
+        message=(
+            f"{report.succeeded} synchronized, {report.skipped} skipped, {report.failed} failed."
+        ),
+    )
+
+
+def _next_answer(reason: str, message: str, report: SyncReport | None = None) -> NotificationAnswer:
+    return NotificationAnswer(
+        http_status=200,
+        body=dict(flow_control_next()),
+        reason=reason,
+        report=report if report is not None else SyncReport(outcomes=[]),
+        message=message,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the body: what the web layer (or a hub choosing the tenant) needs first.
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@attrs.frozen(kw_only=True)
+class NotificationEnvelope:
+    """A notification body read as JSON, before anything of it is trusted.
+
+    Attributes:
+        payload: the whole notification object, as received.
+        configuration: the Hull credentials it claims (``id``, ``organization``, ``secret``);
+            a field is ``None`` when absent or not a non-empty string.
+        notification_id: its ``notification_id``, when a non-empty string.
+        channel: its ``channel`` when a string; ``None`` when absent (``user:update`` is
+            meant) or not a string.
+    """
+
+    payload: Mapping[str, Any] = attrs.field(repr=False)
+    configuration: HullConfiguration
+    notification_id: str | None = None
+    channel: str | None = None
+
+
+def read_notification_payload(payload: object) -> NotificationEnvelope:
+    """The envelope of a notification already parsed from JSON; never raises.
+
+    A value that is not an object gives an envelope with no credentials, which every
+    connector refuses.
+    """
+    if not isinstance(payload, Mapping):
+        return NotificationEnvelope(payload={}, configuration=HullConfiguration())
+    raw = payload.get("configuration")
+    configuration = HullConfiguration()
+    if isinstance(raw, Mapping):
+        configuration = HullConfiguration(
+            id=_string(raw.get("id")),
+            organization=_string(raw.get("organization")),
+            secret=_string(raw.get("secret")),
+        )
+    channel = payload.get("channel")
+    return NotificationEnvelope(
+        payload=payload,
+        configuration=configuration,
+        notification_id=_string(payload.get("notification_id")),
+        channel=channel if isinstance(channel, str) else None,
+    )
+
+
+def read_notification_body(body: bytes) -> NotificationEnvelope | NotificationAnswer:
+    """Read a notification's raw body; never raises.
+
+    This is what a service serving many connectors calls first, to learn which connector
+    (``envelope.configuration``) the notification claims to be for, before authenticating it
+    with that connector's :meth:`~hull_customerio.AsyncConnector.answer_notification`.
+
+    Returns:
+        The envelope, or a ``400`` answer with reason ``invalid_body`` when the body is not a
+        JSON object (not JSON, not UTF-8, nested too deep, a number too long...).
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        return _error_answer(400, "invalid_body", "The notification body is not JSON.")
+    if not isinstance(payload, dict):
+        return _error_answer(400, "invalid_body", "The notification body is not a JSON object.")
+    return read_notification_payload(payload)
+
+
+def envelope_of(payload: object) -> NotificationEnvelope:
+    """The envelope of a notification given parsed or as raw bytes.
+
+    Raises:
+        ValidationError: raw bytes that are not a JSON object.
+    """
+    if isinstance(payload, bytes | bytearray | memoryview):
+        read = read_notification_body(bytes(payload))
+        if isinstance(read, NotificationAnswer):
+            raise ValidationError(read.message)
+        return read
+    return read_notification_payload(payload)
+
+
+# --------------------------------------------------------------------------------------------
+# Keys: where they may come from, how they are read and cached.
+
+
+def is_trusted_key_host(host: str, trusted_hosts: Iterable[str]) -> bool:
+    """Whether ``host`` is one of ``trusted_hosts`` or a subdomain of one (case-insensitive)."""
+    host = host.lower().rstrip(".")
+    if not host:
+        return False
+    for entry in trusted_hosts:
+        trusted = entry.strip().lower().strip(".")
+        if trusted and (host == trusted or host.endswith("." + trusted)):
+            return True
+    return False
+
+
+def trusted_key_url(url: str, trusted_hosts: Iterable[str]) -> str | None:
+    """``url`` normalised when it may be fetched: ``https``, no user info, a trusted host.
+
+    The URL is parsed by httpx, the same parser that would fetch it, so what is checked is
+    what would be requested. Returns ``None`` for any other URL.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+    if parsed.scheme != "https" or parsed.userinfo or not parsed.host:
+        return None
+    if not is_trusted_key_host(parsed.host, trusted_hosts):
+        return None
+    return str(parsed.copy_with(fragment=None))
+
+
+class NotificationKeyCache:
+    """Hull's public keys by URL: bounded (least recently used dropped first), expiring.
+
+    One cache may be shared by any number of connectors, sync and async, across threads and
+    event loops: a service serving many connectors passes the same cache to each
+    (``Connector(..., key_cache=cache)``) so a key is fetched once per URL, not once per
+    connector. It holds a lock only while it reads or changes its table, never while a key is
+    fetched. A key that could not be fetched is not cached; the next notification tries again.
+
+    Args:
+        max_size: how many keys to keep.
+        ttl: how long a key is trusted before it is fetched again, in seconds (``None``:
+            until dropped for space). Hull may rotate its key.
+        clock: the monotonic time source (for tests).
+
+    Raises:
+        ConfigurationError: ``max_size`` below 1 or a ``ttl`` that is not positive.
+    """
+
+    def __init__(
+        self,
+        max_size: int = 32,
+        ttl: float | None = 3600.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        problems = []
+        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+            problems.append(f"max_size must be a positive integer, got {max_size!r}")
+        if ttl is not None and not ttl > 0:
+            problems.append(f"ttl must be positive seconds or None, got {ttl!r}")
+        if problems:
+            raise ConfigurationError(problems)
+        self.max_size = max_size
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, tuple[float, RSAPublicKey]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"NotificationKeyCache(max_size={self.max_size}, ttl={self.ttl}, size={len(self)})"
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._keys)
+
+    def get(self, url: str) -> RSAPublicKey | None:
+        """The key cached for ``url``, or ``None`` when absent or expired."""
+        now = self._clock()
+        with self._lock:
+            entry = self._keys.get(url)
+            if entry is None:
+                return None
+            stored_at, key = entry
+            if self.ttl is not None and now - stored_at >= self.ttl:
+                del self._keys[url]
+                return None
+            self._keys.move_to_end(url)
+            return key
+
+    def put(self, url: str, key: RSAPublicKey) -> None:
+        """Remember ``key`` for ``url``, dropping the least recently used key when full."""
+        now = self._clock()
+        with self._lock:
+            self._keys[url] = (now, key)
+            self._keys.move_to_end(url)
+            while len(self._keys) > self.max_size:
+                self._keys.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every key."""
+        with self._lock:
+            self._keys.clear()
+
+
+@attrs.frozen
+class KeyRequest:
+    """Fetch Hull's public key: ``POST url`` with the signature as the body, as Hull's own
+    connector library does."""
+
+    url: str
+    signature: str
+
+
+@attrs.frozen
+class KeyResponse:
+    """What a key fetch gave: the status and body, or the transport error's name."""
+
+    status_code: int | None
+    content: bytes = b""
+    error: str | None = None
+
+
+def read_public_key(response: KeyResponse) -> RSAPublicKey | str:
+    """The RSA public key a fetch answered, or why there is none (a sentence)."""
+    if response.error is not None:
+        return f"the key URL could not be fetched ({response.error})"
+    if response.status_code != 200:
+        return f"the key URL answered HTTP {response.status_code}"
+    return load_public_key(response.content)
+
+
+def load_public_key(pem: bytes | str) -> RSAPublicKey | str:
+    """An RSA public key from PEM text, or why it is not one (a sentence)."""
+    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+    if b"-----BEGIN PUBLIC KEY-----" not in data:
+        return "not a PEM public key"
+    try:
+        key = load_pem_public_key(data.strip())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return "not a readable PEM public key"
+    if not isinstance(key, RSAPublicKey):
+        return "not an RSA public key"
+    return key
+
+
+def parse_configured_key(pem: str) -> RSAPublicKey:
+    """The ``notification_public_key`` a connector was given, or a ConfigurationError."""
+    key = load_public_key(pem) if isinstance(pem, str) else "not a string"
+    if isinstance(key, str):
+        raise ConfigurationError([f"notification_public_key is {key}"])
+    return key
+
+
+def _request_args(request: KeyRequest) -> dict[str, Any]:
+    return {
+        "content": request.signature.encode("ascii"),
+        "headers": {"Content-Type": "text/plain", "Accept": "application/x-pem-file, */*"},
+        "follow_redirects": False,
+    }
+
+
+def fetch_key(client: httpx.Client | None, request: KeyRequest) -> KeyResponse:
+    """Fetch a key with ``client`` (or a short-lived client of its own); never raises for
+    network trouble, which becomes ``KeyResponse.error``."""
+    try:
+        if client is None:
+            with httpx.Client(timeout=KEY_FETCH_TIMEOUT) as own:
+                return _fetch_with(own, request)
+        return _fetch_with(client, request)
+    except httpx.HTTPError as exc:
+        return KeyResponse(status_code=None, error=type(exc).__name__)
+
+
+def _fetch_with(client: httpx.Client, request: KeyRequest) -> KeyResponse:
+    with client.stream("POST", request.url, **_request_args(request)) as response:
+        content = bytearray()
+        for chunk in response.iter_bytes():
+            content += chunk
+            if len(content) > MAX_KEY_SIZE:
+                return KeyResponse(status_code=None, error="the answer is too large")
+        return KeyResponse(status_code=response.status_code, content=bytes(content))
+
+
+async def afetch_key(client: httpx.AsyncClient | None, request: KeyRequest) -> KeyResponse:
+    """The async :func:`fetch_key`."""
+    try:
+        if client is None:
+            async with httpx.AsyncClient(timeout=KEY_FETCH_TIMEOUT) as own:
+                return await _afetch_with(own, request)
+        return await _afetch_with(client, request)
+    except httpx.HTTPError as exc:
+        return KeyResponse(status_code=None, error=type(exc).__name__)
+
+
+async def _afetch_with(client: httpx.AsyncClient, request: KeyRequest) -> KeyResponse:
+    async with client.stream("POST", request.url, **_request_args(request)) as response:
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            if len(content) > MAX_KEY_SIZE:
+                return KeyResponse(status_code=None, error="the answer is too large")
+        return KeyResponse(status_code=response.status_code, content=bytes(content))
+
+
+# --------------------------------------------------------------------------------------------
+# The signature.
+
+
+def verify_notification_signature(
+    signature: str, key: RSAPublicKey, notification_id: str | None
+) -> RefusalReason | None:
+    """Check Hull's signature of a notification; ``None`` when it holds, else the reason.
+
+    The signature must be an RS256 JWT verified by ``key`` (``exp``, ``nbf`` and ``iat``
+    checked when present, with :data:`SIGNATURE_LEEWAY` seconds of clock tolerance), and its
+    ``jti`` must be ``notification_id``.
+    """
+    try:
+        claims = jwt.decode(
+            signature,
+            key,
+            algorithms=["RS256"],
+            leeway=SIGNATURE_LEEWAY,
+            options={"verify_aud": False, "verify_iss": False},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return "bad_signature"
+    jti = claims.get("jti")
+    if notification_id is None or not isinstance(jti, str) or jti != notification_id:
+        return "wrong_notification_id"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The guard: one per connector.
+
+
+class HullIdentity(Protocol):
+    """What the guard needs of a Hull client; :class:`~hull_customerio.HullClient` and
+    :class:`~hull_customerio.AsyncHullClient` both fit."""
+
+    @property
+    def id(self) -> str: ...  # pragma: no cover - protocol
+
+    @property
+    def organization(self) -> str: ...  # pragma: no cover - protocol
+
+    def is_own_secret(self, secret: str) -> bool: ...  # pragma: no cover - protocol
+
+
+def lower_headers(headers: object) -> dict[str, str]:
+    """Header names lower-cased (first value wins); anything unreadable is ignored."""
+    lowered: dict[str, str] = {}
+    items = getattr(headers, "items", None)
+    if items is None:
+        return lowered
+    try:
+        for name, value in items():
+            if isinstance(name, str) and isinstance(value, str):
+                lowered.setdefault(name.lower(), value.strip())
+    except Exception:  # a hostile headers object must not crash the view  # noqa: S110
+        pass
+    return lowered
+
+
+class NotificationGuard:
+    """Decides whether a connector accepts a notification (see the module docstring).
+
+    Args:
+        hull: the connector's Hull client, or ``None``.
+        public_key: Hull's public key as PEM, or ``None`` to fetch it from trusted hosts.
+        trusted_key_hosts: the hosts a key may be fetched from.
+        require_signature: refuse notifications without Hull's signature.
+        key_cache: where fetched keys are kept (a new one when ``None``).
+
+    Raises:
+        ConfigurationError: an unreadable ``public_key`` or ``trusted_key_hosts`` given as a
+            single string.
+    """
+
+    def __init__(
+        self,
+        hull: HullIdentity | None,
+        *,
+        public_key: str | None,
+        trusted_key_hosts: Sequence[str],
+        require_signature: bool,
+        key_cache: NotificationKeyCache | None,
+    ) -> None:
+        if isinstance(trusted_key_hosts, str) or not all(
+            isinstance(host, str) for host in trusted_key_hosts
+        ):
+            raise ConfigurationError(
+                ["trusted_key_hosts must be a list of host names, e.g. ['hullapp.io']"]
+            )
+        if key_cache is not None and not isinstance(key_cache, NotificationKeyCache):
+            raise ConfigurationError(["key_cache must be a NotificationKeyCache"])
+        self.hull = hull
+        self.public_key = parse_configured_key(public_key) if public_key is not None else None
+        self.trusted_key_hosts = tuple(trusted_key_hosts)
+        self.require_signature = bool(require_signature)
+        self.key_cache = key_cache if key_cache is not None else NotificationKeyCache()
+
+    def __repr__(self) -> str:
+        return (
+            f"NotificationGuard(public_key={'set' if self.public_key else None}, "
+            f"trusted_key_hosts={self.trusted_key_hosts!r}, "
+            f"require_signature={self.require_signature})"
+        )
+
+    def authenticate(
+        self, envelope: NotificationEnvelope, headers: object
+    ) -> Generator[KeyRequest, KeyResponse, None]:
+        """Check a notification; yields a :class:`KeyRequest` when a key must be fetched.
+
+        Raises:
+            NotificationAuthenticationError: the notification must be refused (logged as
+                ``incoming.notification.refused``).
+        """
+        self._check_configuration(envelope)
+        lowered = lower_headers(headers)
+        signature = lowered.get(SIGNATURE_HEADER, "")
+        if not signature:
+            if self.require_signature or self.hull is None:
+                raise self._refuse("missing_signature", envelope)
+            return
+        if lowered.get(SIGNATURE_VERSION_HEADER, "") not in _SIGNATURE_VERSIONS:
+            raise self._refuse("unsupported_signature_version", envelope)
+        if len(signature) > MAX_SIGNATURE_LENGTH or not signature.isascii():
+            raise self._refuse("bad_signature", envelope)
+        key = self.public_key
+        if key is None:
+            url = trusted_key_url(lowered.get(KEY_URL_HEADER, ""), self.trusted_key_hosts)
+            if url is None:
+                raise self._refuse("untrusted_key_url", envelope)
+            key = self.key_cache.get(url)
+            if key is None:
+                fetched = read_public_key((yield KeyRequest(url, signature)))
+                if isinstance(fetched, str):
+                    raise self._refuse("key_unavailable", envelope, fetched)
+                self.key_cache.put(url, fetched)
+                key = fetched
+        failure = verify_notification_signature(signature, key, envelope.notification_id)
+        if failure is not None:
+            raise self._refuse(failure, envelope)
+
+    def _check_configuration(self, envelope: NotificationEnvelope) -> None:
+        hull = self.hull
+        if hull is None:
+            return
+        configuration = envelope.configuration
+        if (
+            configuration.id is None
+            or configuration.organization is None
+            or configuration.secret is None
+        ):
+            raise self._refuse("missing_credentials", envelope)
+        if configuration.id != hull.id:
+            raise self._refuse("wrong_connector", envelope)
+        if _normalize_organization(configuration.organization) != hull.organization:
+            raise self._refuse("wrong_organization", envelope)
+        if not hull.is_own_secret(configuration.secret):
+            raise self._refuse("wrong_secret", envelope)
+
+    @staticmethod
+    def _refuse(
+        reason: RefusalReason, envelope: NotificationEnvelope, detail: str | None = None
+    ) -> NotificationAuthenticationError:
+        message = REFUSAL_MESSAGES[reason] + (f" ({detail})" if detail else "")
+        configuration = envelope.configuration
+        logger.warning(
+            "incoming.notification.refused",
+            extra={"hull_event": "incoming.notification.refused", "reason": reason,
+                   "notification_id": envelope.notification_id,
+                   "connector_id": configuration.id,
+                   "organization": configuration.organization, "error": message},
+        )  # fmt: skip
+        return NotificationAuthenticationError(message, reason=reason)
+
+
+def _normalize_organization(organization: str) -> str:
+    host = organization.strip()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    return host.rstrip("/")
+
+
+# --------------------------------------------------------------------------------------------
+# After authentication: what to do with the notification.
+
+
+def prepare_notification(
+    envelope: NotificationEnvelope, *, site_id: str
+) -> Notification | NotificationAnswer:
+    """The notification to synchronise, or the answer when there is nothing to send.
+
+    Answered ``next`` without sending anything: a channel other than ``user:update``
+    (``unsupported_channel``), a malformed envelope or invalid settings
+    (``invalid_notification``), and settings naming a Customer.io workspace other than
+    ``site_id``, the one the connector's client sends to (``credentials_mismatch``: every user
+    gets that error).
+    """
+    if envelope.channel is not None and envelope.channel != USER_UPDATE:
+        logger.info(
+            "incoming.notification.skip",
+            extra={"hull_event": "incoming.notification.skip", "reason": "unsupported_channel",
+                   "notification_id": envelope.notification_id, "channel": envelope.channel},
+        )  # fmt: skip
+        return _next_answer(
+            "unsupported_channel",
+            f"The channel {envelope.channel!r} is not synchronized; only 'user:update' is.",
+        )
+    notification = _core.read_notification(envelope.payload)
+    if notification is None:
+        return _next_answer(
+            "invalid_notification", "The notification is malformed or its settings are invalid."
+        )
+    named = (notification.settings.site_id or "").strip()
+    if named != site_id.strip():
+        message = (
+            f"The notification's settings name the Customer.io workspace {named!r}, but this "
+            f"connector sends to {site_id.strip()!r}; nothing was sent."
+            if named
+            else "The notification's settings name no Customer.io workspace; nothing was sent."
+        )
+        logger.error(
+            "incoming.notification.error",
+            extra={"hull_event": "incoming.notification.error", "reason": "credentials_mismatch",
+                   "notification_id": envelope.notification_id, "error": message},
+        )  # fmt: skip
+        report = _core.credentials_mismatch_report(notification, message)
+        return _next_answer("credentials_mismatch", message, report)
+    return notification

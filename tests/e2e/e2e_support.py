@@ -43,16 +43,18 @@ def async_customerio_client(
 
 
 def hull_client(fake: FakeHull, **kwargs: Any) -> hc.HullClient:
+    options: dict[str, Any] = {"retry": FAST_RETRY, **kwargs}
     return hc.HullClient(
         fake.id, fake.secret, fake.organization, api_url=fake.url, firehose_url=fake.url,
-        retry=FAST_RETRY, **kwargs,
+        **options,
     )  # fmt: skip
 
 
 def async_hull_client(fake: FakeHull, **kwargs: Any) -> hc.AsyncHullClient:
+    options: dict[str, Any] = {"retry": FAST_RETRY, **kwargs}
     return hc.AsyncHullClient(
         fake.id, fake.secret, fake.organization, api_url=fake.url, firehose_url=fake.url,
-        retry=FAST_RETRY, **kwargs,
+        **options,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import pytest
 from hull_customerio._retry import HULL_RETRY_STATUSES
 from hull_customerio.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     ConfigurationError,
@@ -19,9 +20,12 @@ from hull_customerio.errors import (
     RateLimitError,
     ServerError,
     ValidationError,
+    make_status_error,
 )
 from hull_customerio.hull import DEFAULT_RETRY, DEFAULT_TIMEOUT, HullClient, firehose_url_for
 from hull_customerio.hull._base import (
+    DeliveryTicket,
+    Entry,
     FirehoseQueue,
     QueuedMessage,
     RequestSpec,
@@ -30,6 +34,7 @@ from hull_customerio.hull._base import (
     build_traits_message,
     encode_json,
     error_from_response,
+    hull_failure_kind,
     isoformat,
     transport_error,
 )
@@ -154,50 +159,243 @@ def _messages(count: int) -> list[QueuedMessage]:
     return [build_traits_message("jwt", {"n": n}) for n in range(count)]
 
 
+def _ids(batch: list[Entry]) -> list[str]:
+    return [entry.message.request_id for entry in batch]
+
+
+def _error(status: int) -> APIStatusError:
+    return make_status_error(
+        service="hull", method="POST", url="u", status_code=status, body=None
+    )
+
+
 def test_queue_hands_out_a_batch_when_flush_at_is_reached() -> None:
     queue = FirehoseQueue(flush_at=3)
+    ticket = DeliveryTicket()
     first, second, third, fourth = _messages(4)
 
-    assert queue.add(first) is None
-    assert queue.add(second) is None
-    assert queue.add(third) == [first, second, third]
-    assert queue.add(fourth) is None
+    assert queue.add(first, ticket) is None
+    assert queue.add(second, ticket) is None
+    batch = queue.add(third, ticket)
+    assert batch is not None
+    assert _ids(batch) == [first.request_id, second.request_id, third.request_id]
+    assert queue.add(fourth, ticket) is None
     assert len(queue) == 1
+    assert ticket.pending == 4  # handed out is not delivered
 
 
 def test_queue_take_all_cuts_batches_of_flush_at() -> None:
-    queue = FirehoseQueue(flush_at=2)
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
     messages = _messages(5)
-    queue.put_back([messages])
+    for message in messages:
+        queue.add(message, ticket)
+    queue.flush_at = 2
 
-    assert queue.take_all() == [messages[0:2], messages[2:4], messages[4:5]]
+    batches = queue.take_all()
+
+    assert [_ids(b) for b in batches] == [
+        [m.request_id for m in messages[i : i + 2]] for i in (0, 2, 4)
+    ]
     assert queue.take_all() == []
 
 
 def test_queue_put_back_restores_order_in_front() -> None:
     queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
     old, new = _messages(2)
-    queue.add(new)
-    queue.put_back([[old]])
+    queue.add(old, ticket)
+    taken = queue.take_all()
+    queue.add(new, ticket)
+    queue.put_back(taken)
 
-    assert queue.take_all() == [[old, new]]
+    assert [_ids(b) for b in queue.take_all()] == [[old.request_id, new.request_id]]
 
 
-def test_queue_reports_every_undelivered_message_once_with_the_last_error() -> None:
-    queue = FirehoseQueue(flush_at=2)
+def test_at_most_max_in_flight_batches_start_and_the_rest_wait_queued() -> None:
+    queue = FirehoseQueue(flush_at=2, max_in_flight=2)
+    ticket = DeliveryTicket()
+    messages = _messages(7)
+    first = queue.add(messages[0], ticket), queue.add(messages[1], ticket)
+    second = queue.add(messages[2], ticket), queue.add(messages[3], ticket)
+    for message in messages[4:]:
+        assert queue.add(message, ticket) is None  # flush_at reached, but no slot is free
+
+    assert first[1] is not None
+    assert second[1] is not None
+    assert queue.in_flight == 2
+    assert queue.start() == []
+    assert len(queue) == 3
+
+
+def test_a_done_poster_takes_what_queued_meanwhile_then_gives_its_slot_back() -> None:
+    queue = FirehoseQueue(flush_at=2, max_in_flight=1)
+    ticket = DeliveryTicket()
     messages = _messages(3)
+    queue.add(messages[0], ticket)
+    batch = queue.add(messages[1], ticket)
+    queue.add(messages[2], ticket)  # queued while the first batch is under way
+    assert batch is not None
+    queue.settle(batch, None)
+
+    following = queue.next_batch()
+
+    assert following is not None
+    assert _ids(following) == [messages[2].request_id]
+    assert queue.in_flight == 1
+    assert queue.next_batch() is None
+    assert queue.in_flight == 0
+
+
+def test_an_interrupted_poster_gives_its_slot_and_messages_back() -> None:
+    queue = FirehoseQueue(flush_at=5, max_in_flight=1)
+    ticket = DeliveryTicket()
+    (message,) = _messages(1)
+    queue.add(message, ticket)
+    started = queue.start()
+
+    queue.put_back(started)
+
+    assert queue.in_flight == 0
+    assert [_ids(b) for b in queue.start()] == [[message.request_id]]
+
+
+def test_an_accepted_batch_settles_each_message_in_its_own_ticket() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    mine, theirs = DeliveryTicket(), DeliveryTicket()
+    a, b, c = _messages(3)
+    queue.add(a, mine)
+    queue.add(b, theirs)
+    queue.add(c, mine)
+    (batch,) = queue.take_all()
+
+    assert queue.settle(batch, None) == []
+
+    assert mine.done
+    assert theirs.done
+    assert mine.delivered == {a.request_id, c.request_id}
+    assert theirs.delivered == {b.request_id}
+    assert queue.idle
+
+
+def test_a_failed_batch_reports_to_every_ticket_only_its_own_messages() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    mine, theirs = DeliveryTicket(), DeliveryTicket()
+    a, b = _messages(2)
+    queue.add(a, mine)
+    queue.add(b, theirs)
+    (batch,) = queue.take_all()
+    error = _error(503)
+
+    queue.settle(batch, error)
+
+    assert mine.failures == {a.request_id: error}
+    assert theirs.failures == {b.request_id: error}
+    mine_error = mine.delivery_error("https://firehose.hullapp.io")
+    assert mine_error is not None
+    assert [m["requestId"] for m in mine_error.undelivered] == [a.request_id]
+
+
+def test_a_refused_batch_is_split_in_halves_and_settles_nothing_yet() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
+    messages = _messages(5)
+    for message in messages:
+        queue.add(message, ticket)
+    (batch,) = queue.take_all()
+
+    halves = queue.settle(batch, _error(400))
+
+    assert [_ids(h) for h in halves] == [_ids(batch[:2]), _ids(batch[2:])]
+    assert ticket.pending == 5
+    assert not queue.idle
+
+
+def test_a_refused_single_message_fails_for_good() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
+    (message,) = _messages(1)
+    queue.add(message, ticket)
+    (batch,) = queue.take_all()
+    error = _error(422)
+
+    assert queue.settle(batch, error) == []
+
+    assert ticket.done
+    assert ticket.error_for(message.request_id) is error
+    assert queue.idle
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 503])
+def test_credentials_and_transient_failures_are_not_split(status: int) -> None:
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
+    for message in _messages(4):
+        queue.add(message, ticket)
+    (batch,) = queue.take_all()
+
+    assert queue.settle(batch, _error(status)) == []
+
+    assert len(ticket.failures) == 4
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (_error(400), "refused"),
+        (_error(404), "refused"),
+        (_error(413), "refused"),
+        (_error(422), "refused"),
+        (_error(401), "credentials"),
+        (_error(403), "credentials"),
+        (_error(408), "transient"),
+        (_error(429), "transient"),
+        (_error(500), "transient"),
+        (_error(503), "transient"),
+        (APIConnectionError("refused", service="hull", method="POST", url="u"), "transient"),
+        (APITimeoutError("slow", service="hull", method="POST", url="u"), "transient"),
+    ],
+)
+def test_hull_failures_are_classified_transient_credentials_or_refused(
+    error: Exception, kind: str
+) -> None:
+    assert hull_failure_kind(error) == kind
+
+
+def test_a_ticket_reports_every_failed_message_once_with_the_last_error() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
+    messages = _messages(3)
+    for message in messages:
+        queue.add(message, ticket)
+    queue.flush_at = 2
+    first, second = queue.take_all()
     first_error = ServerError("first", service="hull", method="POST", url="u", status_code=500)
     last_error = ServerError("last", service="hull", method="POST", url="u", status_code=503)
-    queue.failed([messages[:2]], first_error)
-    queue.failed([messages[2:]], last_error)
+    queue.settle(first, first_error)
+    queue.settle(second, last_error)
 
-    error = queue.take_delivery_error("https://firehose.hullapp.io")
+    error = ticket.delivery_error("https://firehose.hullapp.io", clear=True)
 
     assert error is not None
     assert [m["requestId"] for m in error.undelivered] == [m.request_id for m in messages]
     assert error.__cause__ is last_error
     assert str(error) == "3 Hull firehose messages not delivered: last"
-    assert queue.take_delivery_error("https://firehose.hullapp.io") is None
+    assert ticket.delivery_error("https://firehose.hullapp.io") is None
+
+
+def test_a_message_settled_twice_counts_once() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    ticket = DeliveryTicket()
+    (message,) = _messages(1)
+    queue.add(message, ticket)
+    (batch,) = queue.take_all()
+    queue.settle(batch, None)
+
+    queue.settle(batch, _error(503))
+
+    assert ticket.failures == {}
+    assert queue.idle
 
 
 @pytest.mark.parametrize(
@@ -234,3 +432,17 @@ def test_transport_errors_map_to_connection_and_timeout_errors() -> None:
 def test_request_spec_repr_hides_headers_and_content() -> None:
     assert "secret" not in repr(SPEC)
     assert "{}" not in repr(SPEC)
+
+
+def test_a_ticket_that_does_not_keep_delivered_ids_stays_small_and_still_settles() -> None:
+    queue = FirehoseQueue(flush_at=10)
+    shared = DeliveryTicket(keep_delivered=False)  # the client's own, for untracked writes
+    for message in _messages(3):
+        queue.add(message, shared)
+    (batch,) = queue.take_all()
+
+    queue.settle(batch, None)
+
+    assert shared.done
+    assert shared.delivered == frozenset()
+    assert queue.idle

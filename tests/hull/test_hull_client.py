@@ -14,6 +14,7 @@ from pytest_httpx import HTTPXMock
 
 from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy
 from hull_customerio.errors import (
+    APIConnectionError,
     APITimeoutError,
     BadRequestError,
     DeliveryError,
@@ -196,10 +197,15 @@ def test_flush_at_is_configurable(httpx_mock: HTTPXMock, waits: list[float]) -> 
 
     with make_client(waits, flush_at=2) as hull:
         user = hull.as_user({"id": "u1"})
-        for n in range(5):
-            user.traits({"n": n})
+        ids = [user.traits({"n": n}) for n in range(5)]
 
-    assert [len(body(r)["batch"]) for r in httpx_mock.get_requests()] == [2, 2, 1]
+    # The first batch leaves when flush_at is reached; messages queued while a post is under
+    # way leave with the next one. Never more than flush_at in a request, each message once.
+    sizes = [len(body(r)["batch"]) for r in httpx_mock.get_requests()]
+    assert sizes[0] == 2
+    assert max(sizes) == 2
+    sent = [m["requestId"] for r in httpx_mock.get_requests() for m in body(r)["batch"]]
+    assert sorted(sent) == sorted(ids)
 
 
 def test_flush_with_nothing_queued_sends_nothing(waits: list[float]) -> None:
@@ -351,23 +357,25 @@ def test_undelivered_messages_can_be_requeued_unchanged(
     assert body(resent)["batch"] == body(failed)["batch"]
 
 
-def test_an_interrupted_post_keeps_its_messages_queued(
+def test_a_transport_bug_fails_the_batch_instead_of_leaving_callers_waiting(
     httpx_mock: HTTPXMock, waits: list[float]
 ) -> None:
     httpx_mock.add_exception(RuntimeError("transport bug"), method="POST", url=FIREHOSE)
     httpx_mock.add_response(method="POST", url=FIREHOSE, json={})
     hull = make_client(waits, flush_at=2)
     user = hull.as_user({"id": "u1"})
-    first = user.traits({"n": 1})
+    sent = [user.traits({"n": 1}), user.traits({"n": 2})]
 
-    with pytest.raises(RuntimeError, match="transport bug"):
-        user.traits({"n": 2})
+    with pytest.raises(DeliveryError) as caught:
+        hull.flush()
 
-    assert hull.pending == 2
+    assert [m["requestId"] for m in caught.value.undelivered] == sent
+    assert isinstance(caught.value.__cause__, APIConnectionError)
+    assert "RuntimeError" in str(caught.value)
+    hull.requeue(caught.value.undelivered)
     hull.close()
     resent = body(httpx_mock.get_requests()[-1])["batch"]
-    assert len(resent) == 2
-    assert resent[0]["requestId"] == first
+    assert [m["requestId"] for m in resent] == sent
 
 
 def test_context_exit_flushes_even_when_the_block_raised(

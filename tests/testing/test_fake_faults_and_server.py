@@ -67,6 +67,52 @@ def test_invalid_faults_are_refused(cio: FakeCustomerIO, status: object, count: 
         cio.fail_next(status, count)  # type: ignore[arg-type]
 
 
+def _statuses(cio_client: httpx.Client, count: int) -> list[int]:
+    return [cio_client.get("/auth").status_code for _ in range(count)]
+
+
+def test_fail_randomly_faults_a_seeded_share_of_requests_the_same_way_every_run(
+    cio: FakeCustomerIO, cio_client: httpx.Client
+) -> None:
+    cio.fail_randomly(0.3, 503, seed=7)
+    first = _statuses(cio_client, 200)
+    cio.reset()
+    cio.fail_randomly(0.3, 503, seed=7)
+    again = _statuses(cio_client, 200)
+
+    assert first == again
+    assert set(first) == {200, 503}
+    assert 40 <= first.count(503) <= 80  # about 30 % of 200
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_fail_randomly_at_the_edges_never_or_always_faults(
+    cio: FakeCustomerIO, cio_client: httpx.Client, fraction: float
+) -> None:
+    cio.fail_randomly(fraction, 500, seed=1)
+
+    assert set(_statuses(cio_client, 20)) == ({500} if fraction else {200})
+
+
+def test_fail_randomly_only_matches_its_path_and_stops_on_clear_faults(
+    cio: FakeCustomerIO, cio_client: httpx.Client
+) -> None:
+    cio.fail_randomly(1.0, 502, path="/api/v2/batch")
+
+    assert cio_client.get("/auth").status_code == 200
+    assert cio_client.post("/api/v2/batch", json={"batch": []}).status_code == 502
+    cio.clear_faults()
+    assert cio_client.post("/api/v2/batch", json={"batch": []}).status_code == 200
+
+
+@pytest.mark.parametrize(("fraction", "status"), [(-0.1, 500), (1.5, 500), (0.5, "boom")])
+def test_fail_randomly_refuses_a_bad_fraction_or_fault(
+    cio: FakeCustomerIO, fraction: float, status: object
+) -> None:
+    with pytest.raises(ValueError, match=r"fraction|fault"):
+        cio.fail_randomly(fraction, status)  # type: ignore[arg-type]
+
+
 def test_clear_faults_drops_the_queue(cio: FakeCustomerIO, cio_client: httpx.Client) -> None:
     cio.fail_next(500, 5)
     cio.clear_faults()

@@ -663,6 +663,15 @@ def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says Customer.io cannot be reached at all (refused, DNS), not just slow.
+
+    A batch stops there: its remaining requests fail with the same error, unsent, instead of
+    each waiting through its own retries.
+    """
+    return isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError)
+
+
 def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
     """Combine a plan with what each of its requests gave.
 

@@ -270,14 +270,21 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         """Send v2 operations (``POST /api/v2/batch``), split into as many requests as needed.
 
         Requests go one after another, in order; failures are reported in the result, never
-        raised. See :meth:`CustomerIOClient.batch
+        raised; once Customer.io is found unreachable, the remaining requests are not sent.
+        See :meth:`CustomerIOClient.batch
         <hull_customerio.customerio.CustomerIOClient.batch>`.
         """
         plan = _base.plan_batch(operations)
         outcomes: list[Any] = []
+        stop: APIError | None = None
         for sub in plan.requests:
+            if stop is not None:  # Customer.io cannot be reached: the rest is not sent
+                outcomes.append(stop)
+                continue
             try:
                 outcomes.append(_base.parse_body(await self._send(sub.request)))
             except APIError as exc:
                 outcomes.append(exc)
+                if _base.unreachable(exc):
+                    stop = exc
         return _base.batch_result(plan, outcomes)

@@ -279,7 +279,9 @@ class CustomerIOClient(BaseCustomerIOClient):
         :func:`page_operation`, :func:`anonymous_event_operation` and
         :func:`delete_operation`. Requests are sent one after another in the operations'
         order. This method does not raise for failed operations or requests: every failure is
-        in the result, keyed by the operation's index in ``operations``.
+        in the result, keyed by the operation's index in ``operations``. When a request finds
+        Customer.io unreachable (connection refused, DNS failure), the remaining requests are
+        not sent; their operations fail with the same error.
 
         Returns:
             Which operations failed and why (a
@@ -287,9 +289,15 @@ class CustomerIOClient(BaseCustomerIOClient):
         """
         plan = _base.plan_batch(operations)
         outcomes: list[Any] = []
+        stop: APIError | None = None
         for sub in plan.requests:
+            if stop is not None:  # Customer.io cannot be reached: the rest is not sent
+                outcomes.append(stop)
+                continue
             try:
                 outcomes.append(_base.parse_body(self._send(sub.request)))
             except APIError as exc:
                 outcomes.append(exc)
+                if _base.unreachable(exc):
+                    stop = exc
         return _base.batch_result(plan, outcomes)

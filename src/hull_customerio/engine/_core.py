@@ -26,6 +26,7 @@ from ..errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     ConfigurationError,
     DeliveryError,
     HullCustomerIOError,
@@ -33,6 +34,7 @@ from ..errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from ..hull import DeliveryTicket, HullFailureKind, hull_failure_kind
 from ..hull.flow_control import flow_control_next, flow_control_retry
 from ..models.customerio import BatchResult
 from ..models.hull import MalformedMessage, Notification, UserUpdateMessage, parse_notification
@@ -76,6 +78,10 @@ FAILURE_MESSAGES: Mapping[str, str] = {
     "delete_failed": "Customer.io did not delete the person.",
     "event_failed": "Customer.io did not accept some of the user's events.",
     "writeback_failed": "Customer.io is up to date but Hull did not receive the sync state.",
+    "writeback_rejected": "Customer.io is up to date but Hull refused the sync state; "
+    "sending it again as it is cannot help.",
+    "customerio_unavailable": "Customer.io could not be reached, so this user was not sent; "
+    "the notification is answered retry.",
     "malformed_message": "The message is malformed and cannot be synchronized.",
     "internal_error": "An unexpected error stopped this user; the others went on.",
     "credentials_mismatch": (
@@ -530,12 +536,84 @@ def internal_error(execution: Execution, exc: Exception) -> Execution:
     return execution
 
 
-def apply_delivery_error(executions: Iterable[Execution], error: DeliveryError) -> None:
-    """Mark the users whose Hull write-back was among the undelivered messages."""
-    undelivered = {m.get("requestId") for m in error.undelivered}
+def apply_delivery(executions: Iterable[Execution], ticket: DeliveryTicket) -> None:
+    """Mark the users whose Hull write-back failed, from their call's own delivery ticket.
+
+    A write-back Hull refused for good (a 4xx other than 401, 403, 408 and 429) makes the user
+    ``writeback_rejected``, which does not ask Hull to send the notification again; any other
+    failure (Hull unreachable, rate limited, 5xx, wrong credentials) is ``writeback_failed``
+    and asks for a retry. Only this call's messages are in ``ticket``.
+    """
     for execution in executions:
-        if execution.request_id is not None and execution.request_id in undelivered:
-            execution.fail("writeback_failed", error, f"Hull write-back: {error}")
+        if execution.request_id is None:
+            continue
+        error = ticket.undelivered(execution.request_id)
+        if error is None:
+            continue
+        refused = isinstance(error.__cause__, APIError) and (
+            hull_failure_kind(error.__cause__) == "refused"
+        )
+        code = "writeback_rejected" if refused else "writeback_failed"
+        execution.fail(code, error, f"Hull write-back: {error}")
+
+
+#: How many users of one notification must fail because Customer.io cannot be reached (no
+#: connection, no DNS answer) before the rest of that notification is not sent at all.
+CUSTOMERIO_UNAVAILABLE_AFTER = 2
+
+
+def customerio_unreachable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says Customer.io could not be reached (refused, DNS), not merely slow."""
+    return (
+        isinstance(exc, APIConnectionError)
+        and not isinstance(exc, APITimeoutError)
+        and exc.service == "customerio"
+    )
+
+
+class Unreachable:
+    """Counts, over one sync, the users who failed because Customer.io could not be reached.
+
+    Once ``threshold`` users did, the sync stops sending: each user not started yet ends in
+    ``customerio_unavailable`` (a transient failure, so the notification is answered
+    ``retry``) instead of waiting through its own retries.
+    """
+
+    def __init__(self, threshold: int = CUSTOMERIO_UNAVAILABLE_AFTER) -> None:
+        self.threshold = threshold
+        self.failures = 0
+        self.error: APIConnectionError | None = None
+
+    @property
+    def tripped(self) -> bool:
+        """Whether enough users failed to stop sending the rest."""
+        return self.failures >= self.threshold
+
+    def note(self, execution: Execution) -> Execution:
+        """Count ``execution`` if Customer.io was unreachable for it; returns it unchanged."""
+        if customerio_unreachable(execution.exception):
+            assert isinstance(execution.exception, APIConnectionError)  # noqa: S101 -- narrowing
+            self.failures += 1
+            self.error = execution.exception
+        return execution
+
+    def skip(self, plan: UserPlan) -> Execution:
+        """The execution of a user not sent because Customer.io is unreachable."""
+        execution = Execution(plan)
+        detail = f"not sent: {self.error}" if self.error is not None else "not sent"
+        execution.fail("customerio_unavailable", self.error, detail)
+        execution.events_skipped += [(e.name, "customerio_unavailable") for e in plan.events]
+        return execution
+
+
+def mark_unreachable(executions: Iterable[Execution]) -> None:
+    """Batch mode: users whose operations failed because Customer.io could not be reached
+    are ``customerio_unavailable`` (their whole request failed, or was not sent)."""
+    for execution in executions:
+        if execution.failure in {"identify_failed", "delete_failed", "event_failed"} and (
+            customerio_unreachable(execution.exception)
+        ):
+            execution.failure = "customerio_unavailable"
 
 
 def finish(prepared: Prepared, executions: Sequence[Execution]) -> SyncReport:
@@ -591,10 +669,18 @@ _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 
 
 def is_transient(exc: BaseException | None) -> bool:
-    """Whether a failure may go away if the same work is tried again later."""
-    if isinstance(exc, DeliveryError | APIConnectionError):
+    """Whether a failure may go away if the same work is tried again later.
+
+    Hull refusing the connector's credentials (401, 403) counts: it is a configuration
+    problem, and the data must be kept (sent again) until it is fixed.
+    """
+    if isinstance(exc, DeliveryError):
+        return exc.__cause__ is None or is_transient(exc.__cause__)
+    if isinstance(exc, APIConnectionError):
         return True
     if isinstance(exc, APIStatusError):
+        if exc.service == "hull" and hull_failure_kind(exc) == "credentials":
+            return True
         return exc.status_code in _TRANSIENT_STATUSES or exc.status_code >= 500
     return False
 
@@ -610,14 +696,6 @@ def read_notification(payload: Mapping[str, Any]) -> Notification | None:
                    "error": str(exc)},
         )  # fmt: skip
         return None
-
-
-def own_delivery_failure(error: DeliveryError, request_id: str) -> DeliveryError | None:
-    """``error`` if our message is among the undelivered ones, else ``None``.
-
-    Other writers share the Hull client: only our own message decides our answer.
-    """
-    return error if any(m.get("requestId") == request_id for m in error.undelivered) else None
 
 
 def flow_control_for(report: SyncReport) -> dict[str, Any]:
@@ -645,24 +723,58 @@ def read_webhook(
         return _webhook_outcome(200, exc.reason, str(exc))
 
 
-def webhook_delivered(event: IncomingEvent, error: HullCustomerIOError | None) -> WebhookOutcome:
+#: Default ``webhook_timeout``: seconds a webhook waits for Hull before answering 503
+#: (Customer.io gives up on a webhook after about 4 seconds).
+DEFAULT_WEBHOOK_TIMEOUT = 3.0
+
+_HULL_WEBHOOK_ANSWERS: Mapping[HullFailureKind, tuple[int, str, str]] = {
+    # Hull will never take this event; answering 5xx would hold back every later webhook.
+    "refused": (200, "hull_rejected", "Hull rejected the event"),
+    "credentials": (503, "hull_unauthorized", "Hull refused the connector's credentials"),
+    "transient": (503, "hull_unavailable", "Hull could not be reached"),
+}
+
+
+def check_webhook_timeout(value: float | None) -> float | None:
+    """``value`` if it is a positive number of seconds (or ``None``), else a ConfigurationError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError([f"webhook_timeout must be a positive number, got {value!r}"])
+    return float(value)
+
+
+def webhook_answer(
+    event: IncomingEvent, ticket: DeliveryTicket, request_id: str, *, settled: bool
+) -> WebhookOutcome:
+    """The outcome of a forwarded webhook from its own delivery ticket.
+
+    ``settled`` is ``False`` when the time budget ran out before Hull answered: 503, so
+    Customer.io delivers it again (the fixed ``event_id`` makes that harmless).
+    """
+    if not settled:
+        return webhook_delivered(event, None, timed_out=True)
+    return webhook_delivered(event, ticket.error_for(request_id))
+
+
+def webhook_delivered(
+    event: IncomingEvent, error: HullCustomerIOError | None, *, timed_out: bool = False
+) -> WebhookOutcome:
     """The outcome once Hull answered (``error`` is ``None`` when it accepted the event)."""
-    if error is None:
+    if timed_out:
+        outcome = _webhook_outcome(
+            503, "hull_timeout", "Hull did not confirm the event in time.", event
+        )
+    elif error is None:
         outcome = WebhookOutcome(
             http_status=200, reason=None, message=f"Forwarded to Hull as {event.event!r}.",
             event=event,
         )  # fmt: skip
-    elif not isinstance(error, APIError) or (
-        isinstance(error, APIStatusError)
-        and 400 <= error.status_code < 500
-        and not (is_transient(error) or error.status_code in {401, 403})
-    ):
-        # Hull will never take this event; answering 5xx would hold back every later webhook.
+    elif not isinstance(error, APIError):
         outcome = _webhook_outcome(200, "hull_rejected", f"Hull rejected the event: {error}", event)
     else:
-        outcome = _webhook_outcome(
-            503, "hull_unavailable", f"Hull could not be reached: {error}", event
-        )
+        status, reason, what = _HULL_WEBHOOK_ANSWERS[hull_failure_kind(error)]
+        outcome = _webhook_outcome(status, reason, f"{what}: {error}", event)
     name = "incoming.event.success" if outcome.reason is None else "incoming.event.error"
     logger.log(
         logging.INFO if outcome.reason is None else logging.ERROR,
@@ -702,6 +814,17 @@ NO_SEGMENTS = (
     "(synchronized_segments is empty)."
 )
 INVALID_CREDENTIALS = "Invalid credentials: Customer.io refused the Site ID and API Key."
+
+
+def hull_credentials_message(error: APIStatusError | None) -> list[str]:
+    """The status error when Hull's firehose last refused the connector's credentials."""
+    if error is None:
+        return []
+    return [
+        f"Hull refused the connector's credentials (HTTP {error.status_code}): check the "
+        "connector id, secret and organization. Nothing is dropped meanwhile: notifications "
+        "are answered retry and webhooks 503."
+    ]
 
 
 def check_status_messages(settings: Settings) -> tuple[list[str], list[str]]:

@@ -12,12 +12,11 @@ from ..customerio import AsyncCustomerIOClient
 from ..errors import (
     APIError,
     ConfigurationError,
-    DeliveryError,
     HullCustomerIOError,
     NotificationAuthenticationError,
     ValidationError,
 )
-from ..hull import AsyncHullClient
+from ..hull import AsyncHullClient, DeliveryTicket
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
@@ -63,10 +62,16 @@ class AsyncConnector:
             sync and async.
         key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
             short-lived client with a 5 s timeout per fetch).
+        webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
+            event before answering 503; ``None`` waits as long as the retries take.
+
+    One connector may be shared by every task of a web app: each call's report or webhook
+    answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
         ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
-            that is not a PEM RSA public key, or ``trusted_key_hosts`` as a single string.
+            that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
+            ``webhook_timeout`` that is not a positive number.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class AsyncConnector:
         require_signature: bool = False,
         key_cache: NotificationKeyCache | None = None,
         key_http_client: httpx.AsyncClient | None = None,
+        webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
     ) -> None:
         if max_concurrency < 1:
             raise ConfigurationError([f"max_concurrency must be at least 1, got {max_concurrency}"])
@@ -90,6 +96,7 @@ class AsyncConnector:
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
         self.max_concurrency = max_concurrency
+        self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
         self.notification_guard = NotificationGuard(
             hull,
             public_key=notification_public_key,
@@ -124,13 +131,18 @@ class AsyncConnector:
         malformed: Iterable[Any] = (),
     ) -> SyncReport:
         prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
+        ticket = self.hull.delivery() if self.hull is not None else None
         semaphore = asyncio.Semaphore(self.max_concurrency)
+        unreachable = _core.Unreachable()
 
         async def bounded(
             plan: UserPlan, steps: Generator[Step, StepResult, Execution]
         ) -> Execution:
             async with semaphore:
-                return await self._drive(plan, steps)
+                if unreachable.tripped:
+                    steps.close()
+                    return unreachable.skip(plan)
+                return unreachable.note(await self._drive(plan, steps, ticket))
 
         if self.mode == "batch":
             rounds = _core.batch_steps(prepared.plans)
@@ -146,13 +158,20 @@ class AsyncConnector:
                 )
                 singles = await self._perform_in_user_order(round_.calls)
                 answers = _core.batch_results(round_, result, singles)
-            runs = [
-                bounded(execution.plan, _core.write_back_steps(execution)) for execution in done
-            ]
+
+            async def write_back(execution: Execution) -> Execution:
+                async with semaphore:
+                    steps = _core.write_back_steps(execution)
+                    return await self._drive(execution.plan, steps, ticket)
+
+            executions = list(await asyncio.gather(*(write_back(e) for e in done)))
+            _core.mark_unreachable(executions)
         else:
             runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
-        executions = list(await asyncio.gather(*runs))
-        await self._flush_hull(executions)
+            executions = list(await asyncio.gather(*runs))
+        if self.hull is not None and ticket is not None:
+            await self.hull.wait(ticket)
+            _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions)
 
     async def _perform_in_user_order(
@@ -172,20 +191,23 @@ class AsyncConnector:
         return results
 
     async def _drive(
-        self, plan: UserPlan, steps: Generator[Step, StepResult, Execution]
+        self,
+        plan: UserPlan,
+        steps: Generator[Step, StepResult, Execution],
+        ticket: DeliveryTicket | None,
     ) -> Execution:
         result: StepResult = None
         try:
             while True:
                 step = steps.send(result)
-                result = await self._perform(step)
+                result = await self._perform(step, ticket)
         except StopIteration as stop:
             execution: Execution = stop.value
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc)
 
-    async def _perform(self, step: Step) -> StepResult:
+    async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
                 await getattr(self.customerio, step.method)(*step.args, **step.kwargs)
@@ -193,18 +215,11 @@ class AsyncConnector:
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
-                return await self.hull.as_user(step.claims).traits(step.traits)
+                scope = self.hull.as_user(step.claims, delivery=ticket)
+                return await scope.traits(step.traits)
         except HullCustomerIOError as exc:
             return exc
         raise TypeError(f"unknown step {step!r}")
-
-    async def _flush_hull(self, executions: list[Execution]) -> None:
-        if self.hull is None:
-            return
-        try:
-            await self.hull.flush()
-        except DeliveryError as exc:
-            _core.apply_delivery_error(executions, exc)
 
     async def handle_notification(
         self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
@@ -270,18 +285,14 @@ class AsyncConnector:
             return read
         if self.hull is None:
             return _core.hull_not_configured(read)
-        error: HullCustomerIOError | None = None
+        ticket = self.hull.delivery()
         try:
-            request_id = await self.hull.as_user(read.claims).track(**read.track_arguments())
+            scope = self.hull.as_user(read.claims, delivery=ticket)
+            request_id = await scope.track(**read.track_arguments())
         except ValidationError as exc:
             return _core.webhook_delivered(read, exc)
-        try:
-            await self.hull.flush()
-        except DeliveryError as exc:
-            error = _core.own_delivery_failure(exc, request_id)
-        except APIError as exc:
-            error = exc
-        return _core.webhook_delivered(read, error)
+        settled = await self.hull.wait(ticket, timeout=self.webhook_timeout)
+        return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     async def check_status(self) -> Status:
         """The connector's health; see :meth:`hull_customerio.Connector.check_status`."""
@@ -292,6 +303,8 @@ class AsyncConnector:
                     errors.append(_core.INVALID_CREDENTIALS)
             except APIError as exc:
                 errors.append(_core.connection_error_message(exc))
+        if self.hull is not None:
+            errors += _core.hull_credentials_message(self.hull.credentials_error)
         return _core.status_from(errors, warnings)
 
     async def publish_status(self) -> Status:

@@ -11,12 +11,11 @@ from ..customerio import CustomerIOClient
 from ..errors import (
     APIError,
     ConfigurationError,
-    DeliveryError,
     HullCustomerIOError,
     NotificationAuthenticationError,
     ValidationError,
 )
-from ..hull import HullClient
+from ..hull import DeliveryTicket, HullClient
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
@@ -56,10 +55,17 @@ class Connector:
             (default: a cache of this connector's own).
         key_http_client: the ``httpx.Client`` public keys are fetched with (default: a
             short-lived client with a 5 s timeout per fetch); keys are fetched rarely.
+        webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
+            event before answering 503 (Customer.io then delivers it again); ``None`` waits
+            as long as the Hull client's retries take.
+
+    One connector may be shared by every thread of a web app: each call's report or webhook
+    answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
         ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, the public key is
-            not a PEM RSA public key, or ``trusted_key_hosts`` is a single string.
+            not a PEM RSA public key, ``trusted_key_hosts`` is a single string, or
+            ``webhook_timeout`` is not a positive number.
     """
 
     def __init__(
@@ -74,11 +80,13 @@ class Connector:
         require_signature: bool = False,
         key_cache: NotificationKeyCache | None = None,
         key_http_client: httpx.Client | None = None,
+        webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
     ) -> None:
         self.settings = settings
         self.customerio = customerio
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
+        self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
         self.notification_guard = NotificationGuard(
             hull,
             public_key=notification_public_key,
@@ -124,6 +132,7 @@ class Connector:
         malformed: Iterable[Any] = (),
     ) -> SyncReport:
         prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
+        ticket = self.hull.delivery() if self.hull is not None else None
         if self.mode == "batch":
             rounds = _core.batch_steps(prepared.plans)
             answers: dict[int, dict[int, StepResult]] | None = None
@@ -137,26 +146,41 @@ class Connector:
                 singles = [self._perform(call) for _, _, call in round_.calls]
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(execution.plan, _core.write_back_steps(execution)) for execution in done
+                self._drive(execution.plan, _core.write_back_steps(execution), ticket)
+                for execution in done
             ]
+            _core.mark_unreachable(executions)
         else:
-            executions = [self._drive(plan, _core.v1_steps(plan)) for plan in prepared.plans]
-        self._flush_hull(executions)
+            unreachable = _core.Unreachable()
+            executions = [
+                unreachable.skip(plan)
+                if unreachable.tripped
+                else unreachable.note(self._drive(plan, _core.v1_steps(plan), ticket))
+                for plan in prepared.plans
+            ]
+        if self.hull is not None and ticket is not None:
+            self.hull.wait(ticket)
+            _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions)
 
-    def _drive(self, plan: UserPlan, steps: Generator[Step, StepResult, Execution]) -> Execution:
+    def _drive(
+        self,
+        plan: UserPlan,
+        steps: Generator[Step, StepResult, Execution],
+        ticket: DeliveryTicket | None,
+    ) -> Execution:
         result: StepResult = None
         try:
             while True:
                 step = steps.send(result)
-                result = self._perform(step)
+                result = self._perform(step, ticket)
         except StopIteration as stop:
             execution: Execution = stop.value
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc)
 
-    def _perform(self, step: Step) -> StepResult:
+    def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
                 getattr(self.customerio, step.method)(*step.args, **step.kwargs)
@@ -164,18 +188,10 @@ class Connector:
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
-                return self.hull.as_user(step.claims).traits(step.traits)
+                return self.hull.as_user(step.claims, delivery=ticket).traits(step.traits)
         except HullCustomerIOError as exc:
             return exc
         raise TypeError(f"unknown step {step!r}")
-
-    def _flush_hull(self, executions: list[Execution]) -> None:
-        if self.hull is None:
-            return
-        try:
-            self.hull.flush()
-        except DeliveryError as exc:
-            _core.apply_delivery_error(executions, exc)
 
     # ------------------------------------------------------------------- notifications
 
@@ -188,8 +204,12 @@ class Connector:
         when present or required, Hull's valid signature; otherwise nothing of it is used.
         Its own settings (``connector.private_settings``) then drive the rules. The answer is
         ``{"flow_control": {"type": "next"}}``, or ``retry`` when a user failed for a
-        transient reason (Customer.io or Hull unreachable, rate limited, 5xx), so Hull sends
-        the notification again. A notification that can never succeed (malformed envelope,
+        transient reason (Customer.io or Hull unreachable, rate limited, 5xx, Hull refusing
+        the connector's credentials), so Hull sends the notification again. When
+        Customer.io cannot be reached at all, the first users' failures are enough: the
+        rest are not sent (``customerio_unavailable``) and the answer comes within
+        seconds. A write-back Hull refused for good (``writeback_rejected``) is answered
+        ``next``. A notification that can never succeed (malformed envelope,
         invalid settings, a channel other than ``user:update``, settings naming another
         Customer.io workspace) is logged and answered ``next``. A web view should rather call
         :meth:`answer_notification`, which also gives the HTTP status.
@@ -269,7 +289,10 @@ class Connector:
 
         Never raises for bad input: the outcome carries the reason and the HTTP status to
         answer Customer.io (see :class:`~hull_customerio.WebhookOutcome`). A ``200`` with no
-        reason means Hull accepted the event.
+        reason means Hull accepted the event. Hull refusing the event for good gives ``200``
+        ``hull_rejected``; Hull unreachable (``hull_unavailable``), refusing the connector's
+        credentials (``hull_unauthorized``) or not confirming within ``webhook_timeout``
+        (``hull_timeout``) give ``503``, so Customer.io delivers the webhook again.
 
         Args:
             body: the raw request body, byte for byte (the signature covers it).
@@ -280,18 +303,14 @@ class Connector:
             return read
         if self.hull is None:
             return _core.hull_not_configured(read)
-        error: HullCustomerIOError | None = None
+        ticket = self.hull.delivery()
         try:
-            request_id = self.hull.as_user(read.claims).track(**read.track_arguments())
+            scope = self.hull.as_user(read.claims, delivery=ticket)
+            request_id = scope.track(**read.track_arguments())
         except ValidationError as exc:
             return _core.webhook_delivered(read, exc)
-        try:
-            self.hull.flush()
-        except DeliveryError as exc:
-            error = _core.own_delivery_failure(exc, request_id)
-        except APIError as exc:
-            error = exc
-        return _core.webhook_delivered(read, error)
+        settled = self.hull.wait(ticket, timeout=self.webhook_timeout)
+        return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     # -------------------------------------------------------------------------- status
 
@@ -304,6 +323,8 @@ class Connector:
                     errors.append(_core.INVALID_CREDENTIALS)
             except APIError as exc:
                 errors.append(_core.connection_error_message(exc))
+        if self.hull is not None:
+            errors += _core.hull_credentials_message(self.hull.credentials_error)
         return _core.status_from(errors, warnings)
 
     def publish_status(self) -> Status:

@@ -4,7 +4,17 @@
 sends what it builds.
 """
 
-from ._base import DEFAULT_FLUSH_AT, DEFAULT_RETRY, DEFAULT_TIMEOUT, JSONValue, firehose_url_for
+from ._base import (
+    DEFAULT_FLUSH_AT,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    DeliveryTicket,
+    HullFailureKind,
+    JSONValue,
+    firehose_url_for,
+    hull_failure_kind,
+)
 from .async_client import AsyncHullClient, AsyncHullUserScope
 from .client import HullClient, HullUserScope
 from .flow_control import FlowControlAnswer, flow_control_next, flow_control_retry
@@ -12,18 +22,22 @@ from .tokens import USER_CLAIM_NAMES, make_user_token, user_claims
 
 __all__ = [
     "DEFAULT_FLUSH_AT",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "USER_CLAIM_NAMES",
     "AsyncHullClient",
     "AsyncHullUserScope",
+    "DeliveryTicket",
     "FlowControlAnswer",
     "HullClient",
+    "HullFailureKind",
     "HullUserScope",
     "JSONValue",
     "firehose_url_for",
     "flow_control_next",
     "flow_control_retry",
+    "hull_failure_kind",
     "make_user_token",
     "user_claims",
 ]

@@ -13,12 +13,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 import httpx
 
-from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy, parse_retry_after, should_retry
+from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy, parse_retry_after
 from hull_customerio.errors import (
     APIConnectionError,
     APIError,
@@ -34,10 +34,15 @@ from .tokens import make_user_token, user_claims
 
 __all__ = [
     "DEFAULT_FLUSH_AT",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "Batch",
+    "DeliveryTicket",
+    "Entry",
     "FirehoseQueue",
     "HullCore",
+    "HullFailureKind",
     "JSONValue",
     "QueuedMessage",
     "RequestSpec",
@@ -45,6 +50,7 @@ __all__ = [
     "build_traits_message",
     "error_from_response",
     "firehose_url_for",
+    "hull_failure_kind",
     "isoformat",
     "parse_response",
     "transport_error",
@@ -358,69 +364,251 @@ def batch_content(batch: Sequence[QueuedMessage]) -> bytes:
     )
 
 
-class FirehoseQueue:
-    """Messages waiting for the firehose, and those it did not accept since the last flush.
+#: Default ``max_in_flight``: firehose requests one client may have under way at the same time.
+DEFAULT_MAX_IN_FLIGHT = 4
 
-    Not thread-safe by itself: each client guards it with its own lock.
+HullFailureKind = Literal["transient", "credentials", "refused"]
+
+
+def hull_failure_kind(error: BaseException) -> HullFailureKind:
+    """What a failed Hull request means for the data it carried.
+
+    ``"refused"``: Hull answered a 4xx other than 401, 403, 408 and 429, a permanent refusal of
+    the data (sending it again as it is cannot help). ``"credentials"``: 401 or 403, the
+    connector's id, secret or organization are wrong (a configuration problem: keep the data).
+    ``"transient"``: everything else (no connection, timeouts, 408, 429, 5xx), worth another
+    try later.
+    """
+    if isinstance(error, APIStatusError) and 400 <= error.status_code < 500:
+        if error.status_code in (401, 403):
+            return "credentials"
+        if error.status_code not in (408, 429):
+            return "refused"
+    return "transient"
+
+
+class DeliveryTicket:
+    """The Hull messages of one call (a sync, a webhook...) and what became of each of them.
+
+    Get one from ``client.delivery()``, pass it to ``client.as_user(..., delivery=ticket)`` so
+    the messages written through that scope belong to it, then wait for it with
+    ``client.wait(ticket)`` or ``client.flush(ticket)``. A firehose request that carries
+    messages of several tickets reports its result to each of them; a ticket only ever hears
+    about its own messages.
+
+    The client updates a ticket under its lock; read it once the wait returned.
     """
 
-    def __init__(self, flush_at: int) -> None:
+    __slots__ = ("_delivered", "_failures", "_keep_delivered", "_pending")
+
+    def __init__(self, *, keep_delivered: bool = True) -> None:
+        self._pending: set[str] = set()
+        self._delivered: set[str] = set()
+        self._failures: dict[str, tuple[Mapping[str, Any], APIError]] = {}
+        # The client's shared ticket lives as long as the client: it does not keep the ids of
+        # delivered messages, so memory stays flat for callers who never flush.
+        self._keep_delivered = keep_delivered
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryTicket(pending={len(self._pending)}, delivered={len(self._delivered)}, "
+            f"failed={len(self._failures)})"
+        )
+
+    @property
+    def done(self) -> bool:
+        """Whether every message of the ticket was delivered or has definitively failed."""
+        return not self._pending
+
+    @property
+    def pending(self) -> int:
+        """How many of its messages Hull has not answered for yet (queued or in flight)."""
+        return len(self._pending)
+
+    @property
+    def delivered(self) -> frozenset[str]:
+        """The ``requestId`` of each message Hull accepted."""
+        return frozenset(self._delivered)
+
+    @property
+    def failures(self) -> dict[str, APIError]:
+        """Each message that failed for good: its ``requestId`` and the last error for it."""
+        return {request_id: error for request_id, (_, error) in self._failures.items()}
+
+    def error_for(self, request_id: str) -> APIError | None:
+        """The error that failed the message ``request_id``, or ``None`` (delivered or pending)."""
+        found = self._failures.get(request_id)
+        return None if found is None else found[1]
+
+    def undelivered(self, request_id: str) -> DeliveryError | None:
+        """A :class:`DeliveryError` naming the one message ``request_id`` if it failed, else
+        ``None``; its ``__cause__`` is Hull's answer (or the transport error) for it."""
+        found = self._failures.get(request_id)
+        if found is None:
+            return None
+        return _delivery_error([found], found[1].url or "")
+
+    def delivery_error(self, url: str, *, clear: bool = False) -> DeliveryError | None:
+        """A :class:`DeliveryError` naming every failed message, or ``None`` if none failed.
+
+        Its ``__cause__`` is the last error. With ``clear``, the failures are forgotten, so
+        each is reported once.
+        """
+        failures = list(self._failures.values())
+        if clear:
+            self._failures = {}
+            self._delivered = set()
+        if not failures:
+            return None
+        return _delivery_error(failures, url)
+
+
+def _delivery_error(
+    failures: Sequence[tuple[Mapping[str, Any], APIError]], url: str
+) -> DeliveryError:
+    last = failures[-1][1]
+    count = len(failures)
+    noun = "message" if count == 1 else "messages"
+    detail = last.args[0] if last.args else type(last).__name__
+    error = DeliveryError(
+        f"{count} Hull firehose {noun} not delivered: {detail}",
+        service="hull",
+        method="POST",
+        url=url,
+        undelivered=[message for message, _ in failures],
+        attempts=last.attempts,
+    )
+    error.__cause__ = last
+    return error
+
+
+@attrs.frozen
+class Entry:
+    """A queued firehose message and the ticket it belongs to."""
+
+    message: QueuedMessage
+    ticket: DeliveryTicket = attrs.field(eq=False)
+
+
+#: Messages posted together in one firehose request.
+Batch: TypeAlias = list[Entry]
+
+
+class FirehoseQueue:
+    """Messages waiting for the firehose, the posting slots, and every message not yet settled.
+
+    Each message belongs to a :class:`DeliveryTicket`. At most ``max_in_flight`` batches are
+    posted at a time: :meth:`start` hands out batches for the free slots, and a poster that is
+    done asks :meth:`next_batch` for more before giving its slot back. So when Hull is slow or
+    failing, messages of many calls pile up and leave together in full batches, instead of one
+    small request per call. :meth:`settle` applies one firehose answer to every message of the
+    batch it carried, ticket by ticket. Not thread-safe by itself: each client guards it with
+    its own lock, held only while this bookkeeping runs, never across a request.
+    """
+
+    def __init__(self, flush_at: int, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
         self.flush_at = flush_at
-        self._pending: list[QueuedMessage] = []
-        self._undelivered: list[QueuedMessage] = []
-        self._last_error: APIError | None = None
+        self.max_in_flight = max_in_flight
+        self._pending: list[Entry] = []
+        self._unsettled = 0
+        self._in_flight = 0
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, message: QueuedMessage) -> list[QueuedMessage] | None:
-        """Queue ``message``; returns a full batch to post when ``flush_at`` is reached."""
-        self._pending.append(message)
-        if len(self._pending) < self.flush_at:
+    @property
+    def idle(self) -> bool:
+        """Whether every message added was settled (nothing queued, nothing in flight)."""
+        return self._unsettled == 0
+
+    @property
+    def in_flight(self) -> int:
+        """How many posting slots are taken."""
+        return self._in_flight
+
+    def add(self, message: QueuedMessage, ticket: DeliveryTicket) -> Batch | None:
+        """Queue ``message`` for ``ticket``; returns a batch to post now when ``flush_at``
+        messages are waiting and a slot is free (else they wait for the next free slot)."""
+        ticket._pending.add(message.request_id)
+        ticket._failures.pop(message.request_id, None)
+        self._unsettled += 1
+        self._pending.append(Entry(message, ticket))
+        if len(self._pending) < self.flush_at or self._in_flight >= self.max_in_flight:
             return None
+        self._in_flight += 1
+        return self._cut()
+
+    def start(self) -> list[Batch]:
+        """Batches to post now: one per free slot, while messages are waiting."""
+        batches: list[Batch] = []
+        while self._pending and self._in_flight < self.max_in_flight:
+            self._in_flight += 1
+            batches.append(self._cut())
+        return batches
+
+    def next_batch(self) -> Batch | None:
+        """For a poster that is done: the next batch to post in its slot, or ``None`` (the
+        slot is given back)."""
+        if self._pending:
+            return self._cut()
+        self._in_flight -= 1
+        return None
+
+    def _cut(self) -> Batch:
         batch = self._pending[: self.flush_at]
         del self._pending[: self.flush_at]
         return batch
 
-    def take_all(self) -> list[list[QueuedMessage]]:
-        """Every queued message, cut into batches of at most ``flush_at``."""
+    def take_all(self) -> list[Batch]:
+        """Every queued message, cut into batches of at most ``flush_at`` (no slot is taken)."""
         pending, self._pending = self._pending, []
         size = self.flush_at
         return [pending[i : i + size] for i in range(0, len(pending), size)]
 
-    def put_back(self, batches: Iterable[Sequence[QueuedMessage]]) -> None:
-        """Return batches whose posting was interrupted to the front of the queue, in order."""
-        restored = [m for batch in batches for m in batch]
+    def put_back(self, batches: Iterable[Batch]) -> None:
+        """Return the batches of an interrupted poster to the front of the queue, in order,
+        and give its slot back."""
+        restored = [entry for batch in batches for entry in batch]
         self._pending[:0] = restored
+        self._in_flight -= 1
 
-    def failed(self, batches: Iterable[Sequence[QueuedMessage]], error: APIError) -> None:
-        """Remember batches the firehose did not accept, and why."""
-        for batch in batches:
-            self._undelivered.extend(batch)
-        self._last_error = error
+    def settle(self, batch: Batch, error: APIError | None) -> list[Batch]:
+        """Apply the firehose's answer for ``batch`` to its messages; returns batches to post next.
 
-    def take_delivery_error(self, url: str) -> DeliveryError | None:
-        """The error naming every undelivered message since the last call, or ``None``.
-
-        Its ``__cause__`` is the last API error; the record is cleared.
+        ``None`` (accepted): each message is delivered. A permanent refusal of a batch of
+        several messages settles nothing: its two halves are returned, to be posted on their
+        own, so that only the refused messages fail and the others are delivered. Any other
+        error (or a refusal of a single message) fails every message of the batch with it.
         """
-        undelivered, self._undelivered = self._undelivered, []
-        last, self._last_error = self._last_error, None
-        if not undelivered or last is None:
-            return None
-        count = len(undelivered)
-        noun = "message" if count == 1 else "messages"
-        detail = last.args[0] if last.args else type(last).__name__
-        error = DeliveryError(
-            f"{count} Hull firehose {noun} not delivered: {detail}",
-            service="hull",
-            method="POST",
-            url=url,
-            undelivered=[m.message for m in undelivered],
-            attempts=last.attempts,
-        )
-        error.__cause__ = last
-        return error
+        if error is not None and len(batch) > 1 and hull_failure_kind(error) == "refused":
+            middle = len(batch) // 2
+            return [batch[:middle], batch[middle:]]
+        for entry in batch:
+            request_id = entry.message.request_id
+            ticket = entry.ticket
+            if request_id not in ticket._pending:
+                continue  # already settled (a message requeued twice is settled once)
+            ticket._pending.discard(request_id)
+            self._unsettled -= 1
+            if error is None:
+                if ticket._keep_delivered:
+                    ticket._delivered.add(request_id)
+            else:
+                ticket._failures[request_id] = (entry.message.message, error)
+        return []
+
+
+def unexpected_error(exc: BaseException, spec: RequestSpec) -> APIConnectionError:
+    """The error recorded for messages whose post failed with something other than an API error.
+
+    The messages are then known not to be delivered, rather than left waiting forever.
+    """
+    return APIConnectionError(
+        f"Could not post to Hull: unexpected {type(exc).__name__} in the HTTP transport",
+        service="hull",
+        method=spec.method,
+        url=spec.url,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,6 +629,7 @@ class HullCore:
         flush_at: int,
         timeout: httpx.Timeout | float | None,
         retry: RetryPolicy,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         problems: list[str] = []
         if not isinstance(id, str) or not id.strip():
@@ -452,6 +641,12 @@ class HullCore:
             problems.append("organization (e.g. abc123.hullapp.io) is missing")
         if not isinstance(flush_at, int) or isinstance(flush_at, bool) or flush_at < 1:
             problems.append("flush_at must be a positive integer")
+        if (
+            not isinstance(max_in_flight, int)
+            or isinstance(max_in_flight, bool)
+            or max_in_flight < 1
+        ):
+            problems.append("max_in_flight must be a positive integer")
         if problems:
             raise ConfigurationError(problems)
         self._id = id
@@ -461,7 +656,11 @@ class HullCore:
         self._firehose_url = (firehose_url or firehose_url_for(host)).rstrip("/")
         self._timeout = timeout
         self._retry = retry
-        self._queue = FirehoseQueue(flush_at)
+        self._queue = FirehoseQueue(flush_at, max_in_flight)
+        self._max_in_flight = max_in_flight
+        #: The ticket of messages written without one; flush() and close() report on it.
+        self._shared = DeliveryTicket(keep_delivered=False)
+        self._credentials_error: APIStatusError | None = None
         self._closed = False
 
     @property
@@ -502,6 +701,11 @@ class HullCore:
         return self._queue.flush_at
 
     @property
+    def max_in_flight(self) -> int:
+        """How many firehose requests may be under way at the same time."""
+        return self._max_in_flight
+
+    @property
     def pending(self) -> int:
         """How many messages are queued and not yet posted."""
         return len(self._queue)
@@ -510,7 +714,7 @@ class HullCore:
         return (
             f"{type(self).__name__}(id={self._id!r}, organization={self._organization!r}, "
             f"api_url={self._api_url!r}, firehose_url={self._firehose_url!r}, "
-            f"flush_at={self.flush_at!r})"
+            f"flush_at={self.flush_at!r}, max_in_flight={self._max_in_flight!r})"
         )
 
     def user_token(
@@ -568,20 +772,32 @@ class HullCore:
     def _claims_for_scope(self, claims: Mapping[str, object]) -> tuple[str, ...]:
         return tuple(user_claims(claims))
 
-    def _batch_failed(
-        self, batches: Sequence[Sequence[QueuedMessage]], index: int, error: APIError
-    ) -> bool:
-        """Record batch ``index`` as undelivered; returns whether to stop posting the rest.
+    def delivery(self) -> DeliveryTicket:
+        """A new delivery ticket: the messages of one call, and what became of each.
 
-        An error that retries could not get past (no connection, 429, 5xx) means Hull is not
-        taking messages now: the remaining batches are recorded undelivered without hammering
-        it. A final refusal (e.g. 400) concerns that batch alone; the next ones are tried.
+        Pass it to ``as_user(..., delivery=ticket)``; ``wait(ticket)`` (or ``flush(ticket)``)
+        then returns once each of *those* messages was delivered or definitively failed,
+        whoever's request carried them. Messages written without a ticket belong to the
+        client's own shared ticket, the one ``flush()`` and ``close()`` report on.
         """
-        if should_retry(error, self._retry):
-            self._queue.failed(batches[index:], error)
-            return True
-        self._queue.failed([batches[index]], error)
-        return False
+        return DeliveryTicket()
+
+    @property
+    def credentials_error(self) -> APIStatusError | None:
+        """The last 401/403 the firehose answered, until a later batch is accepted; else ``None``.
+
+        Hull refuses the connector's id, secret or organization: a configuration problem the
+        connector's status reports.
+        """
+        return self._credentials_error
+
+    def _settle(self, batch: Batch, error: APIError | None) -> list[Batch]:
+        """Record Hull's answer for ``batch`` (the lock is held); returns batches to post next."""
+        if error is None:
+            self._credentials_error = None
+        elif isinstance(error, APIStatusError) and hull_failure_kind(error) == "credentials":
+            self._credentials_error = error
+        return self._queue.settle(batch, error)
 
     def _check_open(self) -> None:
         if self._closed:

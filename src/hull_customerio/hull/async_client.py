@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -15,8 +16,11 @@ from hull_customerio.errors import APIError
 
 from ._base import (
     DEFAULT_FLUSH_AT,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    Batch,
+    DeliveryTicket,
     HullCore,
     JSONValue,
     QueuedMessage,
@@ -26,6 +30,7 @@ from ._base import (
     parse_response,
     requeued_message,
     transport_error,
+    unexpected_error,
 )
 
 __all__ = ["AsyncHullClient", "AsyncHullUserScope"]
@@ -39,12 +44,19 @@ class AsyncHullUserScope:
     :class:`~hull_customerio.errors.DeliveryError` can be traced back to the user.
     """
 
-    __slots__ = ("_claim_names", "_client", "_token")
+    __slots__ = ("_claim_names", "_client", "_ticket", "_token")
 
-    def __init__(self, client: AsyncHullClient, token: str, claim_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        client: AsyncHullClient,
+        token: str,
+        claim_names: Sequence[str],
+        ticket: DeliveryTicket | None = None,
+    ) -> None:
         self._client = client
         self._token = token
         self._claim_names = tuple(claim_names)
+        self._ticket = ticket
 
     def __repr__(self) -> str:
         # Claim values are personal data and the token is a credential: names only.
@@ -65,7 +77,7 @@ class AsyncHullUserScope:
             ValidationError: a name is blank or a value is not JSON.
         """
         return await self._client._enqueue(
-            build_traits_message(self._token, attributes, source=source)
+            build_traits_message(self._token, attributes, source=source), self._ticket
         )
 
     async def track(
@@ -108,7 +120,7 @@ class AsyncHullUserScope:
             type=type,
             ip=ip,
         )
-        return await self._client._enqueue(message)
+        return await self._client._enqueue(message, self._ticket)
 
 
 class AsyncHullClient(HullCore):
@@ -116,7 +128,11 @@ class AsyncHullClient(HullCore):
 
     The async twin of :class:`~hull_customerio.hull.HullClient`, with the same arguments and
     behaviour. Use it as an async context manager: on exit it flushes the queue, then closes.
-    Many tasks may write at once: the queue and its posting are guarded by an ``asyncio.Lock``.
+
+    Meant to be shared by many tasks: their messages are grouped into the same firehose
+    batches, each posted by a task of its own (at most ``max_in_flight`` requests at a time).
+    No lock is held while a request or a retry wait is under way. A call that needs to know its
+    own messages arrived takes a :meth:`delivery` ticket and awaits :meth:`wait` for it.
 
     Args:
         id: the connector id (24 hex characters).
@@ -133,10 +149,11 @@ class AsyncHullClient(HullCore):
             closed by :meth:`close`).
         sleep: a coroutine function waiting between retries (``asyncio.sleep`` when ``None``;
             tests inject one that does not wait).
+        max_in_flight: how many firehose requests may be under way at the same time.
 
     Raises:
-        ConfigurationError: a credential is missing, ``flush_at`` is not positive, or no
-            firehose URL can be derived from ``organization``.
+        ConfigurationError: a credential is missing, ``flush_at`` or ``max_in_flight`` is not
+            positive, or no firehose URL can be derived from ``organization``.
     """
 
     def __init__(
@@ -152,6 +169,7 @@ class AsyncHullClient(HullCore):
         retry: RetryPolicy = DEFAULT_RETRY,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         super().__init__(
             id,
@@ -162,11 +180,16 @@ class AsyncHullClient(HullCore):
             flush_at=flush_at,
             timeout=timeout,
             retry=retry,
+            max_in_flight=max_in_flight,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
         self._sleep = sleep
+        # Guards the queue and the tickets; held for bookkeeping only, never across a request.
         self._lock = asyncio.Lock()
+        # Notified whenever a message is settled or put back, so waiters re-check.
+        self._changed = asyncio.Condition(self._lock)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> AsyncHullClient:
         return self
@@ -184,7 +207,12 @@ class AsyncHullClient(HullCore):
             await self._shut()
 
     def as_user(
-        self, claims: Mapping[str, object], *, create: bool = True, active: bool = False
+        self,
+        claims: Mapping[str, object],
+        *,
+        create: bool = True,
+        active: bool = False,
+        delivery: DeliveryTicket | None = None,
     ) -> AsyncHullUserScope:
         """A writer acting as one user; its token is signed once, here.
 
@@ -193,12 +221,14 @@ class AsyncHullClient(HullCore):
                 ``anonymous_id`` are used, blank values are dropped.
             create: whether Hull creates the user when no one matches.
             active: whether Hull treats the user as active.
+            delivery: the ticket (from :meth:`delivery`) the scope's messages belong to;
+                ``None``: the client's shared ticket, reported by :meth:`flush`.
 
         Raises:
             ValidationError: no usable claim is left.
         """
         token = self.user_token(claims, create=create, active=active)
-        return AsyncHullUserScope(self, token, self._claims_for_scope(claims))
+        return AsyncHullUserScope(self, token, self._claims_for_scope(claims), delivery)
 
     async def api(
         self,
@@ -241,31 +271,72 @@ class AsyncHullClient(HullCore):
         """
         await self._call(self._status_request(status, messages), retry=True)
 
-    async def requeue(self, messages: Iterable[Mapping[str, Any]]) -> None:
+    async def requeue(
+        self, messages: Iterable[Mapping[str, Any]], *, delivery: DeliveryTicket | None = None
+    ) -> None:
         """Queue undelivered messages again, unchanged (same ``requestId`` and ``event_id``).
 
         Args:
             messages: messages from :attr:`DeliveryError.undelivered`.
+            delivery: the ticket they belong to (default: the client's shared ticket).
 
         Raises:
             ValidationError: one of them is not a firehose message (then none is queued).
         """
         queued = [requeued_message(m) for m in messages]
         for message in queued:
-            await self._enqueue(message)
+            await self._enqueue(message, delivery)
 
-    async def flush(self) -> None:
-        """Post every queued message; return only when all of them were accepted.
+    async def wait(
+        self, delivery: DeliveryTicket | None = None, *, timeout: float | None = None
+    ) -> bool:
+        """Post what is queued, then wait until each message of ``delivery`` is settled.
+
+        See :meth:`HullClient.wait <hull_customerio.hull.HullClient.wait>`: the same rules.
+        Cancelling the wait (or its timeout) never cancels a request under way.
+
+        Returns:
+            ``True`` when every message of the ticket is settled, ``False`` when the timeout
+            ran out first (the messages stay in flight and may still be delivered).
 
         Raises:
-            DeliveryError: some messages queued since the last flush (including those of
-                automatic posts made when the queue reached ``flush_at``) were not delivered;
-                ``.undelivered`` lists them all, ``__cause__`` is the last API error.
+            RuntimeError: the client was closed without delivering them.
         """
+        ticket = self._shared if delivery is None else delivery
+
+        async def settled() -> None:
+            async with self._changed:
+                while not ticket.done:
+                    if self._closed:
+                        raise RuntimeError(f"{type(self).__name__} is closed")
+                    self._submit(self._queue.start())
+                    await self._changed.wait()
+
+        if timeout is None:
+            await settled()
+            return True
+        try:
+            await asyncio.wait_for(settled(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def flush(self, delivery: DeliveryTicket | None = None) -> None:
+        """Post every queued message; return only when the ticket's messages were all accepted.
+
+        See :meth:`HullClient.flush <hull_customerio.hull.HullClient.flush>`.
+
+        Raises:
+            DeliveryError: some of the ticket's messages queued since its last flush were not
+                delivered; ``.undelivered`` lists them all, ``__cause__`` is the last API
+                error. Messages of other tickets are never in it.
+        """
+        ticket = self._shared if delivery is None else delivery
         async with self._lock:
             self._check_open()
-            await self._deliver(self._queue.take_all())
-            error = self._queue.take_delivery_error(self._firehose_url)
+        await self.wait(ticket)
+        async with self._lock:
+            error = ticket.delivery_error(self._firehose_url, clear=True)
         if error is not None:
             raise error from error.__cause__
 
@@ -274,52 +345,90 @@ class AsyncHullClient(HullCore):
         await self.close()
 
     async def close(self) -> None:
-        """Flush, then release the HTTP client if this client created it. Safe to call twice.
+        """Deliver everything queued or in flight, then release the HTTP client if this client
+        created it. Safe to call twice.
 
         Raises:
-            DeliveryError: as :meth:`flush`; the client is closed all the same.
+            DeliveryError: as :meth:`flush`, for the messages written without a ticket; the
+                client is closed all the same.
         """
-        async with self._lock:
+        async with self._changed:
             if self._closed:
                 return
             try:
-                await self._deliver(self._queue.take_all())
+                while not self._queue.idle:
+                    self._submit(self._queue.start())
+                    await self._changed.wait()
             finally:
                 self._closed = True
-                await self._release()
-            error = self._queue.take_delivery_error(self._firehose_url)
+            error = self._shared.delivery_error(self._firehose_url, clear=True)
+        await self._release()
         if error is not None:
             raise error from error.__cause__
 
     async def _shut(self) -> None:
-        async with self._lock:
+        async with self._changed:
             self._closed = True
-            await self._release()
+            self._changed.notify_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._release()
 
     async def _release(self) -> None:
         if self._owns_http:
             await self._http.aclose()
 
-    async def _enqueue(self, message: QueuedMessage) -> str:
+    async def _enqueue(self, message: QueuedMessage, ticket: DeliveryTicket | None) -> str:
         async with self._lock:
             self._check_open()
-            batch = self._queue.add(message)
+            batch = self._queue.add(message, self._shared if ticket is None else ticket)
             if batch is not None:
-                # Failures here concern other users' messages too: they are kept for flush().
-                await self._deliver([batch])
+                self._submit([batch])
         return message.request_id
 
-    async def _deliver(self, batches: list[list[QueuedMessage]]) -> None:
-        for index, batch in enumerate(batches):
-            spec = self._firehose_request(batch)
+    def _submit(self, batches: list[Batch]) -> None:
+        """Start a posting task per batch (the lock is held; nothing waits here)."""
+        for batch in batches:
+            task = asyncio.get_running_loop().create_task(self._post(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, batch: Batch) -> None:
+        """Post ``batch`` (in its own task), settle its messages with Hull's answer, then post
+        whatever queued meanwhile in the same slot, until nothing is left."""
+        todo = [batch]
+        while todo:
+            current = todo.pop(0)
+            spec = self._firehose_request([entry.message for entry in current])
+            error: APIError | None = None
             try:
                 await self._call(spec, retry=True)
             except APIError as exc:
-                if self._batch_failed(batches, index, exc):
-                    return
+                error = exc
+            except Exception as exc:  # a transport bug must fail the messages, not hang
+                error = unexpected_error(exc, spec)
             except BaseException:
-                self._queue.put_back(batches[index:])
+                # Cancelled (the client is shutting down): keep the messages queued.
+                self._queue.put_back([current, *todo])
+                self._wake_soon()
                 raise
+            async with self._changed:
+                todo[:0] = self._settle(current, error)
+                if not todo:
+                    following = self._queue.next_batch()
+                    if following is not None:
+                        todo.append(following)
+                self._changed.notify_all()
+
+    def _wake_soon(self) -> None:
+        async def wake() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nobody waits any more
+            task = asyncio.get_running_loop().create_task(wake())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _call(self, spec: RequestSpec, *, retry: bool) -> JSONValue:
         if not retry:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -16,8 +17,11 @@ from hull_customerio.errors import APIError
 
 from ._base import (
     DEFAULT_FLUSH_AT,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    Batch,
+    DeliveryTicket,
     HullCore,
     JSONValue,
     QueuedMessage,
@@ -27,6 +31,7 @@ from ._base import (
     parse_response,
     requeued_message,
     transport_error,
+    unexpected_error,
 )
 
 __all__ = ["HullClient", "HullUserScope"]
@@ -40,12 +45,19 @@ class HullUserScope:
     :class:`~hull_customerio.errors.DeliveryError` can be traced back to the user.
     """
 
-    __slots__ = ("_claim_names", "_client", "_token")
+    __slots__ = ("_claim_names", "_client", "_ticket", "_token")
 
-    def __init__(self, client: HullClient, token: str, claim_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        client: HullClient,
+        token: str,
+        claim_names: Sequence[str],
+        ticket: DeliveryTicket | None = None,
+    ) -> None:
         self._client = client
         self._token = token
         self._claim_names = tuple(claim_names)
+        self._ticket = ticket
 
     def __repr__(self) -> str:
         # Claim values are personal data and the token is a credential: names only.
@@ -65,7 +77,9 @@ class HullUserScope:
         Raises:
             ValidationError: a name is blank or a value is not JSON.
         """
-        return self._client._enqueue(build_traits_message(self._token, attributes, source=source))
+        return self._client._enqueue(
+            build_traits_message(self._token, attributes, source=source), self._ticket
+        )
 
     def track(
         self,
@@ -107,14 +121,19 @@ class HullUserScope:
             type=type,
             ip=ip,
         )
-        return self._client._enqueue(message)
+        return self._client._enqueue(message, self._ticket)
 
 
 class HullClient(HullCore):
     """Writes to a Hull organization as a connector: firehose messages and REST calls.
 
-    Use it as a context manager: on exit it flushes the queue, then closes. Thread-safe: the
-    queue and its posting are guarded by a lock.
+    Use it as a context manager: on exit it flushes the queue, then closes.
+
+    Thread-safe, and meant to be shared: messages of many threads are grouped into the same
+    firehose batches, posted by a small pool of worker threads (at most ``max_in_flight``
+    requests at a time). No lock is held while a request or a retry wait is under way. Each
+    call that needs to know its own messages arrived takes a :meth:`delivery` ticket and
+    waits for it (:meth:`wait`): a batch's answer reaches every ticket whose messages it carried.
 
     Args:
         id: the connector id (24 hex characters).
@@ -130,10 +149,11 @@ class HullClient(HullCore):
         http_client: an ``httpx.Client`` to send with; the caller keeps ownership (it is not
             closed by :meth:`close`).
         sleep: how to wait between retries (tests inject a function that does not wait).
+        max_in_flight: how many firehose requests may be under way at the same time.
 
     Raises:
-        ConfigurationError: a credential is missing, ``flush_at`` is not positive, or no
-            firehose URL can be derived from ``organization``.
+        ConfigurationError: a credential is missing, ``flush_at`` or ``max_in_flight`` is not
+            positive, or no firehose URL can be derived from ``organization``.
     """
 
     def __init__(
@@ -149,6 +169,7 @@ class HullClient(HullCore):
         retry: RetryPolicy = DEFAULT_RETRY,
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         super().__init__(
             id,
@@ -159,11 +180,16 @@ class HullClient(HullCore):
             flush_at=flush_at,
             timeout=timeout,
             retry=retry,
+            max_in_flight=max_in_flight,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
         self._sleep = sleep
+        # Guards the queue and the tickets; held for bookkeeping only, never across a request.
         self._lock = threading.Lock()
+        # Notified whenever a message is settled or put back, so waiters re-check.
+        self._changed = threading.Condition(self._lock)
+        self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> HullClient:
         return self
@@ -181,7 +207,12 @@ class HullClient(HullCore):
             self._shut()
 
     def as_user(
-        self, claims: Mapping[str, object], *, create: bool = True, active: bool = False
+        self,
+        claims: Mapping[str, object],
+        *,
+        create: bool = True,
+        active: bool = False,
+        delivery: DeliveryTicket | None = None,
     ) -> HullUserScope:
         """A writer acting as one user; its token is signed once, here.
 
@@ -190,12 +221,14 @@ class HullClient(HullCore):
                 ``anonymous_id`` are used, blank values are dropped.
             create: whether Hull creates the user when no one matches.
             active: whether Hull treats the user as active.
+            delivery: the ticket (from :meth:`delivery`) the scope's messages belong to;
+                ``None``: the client's shared ticket, reported by :meth:`flush`.
 
         Raises:
             ValidationError: no usable claim is left.
         """
         token = self.user_token(claims, create=create, active=active)
-        return HullUserScope(self, token, self._claims_for_scope(claims))
+        return HullUserScope(self, token, self._claims_for_scope(claims), delivery)
 
     def api(
         self,
@@ -238,81 +271,162 @@ class HullClient(HullCore):
         """
         self._call(self._status_request(status, messages), retry=True)
 
-    def requeue(self, messages: Iterable[Mapping[str, Any]]) -> None:
+    def requeue(
+        self, messages: Iterable[Mapping[str, Any]], *, delivery: DeliveryTicket | None = None
+    ) -> None:
         """Queue undelivered messages again, unchanged (same ``requestId`` and ``event_id``).
 
         Args:
             messages: messages from :attr:`DeliveryError.undelivered`.
+            delivery: the ticket they belong to (default: the client's shared ticket).
 
         Raises:
             ValidationError: one of them is not a firehose message (then none is queued).
         """
         queued = [requeued_message(m) for m in messages]
         for message in queued:
-            self._enqueue(message)
+            self._enqueue(message, delivery)
 
-    def flush(self) -> None:
-        """Post every queued message; return only when all of them were accepted.
+    def wait(self, delivery: DeliveryTicket | None = None, *, timeout: float | None = None) -> bool:
+        """Post what is queued, then wait until each message of ``delivery`` is settled.
+
+        The queued messages of every caller go out together; the wait ends when Hull answered
+        for this ticket's own messages (accepted, or failed after retries), whichever thread's
+        request carried them. Nothing is raised for failed messages: read them on the ticket.
+
+        Args:
+            delivery: the ticket to wait for (default: the client's shared ticket).
+            timeout: the most seconds to wait; ``None`` waits until every message is settled
+                (the retry policy bounds how long that takes).
+
+        Returns:
+            ``True`` when every message of the ticket is settled, ``False`` when the timeout
+            ran out first (the messages stay in flight and may still be delivered).
 
         Raises:
-            DeliveryError: some messages queued since the last flush (including those of
-                automatic posts made when the queue reached ``flush_at``) were not delivered;
-                ``.undelivered`` lists them all, ``__cause__`` is the last API error.
+            RuntimeError: the client was closed without delivering them.
         """
+        ticket = self._shared if delivery is None else delivery
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if ticket.done:
+                    return True
+                if self._closed:
+                    raise RuntimeError(f"{type(self).__name__} is closed")
+                self._submit(self._queue.start())
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+
+    def flush(self, delivery: DeliveryTicket | None = None) -> None:
+        """Post every queued message; return only when the ticket's messages were all accepted.
+
+        Args:
+            delivery: the ticket whose messages to report on (default: the client's shared
+                ticket, which holds every message written without a ticket).
+
+        Raises:
+            DeliveryError: some of the ticket's messages queued since its last flush
+                (including those of automatic posts made when the queue reached ``flush_at``)
+                were not delivered; ``.undelivered`` lists them all, ``__cause__`` is the last
+                API error. Messages of other tickets are never in it.
+        """
+        ticket = self._shared if delivery is None else delivery
         with self._lock:
             self._check_open()
-            self._deliver(self._queue.take_all())
-            error = self._queue.take_delivery_error(self._firehose_url)
+        self.wait(ticket)
+        with self._lock:
+            error = ticket.delivery_error(self._firehose_url, clear=True)
         if error is not None:
             raise error from error.__cause__
 
     def close(self) -> None:
-        """Flush, then release the HTTP client if this client created it. Safe to call twice.
+        """Deliver everything queued or in flight, then release the HTTP client if this client
+        created it. Safe to call twice.
 
         Raises:
-            DeliveryError: as :meth:`flush`; the client is closed all the same.
+            DeliveryError: as :meth:`flush`, for the messages written without a ticket; the
+                client is closed all the same.
         """
-        with self._lock:
+        with self._changed:
             if self._closed:
                 return
             try:
-                self._deliver(self._queue.take_all())
+                while not self._queue.idle:
+                    self._submit(self._queue.start())
+                    self._changed.wait()
             finally:
                 self._closed = True
-                self._release()
-            error = self._queue.take_delivery_error(self._firehose_url)
+            error = self._shared.delivery_error(self._firehose_url, clear=True)
+        self._stop_pool(wait=True)
+        self._release()
         if error is not None:
             raise error from error.__cause__
 
     def _shut(self) -> None:
         with self._lock:
             self._closed = True
-            self._release()
+            self._changed.notify_all()
+        self._stop_pool(wait=False)
+        self._release()
+
+    def _stop_pool(self, *, wait: bool) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
 
     def _release(self) -> None:
         if self._owns_http:
             self._http.close()
 
-    def _enqueue(self, message: QueuedMessage) -> str:
+    def _enqueue(self, message: QueuedMessage, ticket: DeliveryTicket | None) -> str:
         with self._lock:
             self._check_open()
-            batch = self._queue.add(message)
+            batch = self._queue.add(message, self._shared if ticket is None else ticket)
             if batch is not None:
-                # Failures here concern other users' messages too: they are kept for flush().
-                self._deliver([batch])
+                self._submit([batch])
         return message.request_id
 
-    def _deliver(self, batches: list[list[QueuedMessage]]) -> None:
-        for index, batch in enumerate(batches):
-            spec = self._firehose_request(batch)
+    def _submit(self, batches: list[Batch]) -> None:
+        """Hand batches to the posting threads (the lock is held; nothing waits here)."""
+        if not batches:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._max_in_flight, thread_name_prefix="hull-firehose"
+            )
+        for batch in batches:
+            self._pool.submit(self._post, batch)
+
+    def _post(self, batch: Batch) -> None:
+        """Post ``batch`` (on a pool thread), settle its messages with Hull's answer, then post
+        whatever queued meanwhile in the same slot, until nothing is left."""
+        todo = [batch]
+        while todo:
+            current = todo.pop(0)
+            spec = self._firehose_request([entry.message for entry in current])
+            error: APIError | None = None
             try:
                 self._call(spec, retry=True)
             except APIError as exc:
-                if self._batch_failed(batches, index, exc):
-                    return
+                error = exc
+            except Exception as exc:  # a transport bug must fail the messages, not hang callers
+                error = unexpected_error(exc, spec)
             except BaseException:
-                self._queue.put_back(batches[index:])
+                with self._changed:
+                    self._queue.put_back([current, *todo])
+                    self._changed.notify_all()
                 raise
+            with self._changed:
+                todo[:0] = self._settle(current, error)
+                if not todo:
+                    following = self._queue.next_batch()
+                    if following is not None:
+                        todo.append(following)
+                self._changed.notify_all()
 
     def _call(self, spec: RequestSpec, *, retry: bool) -> JSONValue:
         if not retry:

@@ -26,9 +26,12 @@ class UserOutcome:
         status: ``success`` (everything planned was done), ``skipped`` (nothing was to be
             done for the person) or ``error`` (something failed or could not be sent).
         reason: the plan's reason code, or when something failed the failure's code:
-            ``identify_failed``, ``delete_failed``, ``event_failed``, ``writeback_failed``,
-            ``malformed_message``, ``invalid_attributes``, ``internal_error``,
-            ``credentials_mismatch`` (a notification naming another Customer.io workspace).
+            ``identify_failed``, ``delete_failed``, ``event_failed``, ``writeback_failed``
+            (Hull did not take the write-back: retry), ``writeback_rejected`` (Hull refused it
+            for good: not retried), ``customerio_unavailable`` (Customer.io could not be
+            reached, so the user was not sent), ``malformed_message``, ``invalid_attributes``,
+            ``internal_error``, ``credentials_mismatch`` (a notification naming another
+            Customer.io workspace).
         message: the reason as a sentence for people.
         calls: the calls made for this user, in order (``identify``, ``delete``, ``event``,
             ``page``, ``anonymous``, ``batch`` and ``hull_traits``).
@@ -99,12 +102,14 @@ class WebhookOutcome:
     Attributes:
         http_status: the status to answer: ``200`` when Hull accepted the event or the payload
             can never be used (Customer.io holds back later webhooks until a failed one
-            succeeds), ``401`` for a failed signature, ``503`` when Hull could not be reached
-            (Customer.io retries).
+            succeeds), ``401`` for a failed signature, ``503`` when Hull could not be reached,
+            refused the connector's credentials or did not confirm in time (Customer.io
+            retries).
         reason: ``None`` when the event was forwarded, else a code: ``signature_mismatch``,
             ``missing_signature``, ``missing_timestamp``, ``invalid_timestamp``,
             ``stale_timestamp``, ``invalid_payload``, ``unknown_event``, ``no_identifier``,
-            ``hull_unavailable``, ``hull_rejected``, ``hull_not_configured``.
+            ``hull_unavailable``, ``hull_unauthorized``, ``hull_timeout``, ``hull_rejected``,
+            ``hull_not_configured``.
         message: a sentence for people.
         event: the Hull event, when the payload could be read.
     """

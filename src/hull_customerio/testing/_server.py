@@ -15,6 +15,7 @@ import contextlib
 import copy
 import json
 import math
+import random
 import socket
 import threading
 import time
@@ -79,6 +80,13 @@ class _Fault:
 
 
 @attrs.frozen
+class _RandomFault:
+    fault: _Fault
+    fraction: float
+    random: random.Random = attrs.field(eq=False)
+
+
+@attrs.frozen
 class _Reply:
     status: int = 200
     body: bytes = b""
@@ -128,6 +136,7 @@ class FakeService:
         self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
         self._faults: collections.deque[_Fault] = collections.deque()
+        self._random_faults: list[_RandomFault] = []
         self._latency = 0.0
         self._rate_limit: float | None = None
         self._rate_limit_retry_after: str | None = None
@@ -265,10 +274,52 @@ class FakeService:
         with self._lock:
             self._faults.extend([fault] * count)
 
+    def fail_randomly(
+        self,
+        fraction: float,
+        status: int | FaultKind = 503,
+        *,
+        seed: int = 0,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer a random share of the matching requests with a fault, until `clear_faults()`.
+
+        Each matching request draws from a random generator seeded with `seed`: the n-th
+        matching request's fate is the same in every run (which request is the n-th depends on
+        arrival order when clients send concurrently). Faults queued by `fail_next` come first.
+        Calling it again adds another independent chance (e.g. 20 % of 503 and 5 % of 400).
+
+        Args:
+            fraction: The share of matching requests to fault, from 0 to 1.
+            status: An HTTP status code, `"timeout"` or `"disconnect"` (see `fail_next`).
+            seed: Seeds the random generator.
+            path: Only requests whose raw path starts with this prefix; `None`: every path.
+            method: Only requests with this HTTP method; `None`: every method.
+
+        Raises:
+            ValueError: `fraction` is not between 0 and 1, or `status` is not a valid fault.
+        """
+        if not 0.0 <= fraction <= 1.0:
+            msg = "fraction must be between 0 and 1"
+            raise ValueError(msg)
+        if isinstance(status, str) and status not in ("timeout", "disconnect"):
+            msg = f"unknown fault {status!r}; use an HTTP status, 'timeout' or 'disconnect'"
+            raise ValueError(msg)
+        if isinstance(status, int) and not 100 <= status <= 599:
+            msg = f"invalid HTTP status {status}"
+            raise ValueError(msg)
+        fault = _Fault(status, None, None, path, method.upper() if method else None)
+        with self._lock:
+            # A seeded generator picks test faults; nothing here needs to be unpredictable.
+            chooser = random.Random(seed)  # noqa: S311
+            self._random_faults.append(_RandomFault(fault, fraction, chooser))
+
     def clear_faults(self) -> None:
-        """Forget every fault queued by `fail_next` that has not fired yet."""
+        """Forget every fault queued by `fail_next` that has not fired yet, and `fail_randomly`."""
         with self._lock:
             self._faults.clear()
+            self._random_faults.clear()
 
     @property
     def pending_faults(self) -> int:
@@ -284,6 +335,7 @@ class FakeService:
         with self._lock:
             self._requests.clear()
             self._faults.clear()
+            self._random_faults.clear()
             self._latency = 0.0
             self._rate_limit = None
             self._rate_limit_retry_after = None
@@ -322,6 +374,12 @@ class FakeService:
             if fault.matches(request.method, request.path):
                 del self._faults[index]
                 return self._fault_reply(fault)
+        for chance in self._random_faults:
+            if (
+                chance.fault.matches(request.method, request.path)
+                and chance.random.random() < chance.fraction
+            ):
+                return self._fault_reply(chance.fault)
         limited = self._rate_limited()
         if limited is not None:
             return limited

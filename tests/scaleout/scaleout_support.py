@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.util
 import shutil
 import socket
@@ -116,78 +117,80 @@ class RedisServer:
 # ------------------------------------------------------------- work of one spawned process
 
 
-def run_worker(
-    work: Callable[[str, str, str, float, Callable[[], None], float, int], list[str]],
-    barrier: Any, results: Any, base_url: str, redis_url: str, key: str, rate: float,
-    duration: float, worker: int,
-) -> None:  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What one spawned process is asked to do."""
+
+    base_url: str
+    redis_url: str
+    key: str
+    rate: float
+    duration: float
+    worker: int
+
+
+Work = Callable[[Job, Callable[[], None]], list[str]]
+
+
+def run_worker(work: Work, job: Job, barrier: Any, results: Any) -> None:
     """Body of one spawned process: `work`, started together with the others by `barrier`."""
     try:
-        sent = work(base_url, redis_url, key, rate, barrier.wait, duration, worker)
+        sent = work(job, barrier.wait)
     except BaseException as exc:
-        results.put((worker, None, repr(exc)))
+        results.put((job.worker, None, repr(exc)))
         raise
-    results.put((worker, sent, None))
+    results.put((job.worker, sent, None))
 
 
-def send_identifies_sync(
-    base_url: str, redis_url: str, key: str, rate: float, start: Callable[[], None],
-    duration: float, worker: int,
-) -> list[str]:  # fmt: skip
-    """Identify people as fast as the shared limit allows between two wall-clock instants.
+def send_identifies_sync(job: Job, start: Callable[[], None]) -> list[str]:
+    """Identify people as fast as the shared limit allows for `job.duration` seconds.
 
     Returns the ids the client reported as sent (each must then be at the fake).
     """
-    limiter = RedisRateLimiter(redis_url, key=key, rate=rate)
+    limiter = RedisRateLimiter(job.redis_url, key=job.key, rate=job.rate)
     sent: list[str] = []
     with CustomerIOClient(
-        "site", "key", base_url=base_url, rate_limit=limiter, retry=FAST_RETRY
+        "site", "key", base_url=job.base_url, rate_limit=limiter, retry=FAST_RETRY
     ) as client:
         # The first request opens the connection; it is done before the common start so that
         # connection set-up does not delay (and bunch up) arrivals at the fake.
-        client.identify(f"w{worker}-warm-up", {"worker": worker})
-        sent.append(f"w{worker}-warm-up")
+        client.identify(f"w{job.worker}-warm-up", {"worker": job.worker})
+        sent.append(f"w{job.worker}-warm-up")
         start()
-        stop_at = time.monotonic() + duration
+        stop_at = time.monotonic() + job.duration
         number = 0
         while time.monotonic() < stop_at:
-            customer_id = f"w{worker}-{number}"
-            client.identify(customer_id, {"worker": worker})
+            customer_id = f"w{job.worker}-{number}"
+            client.identify(customer_id, {"worker": job.worker})
             sent.append(customer_id)
             number += 1
     limiter.close()
     return sent
 
 
-def send_identifies_async(
-    base_url: str, redis_url: str, key: str, rate: float, start: Callable[[], None],
-    duration: float, worker: int,
-) -> list[str]:  # fmt: skip
+def send_identifies_async(job: Job, start: Callable[[], None]) -> list[str]:
     """The async twin of `send_identifies_sync`: several tasks per process share one client."""
-    return asyncio.run(_send_async(base_url, redis_url, key, rate, start, duration, worker))
+    return asyncio.run(_send_async(job, start))
 
 
-async def _send_async(
-    base_url: str, redis_url: str, key: str, rate: float, start: Callable[[], None],
-    duration: float, worker: int,
-) -> list[str]:  # fmt: skip
-    limiter = RedisRateLimiter(redis_url, key=key, rate=rate)
+async def _send_async(job: Job, start: Callable[[], None]) -> list[str]:
+    limiter = RedisRateLimiter(job.redis_url, key=job.key, rate=job.rate)
     sent: list[str] = []
     async with AsyncCustomerIOClient(
-        "site", "key", base_url=base_url, rate_limit=limiter, retry=FAST_RETRY
+        "site", "key", base_url=job.base_url, rate_limit=limiter, retry=FAST_RETRY
     ) as client:
         await asyncio.gather(
-            *(client.identify(f"w{worker}-warm-up{lane}", {}) for lane in range(LANES))
+            *(client.identify(f"w{job.worker}-warm-up{lane}", {}) for lane in range(LANES))
         )
-        sent.extend(f"w{worker}-warm-up{lane}" for lane in range(LANES))
+        sent.extend(f"w{job.worker}-warm-up{lane}" for lane in range(LANES))
         start()  # blocks the loop only before any work begins
-        stop_at = time.monotonic() + duration
+        stop_at = time.monotonic() + job.duration
 
         async def task(lane: int) -> None:
             number = 0
             while time.monotonic() < stop_at:
-                customer_id = f"w{worker}-t{lane}-{number}"
-                await client.identify(customer_id, {"worker": worker})
+                customer_id = f"w{job.worker}-t{lane}-{number}"
+                await client.identify(customer_id, {"worker": job.worker})
                 sent.append(customer_id)
                 number += 1
 

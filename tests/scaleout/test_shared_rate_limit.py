@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 from scaleout_support import (
+    Job,
     most_in_any_window,
     run_worker,
     send_identifies_async,
@@ -52,9 +53,9 @@ def test_four_processes_sharing_one_limiter_stay_under_the_rate_and_reach_90_per
     processes = [
         context.Process(
             target=run_worker,
-            args=(work, barrier, results, customerio.url, redis_url, limit_key, RATE,
-                  DURATION, worker),
-        )  # fmt: skip
+            args=(work, Job(customerio.url, redis_url, limit_key, RATE, DURATION, worker),
+                  barrier, results),
+        )
         for worker in range(PROCESSES)
     ]
     for process in processes:

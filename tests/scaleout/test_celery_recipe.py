@@ -9,6 +9,7 @@ and no user is lost and no event stored twice.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -122,10 +123,8 @@ def _children(pid: int) -> list[psutil.Process]:
 
 
 def _kill(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def notification(users: int, *, tag: str) -> dict[str, Any]:

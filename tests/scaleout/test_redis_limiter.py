@@ -51,7 +51,7 @@ def test_burst_and_window_follow_rate(
      (20, 0), (20, 10), (20, 30), (20, 2.0), (20, True)],
 )  # fmt: skip
 def test_out_of_range_rate_or_burst_is_refused(rate: float, burst: int | None) -> None:
-    with pytest.raises(ValueError, match="rate|burst"):
+    with pytest.raises(ValueError, match=r"rate|burst"):
         RedisRateLimiter("redis://127.0.0.1:1/0", key="k", rate=rate, burst=burst)
 
 

@@ -18,7 +18,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer, request: pytest.FixtureRequest) -> str:
+def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url()
 
 

@@ -24,6 +24,15 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
+if "HC_TEST_VISIBILITY_TIMEOUT" in os.environ:
+    # How soon a message whose worker vanished without a trace is delivered again.
+    # kombu looks for such messages every unacked_restore_interval x unacked_restore_throttle
+    # seconds (10 x 10 by default): every second here.
+    app.conf.broker_transport_options = {
+        "visibility_timeout": float(os.environ["HC_TEST_VISIBILITY_TIMEOUT"]),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
 
 _connectors: dict[str, hc.Connector] = {}
 

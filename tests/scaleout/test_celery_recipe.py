@@ -2,9 +2,10 @@
 
 The web side (this test process) enqueues notifications and answers Hull at once; a
 `celery worker` subprocess runs the engine against the loopback fakes, which live in this
-process. One test kills the process running a task with SIGKILL mid-task: the task is given
-back to the queue (`acks_late`, `reject_on_worker_lost`), run again by a new worker process,
-and no user is lost and no event stored twice.
+process. Two tests kill a task mid-way with SIGKILL — the pool process running it (the worker
+gives the task back at once: `acks_late`, `reject_on_worker_lost`), and the whole worker (the
+broker delivers it again after its visibility timeout, to a new worker) — and find no user lost
+and no event stored twice.
 """
 
 from __future__ import annotations
@@ -246,3 +247,35 @@ def test_a_task_whose_worker_process_is_killed_is_redone_with_no_user_lost_or_ev
     assert len(cio.duplicate_events) >= 1
     wait_for(lambda: written_back(hull, expected_ids("kill", users)), 30, "write-backs")
     assert worker.poll() is None, "the worker itself survived its pool process"
+
+
+def test_a_task_whose_whole_worker_is_killed_is_redone_by_another_worker(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole worker vanishes (as with a lost host): nobody is left to give the message back,
+    # so the broker delivers it again once its visibility timeout has passed.
+    monkeypatch.setenv("HC_TEST_VISIBILITY_TIMEOUT", "4")
+    users = 12
+    cio.latency = 0.15
+    web_side.enqueue_notification(notification(users, tag="host"))
+    first = start_worker()
+
+    wait_for(lambda: len(cio.events) >= 2, 60, "the task to be half-way")
+    assert len(cio.people) < users, "the task finished before it could be killed"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    killed_at = len(cio.requests)
+
+    start_worker()
+    wait_for(lambda: expected_ids("host", users) <= set(cio.people), 90, "every user")
+    wait_for(lambda: len(cio.events) == users, 30, "every event")
+    assert len(cio.requests) > killed_at
+    ids = [event.id for event in cio.events]
+    assert len(set(ids)) == users
+    assert len(cio.duplicate_events) >= 1
+    assert {event.id for event in cio.duplicate_events} <= set(ids)
+    wait_for(lambda: written_back(hull, expected_ids("host", users)), 30, "write-backs")

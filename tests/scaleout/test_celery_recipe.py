@@ -200,6 +200,22 @@ def test_a_worker_runs_enqueued_notifications_and_the_web_side_answers_next_at_o
     wait_for(lambda: written_back(hull, everyone), 30, "write-backs")
 
 
+def test_a_notification_answered_retry_is_retried_by_the_worker_until_it_succeeds(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+) -> None:
+    # One user, more 503s than the client's 4 attempts: the first run can only end in "retry",
+    # so the user lands only if the task itself runs again.
+    cio.fail_next(503, 6)
+    web_side.enqueue_notification(notification(1, tag="retry"))
+    start_worker()
+    wait_for(lambda: expected_ids("retry", 1) <= set(cio.people), 60, "the user")
+    statuses = [request.status for request in cio.requests]
+    assert statuses[:6] == [503] * 6
+    assert len(cio.events) == 1
+
+
 def test_a_batch_file_is_split_into_tasks_and_every_user_is_sent(
     web_side: Any,
     start_worker: Callable[..., subprocess.Popen[bytes]],

@@ -298,3 +298,28 @@ def test_importing_the_library_imports_neither_redis_nor_celery() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("module", "blocked", "extra"),
+    [
+        ("hull_customerio.redis_limiter", ["redis", "limits"], "redis"),
+        ("hull_customerio.celery", ["celery"], "celery"),
+    ],
+)
+def test_an_extras_module_without_its_extra_says_which_extra_to_install(
+    module: str, blocked: list[str], extra: str
+) -> None:
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None  # as if not installed\n"
+        "import hull_customerio\n"
+        "try:\n"
+        f"    import {module}\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"pip install 'hull-customerio[{extra}]'" in out

@@ -22,7 +22,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
     "AsyncLimiter",
@@ -198,7 +198,7 @@ class _SharedAsAsync:
         return repr(self.shared)
 
 
-def _is_rate(value: object) -> bool:
+def _is_rate(value: object) -> TypeGuard[float | None]:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
@@ -218,7 +218,7 @@ def sync_limiter(
     if isinstance(rate_limit, RateLimiter):
         return rate_limit
     if _is_rate(rate_limit):
-        return RateLimiter(rate_limit, sleep=sleep)  # type: ignore[arg-type]
+        return RateLimiter(rate_limit, sleep=sleep)
     if isinstance(rate_limit, SharedRateLimiter):
         return rate_limit
     raise TypeError(
@@ -239,7 +239,7 @@ def async_limiter(
     if isinstance(rate_limit, AsyncRateLimiter):
         return rate_limit
     if _is_rate(rate_limit):
-        return AsyncRateLimiter(rate_limit, sleep=sleep)  # type: ignore[arg-type]
+        return AsyncRateLimiter(rate_limit, sleep=sleep)
     if isinstance(rate_limit, SharedRateLimiter):
         return _SharedAsAsync(rate_limit)
     raise TypeError(

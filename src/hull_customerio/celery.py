@@ -74,13 +74,20 @@ class HullTasks:
     notification: Any
     batch: Any
 
-    def enqueue_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def enqueue_notification(
+        self, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """Enqueue a notification and return the answer to give Hull at once (``next``).
+
+        Args:
+            payload: the notification's JSON body, decoded.
+            headers: the request's headers, when the worker's connector should check Hull's
+                signature on them; only these plain strings travel with the task.
 
         The worker checks the notification's credentials and settings as the connector always
         does; a refused one sends nothing.
         """
-        self.notification.delay(_plain(payload))
+        self.notification.delay(_plain(payload), None if headers is None else dict(headers))
         return dict(flow_control_next())
 
     def enqueue_batch(
@@ -157,11 +164,19 @@ def register_tasks(
         "default_retry_delay": retry_delay,
     }
 
-    def run(task: Any, payload: Mapping[str, Any], *, batch: bool) -> dict[str, Any]:
+    def run(
+        task: Any, payload: Mapping[str, Any], headers: Mapping[str, str] | None, *, batch: bool
+    ) -> dict[str, Any]:
         connector = build_connector(payload)
         if batch:
             payload = {**payload, "is_export": True}
-        answer = connector.handle_notification(payload)
+        if headers is None:
+            answer = connector.handle_notification(payload)
+        else:
+            # Connectors that authenticate notifications take the request's headers too
+            # (handle_notification(payload, headers)); typed loosely to accept both forms.
+            handle: Any = connector.handle_notification
+            answer = handle(payload, headers)
         if answer.get("flow_control", {}).get("type") == "retry":
             if task.request.retries >= max_retries:
                 logger.error(
@@ -172,11 +187,13 @@ def register_tasks(
             raise task.retry()
         return answer
 
-    def notification(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        return run(task, payload, batch=False)
+    def notification(
+        task: Any, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return run(task, payload, headers, batch=False)
 
     def batch(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        return run(task, payload, batch=True)
+        return run(task, payload, None, batch=True)
 
     return HullTasks(
         notification=app.task(name=f"{name}.notification", **options)(notification),

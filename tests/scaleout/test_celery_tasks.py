@@ -16,9 +16,11 @@ class RecordingTask:
 
     def __init__(self) -> None:
         self.enqueued: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str] | None] = []
 
-    def delay(self, payload: dict[str, Any]) -> None:
+    def delay(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self.enqueued.append(payload)
+        self.headers.append(headers)
 
 
 def never_built(payload: Any) -> hc.Connector:
@@ -44,7 +46,16 @@ def test_enqueue_notification_answers_next_and_enqueues_a_plain_copy() -> None:
     assert tasks.enqueue_notification(payload) == {"flow_control": {"type": "next"}}
     assert notification.enqueued == [payload]
     assert notification.enqueued[0] is not payload
+    assert notification.headers == [None]
     assert batch.enqueued == []
+
+
+def test_enqueue_notification_sends_the_headers_along_for_the_signature_check() -> None:
+    notification = RecordingTask()
+    tasks = HullTasks(notification=notification, batch=RecordingTask())
+    headers = {"x-hull-smart-notifier-signature": "jwt"}
+    tasks.enqueue_notification({"channel": "user:update"}, headers)
+    assert notification.headers == [headers]
 
 
 def test_enqueue_batch_cuts_lines_into_chunks_that_each_carry_the_envelope() -> None:

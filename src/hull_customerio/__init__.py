@@ -6,7 +6,13 @@ Everything public is importable from here::
 
     notification = hc.parse_notification(payload)
     plan = hc.plan_user_update(notification.messages[0], notification.settings)
+
+``hc.RedisRateLimiter`` (extra ``redis``) is also reachable here, but only imported when first
+used, so ``import hull_customerio`` never imports Redis; it is left out of ``__all__`` so that a
+star import works without the extra.
 """
+
+from typing import Any
 
 from ._retry import RetryPolicy
 from .customerio import (
@@ -44,6 +50,7 @@ from .errors import (
     NotificationAuthenticationError,
     PermissionDeniedError,
     RateLimitError,
+    RateLimiterUnavailableError,
     ServerError,
     ValidationError,
     WebhookPayloadError,
@@ -111,6 +118,7 @@ __all__ = [
     "OutgoingEvent",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "RetryPolicy",
     "Segment",
     "ServerError",
@@ -141,3 +149,12 @@ __all__ = [
     "verify_webhook_request",
     "verify_webhook_signature",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Optional extras load on first use, never at import (their modules need the extra).
+    if name == "RedisRateLimiter":
+        from .redis_limiter import RedisRateLimiter  # noqa: PLC0415
+
+        return RedisRateLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,11 @@ sleeping.
 :class:`TokenBucket` is the pure arithmetic (time is passed in). :class:`RateLimiter` (sync,
 thread-safe) and :class:`AsyncRateLimiter` wrap it with a clock and a sleep, both injectable so
 tests run on a fake clock and never wait.
+
+A limiter shared by several *processes* (:class:`SharedRateLimiter`, e.g.
+``hull_customerio.redis_limiter.RedisRateLimiter``) offers both a blocking ``acquire()`` and an
+awaitable ``acquire_async()``; :func:`sync_limiter` and :func:`async_limiter` turn whatever a
+client's ``rate_limit=`` holds into the one shape each client calls.
 """
 
 from __future__ import annotations
@@ -17,8 +22,18 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeGuard, runtime_checkable
 
-__all__ = ["AsyncRateLimiter", "RateLimiter", "TokenBucket"]
+__all__ = [
+    "AsyncLimiter",
+    "AsyncRateLimiter",
+    "RateLimiter",
+    "SharedRateLimiter",
+    "SyncLimiter",
+    "TokenBucket",
+    "async_limiter",
+    "sync_limiter",
+]
 
 
 class TokenBucket:
@@ -134,3 +149,100 @@ class AsyncRateLimiter:
 
     def __repr__(self) -> str:
         return f"AsyncRateLimiter(rate={self.rate!r})"
+
+
+class SyncLimiter(Protocol):
+    """What the sync client calls before every request (each retry included)."""
+
+    def acquire(self) -> float:
+        """Wait until one more request may be sent; return the seconds waited."""
+        ...
+
+
+class AsyncLimiter(Protocol):
+    """What the async client awaits before every request (each retry included)."""
+
+    async def acquire(self) -> float:
+        """Wait until one more request may be sent; return the seconds waited."""
+        ...
+
+
+@runtime_checkable
+class SharedRateLimiter(Protocol):
+    """A limiter that both clients accept and that may be shared across processes.
+
+    It is used from threads (``acquire``) and from event loops (``acquire_async``); either may
+    raise :class:`~hull_customerio.errors.RateLimiterUnavailableError` when the place it keeps
+    its count cannot be reached, which the clients retry like a failed connection.
+    """
+
+    def acquire(self) -> float:
+        """Block until one more request may be sent; return the seconds waited."""
+        ...
+
+    async def acquire_async(self) -> float:
+        """Wait, without blocking the event loop, until one more request may be sent."""
+        ...
+
+
+class _SharedAsAsync:
+    """Presents a :class:`SharedRateLimiter` the way the async client calls a limiter."""
+
+    def __init__(self, shared: SharedRateLimiter) -> None:
+        self.shared = shared
+
+    async def acquire(self) -> float:
+        return await self.shared.acquire_async()
+
+    def __repr__(self) -> str:
+        return repr(self.shared)
+
+
+def _is_rate(value: object) -> TypeGuard[float | None]:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def sync_limiter(
+    rate_limit: float | RateLimiter | SharedRateLimiter | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncLimiter:
+    """The sync client's limiter for its ``rate_limit=`` argument.
+
+    A number (requests per second) or ``None`` builds a :class:`RateLimiter` of this process;
+    a :class:`RateLimiter` or a :class:`SharedRateLimiter` is used as given, so one limit is
+    shared by every client (and, for a shared limiter, every process) that holds it.
+
+    Raises:
+        TypeError: ``rate_limit`` is none of these.
+    """
+    if isinstance(rate_limit, RateLimiter):
+        return rate_limit
+    if _is_rate(rate_limit):
+        return RateLimiter(rate_limit, sleep=sleep)
+    if isinstance(rate_limit, SharedRateLimiter):
+        return rate_limit
+    raise TypeError(
+        "rate_limit must be requests per second, None, a RateLimiter or a shared limiter "
+        f"such as RedisRateLimiter, got {type(rate_limit).__name__}"
+    )
+
+
+def async_limiter(
+    rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> AsyncLimiter:
+    """The async client's limiter for its ``rate_limit=`` argument (see :func:`sync_limiter`).
+
+    Raises:
+        TypeError: ``rate_limit`` is none of the accepted kinds.
+    """
+    if isinstance(rate_limit, AsyncRateLimiter):
+        return rate_limit
+    if _is_rate(rate_limit):
+        return AsyncRateLimiter(rate_limit, sleep=sleep)
+    if isinstance(rate_limit, SharedRateLimiter):
+        return _SharedAsAsync(rate_limit)
+    raise TypeError(
+        "rate_limit must be requests per second, None, an AsyncRateLimiter or a shared "
+        f"limiter such as RedisRateLimiter, got {type(rate_limit).__name__}"
+    )

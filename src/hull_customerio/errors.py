@@ -10,7 +10,8 @@ All of them derive from one base, so ``except HullCustomerIOError`` catches anyt
     ├── NotificationAuthenticationError  a Hull notification this connector must refuse (.reason)
     └── APIError                    a call to Customer.io or Hull failed (.service, .method, .url)
         ├── APIConnectionError      no response: DNS, refused, reset...
-        │   └── APITimeoutError     no response in time
+        │   ├── APITimeoutError     no response in time
+        │   └── RateLimiterUnavailableError  the shared rate limiter (Redis) was unreachable
         ├── APIStatusError          a non-2xx answer (.status_code, .body, .retry_after)
         │   ├── BadRequestError         400
         │   ├── AuthenticationError     401
@@ -46,6 +47,7 @@ __all__ = [
     "NotificationAuthenticationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "ServerError",
     "Service",
     "ValidationError",
@@ -168,6 +170,16 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No response arrived in time."""
+
+
+class RateLimiterUnavailableError(APIConnectionError):
+    """The shared rate limiter could not be asked, so the request was not sent.
+
+    Raised before a request by a limiter kept outside the process (Redis) when its store cannot
+    be reached. It is a connection error, so the clients retry it like one and, when it lasts,
+    the engine reports the users as not delivered: nothing is ever sent unlimited. ``url`` is
+    the store's address without its password.
+    """
 
 
 class APIStatusError(APIError):

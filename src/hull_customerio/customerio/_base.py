@@ -22,7 +22,15 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from .._ratelimit import AsyncRateLimiter, RateLimiter
+from .._ratelimit import (
+    AsyncLimiter,
+    AsyncRateLimiter,
+    RateLimiter,
+    SharedRateLimiter,
+    SyncLimiter,
+    async_limiter,
+    sync_limiter,
+)
 from .._retry import RetryPolicy, parse_retry_after
 from ..errors import (
     APIConnectionError,
@@ -823,18 +831,15 @@ class BaseCustomerIOClient:
 
 
 def make_sync_limiter(
-    rate_limit: float | RateLimiter | None, sleep: Callable[[float], None]
-) -> RateLimiter:
+    rate_limit: float | RateLimiter | SharedRateLimiter | None, sleep: Callable[[float], None]
+) -> SyncLimiter:
     """The sync client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    if isinstance(rate_limit, RateLimiter):
-        return rate_limit
-    return RateLimiter(rate_limit, sleep=sleep)
+    return sync_limiter(rate_limit, sleep)
 
 
 def make_async_limiter(
-    rate_limit: float | AsyncRateLimiter | None, sleep: Callable[[float], Awaitable[None]] | None
-) -> AsyncRateLimiter:
+    rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None,
+    sleep: Callable[[float], Awaitable[None]] | None,
+) -> AsyncLimiter:
     """The async client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    if isinstance(rate_limit, AsyncRateLimiter):
-        return rate_limit
-    return AsyncRateLimiter(rate_limit, sleep=sleep)
+    return async_limiter(rate_limit, sleep)

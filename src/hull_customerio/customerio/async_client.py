@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .._ratelimit import AsyncRateLimiter
+from .._ratelimit import AsyncRateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
 from ..models.customerio import BatchResult
@@ -44,7 +44,9 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or an
-            :class:`~hull_customerio._ratelimit.AsyncRateLimiter` to share between clients.
+            :class:`~hull_customerio._ratelimit.AsyncRateLimiter` to share between clients, or a
+            shared limiter such as :class:`~hull_customerio.redis_limiter.RedisRateLimiter`
+            (one limit for every process that sends to the workspace).
         http_client: an ``httpx.AsyncClient`` to send with; it is not closed by :meth:`aclose`.
         sleep: an async sleep for retries and the rate limiter (default ``asyncio.sleep``).
         max_concurrency: requests in flight at once, at least 1.
@@ -62,7 +64,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         base_url: str | None = None,
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy = _DEFAULT_RETRY,
-        rate_limit: float | AsyncRateLimiter | None = 100.0,
+        rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None = 100.0,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,

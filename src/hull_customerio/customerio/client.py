@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from .._ratelimit import RateLimiter
+from .._ratelimit import RateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
 from ..models.customerio import BatchResult
@@ -48,7 +48,9 @@ class CustomerIOClient(BaseCustomerIOClient):
             (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or a
-            :class:`~hull_customerio._ratelimit.RateLimiter` to share between clients.
+            :class:`~hull_customerio._ratelimit.RateLimiter` to share between clients, or a
+            shared limiter such as :class:`~hull_customerio.redis_limiter.RedisRateLimiter`
+            (one limit for every process that sends to the workspace).
         http_client: an ``httpx.Client`` to send with; it is not closed by :meth:`close`.
         sleep: how to wait between retries and for the rate limiter (injectable for tests).
 
@@ -65,7 +67,7 @@ class CustomerIOClient(BaseCustomerIOClient):
         base_url: str | None = None,
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy = _DEFAULT_RETRY,
-        rate_limit: float | RateLimiter | None = 100.0,
+        rate_limit: float | RateLimiter | SharedRateLimiter | None = 100.0,
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

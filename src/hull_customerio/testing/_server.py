@@ -53,6 +53,8 @@ class RecordedRequest:
         json: The body parsed as JSON, or `None` when the body is empty or not valid JSON.
         status: The status the fake answered with, or `None` when it simulated a timeout or
             a dropped connection instead of answering.
+        received_at: When it arrived, by the fake's clock (`time.monotonic()` unless a test
+            replaced it): differences between requests are seconds, e.g. to check a rate.
     """
 
     method: str
@@ -63,6 +65,7 @@ class RecordedRequest:
     # JSON documents are arbitrary by nature; callers index into them freely.
     json: Any = attrs.field(repr=False)
     status: int | None
+    received_at: float = attrs.field(default=0.0, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -360,8 +363,10 @@ class FakeService:
         path, _, query = target.partition("?")
         _, parsed = parse_json(body)
         # The status is filled in once the reply is known; handlers only read the request.
-        request = RecordedRequest(method, path, query, headers, body, parsed, None)
         with self._lock:
+            request = RecordedRequest(
+                method, path, query, headers, body, parsed, None, received_at=self._clock()
+            )
             reply = self._decide(request)
             status = None if reply.fault else reply.status
             self._requests.append(attrs.evolve(request, status=status))

@@ -1,0 +1,297 @@
+"""SPEC §9: the Celery recipe, run by real worker processes over a real Redis broker.
+
+The web side (this test process) enqueues notifications and answers Hull at once; a
+`celery worker` subprocess runs the engine against the loopback fakes, which live in this
+process. Two tests kill a task mid-way with SIGKILL — the pool process running it (the worker
+gives the task back at once: `acks_late`, `reject_on_worker_lost`), and the whole worker (the
+broker delivers it again after its visibility timeout, to a new worker) — and find no user lost
+and no event stored twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from scaleout_support import RedisServer
+
+from hull_customerio.testing import FakeCustomerIO, FakeHull
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent / "data"
+HULL_ID = "5c8a1f2e3b4d5e6f7a8b9c0d"
+HULL_SECRET = "connector-secret-for-tests"
+HULL_ORG = "acme42.hullapp.io"
+
+
+@pytest.fixture
+def hull() -> Iterator[FakeHull]:
+    with FakeHull(id=HULL_ID, secret=HULL_SECRET, organization=HULL_ORG) as fake:
+        yield fake
+
+
+@pytest.fixture
+def cio() -> Iterator[FakeCustomerIO]:
+    with FakeCustomerIO(site_id="site-123", api_key="key-456") as fake:
+        yield fake
+
+
+@pytest.fixture
+def worker_env(
+    redis_server: RedisServer, cio: FakeCustomerIO, hull: FakeHull, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The environment of the worker and of the web side: a broker of this test's own."""
+    broker = redis_server.url(db=1)
+    # A fresh broker database per test: no task of another test can reach this worker.
+    import redis  # noqa: PLC0415
+
+    redis.Redis.from_url(broker).flushdb()
+    values = {
+        "HC_TEST_BROKER": broker,
+        "HC_TEST_LIMITER_REDIS": redis_server.url(db=0),
+        "HC_TEST_LIMITER_KEY": f"celery-test-{uuid.uuid4().hex}",
+        "HC_TEST_RATE": "50",
+        "HC_TEST_CIO_URL": cio.url,
+        "HC_TEST_HULL_URL": hull.url,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def web_side(worker_env: dict[str, str]) -> Any:
+    """The recipe's tasks as the web side sees them (same app module, same broker)."""
+    sys.modules.pop("celery_test_app", None)
+    import celery_test_app  # noqa: PLC0415
+
+    yield celery_test_app.tasks
+    celery_test_app.app.close()
+    sys.modules.pop("celery_test_app", None)
+
+
+@pytest.fixture
+def start_worker(worker_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*, pool: str = "solo") -> subprocess.Popen[bytes]:
+        env = {**os.environ, **worker_env, "PYTHONPATH": str(HERE)}
+        command = [
+            sys.executable, "-m", "celery", "-A", "celery_test_app", "worker",
+            f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING",
+            "--without-heartbeat", "--without-mingle", "--without-gossip",
+            f"--hostname=w{len(started)}-{uuid.uuid4().hex[:6]}@localhost",
+        ]  # fmt: skip
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, cwd=HERE, env=env, start_new_session=True
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            with_children = [process.pid] + [
+                child.pid for child in _children(process.pid)
+            ]
+            for pid in with_children:
+                _kill(pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                for pid in with_children:
+                    _kill(pid, signal.SIGKILL)
+                process.wait()
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def notification(users: int, *, tag: str) -> dict[str, Any]:
+    """A `user:update` notification of `users` users in the synchronised segment, each with a
+    "Signed Up" event of its own Hull `event_id`."""
+    payload: dict[str, Any] = json.loads((DATA / "notification-user-update.json").read_text())
+    template = payload["messages"][0]
+    messages = []
+    for number in range(users):
+        message = copy.deepcopy(template)
+        message["message_id"] = f"{tag}-m{number}"
+        message["user"]["id"] = f"{number:024x}"
+        message["user"]["external_id"] = f"{tag}-user-{number}"
+        message["user"]["email"] = f"{tag}-{number}@example.com"
+        message["user"]["anonymous_ids"] = []
+        message["segments"] = [{"id": "seg_paying", "name": "Paying customers"}]
+        message["events"] = [
+            {
+                "event": "Signed Up",
+                "event_id": f"{tag}-evt-{number}",
+                "created_at": "2024-06-01 07:59:58 UTC",
+                "properties": {"plan": "Pro"},
+                "context": {},
+            }
+        ]
+        message["changes"] = {}
+        messages.append(message)
+    payload["messages"] = messages
+    payload["notification_id"] = f"{tag}-notification"
+    return payload
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def written_back(hull: FakeHull, users: set[str]) -> bool:
+    """Whether Hull has the write-back of every one of `users`."""
+    try:
+        return all(hull.traits_for(external_id=user) for user in users)
+    except LookupError:
+        return False
+
+
+def expected_ids(tag: str, users: int) -> set[str]:
+    return {f"{tag}-user-{number}" for number in range(users)}
+
+
+def test_a_worker_runs_enqueued_notifications_and_the_web_side_answers_next_at_once(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+) -> None:
+    answers = [
+        web_side.enqueue_notification(notification(4, tag=tag)) for tag in ("a", "b", "c")
+    ]
+    # Hull is answered before any worker exists: nothing has reached Customer.io yet.
+    assert answers == [{"flow_control": {"type": "next"}}] * 3
+    assert cio.people == {}
+
+    start_worker()
+    everyone = expected_ids("a", 4) | expected_ids("b", 4) | expected_ids("c", 4)
+    wait_for(lambda: everyone <= set(cio.people), 60, "every user at Customer.io")
+    wait_for(lambda: len(cio.events) == 12, 30, "every event at Customer.io")
+    assert sorted(event.name for event in cio.events) == ["Signed Up"] * 12
+    # The write-back reached Hull for every user.
+    wait_for(lambda: written_back(hull, everyone), 30, "write-backs")
+
+
+def test_a_notification_answered_retry_is_retried_by_the_worker_until_it_succeeds(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+) -> None:
+    # One user, more 503s than the client's 4 attempts: the first run can only end in "retry",
+    # so the user lands only if the task itself runs again.
+    cio.fail_next(503, 6)
+    web_side.enqueue_notification(notification(1, tag="retry"))
+    start_worker()
+    wait_for(lambda: expected_ids("retry", 1) <= set(cio.people), 60, "the user")
+    statuses = [request.status for request in cio.requests]
+    assert statuses[:6] == [503] * 6
+    assert len(cio.events) == 1
+
+
+def test_a_batch_file_is_split_into_tasks_and_every_user_is_sent(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+) -> None:
+    payload = notification(5, tag="batch")
+    envelope = {key: value for key, value in payload.items() if key != "messages"}
+    lines = [json.dumps(message) for message in payload["messages"]]
+
+    assert web_side.enqueue_batch(envelope, [*lines, ""], chunk_size=2) == 3
+    start_worker()
+    wait_for(lambda: expected_ids("batch", 5) <= set(cio.people), 60, "the batch's users")
+
+
+def test_a_task_whose_worker_process_is_killed_is_redone_with_no_user_lost_or_event_doubled(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+) -> None:
+    users = 12
+    # Slow answers, so that the task is surely still running when its process is killed.
+    cio.latency = 0.15
+    web_side.enqueue_notification(notification(users, tag="kill"))
+    worker = start_worker(pool="prefork")
+
+    wait_for(lambda: len(cio.events) >= 2, 60, "the task to be half-way")
+    assert len(cio.people) < users, "the task finished before it could be killed"
+    # SIGKILL the pool process running the task: no clean-up, no acknowledgement.
+    running = _children(worker.pid)
+    assert len(running) == 1
+    running[0].send_signal(signal.SIGKILL)
+    killed_at = len(cio.requests)
+
+    # The worker starts a new pool process, which is given the task again and finishes it.
+    wait_for(lambda: expected_ids("kill", users) <= set(cio.people), 90, "every user")
+    wait_for(lambda: len(cio.events) == users, 30, "every event")
+    assert len(cio.requests) > killed_at
+
+    # Nothing doubled: every event is stored once under its own id; the replay re-sent some
+    # with the same ids, which Customer.io (here, the fake) ignores.
+    ids = [event.id for event in cio.events]
+    assert len(set(ids)) == users
+    assert {event.id for event in cio.duplicate_events} <= set(ids)
+    assert len(cio.duplicate_events) >= 1
+    wait_for(lambda: written_back(hull, expected_ids("kill", users)), 30, "write-backs")
+    assert worker.poll() is None, "the worker itself survived its pool process"
+
+
+def test_a_task_whose_whole_worker_is_killed_is_redone_by_another_worker(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole worker vanishes (as with a lost host): nobody is left to give the message back,
+    # so the broker delivers it again once its visibility timeout has passed.
+    monkeypatch.setenv("HC_TEST_VISIBILITY_TIMEOUT", "4")
+    users = 12
+    cio.latency = 0.15
+    web_side.enqueue_notification(notification(users, tag="host"))
+    first = start_worker()
+
+    wait_for(lambda: len(cio.events) >= 2, 60, "the task to be half-way")
+    assert len(cio.people) < users, "the task finished before it could be killed"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    killed_at = len(cio.requests)
+
+    start_worker()
+    wait_for(lambda: expected_ids("host", users) <= set(cio.people), 90, "every user")
+    wait_for(lambda: len(cio.events) == users, 30, "every event")
+    assert len(cio.requests) > killed_at
+    ids = [event.id for event in cio.events]
+    assert len(set(ids)) == users
+    assert len(cio.duplicate_events) >= 1
+    assert {event.id for event in cio.duplicate_events} <= set(ids)
+    wait_for(lambda: written_back(hull, expected_ids("host", users)), 30, "write-backs")

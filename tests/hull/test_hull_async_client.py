@@ -331,7 +331,8 @@ async def test_an_automatic_post_failure_is_kept_for_the_next_flush(
     for _ in range(RETRY.max_attempts):
         httpx_mock.add_response(method="POST", url=FIREHOSE, status_code=502)
     httpx_mock.add_response(method="POST", url=FIREHOSE, json={})
-    hull = make_client(waits, flush_at=2)
+    # One post at a time: the third message must not take a 502 meant for the first batch.
+    hull = make_client(waits, flush_at=2, max_in_flight=1)
     user = hull.as_user({"id": "u1"})
 
     lost = [

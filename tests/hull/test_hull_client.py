@@ -325,7 +325,9 @@ def test_an_automatic_post_failure_is_kept_for_the_next_flush(
     for _ in range(RETRY.max_attempts):
         httpx_mock.add_response(method="POST", url=FIREHOSE, status_code=502)
     httpx_mock.add_response(method="POST", url=FIREHOSE, json={})
-    hull = make_client(waits, flush_at=2)
+    # One post at a time, so the third message cannot take a 502 meant for the first batch's
+    # retries (with several in flight, the mock's answers go to whichever post asks first).
+    hull = make_client(waits, flush_at=2, max_in_flight=1)
     user = hull.as_user({"id": "u1"})
 
     lost = [user.traits({"n": 1}), user.traits({"n": 2})]  # the automatic post fails, quietly

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,8 @@ _QUOTE_AT_MOST = 40
 def value_size(value: Any) -> int:
     """The size Customer.io counts for a value: UTF-8 bytes; lists and objects as compact JSON."""
     if isinstance(value, str):
-        return len(value.encode())
+        # ASCII text is one byte per character: no need to encode it to count.
+        return len(value) if value.isascii() else len(value.encode())
     # Scalars whose JSON text is known without serialising: planning measures every value.
     if value is None or value is True:
         return 4
@@ -24,6 +26,8 @@ def value_size(value: Any) -> int:
         return 5
     if type(value) is int:
         return len(str(value))
+    if type(value) is float and math.isfinite(value):
+        return len(repr(value))  # JSON writes a finite float as its repr (ASCII)
     return len(compact_json(value).encode())
 
 

@@ -240,3 +240,32 @@ def test_value_size_is_the_utf8_size_of_the_compact_json_for_every_value(value: 
 
     expected = len(value.encode()) if isinstance(value, str) else len(compact_json(value).encode())
     assert value_size(value) == expected
+
+
+@given(
+    attributes=st.dictionaries(
+        st.text(max_size=12),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+        | st.lists(st.text(max_size=3), max_size=3),
+        max_size=6,
+    ),
+    name_limit=st.integers(min_value=1, max_value=12),
+    value_limit=st.integers(min_value=1, max_value=12),
+)
+def test_every_name_and_value_over_its_limit_is_reported_once_in_order(
+    attributes: dict[str, Any], name_limit: int, value_limit: int
+) -> None:
+    expected = []
+    for name, value in attributes.items():
+        if len(name.encode()) > name_limit:
+            expected.append(f"Attribute name {name[:40]!r}")
+        if value_size(value) > value_limit:
+            expected.append(f"The value of attribute {name[:40]!r}")
+
+    found = problems(
+        None, attributes, max_attribute_name_length=name_limit,
+        max_attribute_value_length=value_limit,
+    )  # fmt: skip
+
+    assert len(found) == len(expected)
+    assert all(problem.startswith(start) for problem, start in zip(found, expected, strict=True))

@@ -52,15 +52,23 @@ def validate_person(
                 f"The Customer.io id is {size} bytes long; the limit is "
                 f"{settings.max_identifier_value_length} bytes (max_identifier_value_length)."
             )
+    max_name, max_value = settings.max_attribute_name_length, settings.max_attribute_value_length
     for name, value in attributes.items():
-        size = len(name.encode())
-        if size > settings.max_attribute_name_length:
+        size = len(name) if name.isascii() else len(name.encode())
+        if size > max_name:
             problems.append(
                 f"Attribute name {_quoted(name)} is {size} bytes long; the limit is "
                 f"{settings.max_attribute_name_length} bytes (max_attribute_name_length)."
             )
-        size = value_size(value)
-        if size > settings.max_attribute_value_length:
+        # The commonest values inline (exact types only), the rest through value_size.
+        kind = type(value)
+        if kind is str:
+            size = len(value) if value.isascii() else len(value.encode())
+        elif kind is int:
+            size = len(str(value))
+        else:
+            size = value_size(value)
+        if size > max_value:
             problems.append(
                 f"The value of attribute {_quoted(name)} is {size} bytes long; the limit is "
                 f"{settings.max_attribute_value_length} bytes (max_attribute_value_length)."

@@ -30,7 +30,8 @@ _ISO = re.compile(
 _MILLISECONDS_THRESHOLD = 100_000_000_000
 #: 9999-12-31T23:59:59Z: beyond it a number is not a date anyone means.
 _MAX_SECONDS = 253_402_300_799
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 def parse_iso(value: str) -> datetime | None:
@@ -38,25 +39,30 @@ def parse_iso(value: str) -> datetime | None:
 
     A datetime without a zone is taken as UTC (Hull's own timestamps are UTC).
     """
+    moment = _parse(value)
+    # In UTC already (the usual case) astimezone returns the datetime itself.
+    return None if moment is None else moment.astimezone(_UTC)
+
+
+def _parse(value: str) -> datetime | None:
+    """:func:`parse_iso` in the zone the string gives (UTC when it gives none)."""
     match = _ISO.fullmatch(value.strip())
     if match is None:
         return None
-    parts = match.groupdict()
-    fraction = (parts["fraction"] or "").ljust(6, "0")[:6]
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
-        moment = datetime(
-            int(parts["year"]),
-            int(parts["month"]),
-            int(parts["day"]),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-            int(fraction or 0),
-            tzinfo=_zone(parts["zone"]),
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour) if hour else 0,
+            int(minute) if minute else 0,
+            int(second) if second else 0,
+            int(fraction.ljust(6, "0")[:6]) if fraction else 0,
+            tzinfo=_UTC if zone is None else _zone(zone),
         )
     except ValueError:  # month 13, February 30th, hour 25...
         return None
-    return moment.astimezone(timezone.utc)
 
 
 def _zone(text: str | None) -> timezone:

@@ -28,7 +28,27 @@ def value_size(value: Any) -> int:
         return len(str(value))
     if type(value) is float and math.isfinite(value):
         return len(repr(value))  # JSON writes a finite float as its repr (ASCII)
+    if type(value) is list:
+        size = _plain_strings_size(value)
+        if size is not None:
+            return size
     return len(compact_json(value).encode())
+
+
+def _plain_strings_size(values: list[Any]) -> int | None:
+    """The compact-JSON size of a list of strings JSON writes as they are, else ``None``.
+
+    Such a string is printable ASCII without ``"`` or ``\\`` (nothing to escape): its JSON is
+    itself in quotes. A list of segment names (``hull_segments``) is usually one.
+    """
+    size = len(values) + 1  # the brackets and the commas between items
+    for item in values:
+        if type(item) is not str or not (item.isascii() and item.isprintable()):
+            return None
+        if '"' in item or "\\" in item:
+            return None
+        size += len(item) + 2
+    return size if values else 2
 
 
 def _quoted(name: str) -> str:
@@ -66,6 +86,8 @@ def validate_person(
             size = len(value) if value.isascii() else len(value.encode())
         elif kind is int:
             size = len(str(value))
+        elif kind is bool:
+            size = 4 if value else 5
         else:
             size = value_size(value)
         if size > max_value:

@@ -46,16 +46,18 @@ from pathlib import Path
 from typing import Any
 
 import async_customerio
-import customerio
 
+import customerio
 import hull_customerio as hc
 from hull_customerio.customerio._base import plan_batch
 from hull_customerio.engine._core import batch_operations
 from hull_customerio.models.plan import Action, UserPlan
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "examples"))
+# The synthetic users are the export example's, so every benchmark measures the same data.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from sync_export import DEMO_SETTINGS, synthetic_message
+
+HERE = Path(__file__).resolve().parent
 
 # Hull issues the connector secret, so its length is not ours to choose; PyJWT would warn on
 # every token signed with one shorter than 32 bytes (the fake's default is).
@@ -69,7 +71,7 @@ class FakeServers:
     """``fake_servers.py`` in a subprocess: its URLs and credentials, ``reset()``, ``stats()``."""
 
     def __init__(self, latency: float, hull_latency: float) -> None:
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 -- our own script, our own Python
             [sys.executable, str(HERE / "fake_servers.py"), "--latency", str(latency),
              "--hull-latency", str(hull_latency)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -77,14 +79,14 @@ class FakeServers:
         self.info: dict[str, Any] = json.loads(self._read())
 
     def _read(self) -> str:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
+        line = self.process.stdout.readline() if self.process.stdout else ""
         if not line:
             raise RuntimeError("fake_servers.py exited")
         return line
 
     def _command(self, command: str) -> str:
-        assert self.process.stdin is not None
+        if self.process.stdin is None:
+            raise RuntimeError("fake_servers.py has no stdin")
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return self._read()
@@ -97,8 +99,7 @@ class FakeServers:
         return result
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
+        if self.process.poll() is None and self.process.stdin is not None:
             self.process.stdin.write("quit\n")
             self.process.stdin.close()
         self.process.wait(timeout=10)
@@ -159,8 +160,9 @@ def batch_groups(
     groups = []
     for start in range(0, len(messages), chunk_size):
         operations, _ = batch_operations(plans_for(messages[start : start + chunk_size], settings))
-        for request in plan_batch(operations).requests:
-            groups.append([operations[i] for i in request.indexes])
+        groups.extend(
+            [operations[i] for i in request.indexes] for request in plan_batch(operations).requests
+        )
     return groups
 
 
@@ -168,7 +170,7 @@ def batch_groups(
 
 
 async def ours_full_job(
-    servers: FakeServers, mode: str, messages: Sequence[dict[str, Any]], settings: hc.Settings,
+    servers: FakeServers, mode: str, *, messages: Sequence[dict[str, Any]], settings: hc.Settings,
     concurrency: int, chunk_size: int,
 ) -> float:  # fmt: skip
     info = servers.info
@@ -322,6 +324,7 @@ def compare(
     count: int,
     unit: str,
     servers: FakeServers,
+    *,
     sides: dict[str, Callable[[], float]],
     rounds: int,
 ) -> dict[str, float]:
@@ -399,24 +402,26 @@ def main() -> None:
             groups = batch_groups(messages, settings, args.chunk_size)
             compare(
                 f"batch mode ({len(groups)} requests)", len(messages), "users", servers,
-                {
+                sides={
                     "hull-customerio full job": lambda: asyncio.run(ours_full_job(
-                        servers, "batch", messages, settings, args.concurrency, args.chunk_size
+                        servers, "batch", messages=messages, settings=settings,
+                        concurrency=args.concurrency, chunk_size=args.chunk_size,
                     )),
                     "async-customerio send_batch": lambda: asyncio.run(
                         peer_batch(servers, groups)
                     ),
                 },
-                args.rounds,
+                rounds=args.rounds,
             )  # fmt: skip
         users = v1_calls(plans_for(v1_messages, settings))
         if "v1" in args.sections:
             concurrency = args.concurrency
             compare(
                 f"v1 mode, {concurrency} in flight", len(users), "users", servers,
-                {
+                sides={
                     "hull-customerio full job": lambda: asyncio.run(ours_full_job(
-                        servers, "v1", v1_messages, settings, concurrency, args.chunk_size
+                        servers, "v1", messages=v1_messages, settings=settings,
+                        concurrency=concurrency, chunk_size=args.chunk_size,
                     )),
                     "hull-customerio client only": lambda: asyncio.run(
                         ours_client_v1(servers, users, concurrency)
@@ -425,13 +430,13 @@ def main() -> None:
                         peer_client_v1(servers, users, concurrency)
                     ),
                 },
-                args.rounds,
+                rounds=args.rounds,
             )  # fmt: skip
         if "sweep" in args.sections:
             for concurrency in args.sweep_concurrency:
                 compare(
                     f"v1 calls, {concurrency} in flight", len(users), "users", servers,
-                    {
+                    sides={
                         "hull-customerio client only": lambda c=concurrency: asyncio.run(
                             ours_client_v1(servers, users, c)
                         ),
@@ -439,16 +444,16 @@ def main() -> None:
                             peer_client_v1(servers, users, c)
                         ),
                     },
-                    args.rounds,
+                    rounds=args.rounds,
                 )  # fmt: skip
         if "sync" in args.sections:
             compare(
                 "sync v1 calls, one thread", len(users), "users", servers,
-                {
+                sides={
                     "hull-customerio CustomerIOClient": lambda: ours_sync_client(servers, users),
                     "customerio": lambda: peer_sync_client(servers, users),
                 },
-                args.rounds,
+                rounds=args.rounds,
             )  # fmt: skip
     finally:
         servers.close()

@@ -278,3 +278,18 @@ def test_every_name_and_value_over_its_limit_is_reported_once_in_order(
 
     assert len(found) == len(expected)
     assert all(problem.startswith(start) for problem, start in zip(found, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [(-2.2250738585072014e-308, 24), (-1.7976931348623157e308, 24), (False, 5), (None, 4),
+     (float("-inf"), 9)],
+)  # fmt: skip
+def test_the_largest_floats_booleans_and_null_are_measured_at_the_limit(
+    value: object, size: int
+) -> None:
+    assert value_size(value) == size
+    assert problems(None, {"v": value}, max_attribute_value_length=size) == []
+    assert problems(None, {"v": value}, max_attribute_value_length=size - 1) == [
+        value_message("v", size, size - 1)
+    ]

@@ -12,6 +12,9 @@ from ..settings import Settings
 __all__ = ["validate_person", "value_size"]
 
 _QUOTE_AT_MOST = 40
+#: Types whose JSON text never exceeds 24 bytes: ``false``, ``null``, and a float's repr (at most
+#: ``-2.2250738585072014e-308``; ``-Infinity`` for the infinities).
+_AT_MOST_24_BYTES = frozenset({bool, float, type(None)})
 
 
 def value_size(value: Any) -> int:
@@ -86,8 +89,8 @@ def validate_person(
             size = len(value) if value.isascii() else len(value.encode())
         elif kind is int:
             size = len(str(value))
-        elif kind is bool:
-            size = 4 if value else 5
+        elif kind in _AT_MOST_24_BYTES and max_value >= 24:
+            continue  # fits whatever its value
         else:
             size = value_size(value)
         if size > max_value:

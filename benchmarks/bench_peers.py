@@ -381,7 +381,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.020, help="Customer.io, seconds")
     parser.add_argument("--hull-latency", type=float, default=None, help="default: --latency")
     parser.add_argument("--concurrency", type=int, default=10, help="in flight, both sides")
-    parser.add_argument("--sweep-concurrency", type=int, nargs="+", default=[5, 10, 20, 40])
+    parser.add_argument("--sweep-concurrency", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--chunk-size", type=int, default=1_000, help="users per sync call")
     args = parser.parse_args()
 

@@ -220,11 +220,11 @@ async def run_in_flight(
 
 async def ours_client_v1(
     servers: FakeServers, users: Sequence[Sequence[tuple[str, tuple[Any, ...]]]],
-    concurrency: int,
+    concurrency: int, rate_limit: float | None = None,
 ) -> float:  # fmt: skip
     info = servers.info
     async with hc.AsyncCustomerIOClient(
-        info["site_id"], info["api_key"], base_url=info["customerio_url"], rate_limit=None,
+        info["site_id"], info["api_key"], base_url=info["customerio_url"], rate_limit=rate_limit,
         max_concurrency=concurrency,
     ) as client:  # fmt: skip
 
@@ -382,6 +382,10 @@ def main() -> None:
     parser.add_argument("--hull-latency", type=float, default=None, help="default: --latency")
     parser.add_argument("--concurrency", type=int, default=10, help="in flight, both sides")
     parser.add_argument("--sweep-concurrency", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument(
+        "--sweep-rate-limit", type=float, default=None,
+        help="sweep our client alone under this rate limit (requests/s) instead",
+    )  # fmt: skip
     parser.add_argument("--chunk-size", type=int, default=1_000, help="users per sync call")
     args = parser.parse_args()
 
@@ -432,7 +436,19 @@ def main() -> None:
                 },
                 rounds=args.rounds,
             )  # fmt: skip
-        if "sweep" in args.sections:
+        if "sweep" in args.sections and args.sweep_rate_limit:
+            # The production question: which max_concurrency sustains the client's rate limit
+            # at this latency (the peer has no rate limiter, so only our figures are printed).
+            print(f"\nour client alone, rate limit {args.sweep_rate_limit:g} requests/s:")
+            for concurrency in args.sweep_concurrency:
+                times = [
+                    asyncio.run(ours_client_v1(servers, users, concurrency, args.sweep_rate_limit))
+                    for _ in range(args.rounds)
+                ]
+                requests = sum(len(calls) for calls in users)
+                print(f"  max_concurrency {concurrency:>3}: "
+                      f"{requests / statistics.median(times):6.1f} requests/s")  # fmt: skip
+        elif "sweep" in args.sections:
             for concurrency in args.sweep_concurrency:
                 compare(
                     f"v1 calls, {concurrency} in flight", len(users), "users", servers,

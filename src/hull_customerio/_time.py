@@ -47,7 +47,7 @@ def parse_iso(value: str) -> datetime | None:
 def _parse(value: str) -> datetime | None:
     """:func:`parse_iso` in the zone the string gives (UTC when it gives none)."""
     text = value.strip()
-    if len(text) in _TIMESPECS and text[-1] == "Z" and text[10] == "T":
+    if text[-1:] == "Z":
         moment = _parse_common(text)
         if moment is not None:
             return moment
@@ -71,26 +71,22 @@ def _parse(value: str) -> datetime | None:
 
 
 #: ``2017-09-18T12:18:04Z`` and ``2017-09-18T12:18:04.123Z``: most timestamps Hull sends.
-_TIMESPECS = {20: "seconds", 24: "milliseconds"}
+_COMMON = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z")
 
 
 def _parse_common(text: str) -> datetime | None:
     """The commonest form, read by ``datetime.fromisoformat`` (in C); ``None``: use the regex.
 
-    Only for exactly ``YYYY-MM-DDTHH:MM:SS[.fff]Z``, where every Python from 3.10 reads what
-    the regex reads: ASCII digits at fixed places. Anything else fromisoformat refuses (other
-    digits, out-of-range fields) goes the general way, which decides as it always did.
+    Only for exactly ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` in ASCII digits, which every Python from
+    3.10 reads field by field as the general rule does. Out-of-range fields (month 13...)
+    make fromisoformat refuse; the general rule then decides, as it always did.
     """
-    body = text[:-1]
+    if _COMMON.fullmatch(text) is None:
+        return None
     try:
-        moment = datetime.fromisoformat(body)
+        return datetime.fromisoformat(text[:-1] + "+00:00")
     except ValueError:
         return None
-    # fromisoformat reads more than this form (and more in newer Pythons): keep its answer
-    # only when the text is exactly how that datetime is written in this form.
-    if moment.isoformat(timespec=_TIMESPECS[len(text)]) != body:
-        return None
-    return moment.replace(tzinfo=_UTC)
 
 
 def _zone(text: str | None) -> timezone:

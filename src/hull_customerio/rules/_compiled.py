@@ -90,7 +90,7 @@ def compiled(settings: Settings) -> CompiledSettings:
     def forget(_: weakref.ref[Settings]) -> None:
         stale = _CACHE.get(key)
         if stale is not None and stale[0]() is None:
-            del _CACHE[key]
+            _CACHE.pop(key, None)  # another thread may have dropped it meanwhile
 
     _CACHE[key] = (weakref.ref(settings, forget), result)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 
 from hull_customerio.rules import _compiled
 from hull_customerio.rules._compiled import compiled, lookup, other_name
@@ -80,3 +81,17 @@ def test_lookup_prefers_the_name_as_given_then_its_other_form() -> None:
     assert lookup(data, "plan", "traits_plan") == "pro"
     assert lookup(data, "none", "traits_none", "default") is None
     assert lookup(data, "absent", "traits_absent", "default") == "default"
+
+
+def test_threads_planning_with_shared_and_fresh_settings_get_the_serial_plans() -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from golden_plans import GOLDEN_PATH, dumps, plan_case  # noqa: PLC0415
+
+    golden = json.loads(GOLDEN_PATH.read_text(encoding="utf-8"))[:120]
+    # plan_case builds a fresh Settings object per call: entries are added and freed while
+    # other threads read the cache.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda entry: dumps(plan_case(entry["input"])), golden * 3))
+
+    assert results == [dumps(entry["plan"]) for entry in golden] * 3

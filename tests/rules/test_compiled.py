@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gc
 import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
+from golden_plans import GOLDEN_PATH, dumps, plan_case, plan_dict
+
+from hull_customerio.models.hull import UserUpdateMessage
 from hull_customerio.rules import _compiled
 from hull_customerio.rules._compiled import compiled, lookup, other_name
 from hull_customerio.rules.attributes import attribute_name
+from hull_customerio.rules.plan import plan_user_update
 from hull_customerio.settings import Settings
 
 
@@ -84,14 +90,26 @@ def test_lookup_prefers_the_name_as_given_then_its_other_form() -> None:
 
 
 def test_threads_planning_with_shared_and_fresh_settings_get_the_serial_plans() -> None:
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-    from golden_plans import GOLDEN_PATH, dumps, plan_case  # noqa: PLC0415
 
     golden = json.loads(GOLDEN_PATH.read_text(encoding="utf-8"))[:120]
-    # plan_case builds a fresh Settings object per call: entries are added and freed while
-    # other threads read the cache.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda entry: dumps(plan_case(entry["input"])), golden * 3))
+    shared = [Settings.from_private_settings(entry["input"]["settings"]) for entry in golden]
 
-    assert results == [dumps(entry["plan"]) for entry in golden] * 3
+    def with_shared_settings(index: int) -> str:
+        case = golden[index]["input"]
+        message = UserUpdateMessage.from_dict(case["message"], segment_names=case["segment_names"])
+        plan = plan_user_update(
+            message, shared[index], batch=case["batch"], now=datetime.fromisoformat(case["now"])
+        )
+        return dumps(plan_dict(plan))
+
+    def with_fresh_settings(index: int) -> str:  # entries added and freed meanwhile
+        return dumps(plan_case(golden[index]["input"]))
+
+    indexes = list(range(len(golden))) * 3
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shared_results = pool.map(with_shared_settings, indexes)
+        fresh_results = pool.map(with_fresh_settings, indexes)
+        expected = [dumps(golden[index]["plan"]) for index in indexes]
+
+        assert list(shared_results) == expected
+        assert list(fresh_results) == expected

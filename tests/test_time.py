@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hull_customerio._time import format_iso, parse_iso, to_unix_millis, to_unix_seconds, utc_now
 
@@ -114,3 +116,35 @@ def test_utc_now_is_aware_and_current() -> None:
 
     assert now.utcoffset() == timedelta(0)
     assert before <= now <= datetime.now(UTC)
+
+
+_COMMON_FORM_CHARACTERS = st.sampled_from("0123456789-:T.Z +,x\u0663\u00b2")
+
+
+@given(st.datetimes())
+def test_the_commonest_forms_read_as_the_general_rule_reads_them(moment: datetime) -> None:
+    # "...Z" is read by a shortcut; "...z" (same meaning) goes through the general rule.
+    for text in (
+        moment.isoformat(timespec="seconds") + "Z",
+        moment.isoformat(timespec="milliseconds") + "Z",
+    ):
+        millis = int(text[20:23]) if len(text) == 24 else 0
+        expected = moment.replace(microsecond=millis * 1000, tzinfo=UTC)
+        assert parse_iso(text) == expected
+        assert parse_iso(text[:-1] + "z") == expected
+
+
+@given(
+    st.sampled_from(["2024-02-29T23:59:59Z", "2024-02-29T23:59:59.999Z"]),
+    st.lists(st.tuples(st.integers(0, 23), _COMMON_FORM_CHARACTERS), max_size=3),
+)
+def test_near_misses_of_the_commonest_forms_read_as_the_general_rule_reads_them(
+    text: str, edits: list[tuple[int, str]]
+) -> None:
+    characters = list(text)
+    for position, character in edits:
+        characters[position % len(characters)] = character
+    edited = "".join(characters)
+    general = edited[:-1] + "z" if edited.endswith("Z") else edited
+
+    assert parse_iso(edited) == parse_iso(general)

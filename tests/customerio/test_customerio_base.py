@@ -4,14 +4,18 @@ concurrency guarantees (one region question, a bound on requests in flight)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hull_customerio.customerio import AsyncCustomerIOClient, encode_path_segment, to_json_ready
-from hull_customerio.customerio._base import error_messages, parse_region
+from hull_customerio.customerio._base import dumps, error_messages, parse_region
 from hull_customerio.errors import APIError, ConfigurationError
 
 
@@ -45,6 +49,36 @@ def test_path_segment_encoding(raw: str, encoded: str) -> None:
 )
 def test_datetimes_become_unix_seconds_anywhere(value: Any, expected: Any) -> None:
     assert to_json_ready(value) == expected
+
+
+_LEAVES = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5) | st.datetimes(timezones=st.none() | st.just(timezone.utc))
+    | st.dates()
+)  # fmt: skip
+_PAYLOADS = st.recursive(
+    _LEAVES,
+    lambda children: st.lists(children, max_size=3)
+    | st.lists(children, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    | st.dictionaries(st.text(max_size=4), children, max_size=3).map(MappingProxyType),
+    max_leaves=10,
+)
+
+
+@given(_PAYLOADS)
+def test_request_bytes_are_the_compact_json_of_the_json_ready_payload(payload: Any) -> None:
+    expected = json.dumps(
+        to_json_ready(payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+    assert dumps(payload) == expected
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), b"bytes", float("nan"), [float("inf")]])
+def test_request_bytes_refuse_what_json_cannot_encode(value: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        dumps({"v": value})
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from builders import OTHER_SEGMENT, event, message, settings, synced_user, user
 from hull_customerio.models.hull import HullEvent
@@ -258,6 +261,18 @@ def test_the_random_part_depends_on_the_event_id_only() -> None:
 
     assert random_early == random_late
     assert random_other != random_early
+
+
+@given(key=st.text(), millis=st.none() | st.integers(min_value=-(2**60), max_value=2**60))
+def test_the_id_is_the_clamped_time_then_the_first_80_bits_of_the_key_hash(
+    key: str, millis: int | None
+) -> None:
+    ulid = event_ulid(key, millis)
+
+    assert ULID_SHAPE.match(ulid)
+    digest = hashlib.sha256(key.encode()).digest()
+    clamped = min(max(millis or 0, 0), 2**48 - 1)
+    assert decode_ulid(ulid) == (clamped, int.from_bytes(digest[:10], "big"))
 
 
 def test_a_retried_plan_gives_its_events_the_same_ids() -> None:

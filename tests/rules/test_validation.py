@@ -56,9 +56,25 @@ def value_message(name: str, size: int, limit: int) -> str:
         ("", 0),
         (12345, 5),
         (4.5, 3),
+        (-0.0, 4),
+        (1e16, 5),
+        (1.5e-07, 7),
+        (0.1 + 0.2, 19),
+        (float("inf"), 8),
+        (float("-inf"), 9),
+        (float("nan"), 3),
         (True, 4),
         (None, 4),
         (["a", 1], 7),
+        ([], 2),
+        (["Customers"], 13),
+        (["Customers", "VIP"], 19),
+        (['say "hi"'], 14),
+        (["back\\slash"], 15),
+        (["tab\t"], 9),
+        (["\x7f"], 5),
+        (["é"], 6),
+        ([["nested"]], 12),
         ({"k": "é"}, 10),
         ({"a": [1, 2], "b": None}, 20),
     ],
@@ -233,3 +249,47 @@ def test_value_size_is_the_utf8_size_of_the_compact_json_for_every_value(value: 
 
     expected = len(value.encode()) if isinstance(value, str) else len(compact_json(value).encode())
     assert value_size(value) == expected
+
+
+@given(
+    attributes=st.dictionaries(
+        st.text(max_size=12),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+        | st.lists(st.text(max_size=3), max_size=3),
+        max_size=6,
+    ),
+    name_limit=st.integers(min_value=1, max_value=12),
+    value_limit=st.integers(min_value=1, max_value=12),
+)
+def test_every_name_and_value_over_its_limit_is_reported_once_in_order(
+    attributes: dict[str, Any], name_limit: int, value_limit: int
+) -> None:
+    expected = []
+    for name, value in attributes.items():
+        if len(name.encode()) > name_limit:
+            expected.append(f"Attribute name {name[:40]!r}")
+        if value_size(value) > value_limit:
+            expected.append(f"The value of attribute {name[:40]!r}")
+
+    found = problems(
+        None, attributes, max_attribute_name_length=name_limit,
+        max_attribute_value_length=value_limit,
+    )  # fmt: skip
+
+    assert len(found) == len(expected)
+    assert all(problem.startswith(start) for problem, start in zip(found, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [(-2.2250738585072014e-308, 24), (-1.7976931348623157e308, 24), (False, 5), (None, 4),
+     (float("-inf"), 9)],
+)  # fmt: skip
+def test_the_largest_floats_booleans_and_null_are_measured_at_the_limit(
+    value: object, size: int
+) -> None:
+    assert value_size(value) == size
+    assert problems(None, {"v": value}, max_attribute_value_length=size) == []
+    assert problems(None, {"v": value}, max_attribute_value_length=size - 1) == [
+        value_message("v", size, size - 1)
+    ]

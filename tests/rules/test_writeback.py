@@ -43,6 +43,19 @@ def test_the_sync_time_is_written_in_utc_whatever_the_zone_of_now() -> None:
     assert traits["customerio/created_at"] == NOW_SECONDS
 
 
+def test_each_sync_time_is_written_as_itself_when_many_are_used_in_turn() -> None:
+    # The formatted sync time is remembered per `now`: cycling through more times than it
+    # remembers must still give each one its own text.
+    for round_ in range(2):
+        for step in range(20):
+            now = NOW + timedelta(seconds=step, microseconds=round_)
+            traits = identify_traits("c", {}, "d", now)
+
+            assert traits["customerio/synced_at"] == f"2024-06-01T12:00:{step:02d}.250Z"
+            assert traits["customerio/created_at"] == NOW_SECONDS + step
+            assert deletion_traits(now)["customerio/deleted_at"] == traits["customerio/synced_at"]
+
+
 def test_after_a_delete_the_user_is_marked_deleted_and_unsynced() -> None:
     assert deletion_traits(NOW) == {
         "customerio/deleted_at": NOW_ISO,

@@ -130,6 +130,22 @@ def to_json_ready(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    # What to_json_ready converts and JSON cannot encode by itself; the encoder then encodes
+    # the result (and calls this again for what is nested in it).
+    if isinstance(value, (date, Mapping)):
+        return to_json_ready(value) if isinstance(value, date) else dict(value.items())
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Built once (json.dumps builds an encoder per call). JSON encodes dicts, lists and tuples by
+# itself; only datetimes, dates and other mappings reach `_json_default`: the text is that of
+# `json.dumps(to_json_ready(payload), ...)` without copying every payload first.
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+)
+
+
 def dumps(payload: Any) -> bytes:
     """The exact bytes sent for ``payload``: compact JSON, UTF-8, datetimes as unix seconds.
 
@@ -137,9 +153,7 @@ def dumps(payload: Any) -> bytes:
         TypeError: a value JSON cannot represent.
         ValueError: ``NaN`` or an infinity (not valid JSON; Customer.io would reject it).
     """
-    return json.dumps(
-        to_json_ready(payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------- requests

@@ -24,6 +24,8 @@ logger = logging.getLogger("hull_customerio.customerio")
 
 _DEFAULT_RETRY = RetryPolicy()
 #: Requests of one async client in flight at once, unless ``max_concurrency`` says otherwise.
+#: Measured (benchmarks/bench_peers.py): enough for the default rate limit of 100 requests/s at
+#: answers of up to about 100 ms; a larger pool adds connection-pool work, not throughput.
 DEFAULT_MAX_CONCURRENCY = 10
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from .._time import to_unix_seconds
 from ..models.hull import UserUpdateMessage
 from ..settings import Settings
+from ._compiled import MISSING, compiled, lookup
 from .segments import segment_names
 
 __all__ = ["ACCOUNT_PREFIX", "attribute_name", "build_attributes", "cast_date"]
@@ -63,8 +63,15 @@ def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str
     (every segment's name), ``anonymous_id`` (the first Hull anonymous id, only with
     ``anonymous_events`` on), then each whitelisted attribute the user (or account) has.
     """
+    return attributes_of(message, settings, message.user.to_dict())
+
+
+def attributes_of(
+    message: UserUpdateMessage, settings: Settings, user_data: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
     user = message.user
-    attributes: dict[str, Any] = {"email": user.get("email")}
+    attributes: dict[str, Any] = {"email": lookup(user_data, "email", "traits_email")}
     created_at = to_unix_seconds(user.created_at)
     if created_at is not None:
         attributes["created_at"] = created_at
@@ -72,14 +79,19 @@ def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str
     if settings.anonymous_events and user.anonymous_ids:
         attributes["anonymous_id"] = user.anonymous_ids[0]
 
-    account: Mapping[str, Any] = message.account if message.account is not None else {}
-    for name in settings.synchronized_attributes:
-        if name.startswith(ACCOUNT_PREFIX):
-            source, key = account, name[len(ACCOUNT_PREFIX) :]
-        else:
-            source, key = user, name
-        if key not in source:
-            continue
-        target = attribute_name(name)
-        attributes[target] = cast_date(target, source[key])
+    account = message.account.to_dict() if message.account is not None else {}
+    # Each whitelisted name was resolved once per settings (where it is read, its other form
+    # with or without ``traits_``, its Customer.io name, whether it is a date).
+    for from_account, key, other, target, is_date in compiled(settings).attribute_selectors:
+        source = account if from_account else user_data
+        value = source.get(key, MISSING)
+        if value is MISSING:
+            value = source.get(other, MISSING)
+            if value is MISSING:
+                continue
+        if is_date:
+            seconds = to_unix_seconds(value)
+            if seconds is not None:
+                value = seconds
+        attributes[target] = value
     return attributes

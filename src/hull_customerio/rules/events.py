@@ -24,6 +24,10 @@ PAGE_EVENT = "page"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TIME_BITS = 48
 _RANDOM_BITS = 80
+#: Every pair of Crockford characters, indexed by the 10 bits they encode.
+_CROCKFORD_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+#: 130 bits (the 128-bit number, two zero bits on top) as 13 groups of 10, most significant first.
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def event_ulid(key: str, millis: int | None) -> str:
@@ -36,7 +40,8 @@ def event_ulid(key: str, millis: int | None) -> str:
     time_part = min(max(millis or 0, 0), (1 << _TIME_BITS) - 1)
     random_part = int.from_bytes(hashlib.sha256(key.encode()).digest()[: _RANDOM_BITS // 8], "big")
     number = (time_part << _RANDOM_BITS) | random_part
-    return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
+    # Two characters (10 bits) per lookup: the same 26 characters in half the steps.
+    return "".join([_CROCKFORD_PAIRS[(number >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def _event_key(event: HullEvent) -> str:

@@ -10,7 +10,8 @@ from .._time import utc_now
 from ..models.hull import HullEvent, UserUpdateMessage
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..settings import Settings
-from .attributes import build_attributes
+from ._compiled import compiled, lookup
+from .attributes import attributes_of
 from .chunking import chunk_attributes
 from .events import is_whitelisted, to_anonymous_event, to_person_event
 from .hashing import person_hash
@@ -83,17 +84,20 @@ class _Planner:
         self.batch = batch
         self.now = now
         self.user = message.user
-        self.events_filter = frozenset(settings.events_filter)
+        # The user's attributes as a plain dict, read with `lookup` (either form of a name).
+        self.data = message.user.to_dict()
+        self.compiled = compiled(settings)
+        self.events_filter = self.compiled.events_filter
 
     def plan(self) -> UserPlan:
-        settings, user = self.settings, self.user
-        in_segments = in_synchronized_segments(self.message, settings.synchronized_segments)
-        synced = _is_set(user.get("customerio/created_at"))
-        deleted = _is_set(user.get("customerio/deleted_at"))
-        mapped_id = _customer_id(user.get(settings.user_id_mapping))
+        settings, data = self.settings, self.data
+        in_segments = in_synchronized_segments(self.message, self.compiled.segment_ids)
+        synced = _is_set(lookup(data, "customerio/created_at", "traits_customerio/created_at"))
+        deleted = _is_set(lookup(data, "customerio/deleted_at", "traits_customerio/deleted_at"))
+        mapped_id = _customer_id(lookup(data, *self.compiled.user_id_mapping))
         may_go_anonymous = settings.anonymous_events and (in_segments or self.batch)
 
-        if _usable_string(user.get("email")) is None:  # rule 1
+        if _usable_string(lookup(data, "email", "traits_email")) is None:  # rule 1
             return self.skip("no_email", anonymous=may_go_anonymous, customer_id=mapped_id)
         if not in_segments:
             if not settings.enable_user_deletion and not self.batch:  # rule 2
@@ -104,12 +108,13 @@ class _Planner:
                 if deleted:  # rule 4
                     return self.skip("already_deleted", customer_id=mapped_id)
                 return self.skip("not_in_segments", customer_id=mapped_id)  # rule 5
-        if _is_set(user.get("customerio/suppressed_at")):  # rule 6
+        suppressed_at = lookup(data, "customerio/suppressed_at", "traits_customerio/suppressed_at")
+        if _is_set(suppressed_at):  # rule 6
             return self.skip("suppressed", customer_id=mapped_id)
         if mapped_id is None:  # rule 7
             return self.skip("no_customer_id", anonymous=may_go_anonymous)
 
-        attributes = build_attributes(self.message, settings)
+        attributes = attributes_of(self.message, settings, data)
         digest = person_hash(mapped_id, attributes)
         events, skipped = self.person_events()
         if not synced:  # rule 8
@@ -121,7 +126,8 @@ class _Planner:
                 events=events,
                 skipped=skipped,
             )
-        if user.get("customerio/hash") == digest and not events:  # rule 9
+        stored_hash = lookup(data, "customerio/hash", "traits_customerio/hash")
+        if stored_hash == digest and not events:  # rule 9
             return self.skip("no_changes", customer_id=mapped_id, attributes=attributes,
                              digest=digest, event_skips=skipped)  # fmt: skip
         return self.identify(
@@ -202,7 +208,9 @@ class _Planner:
         )
 
     def delete(self, mapped_id: str | None) -> UserPlan:
-        customer_id = _usable_string(self.user.get("customerio/id")) or mapped_id
+        customer_id = (
+            _usable_string(lookup(self.data, "customerio/id", "traits_customerio/id")) or mapped_id
+        )
         if customer_id is None:
             return self.skip("no_customer_id")
         errors = validate_person(customer_id, {}, self.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,12 +12,16 @@ from ..settings import Settings
 __all__ = ["event_too_large", "validate_person", "value_size"]
 
 _QUOTE_AT_MOST = 40
+#: Types whose JSON text never exceeds 24 bytes: ``false``, ``null``, and a float's repr (at most
+#: ``-2.2250738585072014e-308``; ``-Infinity`` for the infinities).
+_AT_MOST_24_BYTES = frozenset({bool, float, type(None)})
 
 
 def value_size(value: Any) -> int:
     """The size Customer.io counts for a value: UTF-8 bytes; lists and objects as compact JSON."""
     if isinstance(value, str):
-        return len(value.encode())
+        # ASCII text is one byte per character: no need to encode it to count.
+        return len(value) if value.isascii() else len(value.encode())
     # Scalars whose JSON text is known without serialising: planning measures every value.
     if value is None or value is True:
         return 4
@@ -24,7 +29,29 @@ def value_size(value: Any) -> int:
         return 5
     if type(value) is int:
         return len(str(value))
+    if type(value) is float and math.isfinite(value):
+        return len(repr(value))  # JSON writes a finite float as its repr (ASCII)
+    if type(value) is list:
+        size = _plain_strings_size(value)
+        if size is not None:
+            return size
     return len(compact_json(value).encode())
+
+
+def _plain_strings_size(values: list[Any]) -> int | None:
+    """The compact-JSON size of a list of strings JSON writes as they are, else ``None``.
+
+    Such a string is printable ASCII without ``"`` or ``\\`` (nothing to escape): its JSON is
+    itself in quotes. A list of segment names (``hull_segments``) is usually one.
+    """
+    size = len(values) + 1  # the brackets and the commas between items
+    for item in values:
+        if type(item) is not str or not (item.isascii() and item.isprintable()):
+            return None
+        if '"' in item or "\\" in item:
+            return None
+        size += len(item) + 2
+    return size if values else 2
 
 
 def _quoted(name: str) -> str:
@@ -54,15 +81,25 @@ def validate_person(
                 f"The Customer.io id is {size} bytes long; the limit is "
                 f"{settings.max_identifier_value_length} bytes (max_identifier_value_length)."
             )
+    max_name, max_value = settings.max_attribute_name_length, settings.max_attribute_value_length
     for name, value in attributes.items():
-        size = len(name.encode())
-        if size > settings.max_attribute_name_length:
+        size = len(name) if name.isascii() else len(name.encode())
+        if size > max_name:
             problems.append(
                 f"Attribute name {_quoted(name)} is {size} bytes long; the limit is "
                 f"{settings.max_attribute_name_length} bytes (max_attribute_name_length)."
             )
-        size = value_size(value)
-        if size > settings.max_attribute_value_length:
+        # The commonest values inline (exact types only), the rest through value_size.
+        kind = type(value)
+        if kind is str:
+            size = len(value) if value.isascii() else len(value.encode())
+        elif kind is int:
+            size = len(str(value))
+        elif kind in _AT_MOST_24_BYTES and max_value >= 24:
+            continue  # fits whatever its value
+        else:
+            size = value_size(value)
+        if size > max_value:
             problems.append(
                 f"The value of attribute {_quoted(name)} is {size} bytes long; the limit is "
                 f"{settings.max_attribute_value_length} bytes (max_attribute_value_length)."

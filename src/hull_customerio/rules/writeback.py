@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -22,19 +23,29 @@ def identify_traits(
     unix seconds) when none was, so the user counts as synced from now on.
     """
     sent = attributes.get("created_at")
+    synced_at, now_seconds = _sync_time(now)
     return {
         "customerio/id": customer_id,
-        "customerio/created_at": sent if sent is not None else int(now.timestamp()),
+        "customerio/created_at": sent if sent is not None else now_seconds,
         "customerio/hash": person_hash,
-        "customerio/synced_at": format_iso(now),
+        "customerio/synced_at": synced_at,
         "customerio/deleted_at": None,
     }
+
+
+@functools.lru_cache(maxsize=8)
+def _sync_time(now: datetime) -> tuple[str, int]:
+    """``now`` as written back (ISO-8601 text, unix seconds).
+
+    A batch plans every user with the same sync time: it is formatted once, not once per user.
+    """
+    return format_iso(now), int(now.timestamp())
 
 
 def deletion_traits(now: datetime) -> dict[str, Any]:
     """The ``customerio/*`` traits after a successful delete: a returning user is inserted again."""
     return {
-        "customerio/deleted_at": format_iso(now),
+        "customerio/deleted_at": _sync_time(now)[0],
         "customerio/id": None,
         "customerio/hash": None,
         "customerio/synced_at": None,

@@ -1,0 +1,96 @@
+"""What the rules derive from the settings alone, computed once per :class:`Settings` object.
+
+Planning reads the same settings for every user of a batch: which Hull names each whitelisted
+attribute may arrive under, its Customer.io name, whether it is a date, the segment and event
+filters as sets. Deriving them once per settings object, not once per user, is most of what
+makes planning cheap. Nothing here changes a rule: each value is exactly what the per-user
+code computed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, NamedTuple
+
+from ..settings import Settings
+
+__all__ = ["AttributeSelector", "CompiledSettings", "compiled", "lookup", "other_name"]
+
+_TRAITS_PREFIX = "traits_"
+_ACCOUNT_PREFIX = "account."
+_DATE_SUFFIXES = ("_at", "_date")
+MISSING: Any = object()
+
+
+def other_name(name: str) -> str:
+    """The other form Hull may send an attribute under: with or without ``traits_``."""
+    return name[len(_TRAITS_PREFIX) :] if name.startswith(_TRAITS_PREFIX) else _TRAITS_PREFIX + name
+
+
+def lookup(data: dict[str, Any], name: str, other: str, default: Any = None) -> Any:
+    """``data[name]``, else ``data[other]``, else ``default``: how Hull attributes are read."""
+    value = data.get(name, MISSING)
+    if value is MISSING:
+        return data.get(other, default)
+    return value
+
+
+class AttributeSelector(NamedTuple):
+    """One whitelisted attribute: where to read it and what to call it."""
+
+    from_account: bool
+    name: str
+    other: str
+    target: str
+    is_date: bool
+
+
+class CompiledSettings:
+    """The per-settings values the rules use for every user."""
+
+    __slots__ = ("attribute_selectors", "events_filter", "segment_ids", "user_id_mapping")
+
+    def __init__(self, settings: Settings) -> None:
+        # Imported here: attributes.py imports this module for its lookups.
+        from .attributes import attribute_name  # noqa: PLC0415
+
+        selectors = []
+        for name in settings.synchronized_attributes:
+            from_account = name.startswith(_ACCOUNT_PREFIX)
+            key = name[len(_ACCOUNT_PREFIX) :] if from_account else name
+            target = attribute_name(name)
+            selectors.append(
+                AttributeSelector(
+                    from_account, key, other_name(key), target, target.endswith(_DATE_SUFFIXES)
+                )
+            )
+        self.attribute_selectors: tuple[AttributeSelector, ...] = tuple(selectors)
+        self.events_filter: frozenset[str] = frozenset(settings.events_filter)
+        self.segment_ids: frozenset[str] = frozenset(settings.synchronized_segments)
+        self.user_id_mapping: tuple[str, str] = (
+            settings.user_id_mapping,
+            other_name(settings.user_id_mapping),
+        )
+
+
+# Keyed by id(), not by the settings' value: hashing a Settings hashes every field, which costs
+# more than what is cached. The weak reference tells a live entry from a reused id, and its
+# callback drops the entry when the settings object goes away.
+_CACHE: dict[int, tuple[weakref.ref[Settings], CompiledSettings]] = {}
+
+
+def compiled(settings: Settings) -> CompiledSettings:
+    """The derived values of ``settings`` (computed on first use, then shared)."""
+    key = id(settings)
+    entry = _CACHE.get(key)
+    if entry is not None and entry[0]() is settings:
+        return entry[1]
+    result = CompiledSettings(settings)
+
+    def forget(_: weakref.ref[Settings]) -> None:
+        stale = _CACHE.get(key)
+        if stale is not None and stale[0]() is None:
+            _CACHE.pop(key, None)  # another thread may have dropped it meanwhile
+
+    _CACHE[key] = (weakref.ref(settings, forget), result)
+    return result

@@ -305,9 +305,29 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+#: Cases with small event limits, appended after the random ones (their own seed, so the first
+#: ``CASES`` stay as they were): events skipped alone for a long name or large data.
+EVENT_LIMIT_CASES = 12
+
+
+def _event_limit_case(rng: random.Random, number: int) -> dict[str, Any]:
+    case = _case(rng, number)
+    case["settings"]["events_filter"] = list(EVENT_NAMES[:3])
+    case["settings"]["max_event_name_length"] = rng.choice((8, 12))
+    case["settings"]["max_event_data_size"] = rng.choice((40, 80))
+    message = case["message"]
+    message["events"] = [_event(rng, index, number) for index in range(2, 5)]
+    return case
+
+
 def generate() -> list[dict[str, Any]]:
     rng = random.Random(SEED)
     cases = [_case(rng, number) for number in range(CASES)]
+    limits_rng = random.Random(SEED + 1)
+    cases += [
+        _event_limit_case(limits_rng, number)
+        for number in range(CASES, CASES + EVENT_LIMIT_CASES)
+    ]
     return [{"input": case, "plan": plan_case(case)} for case in cases]
 
 

@@ -37,6 +37,7 @@ def run(
     mode: str,
     customerio: FakeCustomerIO,
     hull: FakeHull,
+    *,
     settings: hc.Settings,
     action: Callable[[Any], Any],
 ) -> InMemoryMetrics:
@@ -109,8 +110,8 @@ def test_a_known_sync_counts_users_events_and_every_request(
     notification = hc.parse_notification(notification_payload)
 
     metrics = run(
-        flavour, mode, customerio, hull, notification.settings,
-        lambda c: c.sync_notification(notification),
+        flavour, mode, customerio, hull, settings=notification.settings,
+        action=lambda c: c.sync_notification(notification),
     )  # fmt: skip
 
     assert engine_counters(metrics) == KNOWN_SYNC
@@ -140,8 +141,8 @@ def test_retries_count_as_requests_and_a_refused_identify_counts_the_user_in_err
     customerio.fail_next(400, path="/api/v1/customers/", method="PUT")
 
     metrics = run(
-        flavour, "v1", customerio, hull, notification.settings,
-        lambda c: c.sync_notification(notification),
+        flavour, "v1", customerio, hull, settings=notification.settings,
+        action=lambda c: c.sync_notification(notification),
     )  # fmt: skip
 
     assert engine_counters(metrics) == {
@@ -163,8 +164,8 @@ def test_an_event_customerio_refuses_is_counted_in_error(
     customerio.fail_next(400, path="/api/v1/customers/", method="POST")
 
     metrics = run(
-        flavour, "v1", customerio, hull, notification.settings,
-        lambda c: c.sync_notification(notification),
+        flavour, "v1", customerio, hull, settings=notification.settings,
+        action=lambda c: c.sync_notification(notification),
     )  # fmt: skip
 
     counters = engine_counters(metrics)
@@ -181,8 +182,8 @@ def test_no_answer_is_counted_with_status_error(
     customerio.fail_next("disconnect", path="/api/v1/customers/", method="PUT")
 
     metrics = run(
-        flavour, "v1", customerio, hull, notification.settings,
-        lambda c: c.sync_notification(notification),
+        flavour, "v1", customerio, hull, settings=notification.settings,
+        action=lambda c: c.sync_notification(notification),
     )  # fmt: skip
 
     assert calls(metrics, "customerio")[("PUT", "/api/v1/customers/{id}", "error")] == 1
@@ -226,7 +227,7 @@ def test_each_webhook_is_counted_once_with_its_status_and_reason(
         connector.handle_webhook(*forged)
         return None
 
-    metrics = run(flavour, "v1", customerio, hull, WEBHOOK_SETTINGS, both)
+    metrics = run(flavour, "v1", customerio, hull, settings=WEBHOOK_SETTINGS, action=both)
 
     assert engine_counters(metrics) == {
         (INCOMING_EVENTS, (("reason", "forwarded"), ("status", "200"))): 1,

@@ -88,7 +88,7 @@ def test_a_webhook_only_connector_still_refuses_a_bad_signature(
 def test_syncing_without_customerio_client_is_a_configuration_error(
     flavour: str, call: Callable[[Any], Any]
 ) -> None:
-    with pytest.raises(hc.ConfigurationError, match="needs a Customer.io client"):
+    with pytest.raises(hc.ConfigurationError, match=r"needs a Customer\.io client"):
         run(flavour, None, call)
 
 

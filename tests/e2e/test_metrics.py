@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from e2e_support import (
 )
 
 import hull_customerio as hc
+from builders import event, raw_message, user
 from hull_customerio.metrics import (
     INCOMING_EVENTS,
     OUTGOING_EVENTS,
@@ -287,3 +289,63 @@ def test_an_object_that_is_not_a_metrics_is_refused_when_the_connector_is_built(
         hc.CustomerIOClient("site", "key", metrics=bad)
     with pytest.raises(TypeError, match="increment"):
         hc.HullClient("5c8a1f2e3b4d5e6f7a8b9c0d", "s", "acme.hullapp.io", metrics=bad)
+
+
+def test_one_metrics_object_shared_by_threads_and_tasks_under_faults_loses_nothing(
+    flavour: str, mode: str, customerio: FakeCustomerIO, hull: FakeHull
+) -> None:
+    settings = hc.Settings(
+        site_id="site-123", api_key="key-456", synchronized_segments=["seg_1"],
+        events_filter=["Signed Up"],
+    )  # fmt: skip
+    customerio.fail_randomly(0.2, 503, seed=7)
+    batches = [
+        [
+            raw_message(
+                user(id=f"hull-{n}-{k}", email=f"u{n}{k}@example.com", external_id=f"c-{n}-{k}"),
+                events=[event(event_id=f"e-{n}-{k}")],
+            )
+            for k in range(8)
+        ]
+        for n in range(4)
+    ]
+
+    def all_batches(connector: Any) -> Any:
+        if flavour == "async":
+            return asyncio.gather(*(connector.sync_user_updates(b) for b in batches))
+        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+            return list(pool.map(connector.sync_user_updates, batches))
+
+    reports: list[hc.SyncReport] = []
+
+    def keep(connector: Any) -> Any:
+        result = all_batches(connector)
+        if flavour == "async":
+
+            async def collect() -> None:
+                reports.extend(await result)
+
+            return collect()
+        reports.extend(result)
+        return None
+
+    metrics = run(flavour, mode, customerio, hull, settings=settings, action=keep)
+
+    outcomes = [o for report in reports for o in report.outcomes]
+    assert len(outcomes) == 32
+    assert all(o.action is hc.Action.IDENTIFY for o in outcomes)
+    assert metrics.count(OUTGOING_USERS) == 32
+    assert metrics.count(OUTGOING_USERS, status="error") == sum(
+        1 for o in outcomes if o.reason in {"identify_failed", "customerio_unavailable"}
+    )
+    assert metrics.count(OUTGOING_EVENTS, status="success") == sum(
+        len(o.events_sent) for o in outcomes
+    )
+    assert metrics.count(OUTGOING_EVENTS, status="error") == sum(
+        1 for o in outcomes for _, reason in o.events_skipped if reason == "send_failed"
+    )
+    assert metrics.count(SERVICE_API_CALL, service="customerio") == len(customerio.requests)
+    assert metrics.count(SERVICE_API_CALL, service="hull") == len(hull.requests)
+    assert len(metrics.timings(SERVICE_API_RESPONSE_TIME)) == len(customerio.requests) + len(
+        hull.requests
+    )

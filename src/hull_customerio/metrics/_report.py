@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from . import SERVICE_API_CALL, SERVICE_API_RESPONSE_TIME, Metrics, service_api_tags
+from . import (
+    SERVICE_API_CALL,
+    SERVICE_API_RESPONSE_TIME,
+    Metrics,
+    NullMetrics,
+    service_api_tags,
+)
 
 __all__ = ["clock", "report_request"]
 
@@ -32,6 +38,8 @@ def report_request(
         status: the HTTP status answered, ``None`` when no answer came.
         started: `clock()` when the request was sent.
     """
+    if isinstance(metrics, NullMetrics):
+        return
     seconds = max(0.0, clock() - started)
     tags = service_api_tags(service=service, method=method, endpoint=endpoint, status=status)
     metrics.increment(SERVICE_API_CALL, tags=tags)

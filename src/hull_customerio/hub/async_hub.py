@@ -388,7 +388,9 @@ class AsyncConnectorHub:
         401 and nothing is forwarded. The connector's current settings are read from Hull
         (cached ``settings_ttl`` seconds) and the webhook is handled with them: its signature
         checked with the connector's ``webhook_signing_key``, the event forwarded to that
-        connector's organization. Never raises for bad input.
+        connector's organization. A connector whose settings have no Customer.io credentials
+        still has its webhooks forwarded (no Customer.io client is needed for them). Never
+        raises for bad input.
         """
         credentials = self._core.open_token(query)
         if credentials is None:

@@ -710,7 +710,7 @@ def test_sync_verbose_logs_the_engine_events(
     code, _, err = run(capsys, "sync", str(NOTIFICATION), "-v")
 
     assert code == 0
-    assert f"outgoing.user.success user_id='{ADA}'" in err
+    assert f"outgoing.user.success user={ADA} " in err
     assert "outgoing.user.deletion" in err
     assert API_KEY not in err
 

@@ -126,7 +126,9 @@ def test_a_webhook_hull_refuses_for_good_is_answered_200_hull_rejected_and_logge
     assert (outcome.http_status, outcome.reason) == (200, "hull_rejected")
     assert len(hull.requests) == 1  # a refusal is not retried as it is
     assert hull.tracks == []
-    assert [r.getMessage() for r in caplog.records] == ["incoming.event.error"]
+    assert [vars(r)["hull_event"] for r in caplog.records] == ["incoming.event.error"]
+    assert caplog.records[0].getMessage().startswith("incoming.event.error event=")
+    assert "reason=hull_rejected" in caplog.records[0].getMessage()
     assert caplog.records[0].levelno == logging.ERROR
 
 

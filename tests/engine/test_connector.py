@@ -120,7 +120,7 @@ def test_logs_name_every_outcome_and_never_a_secret(
             notification.messages
         )
 
-    events = [r.getMessage() for r in caplog.records if r.name == "hull_customerio"]
+    events = [r.hull_event for r in caplog.records if r.name == "hull_customerio"]  # type: ignore[attr-defined]
     assert events == [
         "outgoing.user.success",
         "outgoing.event.success",
@@ -129,7 +129,10 @@ def test_logs_name_every_outcome_and_never_a_secret(
         "outgoing.user.deletion",
         "outgoing.user.skip",
     ]
-    first = next(r for r in caplog.records if r.getMessage() == "outgoing.user.success")
+    first = next(r for r in caplog.records if r.getMessage().startswith("outgoing.user.success"))
+    assert first.getMessage() == (
+        "outgoing.user.success user=5c8a1f2e3b4d5e6f7a8b9c01 customer_id=cust-001 reason=new"
+    )
     assert (first.user_id, first.customer_id, first.reason) == (  # type: ignore[attr-defined]
         "5c8a1f2e3b4d5e6f7a8b9c01",
         "cust-001",

@@ -466,7 +466,8 @@ def test_a_refusal_is_logged_without_the_secret_or_the_signature(
     with pytest.raises(hc.NotificationAuthenticationError) as raised:
         run(checker.authenticate(envelope(), headers(signature)))
 
-    records = [r for r in caplog.records if r.getMessage() == "incoming.notification.refused"]
+    refused = "incoming.notification.refused"
+    records = [r for r in caplog.records if vars(r)["hull_event"] == refused]
     assert len(records) == 1
     assert records[0].levelno == logging.WARNING
     assert vars(records[0])["reason"] == "bad_signature"

@@ -41,6 +41,7 @@ from ..errors import (
     ValidationError,
     make_status_error,
 )
+from ..metrics import Metrics, _report, guarded
 from ..models.customerio import BatchError, BatchResult
 
 __all__ = [
@@ -167,17 +168,33 @@ class ApiRequest:
         method: the HTTP method.
         path: the path below the host, identifiers already percent-encoded.
         content: the exact JSON body bytes, or ``None`` for no body.
+        endpoint: the path with identifiers replaced by placeholders
+            (``/api/v1/customers/{id}``), safe to report as a metric tag; default: ``path``.
     """
 
     method: str
     path: str
     content: bytes | None = attrs.field(default=None, repr=False)  # personal data
+    endpoint: str = attrs.field(
+        default=attrs.Factory(lambda self: self.path, takes_self=True), kw_only=True
+    )
 
 
 def _customer_path(customer_id: str, suffix: str = "") -> str:
     if not isinstance(customer_id, str) or not customer_id:
         raise ValidationError(f"customer_id must be a non-empty string, got {customer_id!r}")
     return f"/api/v1/customers/{encode_path_segment(customer_id)}{suffix}"
+
+
+def _customer_request(
+    method: str, customer_id: str, suffix: str = "", content: bytes | None = None
+) -> ApiRequest:
+    return ApiRequest(
+        method,
+        _customer_path(customer_id, suffix),
+        content,
+        endpoint=f"/api/v1/customers/{{id}}{suffix}",
+    )
 
 
 def _event_body(
@@ -205,12 +222,12 @@ def _event_body(
 
 def identify_request(customer_id: str, attributes: Mapping[str, Any]) -> ApiRequest:
     """``PUT /api/v1/customers/{id}`` with the attributes as the body."""
-    return ApiRequest("PUT", _customer_path(customer_id), dumps(attributes))
+    return _customer_request("PUT", customer_id, "", dumps(attributes))
 
 
 def delete_request(customer_id: str) -> ApiRequest:
     """``DELETE /api/v1/customers/{id}``."""
-    return ApiRequest("DELETE", _customer_path(customer_id))
+    return _customer_request("DELETE", customer_id)
 
 
 def track_request(
@@ -223,7 +240,7 @@ def track_request(
 ) -> ApiRequest:
     """``POST /api/v1/customers/{id}/events`` with ``{name, data?, timestamp?, id?}``."""
     body = _event_body(name, data, type=None, timestamp=timestamp, id=id)
-    return ApiRequest("POST", _customer_path(customer_id, "/events"), dumps(body))
+    return _customer_request("POST", customer_id, "/events", dumps(body))
 
 
 def track_page_request(
@@ -236,7 +253,7 @@ def track_page_request(
 ) -> ApiRequest:
     """``POST /api/v1/customers/{id}/events`` with ``{type: "page", name: url, ...}``."""
     body = _event_body(url, data, type="page", timestamp=timestamp, id=id)
-    return ApiRequest("POST", _customer_path(customer_id, "/events"), dumps(body))
+    return _customer_request("POST", customer_id, "/events", dumps(body))
 
 
 def track_anonymous_request(
@@ -267,12 +284,12 @@ def track_anonymous_request(
 
 def suppress_request(customer_id: str) -> ApiRequest:
     """``POST /api/v1/customers/{id}/suppress`` (no body)."""
-    return ApiRequest("POST", _customer_path(customer_id, "/suppress"))
+    return _customer_request("POST", customer_id, "/suppress")
 
 
 def unsuppress_request(customer_id: str) -> ApiRequest:
     """``POST /api/v1/customers/{id}/unsuppress`` (no body)."""
-    return ApiRequest("POST", _customer_path(customer_id, "/unsuppress"))
+    return _customer_request("POST", customer_id, "/unsuppress")
 
 
 _PERSON_IDENTIFIER_KEYS = frozenset({"id", "email", "cio_id"})
@@ -763,6 +780,7 @@ class BaseCustomerIOClient:
         base_url: str | None,
         timeout: httpx.Timeout | float | None,
         retry: RetryPolicy,
+        metrics: Metrics | None = None,
     ) -> None:
         problems = []
         if not isinstance(site_id, str) or not site_id.strip():
@@ -787,6 +805,18 @@ class BaseCustomerIOClient:
         # Where Customer.io redirected us to (an EU workspace on the US host): used from then on.
         self._redirected_origin: str | None = None
         self._redirect_lock = threading.Lock()
+        self.metrics = guarded(metrics)
+
+    def _report(self, request: ApiRequest, status: int | None, started: float) -> None:
+        """Count one request sent (each retry and redirect hop is one) and its duration."""
+        _report.report_request(
+            self.metrics,
+            service="customerio",
+            method=request.method,
+            endpoint=request.endpoint,
+            status=status,
+            started=started,
+        )
 
     def _origin(self) -> str | None:
         """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""

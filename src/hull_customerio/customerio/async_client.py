@@ -14,6 +14,7 @@ import httpx
 from .._ratelimit import AsyncRateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
+from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
 from . import _base
 from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
@@ -52,6 +53,9 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         http_client: an ``httpx.AsyncClient`` to send with; it is not closed by :meth:`aclose`.
         sleep: an async sleep for retries and the rate limiter (default ``asyncio.sleep``).
         max_concurrency: requests in flight at once, at least 1.
+        metrics: where each request sent (retries and redirect hops included) is counted as
+            ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
+            nowhere.
 
     Raises:
         ConfigurationError: missing credentials, an unknown region or a bad bound.
@@ -70,9 +74,16 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
-            site_id, api_key, region=region, base_url=base_url, timeout=timeout, retry=retry
+            site_id,
+            api_key,
+            region=region,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            metrics=metrics,
         )
         if (
             isinstance(max_concurrency, bool)
@@ -133,6 +144,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                 hops = 0
                 while True:
                     await self._limiter.acquire()
+                    started = _report.clock()
                     try:
                         response = await self._http.request(
                             request.method,
@@ -144,9 +156,11 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                             follow_redirects=False,  # redirects are vetted, never followed blindly
                         )
                     except httpx.TransportError as exc:
+                        self._report(request, None, started)
                         error = _base.transport_error(request.method, url, exc)
                         logger.debug("Customer.io attempt %d failed: %s", attempts, error)
                         raise error from exc
+                    self._report(request, response.status_code, started)
                     if response.status_code not in _base.REDIRECT_STATUSES:
                         break
                     url = _base.redirect_target(request.method, url, response, hops=hops)

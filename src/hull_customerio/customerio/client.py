@@ -15,6 +15,7 @@ import httpx
 from .._ratelimit import RateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
+from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
 from . import _base
 from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
@@ -53,6 +54,9 @@ class CustomerIOClient(BaseCustomerIOClient):
             (one limit for every process that sends to the workspace).
         http_client: an ``httpx.Client`` to send with; it is not closed by :meth:`close`.
         sleep: how to wait between retries and for the rate limiter (injectable for tests).
+        metrics: where each request sent (retries and redirect hops included) is counted as
+            ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
+            nowhere.
 
     Raises:
         ConfigurationError: missing credentials or an unknown region.
@@ -70,9 +74,16 @@ class CustomerIOClient(BaseCustomerIOClient):
         rate_limit: float | RateLimiter | SharedRateLimiter | None = 100.0,
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
-            site_id, api_key, region=region, base_url=base_url, timeout=timeout, retry=retry
+            site_id,
+            api_key,
+            region=region,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            metrics=metrics,
         )
         self._sleep = sleep
         self._limiter = _base.make_sync_limiter(rate_limit, sleep)
@@ -111,6 +122,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             hops = 0
             while True:
                 self._limiter.acquire()
+                started = _report.clock()
                 try:
                     response = self._http.request(
                         request.method,
@@ -122,9 +134,11 @@ class CustomerIOClient(BaseCustomerIOClient):
                         follow_redirects=False,  # redirects are vetted, never followed blindly
                     )
                 except httpx.TransportError as exc:
+                    self._report(request, None, started)
                     error = _base.transport_error(request.method, url, exc)
                     logger.debug("Customer.io attempt %d failed: %s", attempts, error)
                     raise error from exc
+                self._report(request, response.status_code, started)
                 if response.status_code not in _base.REDIRECT_STATUSES:
                     break
                 url = _base.redirect_target(request.method, url, response, hops=hops)

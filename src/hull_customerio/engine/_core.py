@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, HullFailureKind, hull_failure_kind
 from ..hull.flow_control import flow_control_next, flow_control_retry
+from ..metrics import INCOMING_EVENTS, OUTGOING_EVENTS, OUTGOING_USERS, Metrics, NullMetrics
 from ..models.customerio import BatchResult
 from ..models.hull import MalformedMessage, Notification, UserUpdateMessage, parse_notification
 from ..models.plan import Action, OutgoingEvent, UserPlan
@@ -52,6 +53,7 @@ __all__ = [
     "CustomerIOCall",
     "Execution",
     "HullTraits",
+    "LogContext",
     "Mode",
     "Step",
     "batch_operations",
@@ -59,8 +61,10 @@ __all__ = [
     "batch_steps",
     "check_status_messages",
     "flow_control_for",
+    "log_event",
     "logger",
     "prepare",
+    "record_webhook",
     "user_calls",
     "v1_steps",
     "write_back_steps",
@@ -138,6 +142,10 @@ class Execution:
     exception: HullCustomerIOError | None = None
     details: list[str] = attrs.field(factory=list)
     request_id: str | None = None
+    #: Customer.io accepted every identify chunk, or the deletion.
+    person_sent: bool = False
+    #: Events Customer.io was asked for and did not accept.
+    events_failed: list[OutgoingEvent] = attrs.field(factory=list)
 
     def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
         # The first failure names the outcome; later ones add detail.
@@ -210,12 +218,14 @@ def user_calls(plan: UserPlan) -> Generator[list[CustomerIOCall], list[StepResul
                 execution.fail("identify_failed", result, _describe(result))
                 execution.events_skipped += [(e.name, "identify_failed") for e in plan.events]
                 return execution
+        execution.person_sent = bool(plan.chunks)
     elif plan.action is Action.DELETE:
         (result,) = yield [CustomerIOCall("delete", (plan.customer_id,))]
         execution.calls.append("delete")
         if isinstance(result, HullCustomerIOError):
             execution.fail("delete_failed", result, _describe(result))
             return execution
+        execution.person_sent = True
     if plan.events:
         results = yield [_event_call(event, plan.customer_id) for event in plan.events]
         for event, result in zip(plan.events, results, strict=True):
@@ -256,6 +266,7 @@ def _record_event(
         execution.events_sent.append(event)
         return
     execution.events_skipped.append((event.name, "send_failed"))
+    execution.events_failed.append(event)
     execution.fail("event_failed", error, f"event {event.name!r}: {_describe(error)}")
 
 
@@ -366,7 +377,7 @@ def batch_results(
 
 
 def batch_steps(
-    plans: Sequence[UserPlan],
+    plans: Sequence[UserPlan], context: LogContext | None = None
 ) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[Execution]]:
     """Every user's Customer.io calls (see :func:`user_calls`), round after round.
 
@@ -388,7 +399,7 @@ def batch_steps(
             del running[user]
             waiting.pop(user, None)
         except Exception as exc:  # a bug must cost one user, not the batch
-            executions[user] = internal_error(Execution(plans[user]), exc)
+            executions[user] = internal_error(Execution(plans[user]), exc, context)
             del running[user]
             waiting.pop(user, None)
 
@@ -430,8 +441,12 @@ def prepare(
     *,
     batch: bool,
     malformed: Iterable[MalformedMessage] = (),
+    context: LogContext | None = None,
 ) -> Prepared:
-    """Parse raw messages, de-duplicate, plan every user; nothing raises for one bad user."""
+    """Parse raw messages, de-duplicate, plan every user; nothing raises for one bad user.
+
+    ``context`` names the notification being processed, for the log records.
+    """
     early: dict[int, UserOutcome] = {}
     parsed: list[tuple[int, UserUpdateMessage]] = []
     for position, message in enumerate(messages):
@@ -458,9 +473,13 @@ def prepare(
             plans.append(plan_user_update(message, settings, batch=batch, now=now))
             positions.append(position)
         except Exception as exc:  # a bug must cost one user, not the batch
-            logger.exception(
+            log_event(
+                logging.ERROR,
                 "outgoing.user.error",
-                extra={"hull_event": "outgoing.user.error", "user_id": message.user.id},
+                context,
+                exc_info=exc,
+                user_id=message.user.id,
+                reason="internal_error",
             )
             early[position] = _internal_error_outcome(message.user.id, exc)
     return Prepared(plans, early, positions)
@@ -488,7 +507,9 @@ def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcom
     )
 
 
-def credentials_mismatch_report(notification: Notification, detail: str) -> SyncReport:
+def credentials_mismatch_report(
+    notification: Notification, detail: str, context: LogContext | None = None
+) -> SyncReport:
     """Every user of ``notification`` in error with ``credentials_mismatch``; nothing sent.
 
     Malformed messages keep their ``malformed_message`` outcome; duplicates of a user are
@@ -508,7 +529,7 @@ def credentials_mismatch_report(notification: Notification, detail: str) -> Sync
     ]
     outcomes += [malformed_outcome(bad.user_id, bad.error) for bad in notification.malformed]
     for outcome in outcomes:
-        log_outcome(outcome)
+        log_outcome(outcome, context)
     return SyncReport(outcomes=outcomes)
 
 
@@ -524,12 +545,18 @@ def _internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
     )
 
 
-def internal_error(execution: Execution, exc: Exception) -> Execution:
+def internal_error(
+    execution: Execution, exc: Exception, context: LogContext | None = None
+) -> Execution:
     """Record an unexpected exception on ``execution`` (a bug must cost one user, not all)."""
-    logger.error(
+    log_event(
+        logging.ERROR,
         "outgoing.user.error",
+        context,
         exc_info=exc,
-        extra={"hull_event": "outgoing.user.error", "user_id": execution.plan.user_id},
+        user_id=execution.plan.user_id,
+        customer_id=execution.plan.customer_id,
+        reason="internal_error",
     )
     execution.failure = "internal_error"
     execution.details.append(f"{type(exc).__name__}: {exc}")
@@ -616,24 +643,145 @@ def mark_unreachable(executions: Iterable[Execution]) -> None:
             execution.failure = "customerio_unavailable"
 
 
-def finish(prepared: Prepared, executions: Sequence[Execution]) -> SyncReport:
-    """Assemble the report in input order and log every outcome."""
+def finish(
+    prepared: Prepared,
+    executions: Sequence[Execution],
+    *,
+    context: LogContext | None = None,
+    metrics: Metrics | None = None,
+) -> SyncReport:
+    """Assemble the report in input order, log every outcome and count what was sent."""
     by_position = dict(prepared.early)
     for position, execution in zip(prepared.positions, executions, strict=True):
         by_position[position] = execution.outcome()
     outcomes = [by_position[p] for p in sorted(by_position)]
     for outcome in outcomes:
-        log_outcome(outcome)
+        log_outcome(outcome, context)
+    if metrics is not None:
+        for execution in executions:
+            record_execution(metrics, execution)
     return SyncReport(outcomes=outcomes)
 
 
 # --------------------------------------------------------------------------------------------
-# Logging (SPEC §7): event names as messages, structured `extra`, never secrets or attributes.
+# Metrics: what the engine counts (the clients count their own requests).
+
+_PERSON_ACTIONS: Mapping[Action, str] = {Action.IDENTIFY: "identify", Action.DELETE: "delete"}
 
 
-def log_outcome(outcome: UserOutcome) -> None:
+def record_execution(metrics: Metrics, execution: Execution) -> None:
+    """Count one user's Customer.io outcome.
+
+    ``ship.outgoing.users`` once when the plan was an identify or a delete: ``success`` when
+    Customer.io accepted every identify chunk (or the deletion), else ``error`` (also when
+    the user was not sent because Customer.io was unreachable). ``ship.outgoing.events`` once
+    per event Customer.io was asked for, ``success`` or ``error``; events never sent (the
+    identify failed, Customer.io unreachable) are not counted.
+    """
+    if isinstance(metrics, NullMetrics):
+        return
+    plan = execution.plan
+    action = _PERSON_ACTIONS.get(plan.action)
+    if action is not None and (plan.action is Action.DELETE or plan.chunks):
+        status = "success" if execution.person_sent else "error"
+        metrics.increment(OUTGOING_USERS, tags={"action": action, "status": status})
+    for event in execution.events_sent:
+        metrics.increment(OUTGOING_EVENTS, tags={"kind": event.kind, "status": "success"})
+    for event in execution.events_failed:
+        metrics.increment(OUTGOING_EVENTS, tags={"kind": event.kind, "status": "error"})
+
+
+def record_webhook(metrics: Metrics, outcome: WebhookOutcome) -> WebhookOutcome:
+    """Count one webhook's answer as ``ship.incoming.events``; returns ``outcome``."""
+    metrics.increment(
+        INCOMING_EVENTS,
+        tags={"status": str(outcome.http_status), "reason": outcome.reason or "forwarded"},
+    )
+    return outcome
+
+
+# --------------------------------------------------------------------------------------------
+# Logging (SPEC §7): the event name starts a readable message of ids and reason codes; the
+# same data is in the record's `extra`. Never secrets, emails or attribute values.
+
+
+@attrs.frozen
+class LogContext:
+    """What every log record of one notification's processing carries.
+
+    Attributes:
+        notification_id: Hull's id of the notification.
+        organization: the Hull organization it came from.
+    """
+
+    notification_id: str | None = None
+    organization: str | None = None
+
+    @classmethod
+    def of(cls, notification: Notification) -> LogContext:
+        """The context of a parsed notification."""
+        configuration = notification.configuration
+        return cls(
+            notification_id=notification.notification_id,
+            organization=configuration.organization if configuration is not None else None,
+        )
+
+
+#: The fields shown in a log message, in order, with their label.
+_SHOWN: tuple[tuple[str, str], ...] = (
+    ("user_id", "user"),
+    ("customer_id", "customer_id"),
+    ("event_name", "event"),
+    ("event_kind", "kind"),
+    ("event_id", "event_id"),
+    ("reason", "reason"),
+    ("channel", "channel"),
+    ("connector_id", "connector"),
+    ("notification_id", "notification"),
+    ("organization", "organization"),
+)
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:@/+")
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    # Anything that could be mistaken for another field or line is quoted (log injection).
+    return text if text and set(text) <= _PLAIN else repr(text)
+
+
+def log_event(
+    level: int,
+    name: str,
+    context: LogContext | None = None,
+    *,
+    exc_info: BaseException | None = None,
+    **fields: Any,
+) -> None:
+    """Log one event: ``name key=value ...`` with ids and reason codes, the same in ``extra``.
+
+    ``extra`` also holds ``hull_event`` (``name``), and the fields not shown in the message
+    (``error``...). ``None`` values are left out of the message but kept in ``extra``.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    if context is not None:
+        fields.setdefault("notification_id", context.notification_id)
+        fields.setdefault("organization", context.organization)
+    parts = [name]
+    args: list[str] = []
+    for key, label in _SHOWN:
+        value = fields.get(key)
+        if value is not None:
+            parts.append(f"{label}=%s")
+            args.append(_shown(value))
+    logger.log(
+        level, " ".join(parts), *args, exc_info=exc_info, extra={"hull_event": name, **fields}
+    )
+
+
+def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None:
     """Log one user's outcome and the fate of its events."""
-    base = {"user_id": outcome.user_id, "customer_id": outcome.customer_id}
+    base: dict[str, Any] = {"user_id": outcome.user_id, "customer_id": outcome.customer_id}
     if outcome.status == "error":
         name, level = "outgoing.user.error", logging.ERROR
     elif outcome.status == "skipped":
@@ -642,24 +790,19 @@ def log_outcome(outcome: UserOutcome) -> None:
         name, level = "outgoing.user.deletion", logging.INFO
     else:
         name, level = "outgoing.user.success", logging.INFO
-    logger.log(
-        level,
-        name,
-        extra={**base, "hull_event": name, "reason": outcome.reason, "error": outcome.error},
-    )
+    log_event(level, name, context, **base, reason=outcome.reason, error=outcome.error)
     for event in outcome.events_sent:
-        logger.info(
-            "outgoing.event.success",
-            extra={**base, "hull_event": "outgoing.event.success", "event_name": event.name,
-                   "event_kind": event.kind, "event_id": event.id},
+        log_event(
+            logging.INFO, "outgoing.event.success", context, **base,
+            event_name=event.name, event_kind=event.kind, event_id=event.id,
         )  # fmt: skip
     for event_name, reason in outcome.events_skipped:
-        name = "outgoing.event.error" if reason == "send_failed" else "outgoing.event.skip"
-        logger.log(
-            logging.ERROR if reason == "send_failed" else logging.INFO,
-            name,
-            extra={**base, "hull_event": name, "event_name": event_name, "reason": reason},
-        )
+        failed = reason == "send_failed"
+        log_event(
+            logging.ERROR if failed else logging.INFO,
+            "outgoing.event.error" if failed else "outgoing.event.skip",
+            context, **base, event_name=event_name, reason=reason,
+        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,15 +828,16 @@ def is_transient(exc: BaseException | None) -> bool:
     return False
 
 
-def read_notification(payload: Mapping[str, Any]) -> Notification | None:
+def read_notification(
+    payload: Mapping[str, Any], context: LogContext | None = None
+) -> Notification | None:
     """The parsed notification, or ``None`` (logged) when it can never succeed."""
     try:
         return parse_notification(payload)
     except (ValidationError, ConfigurationError) as exc:
-        logger.error(
-            "outgoing.user.error",
-            extra={"hull_event": "outgoing.user.error", "reason": "invalid_notification",
-                   "error": str(exc)},
+        log_event(
+            logging.ERROR, "outgoing.user.error", context,
+            reason="invalid_notification", error=str(exc),
         )  # fmt: skip
         return None
 
@@ -776,12 +920,13 @@ def webhook_delivered(
         status, reason, what = _HULL_WEBHOOK_ANSWERS[hull_failure_kind(error)]
         outcome = _webhook_outcome(status, reason, f"{what}: {error}", event)
     name = "incoming.event.success" if outcome.reason is None else "incoming.event.error"
-    logger.log(
+    log_event(
         logging.INFO if outcome.reason is None else logging.ERROR,
         name,
-        extra={"hull_event": name, "event_name": event.event, "event_id": event.event_id,
-               "reason": outcome.reason},
-    )  # fmt: skip
+        event_name=event.event,
+        event_id=event.event_id,
+        reason=outcome.reason,
+    )
     return outcome
 
 
@@ -789,10 +934,7 @@ def _webhook_outcome(
     status: int, reason: str, message: str, event: IncomingEvent | None = None
 ) -> WebhookOutcome:
     if event is None:
-        logger.warning(
-            "incoming.event.error",
-            extra={"hull_event": "incoming.event.error", "reason": reason},
-        )
+        log_event(logging.WARNING, "incoming.event.error", reason=reason)
     return WebhookOutcome(http_status=status, reason=reason, message=message, event=event)
 
 
@@ -814,6 +956,17 @@ NO_SEGMENTS = (
     "(synchronized_segments is empty)."
 )
 INVALID_CREDENTIALS = "Invalid credentials: Customer.io refused the Site ID and API Key."
+NO_CUSTOMERIO_CLIENT = (
+    "No Customer.io client: this connector only forwards Customer.io webhooks to Hull; build "
+    "it with customerio=... to send users and events."
+)
+
+
+def no_customerio_client(what: str) -> ConfigurationError:
+    """The error of a sync asked of a webhook-only connector (``what``: the method)."""
+    return ConfigurationError(
+        [f"{what} needs a Customer.io client: build the connector with customerio=..."]
+    )
 
 
 def hull_credentials_message(error: APIStatusError | None) -> list[str]:

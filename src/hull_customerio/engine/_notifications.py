@@ -24,6 +24,7 @@ So the signature proves that Hull issued a notification with that id; the body's
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -662,12 +663,10 @@ class NotificationGuard:
     ) -> NotificationAuthenticationError:
         message = REFUSAL_MESSAGES[reason] + (f" ({detail})" if detail else "")
         configuration = envelope.configuration
-        logger.warning(
-            "incoming.notification.refused",
-            extra={"hull_event": "incoming.notification.refused", "reason": reason,
-                   "notification_id": envelope.notification_id,
-                   "connector_id": configuration.id,
-                   "organization": configuration.organization, "error": message},
+        _core.log_event(
+            logging.WARNING, "incoming.notification.refused", reason=reason,
+            notification_id=envelope.notification_id, connector_id=configuration.id,
+            organization=configuration.organization, error=message,
         )  # fmt: skip
         return NotificationAuthenticationError(message, reason=reason)
 
@@ -694,17 +693,20 @@ def prepare_notification(
     ``site_id``, the one the connector's client sends to (``credentials_mismatch``: every user
     gets that error).
     """
+    context = _core.LogContext(
+        notification_id=envelope.notification_id,
+        organization=envelope.configuration.organization,
+    )
     if envelope.channel is not None and envelope.channel != USER_UPDATE:
-        logger.info(
-            "incoming.notification.skip",
-            extra={"hull_event": "incoming.notification.skip", "reason": "unsupported_channel",
-                   "notification_id": envelope.notification_id, "channel": envelope.channel},
+        _core.log_event(
+            logging.INFO, "incoming.notification.skip", context,
+            reason="unsupported_channel", channel=envelope.channel,
         )  # fmt: skip
         return _next_answer(
             "unsupported_channel",
             f"The channel {envelope.channel!r} is not synchronized; only 'user:update' is.",
         )
-    notification = _core.read_notification(envelope.payload)
+    notification = _core.read_notification(envelope.payload, context)
     if notification is None:
         return _next_answer(
             "invalid_notification", "The notification is malformed or its settings are invalid."
@@ -717,11 +719,10 @@ def prepare_notification(
             if named
             else "The notification's settings name no Customer.io workspace; nothing was sent."
         )
-        logger.error(
-            "incoming.notification.error",
-            extra={"hull_event": "incoming.notification.error", "reason": "credentials_mismatch",
-                   "notification_id": envelope.notification_id, "error": message},
+        _core.log_event(
+            logging.ERROR, "incoming.notification.error", context,
+            reason="credentials_mismatch", error=message,
         )  # fmt: skip
-        report = _core.credentials_mismatch_report(notification, message)
+        report = _core.credentials_mismatch_report(notification, message, context)
         return _next_answer("credentials_mismatch", message, report)
     return notification

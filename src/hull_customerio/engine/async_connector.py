@@ -17,12 +17,13 @@ from ..errors import (
     ValidationError,
 )
 from ..hull import AsyncHullClient, DeliveryTicket
+from ..metrics import Metrics, guarded
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
-from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
     NotificationAnswer,
@@ -46,7 +47,9 @@ class AsyncConnector:
 
     Args:
         settings: the connector settings.
-        customerio: the Customer.io client every call goes through.
+        customerio: the Customer.io client every call goes through; ``None`` makes a
+            webhook-only connector whose sync methods raise `ConfigurationError` (see
+            `hull_customerio.Connector`).
         hull: the Hull client for write-backs and incoming events (``None``: no write-back,
             no webhook forwarding).
         mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
@@ -64,6 +67,8 @@ class AsyncConnector:
             short-lived client with a 5 s timeout per fetch).
         webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
             event before answering 503; ``None`` waits as long as the retries take.
+        metrics: where users, events and webhooks are counted (see
+            `hull_customerio.metrics`); default: nowhere.
 
     One connector may be shared by every task of a web app: each call's report or webhook
     answer is the truth about its own Hull messages, whoever's request carried them.
@@ -78,7 +83,7 @@ class AsyncConnector:
         self,
         settings: Settings,
         *,
-        customerio: AsyncCustomerIOClient,
+        customerio: AsyncCustomerIOClient | None = None,
         hull: AsyncHullClient | None = None,
         mode: str = "v1",
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -88,9 +93,11 @@ class AsyncConnector:
         key_cache: NotificationKeyCache | None = None,
         key_http_client: httpx.AsyncClient | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ConfigurationError([f"max_concurrency must be at least 1, got {max_concurrency}"])
+        self.metrics = guarded(metrics)
         self.settings = settings
         self.customerio = customerio
         self.hull = hull
@@ -119,7 +126,11 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise users; see :meth:`hull_customerio.Connector.sync_user_updates`."""
+        """Synchronise users; see :meth:`hull_customerio.Connector.sync_user_updates`.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
+        """
         return await self._sync(messages, batch=batch, settings=settings or self.settings)
 
     async def _sync(
@@ -129,8 +140,12 @@ class AsyncConnector:
         batch: bool,
         settings: Settings,
         malformed: Iterable[Any] = (),
+        context: LogContext | None = None,
     ) -> SyncReport:
-        prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
+        customerio = self._require_customerio("syncing users")
+        prepared = _core.prepare(
+            messages, settings, batch=batch, malformed=malformed, context=context
+        )
         ticket = self.hull.delivery() if self.hull is not None else None
         semaphore = asyncio.Semaphore(self.max_concurrency)
         unreachable = _core.Unreachable()
@@ -142,10 +157,10 @@ class AsyncConnector:
                 if unreachable.tripped:
                     steps.close()
                     return unreachable.skip(plan)
-                return unreachable.note(await self._drive(plan, steps, ticket))
+                return unreachable.note(await self._drive(plan, steps, ticket, context))
 
         if self.mode == "batch":
-            rounds = _core.batch_steps(prepared.plans)
+            rounds = _core.batch_steps(prepared.plans, context)
             answers: dict[int, dict[int, StepResult]] | None = None
             while True:
                 try:
@@ -154,7 +169,7 @@ class AsyncConnector:
                     done: list[Execution] = stop.value
                     break
                 result = (
-                    await self.customerio.batch(round_.operations) if round_.operations else None
+                    await customerio.batch(round_.operations) if round_.operations else None
                 )
                 singles = await self._perform_in_user_order(round_.calls)
                 answers = _core.batch_results(round_, result, singles)
@@ -162,7 +177,7 @@ class AsyncConnector:
             async def write_back(execution: Execution) -> Execution:
                 async with semaphore:
                     steps = _core.write_back_steps(execution)
-                    return await self._drive(execution.plan, steps, ticket)
+                    return await self._drive(execution.plan, steps, ticket, context)
 
             executions = list(await asyncio.gather(*(write_back(e) for e in done)))
             _core.mark_unreachable(executions)
@@ -172,7 +187,12 @@ class AsyncConnector:
         if self.hull is not None and ticket is not None:
             await self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)
-        return _core.finish(prepared, executions)
+        return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+
+    def _require_customerio(self, what: str) -> AsyncCustomerIOClient:
+        if self.customerio is None:
+            raise _core.no_customerio_client(what)
+        return self.customerio
 
     async def _perform_in_user_order(
         self, calls: list[tuple[int, int, CustomerIOCall]]
@@ -195,6 +215,7 @@ class AsyncConnector:
         plan: UserPlan,
         steps: Generator[Step, StepResult, Execution],
         ticket: DeliveryTicket | None,
+        context: LogContext | None = None,
     ) -> Execution:
         result: StepResult = None
         try:
@@ -205,12 +226,13 @@ class AsyncConnector:
             execution: Execution = stop.value
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
-            return _core.internal_error(Execution(plan), exc)
+            return _core.internal_error(Execution(plan), exc, context)
 
     async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
-                await getattr(self.customerio, step.method)(*step.args, **step.kwargs)
+                customerio = self._require_customerio("syncing users")
+                await getattr(customerio, step.method)(*step.args, **step.kwargs)
                 return None
             if isinstance(step, HullTraits):
                 if self.hull is None:
@@ -230,6 +252,7 @@ class AsyncConnector:
         Raises:
             NotificationAuthenticationError: the notification is refused; nothing was sent.
             ValidationError: ``payload`` is bytes that are not a JSON object.
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         envelope = _notifications.envelope_of(payload)
         await self._authenticate(envelope, headers)
@@ -239,7 +262,12 @@ class AsyncConnector:
         self, body: bytes, headers: Mapping[str, str]
     ) -> NotificationAnswer:
         """Everything a web view needs to answer Hull; never raises for bad input. See
-        :meth:`hull_customerio.Connector.answer_notification`."""
+        :meth:`hull_customerio.Connector.answer_notification`.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only); raised
+                once the notification is authenticated, before anything is sent.
+        """
         read = _notifications.read_notification_body(body)
         if isinstance(read, NotificationAnswer):
             return read
@@ -260,7 +288,8 @@ class AsyncConnector:
             return
 
     async def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
-        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        customerio = self._require_customerio("handling a notification")
+        prepared = _notifications.prepare_notification(envelope, site_id=customerio.site_id)
         if isinstance(prepared, NotificationAnswer):
             return prepared
         return _notifications.processed_answer(await self.sync_notification(prepared))
@@ -269,17 +298,25 @@ class AsyncConnector:
         """Synchronise a parsed notification: its messages with its own settings.
 
         An export (``is_export``) bypasses the segment filter, and each malformed message of the
-        notification gets its own ``malformed_message`` error outcome in the report.
+        notification gets its own ``malformed_message`` error outcome in the report. Every log
+        record of it carries the notification's id and organization.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         return await self._sync(
             notification.messages,
             batch=notification.is_export,
             settings=notification.settings,
             malformed=notification.malformed,
+            context=LogContext.of(notification),
         )
 
     async def handle_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Handle a webhook; see :meth:`hull_customerio.Connector.handle_webhook`."""
+        return _core.record_webhook(self.metrics, await self._webhook(body, headers))
+
+    async def _webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         read = _core.read_webhook(body, headers, self.settings)
         if isinstance(read, WebhookOutcome):
             return read
@@ -297,7 +334,9 @@ class AsyncConnector:
     async def check_status(self) -> Status:
         """The connector's health; see :meth:`hull_customerio.Connector.check_status`."""
         errors, warnings = _core.check_status_messages(self.settings)
-        if not errors:
+        if self.customerio is None:
+            warnings.append(_core.NO_CUSTOMERIO_CLIENT)
+        elif not errors:
             try:
                 if not await self.customerio.check_credentials():
                     errors.append(_core.INVALID_CREDENTIALS)

@@ -16,12 +16,13 @@ from ..errors import (
     ValidationError,
 )
 from ..hull import DeliveryTicket, HullClient
+from ..metrics import Metrics, guarded
 from ..models.hull import Notification, UserUpdateMessage
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
-from ._core import CustomerIOCall, Execution, HullTraits, Step, StepResult
+from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
     NotificationAnswer,
@@ -38,7 +39,10 @@ class Connector:
 
     Args:
         settings: the connector settings.
-        customerio: the Customer.io client every call goes through.
+        customerio: the Customer.io client every call goes through; ``None`` makes a
+            webhook-only connector: it verifies Customer.io webhooks and forwards them to Hull,
+            and its sync methods (`sync_user_updates`, `sync_notification`,
+            `handle_notification`, `answer_notification`) raise `ConfigurationError`.
         hull: the Hull client for write-backs and incoming events; ``None`` syncs without
             writing anything back to Hull (a dry run for Hull) and cannot forward webhooks.
         mode: ``"v1"`` sends one Track API call per operation; ``"batch"`` sends every
@@ -58,6 +62,10 @@ class Connector:
         webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
             event before answering 503 (Customer.io then delivers it again); ``None`` waits
             as long as the Hull client's retries take.
+        metrics: where the connector counts users and events sent (``ship.outgoing.users``,
+            ``ship.outgoing.events``) and webhooks received (``ship.incoming.events``); see
+            `hull_customerio.metrics`. Give the same object to the clients to also count
+            their HTTP requests. Default: nowhere.
 
     One connector may be shared by every thread of a web app: each call's report or webhook
     answer is the truth about its own Hull messages, whoever's request carried them.
@@ -72,7 +80,7 @@ class Connector:
         self,
         settings: Settings,
         *,
-        customerio: CustomerIOClient,
+        customerio: CustomerIOClient | None = None,
         hull: HullClient | None = None,
         mode: str = "v1",
         notification_public_key: str | None = None,
@@ -81,7 +89,9 @@ class Connector:
         key_cache: NotificationKeyCache | None = None,
         key_http_client: httpx.Client | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = guarded(metrics)
         self.settings = settings
         self.customerio = customerio
         self.hull = hull
@@ -120,6 +130,9 @@ class Connector:
             batch: the messages come from a manual batch or an export (no segment filter).
             settings: settings for this call only (e.g. a notification's own); default: the
                 connector's.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         return self._sync(messages, batch=batch, settings=settings or self.settings)
 
@@ -130,11 +143,15 @@ class Connector:
         batch: bool,
         settings: Settings,
         malformed: Iterable[Any] = (),
+        context: LogContext | None = None,
     ) -> SyncReport:
-        prepared = _core.prepare(messages, settings, batch=batch, malformed=malformed)
+        customerio = self._require_customerio("syncing users")
+        prepared = _core.prepare(
+            messages, settings, batch=batch, malformed=malformed, context=context
+        )
         ticket = self.hull.delivery() if self.hull is not None else None
         if self.mode == "batch":
-            rounds = _core.batch_steps(prepared.plans)
+            rounds = _core.batch_steps(prepared.plans, context)
             answers: dict[int, dict[int, StepResult]] | None = None
             while True:
                 try:
@@ -142,11 +159,11 @@ class Connector:
                 except StopIteration as stop:
                     done: list[Execution] = stop.value
                     break
-                result = self.customerio.batch(round_.operations) if round_.operations else None
+                result = customerio.batch(round_.operations) if round_.operations else None
                 singles = [self._perform(call) for _, _, call in round_.calls]
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(execution.plan, _core.write_back_steps(execution), ticket)
+                self._drive(execution.plan, _core.write_back_steps(execution), ticket, context)
                 for execution in done
             ]
             _core.mark_unreachable(executions)
@@ -155,19 +172,25 @@ class Connector:
             executions = [
                 unreachable.skip(plan)
                 if unreachable.tripped
-                else unreachable.note(self._drive(plan, _core.v1_steps(plan), ticket))
+                else unreachable.note(self._drive(plan, _core.v1_steps(plan), ticket, context))
                 for plan in prepared.plans
             ]
         if self.hull is not None and ticket is not None:
             self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)
-        return _core.finish(prepared, executions)
+        return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+
+    def _require_customerio(self, what: str) -> CustomerIOClient:
+        if self.customerio is None:
+            raise _core.no_customerio_client(what)
+        return self.customerio
 
     def _drive(
         self,
         plan: UserPlan,
         steps: Generator[Step, StepResult, Execution],
         ticket: DeliveryTicket | None,
+        context: LogContext | None = None,
     ) -> Execution:
         result: StepResult = None
         try:
@@ -178,12 +201,13 @@ class Connector:
             execution: Execution = stop.value
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
-            return _core.internal_error(Execution(plan), exc)
+            return _core.internal_error(Execution(plan), exc, context)
 
     def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
             if isinstance(step, CustomerIOCall):
-                getattr(self.customerio, step.method)(*step.args, **step.kwargs)
+                customerio = self._require_customerio("syncing users")
+                getattr(customerio, step.method)(*step.args, **step.kwargs)
                 return None
             if isinstance(step, HullTraits):
                 if self.hull is None:
@@ -222,6 +246,8 @@ class Connector:
         Raises:
             NotificationAuthenticationError: the notification is refused; nothing was sent.
             ValidationError: ``payload`` is bytes that are not a JSON object.
+            ConfigurationError: the connector has no Customer.io client (webhook-only); raised
+                once the notification is authenticated, before anything is sent.
         """
         envelope = _notifications.envelope_of(payload)
         self._authenticate(envelope, headers)
@@ -244,6 +270,10 @@ class Connector:
         Returns:
             ``200`` with the flow control, ``400`` (``invalid_body``) for a body that is not
             a JSON object, or ``401`` with the refusal reason.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only); raised
+                once the notification is authenticated, before anything is sent.
         """
         read = _notifications.read_notification_body(body)
         if isinstance(read, NotificationAnswer):
@@ -264,7 +294,8 @@ class Connector:
             return
 
     def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
-        prepared = _notifications.prepare_notification(envelope, site_id=self.customerio.site_id)
+        customerio = self._require_customerio("handling a notification")
+        prepared = _notifications.prepare_notification(envelope, site_id=customerio.site_id)
         if isinstance(prepared, NotificationAnswer):
             return prepared
         return _notifications.processed_answer(self.sync_notification(prepared))
@@ -273,13 +304,18 @@ class Connector:
         """Synchronise a parsed notification: its messages with its own settings.
 
         An export (``is_export``) bypasses the segment filter, and each malformed message of the
-        notification gets its own ``malformed_message`` error outcome in the report.
+        notification gets its own ``malformed_message`` error outcome in the report. Every log
+        record of it carries the notification's id and organization.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         return self._sync(
             notification.messages,
             batch=notification.is_export,
             settings=notification.settings,
             malformed=notification.malformed,
+            context=LogContext.of(notification),
         )
 
     # ------------------------------------------------------------------------ webhooks
@@ -298,6 +334,9 @@ class Connector:
             body: the raw request body, byte for byte (the signature covers it).
             headers: the request headers (names matched case-insensitively).
         """
+        return _core.record_webhook(self.metrics, self._webhook(body, headers))
+
+    def _webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         read = _core.read_webhook(body, headers, self.settings)
         if isinstance(read, WebhookOutcome):
             return read
@@ -315,9 +354,15 @@ class Connector:
     # -------------------------------------------------------------------------- status
 
     def check_status(self) -> Status:
-        """The connector's health: credentials, segments, and a credential check round trip."""
+        """The connector's health: credentials, segments, and a credential check round trip.
+
+        A webhook-only connector (no Customer.io client) gets a warning saying so, and no
+        Customer.io round trip.
+        """
         errors, warnings = _core.check_status_messages(self.settings)
-        if not errors:
+        if self.customerio is None:
+            warnings.append(_core.NO_CUSTOMERIO_CLIENT)
+        elif not errors:
             try:
                 if not self.customerio.check_credentials():
                     errors.append(_core.INVALID_CREDENTIALS)

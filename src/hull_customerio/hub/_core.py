@@ -24,6 +24,7 @@ from ..engine._notifications import (
 )
 from ..errors import APIError, APIStatusError, ConfigurationError
 from ..hull._base import normalize_organization
+from ..metrics import Metrics, guarded
 from ..models.hull import HullConfiguration
 from ..models.report import WebhookOutcome
 from ..settings import Settings
@@ -127,13 +128,6 @@ def invalid_token() -> WebhookOutcome:
     return webhook_refused(401, "invalid_token", "The webhook URL's token is not valid.")
 
 
-def webhook_without_workspace() -> WebhookOutcome:
-    """A webhook for a connector whose settings have no Customer.io credentials (503: kept)."""
-    return webhook_refused(
-        503, "missing_credentials", "The connector has no Customer.io credentials in its settings."
-    )
-
-
 def settings_failure(exc: Exception) -> WebhookOutcome:
     """What to answer Customer.io when the connector's settings could not be read from Hull.
 
@@ -169,6 +163,8 @@ class HubCore(Generic[L]):
         batch_chunk_size: users sent through the engine at a time from a batch file.
         max_batch_line_bytes: longest line of a batch file kept (longer: one bad line).
         clock: a monotonic clock in seconds, for the settings cache.
+        metrics: given to every client and connector the hub builds (unless the client
+            options name their own); the hub counts the webhooks it answers itself.
 
     Raises:
         ConfigurationError: an empty ``token_key`` or a bound below 1.
@@ -191,6 +187,7 @@ class HubCore(Generic[L]):
         batch_chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_batch_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         problems = []
         for name, value in (("max_tenants", max_tenants), ("batch_chunk_size", batch_chunk_size),
@@ -203,6 +200,7 @@ class HubCore(Generic[L]):
             problems.append(f"mode must be 'v1' or 'batch', got {mode!r}")
         if problems:
             raise ConfigurationError(problems)
+        self.metrics = guarded(metrics)
         self._codec = TokenCodec(token_key)
         self._customerio_options = customerio_options
         self._hull_options = hull_options
@@ -260,12 +258,16 @@ class HubCore(Generic[L]):
     def customerio_options(self, site_id: str) -> dict[str, Any]:
         """The keyword arguments for a Customer.io client of workspace ``site_id``."""
         options = self._customerio_options
-        return dict(options(site_id) if callable(options) else options or {})
+        built = dict(options(site_id) if callable(options) else options or {})
+        built.setdefault("metrics", self.metrics)
+        return built
 
     def hull_options(self, organization: str) -> dict[str, Any]:
         """The keyword arguments for a Hull client of ``organization``."""
         options = self._hull_options
-        return dict(options(organization) if callable(options) else options or {})
+        built = dict(options(organization) if callable(options) else options or {})
+        built.setdefault("metrics", self.metrics)
+        return built
 
     def workspace_key(self, hull: HullCredentials, settings: Settings) -> WorkspaceKey | None:
         """The key of the Customer.io client for ``settings``, ``None`` without credentials."""

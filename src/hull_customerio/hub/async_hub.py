@@ -14,6 +14,7 @@ import httpx
 from .._ratelimit import AsyncRateLimiter
 from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
+from ..engine._core import record_webhook
 from ..engine._notifications import (
     NotificationEnvelope,
     afetch_key,
@@ -22,6 +23,7 @@ from ..engine._notifications import (
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
 from ..hull._base import normalize_organization
+from ..metrics import Metrics
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers, _core
@@ -99,6 +101,10 @@ class AsyncConnectorHub:
             not close an injected one).
         resolver: how host names are resolved before a download (tests inject one).
         clock: a monotonic clock for the settings cache.
+        metrics: where every client and connector the hub builds reports (see
+            `hull_customerio.metrics`), unless ``customerio_options``/``hull_options`` name
+            their own; the webhooks the hub answers itself (a bad token, settings that could
+            not be read) are counted too. Default: nowhere.
 
     Raises:
         ConfigurationError: an empty ``token_key``, an unknown mode or a bound below 1.
@@ -123,6 +129,7 @@ class AsyncConnectorHub:
         http_client: httpx.AsyncClient | None = None,
         resolver: Resolver | None = None,
         clock: Callable[[], float] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         extra = {} if clock is None else {"clock": clock}
         self._core: HubCore[Any] = HubCore(
@@ -139,6 +146,7 @@ class AsyncConnectorHub:
             batch_hosts=batch_hosts,
             batch_chunk_size=batch_chunk_size,
             max_batch_line_bytes=max_batch_line_bytes,
+            metrics=metrics,
             **extra,
         )
         self._hulls: LeaseCache[HullCredentials, AsyncHullClient]
@@ -234,7 +242,7 @@ class AsyncConnectorHub:
             raise ConfigurationError(["the hub is closed"])
 
     def _connector(
-        self, settings: Settings, customerio: AsyncCustomerIOClient, hull: AsyncHullClient
+        self, settings: Settings, customerio: AsyncCustomerIOClient | None, hull: AsyncHullClient
     ) -> AsyncConnector:
         return AsyncConnector(
             settings,
@@ -242,6 +250,7 @@ class AsyncConnectorHub:
             hull=hull,
             mode=self._core.mode,
             key_http_client=self._http,
+            metrics=self._core.metrics,
             **self._core.connector_security(),
         )
 
@@ -379,19 +388,22 @@ class AsyncConnectorHub:
         401 and nothing is forwarded. The connector's current settings are read from Hull
         (cached ``settings_ttl`` seconds) and the webhook is handled with them: its signature
         checked with the connector's ``webhook_signing_key``, the event forwarded to that
-        connector's organization. Never raises for bad input.
+        connector's organization. A connector whose settings have no Customer.io credentials
+        still has its webhooks forwarded (no Customer.io client is needed for them). Never
+        raises for bad input.
         """
         credentials = self._core.open_token(query)
         if credentials is None:
-            return _core.invalid_token()
+            return record_webhook(self._core.metrics, _core.invalid_token())
         async with self._hull(credentials) as hull:
             try:
                 settings = await self._settings(credentials, hull)
             except (APIError, ConfigurationError) as exc:
-                return settings_failure(exc)
+                return record_webhook(self._core.metrics, settings_failure(exc))
             key = self._core.workspace_key(credentials, settings)
             if key is None:
-                return _core.webhook_without_workspace()
+                # Webhooks need no Customer.io client: a webhook-only connector forwards them.
+                return await self._connector(settings, None, hull).handle_webhook(body, headers)
             async with self._customerio(key) as customerio:
                 connector = self._connector(settings, customerio, hull)
                 return await connector.handle_webhook(body, headers)

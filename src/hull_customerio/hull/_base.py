@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -29,6 +30,7 @@ from hull_customerio.errors import (
     ValidationError,
     make_status_error,
 )
+from hull_customerio.metrics import Metrics, _report, guarded
 
 from .tokens import make_user_token, user_claims
 
@@ -163,6 +165,26 @@ class RequestSpec:
     url: str
     headers: Mapping[str, str] = attrs.field(repr=False)
     content: bytes | None = attrs.field(default=None, repr=False)
+    #: What the request is reported as in metrics: ``firehose``, or the REST path with ids
+    #: replaced by ``{id}`` (``/api/v1/{id}/status``).
+    endpoint: str = attrs.field(default="", kw_only=True)
+
+
+#: The metrics endpoint tag of firehose posts.
+FIREHOSE_ENDPOINT = "firehose"
+
+_ID_SEGMENT = re.compile(r"[0-9a-fA-F]{24}|.*[0-9].*")
+
+
+def rest_endpoint(path: str, connector_id: str = "") -> str:
+    """``/api/v1/<path>`` with the segments that look like ids (a digit, 24 hex characters,
+    the connector id) replaced by ``{id}``: a metric tag that names no user or record."""
+    segments = path.split("?", 1)[0].strip("/").split("/")
+    templated = [
+        "{id}" if segment == connector_id or _ID_SEGMENT.fullmatch(segment) else segment
+        for segment in segments
+    ]
+    return "/api/v1/" + "/".join(templated)
 
 
 def transport_error(exc: httpx.HTTPError, spec: RequestSpec) -> APIConnectionError:
@@ -630,6 +652,7 @@ class HullCore:
         timeout: httpx.Timeout | float | None,
         retry: RetryPolicy,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        metrics: Metrics | None = None,
     ) -> None:
         problems: list[str] = []
         if not isinstance(id, str) or not id.strip():
@@ -656,6 +679,7 @@ class HullCore:
         self._firehose_url = (firehose_url or firehose_url_for(host)).rstrip("/")
         self._timeout = timeout
         self._retry = retry
+        self.metrics = guarded(metrics)
         self._queue = FirehoseQueue(flush_at, max_in_flight)
         self._max_in_flight = max_in_flight
         #: The ticket of messages written without one; flush() and close() report on it.
@@ -758,7 +782,9 @@ class HullCore:
             url = str(httpx.URL(url, params=dict(params)))
         content = None if json is None else encode_json(json)
         headers = self._headers(json_body=content is not None)
-        return RequestSpec(method.upper(), url, headers, content)
+        return RequestSpec(
+            method.upper(), url, headers, content, endpoint=rest_endpoint(path, self._id)
+        )
 
     def _status_request(self, status: str, messages: Sequence[str]) -> RequestSpec:
         body = {"status": status, "messages": list(messages)}
@@ -766,7 +792,22 @@ class HullCore:
 
     def _firehose_request(self, batch: Sequence[QueuedMessage]) -> RequestSpec:
         return RequestSpec(
-            "POST", self._firehose_url, self._headers(json_body=True), batch_content(batch)
+            "POST",
+            self._firehose_url,
+            self._headers(json_body=True),
+            batch_content(batch),
+            endpoint=FIREHOSE_ENDPOINT,
+        )
+
+    def _report(self, spec: RequestSpec, status: int | None, started: float) -> None:
+        """Count one request sent (each retry is one) and its duration."""
+        _report.report_request(
+            self.metrics,
+            service="hull",
+            method=spec.method,
+            endpoint=spec.endpoint,
+            status=status,
+            started=started,
         )
 
     def _claims_for_scope(self, claims: Mapping[str, object]) -> tuple[str, ...]:

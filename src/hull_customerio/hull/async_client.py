@@ -13,6 +13,7 @@ import httpx
 
 from hull_customerio._retry import RetryPolicy, async_call_with_retries
 from hull_customerio.errors import APIError
+from hull_customerio.metrics import Metrics, _report
 
 from ._base import (
     DEFAULT_FLUSH_AT,
@@ -150,6 +151,9 @@ class AsyncHullClient(HullCore):
         sleep: a coroutine function waiting between retries (``asyncio.sleep`` when ``None``;
             tests inject one that does not wait).
         max_in_flight: how many firehose requests may be under way at the same time.
+        metrics: where each request sent (retries included) is counted as
+            ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
+            nowhere.
 
     Raises:
         ConfigurationError: a credential is missing, ``flush_at`` or ``max_in_flight`` is not
@@ -170,6 +174,7 @@ class AsyncHullClient(HullCore):
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             id,
@@ -181,6 +186,7 @@ class AsyncHullClient(HullCore):
             timeout=timeout,
             retry=retry,
             max_in_flight=max_in_flight,
+            metrics=metrics,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
@@ -438,6 +444,7 @@ class AsyncHullClient(HullCore):
         )
 
     async def _send(self, spec: RequestSpec) -> JSONValue:
+        started = _report.clock()
         try:
             response = await self._http.request(
                 spec.method,
@@ -447,5 +454,7 @@ class AsyncHullClient(HullCore):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
+            self._report(spec, None, started)
             raise transport_error(exc, spec) from exc
+        self._report(spec, response.status_code, started)
         return parse_response(response, spec)

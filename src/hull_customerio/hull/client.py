@@ -14,6 +14,7 @@ import httpx
 
 from hull_customerio._retry import RetryPolicy, call_with_retries
 from hull_customerio.errors import APIError
+from hull_customerio.metrics import Metrics, _report
 
 from ._base import (
     DEFAULT_FLUSH_AT,
@@ -150,6 +151,9 @@ class HullClient(HullCore):
             closed by :meth:`close`).
         sleep: how to wait between retries (tests inject a function that does not wait).
         max_in_flight: how many firehose requests may be under way at the same time.
+        metrics: where each request sent (retries included) is counted as
+            ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
+            nowhere.
 
     Raises:
         ConfigurationError: a credential is missing, ``flush_at`` or ``max_in_flight`` is not
@@ -170,6 +174,7 @@ class HullClient(HullCore):
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             id,
@@ -181,6 +186,7 @@ class HullClient(HullCore):
             timeout=timeout,
             retry=retry,
             max_in_flight=max_in_flight,
+            metrics=metrics,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
@@ -434,6 +440,7 @@ class HullClient(HullCore):
         return call_with_retries(lambda: self._send(spec), self._retry, sleep=self._sleep)
 
     def _send(self, spec: RequestSpec) -> JSONValue:
+        started = _report.clock()
         try:
             response = self._http.request(
                 spec.method,
@@ -443,5 +450,7 @@ class HullClient(HullCore):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
+            self._report(spec, None, started)
             raise transport_error(exc, spec) from exc
+        self._report(spec, response.status_code, started)
         return parse_response(response, spec)

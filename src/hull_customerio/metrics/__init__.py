@@ -27,37 +27,41 @@ class DogStatsdMetrics:
 The names are those of the original Hull connector, so existing dashboards keep working. Tag
 values come from closed sets (no user ids or emails), so they are safe as Prometheus labels.
 
-- `ship.outgoing.users` (counter): once per user identified in or deleted from Customer.io,
-  when the outcome is known; users the rules skip are not counted. Tags: `action`
-  (`identify`, `delete`), `status` (`success`, `error`).
-- `ship.outgoing.events` (counter): once per event or page view sent to Customer.io. Tags:
-  `kind` (`event`, `page`, `anonymous`), `status` (`success`, `error`).
+- `ship.outgoing.users` (counter): once per user the engine set out to identify in or delete
+  from Customer.io, when the outcome is known; users the rules skip (or find invalid) are not
+  counted. Tags: `action` (`identify`, `delete`), `status`: `success` when Customer.io
+  accepted every identify request (or the deletion), else `error` (also for a user not sent
+  because Customer.io could not be reached).
+- `ship.outgoing.events` (counter): once per event or page view Customer.io was asked to
+  record; events never sent (their user's identify failed) are not counted. Tags: `kind`
+  (`event`, `page`, `anonymous`), `status` (`success`, `error`).
 - `ship.incoming.events` (counter): once per Customer.io webhook received, whatever its fate.
   Tags: `status` (the HTTP status answered, e.g. `200`), `reason` (`forwarded`, or the stable
   code of why it was not).
 - `ship.service_api.call` (counter): once per HTTP request to Customer.io or Hull, retries
-  included. Tags: `service` (`customerio`, `hull`), `method`, `endpoint` (the path with ids
-  replaced by placeholders, e.g. `/api/v1/customers/{id}`), `status` (e.g. `200`, or `error`
-  when no answer came), `status_group` (`2xx`, `4xx`, `5xx`, `error`).
+  and redirect hops included. Tags: `service` (`customerio`, `hull`), `method`, `endpoint`
+  (the path with ids replaced by placeholders, e.g. `/api/v1/customers/{id}`; Hull's firehose
+  posts are `firehose`), `status` (e.g. `200`, or `error` when no answer came),
+  `status_group` (`2xx`, `3xx`, `4xx`, `5xx`, `error`).
 - `connector.service_api.response_time` (timing, seconds): the duration of each of those
   requests. Tags: as `ship.service_api.call`.
 
-## How the library calls it (integration plan)
+## Who reports what
 
-The connectors and clients take a `metrics=` keyword argument (default `NullMetrics()`); a hub
-passes its own to every connector and client it builds. Then:
+The connectors, the clients and the hubs take a `metrics=` keyword argument (default: report
+nowhere); a hub passes its own to every connector and client it builds (unless its client
+options name another). Then:
 
-1. The engine (`Connector` / `AsyncConnector`), after each user's outcome is known, calls
-   `increment(OUTGOING_USERS, tags={"action": ..., "status": ...})` when the plan was an
-   identify or a delete, and `increment(OUTGOING_EVENTS, tags={"kind": ..., "status": ...})`
-   once per event it sent (or tried to send) for that user.
-2. `handle_webhook` (and a hub's `answer_webhook`) calls
-   `increment(INCOMING_EVENTS, tags={"status": str(outcome.http_status), "reason":
-   outcome.reason or "forwarded"})` once per webhook, right before returning its outcome.
-3. The HTTP clients (`CustomerIOClient`, `HullClient` and their async twins) call
-   `increment(SERVICE_API_CALL, tags=...)` and `timing(SERVICE_API_RESPONSE_TIME, seconds,
-   tags=...)` once per request sent, from the code that sends it (so each retry counts), with
-   `service_api_tags(...)`.
+1. The engine (`Connector` / `AsyncConnector`), once a sync's outcomes are known, counts
+   `ship.outgoing.users` and `ship.outgoing.events` for each user.
+2. `handle_webhook` counts `ship.incoming.events` once per webhook, with the status it
+   answers; a hub's `answer_webhook` counts the webhooks it answers without a connector (a
+   bad URL token, settings Hull would not give).
+3. The HTTP clients (`CustomerIOClient`, `HullClient` and their async twins) count
+   `ship.service_api.call` and time `connector.service_api.response_time` once per request
+   sent, from the one place each sends (so each retry counts).
+
+Give one object to a connector and to its two clients to get all of them.
 
 A `Metrics` object is called from every thread or task that uses the connector: adapters must be
 safe to share (the three here are). A failing adapter must not fail a sync: the library wraps

@@ -1,0 +1,46 @@
+"""How the HTTP clients report each request they send: one place for sync and async."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from . import (
+    SERVICE_API_CALL,
+    SERVICE_API_RESPONSE_TIME,
+    Metrics,
+    NullMetrics,
+    service_api_tags,
+)
+
+__all__ = ["clock", "report_request"]
+
+#: The clock request durations are measured with.
+clock: Callable[[], float] = time.perf_counter
+
+
+def report_request(
+    metrics: Metrics,
+    *,
+    service: str,
+    method: str,
+    endpoint: str,
+    status: int | None,
+    started: float,
+) -> None:
+    """Count one HTTP request and record its duration (from ``started``, a `clock()` reading).
+
+    Args:
+        metrics: where to report (already guarded).
+        service: ``"customerio"`` or ``"hull"``.
+        method: the HTTP method.
+        endpoint: the path template (ids replaced by placeholders).
+        status: the HTTP status answered, ``None`` when no answer came.
+        started: `clock()` when the request was sent.
+    """
+    if isinstance(metrics, NullMetrics):
+        return
+    seconds = max(0.0, clock() - started)
+    tags = service_api_tags(service=service, method=method, endpoint=endpoint, status=status)
+    metrics.increment(SERVICE_API_CALL, tags=tags)
+    metrics.timing(SERVICE_API_RESPONSE_TIME, seconds, tags=tags)

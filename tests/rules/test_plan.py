@@ -389,7 +389,12 @@ def test_each_reason_message_is_one_sentence(text: str) -> None:
 
 
 def test_the_event_skip_reasons_have_sentences() -> None:
-    assert set(EVENT_REASON_MESSAGES) == {"not_whitelisted", "page_without_url", "no_identifier"}
+    assert set(EVENT_REASON_MESSAGES) == {
+        "not_whitelisted",
+        "page_without_url",
+        "no_identifier",
+        "invalid_event",
+    }
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Literal, NoReturn
 
-from hull_customerio._serialization import describe
+from hull_customerio._serialization import describe, unsendable
 from hull_customerio.errors import WebhookPayloadError
 from hull_customerio.models.webhook import IncomingEvent, WebhookFormat
 from hull_customerio.settings import Settings
@@ -160,9 +160,10 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
 
     Raises:
         WebhookPayloadError: ``reason`` is ``invalid_payload`` (not an object, neither format,
-            no ``data`` object, no ``event_id``, no usable ``timestamp``), ``unknown_event``
-            (the key is not in the SPEC §4.3 table; the message quotes it) or ``no_identifier``
-            (neither an email address nor, under an ``external_id`` or ``id`` mapping, a
+            no ``data`` object, no ``event_id``, no usable ``timestamp``, or a forwarded value
+            JSON cannot carry: text that is not valid Unicode, NaN, nesting too deep),
+            ``unknown_event`` (the key is not in the SPEC §4.3 table; the message quotes it)
+            or ``no_identifier`` (neither an email address nor, under an ``external_id`` or ``id`` mapping, a
             Customer.io id). Such a webhook can never become a Hull event.
     """
     if not isinstance(payload, Mapping):
@@ -196,9 +197,14 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
                 "email identifies the user)."
             ),
         )
+    properties = _properties(data, fmt, key)
+    # Hull must be able to read what is forwarded: no lone surrogates, NaN, absurd nesting.
+    unusable = unsendable([event, event_id, claims, properties])
+    if unusable is not None:
+        _fail("invalid_payload", f"The {_quote(key)} webhook cannot be forwarded: {unusable}.")
     return IncomingEvent(
         event=event,
-        properties=_properties(data, fmt, key),
+        properties=properties,
         claims=claims,
         event_id=event_id,
         created_at=created_at,

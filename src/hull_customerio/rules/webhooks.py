@@ -163,8 +163,8 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
             no ``data`` object, no ``event_id``, no usable ``timestamp``, or a forwarded value
             JSON cannot carry: text that is not valid Unicode, NaN, nesting too deep),
             ``unknown_event`` (the key is not in the SPEC §4.3 table; the message quotes it)
-            or ``no_identifier`` (neither an email address nor, under an ``external_id`` or ``id`` mapping, a
-            Customer.io id). Such a webhook can never become a Hull event.
+            or ``no_identifier`` (neither an email address nor, under an ``external_id`` or
+            ``id`` mapping, a Customer.io id). Such a webhook can never become a Hull event.
     """
     if not isinstance(payload, Mapping):
         _fail(

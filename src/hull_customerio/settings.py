@@ -167,6 +167,9 @@ def _boolean(key: str, raw: object) -> bool:
     return raw
 
 
+#: The largest number a setting may hold when it has no bound of its own: the largest integer
+#: a JSON number keeps exactly everywhere (2**53 - 1); anything larger is no setting anyone means.
+_MAX_NUMBER = 2**53 - 1
 #: Longer numeric strings are no setting anyone means (and int() refuses past 4300 digits).
 _MAX_NUMBER_TEXT = 30
 
@@ -185,10 +188,15 @@ def _integer(low: int, high: int | None) -> Callable[[str, object], int]:
             shown = short_repr(raw) if isinstance(raw, str) else describe(raw)
             raise _InvalidSettingError(f"{expected}, got {shown}")
         # Ints compare exactly whatever their size; only a small one is ever shown.
-        if value < low or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise _InvalidSettingError(f"{key} must be {bounds}, got {short_repr(value)}")
-        return value
+        if high is not None and not low <= value <= high:
+            bounds = f"from {low} to {high}"
+        elif value < low:
+            bounds = f"at least {low}"
+        elif value > _MAX_NUMBER:
+            bounds = f"at most {_MAX_NUMBER}"
+        else:
+            return value
+        raise _InvalidSettingError(f"{key} must be {bounds}, got {short_repr(value)}")
 
     return read
 

@@ -221,7 +221,8 @@ def test_a_whitelisted_attribute_name_is_checked_after_renaming() -> None:
 
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
         lambda children: st.lists(children, max_size=3)
         | st.dictionaries(st.text(max_size=5), children, max_size=3),
         max_leaves=8,

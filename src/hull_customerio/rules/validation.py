@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._serialization import compact_json
+from .._serialization import compact_json, unsendable
 from ..settings import Settings
 
 __all__ = ["validate_person", "value_size"]
@@ -23,8 +23,7 @@ def value_size(value: Any) -> int:
 
     Raises:
         ValueError: JSON cannot carry the value (lone surrogates, NaN, an int too long to
-            print); ``RecursionError`` or ``TypeError`` for absurd nesting or non-JSON objects.
-            :data:`UNSENDABLE_ERRORS` lists them.
+            print, nesting deeper than 100 levels, a non-JSON object).
     """
     if isinstance(value, str):
         return len(value.encode())
@@ -35,7 +34,10 @@ def value_size(value: Any) -> int:
         return 5
     if type(value) is int:
         return len(str(value))
-    return len(compact_json(value, strict=True).encode())
+    problem = unsendable(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return len(compact_json(value).encode())
 
 
 def _size(text_or_value: Any, *, text: bool = False) -> int | None:

@@ -118,7 +118,7 @@ class Hostile:
         if kind == 2:
             return "".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(12)))
         if kind == 3:
-            return "x" * rng.choice([1000, 100_000, 1_000_000])
+            return "x" * rng.choice([1000, 1000, 1000, 100_000, 1_000_000])
         if kind == 4:
             return rng.randrange(-(10**12), 10**12)
         if kind == 5:
@@ -131,20 +131,22 @@ class Hostile:
         """Any JSON value (and then some): deep, huge, unencodable, or of the wrong type."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.05:
-            return nest(self.scalar(), rng.choice([100, 999, 1000, 5000, 10_000]),
+        if roll < 0.03:
+            return nest(self.scalar(), rng.choice([99, 100, 101, 999, 1000, 5000, 10_000]),
                         as_object=rng.random() < 0.5)  # fmt: skip
         if depth > 3 or roll < 0.55:
             return self.scalar()
-        if roll < 0.75:
+        if roll < 0.77:
             return [self.value(depth + 1) for _ in range(rng.randrange(4))]
-        if roll < 0.8:  # a long list of one small item
-            return [rng.choice([None, 1, "x", "\ud800", [], 1.5])] * rng.choice([1000, 100_000])
+        if roll < 0.79:  # a long list of one small item (now and then a very long one)
+            length = 100_000 if rng.random() < 0.05 else 1000
+            return [rng.choice([None, 1, "x", "\ud800", [], 1.5])] * length
         return {self.key(): self.value(depth + 1) for _ in range(rng.randrange(5))}
 
     def key(self) -> str:
         keys = ["id", "email", "user", "events", "segments", "messages", "data", "event",
-                "properties", "created_at", "indexed_at", "x_at", "identifiers", "timestamp"]  # fmt: skip
+                "properties", "created_at", "indexed_at", "x_at", "identifiers",
+                "timestamp"]  # fmt: skip
         roll = self.rng.random()
         if roll < 0.6:
             return self.rng.choice(keys)
@@ -198,7 +200,7 @@ class Hostile:
             if choice == 0:
                 data[at] = rng.randrange(256)
             elif choice == 1:
-                del data[at:at + rng.randrange(1, 8)]
+                del data[at : at + rng.randrange(1, 8)]
             else:
                 data[at:at] = rng.choice([b"\\ud800", b"1e999", b"NaN", b"[", b"\xff", b'"'])
         return bytes(data)
@@ -343,7 +345,11 @@ def check_plan_result(plan: hc.UserPlan) -> None:
         for error in plan.errors:
             expect(len(error) <= SHORT, "a long plan error")
         return
-    sendable([plan.customer_id, plan.chunks], "the person")
+    sendable(plan.customer_id, "the Customer.io id")
+    for chunk in plan.chunks:
+        for name, value in chunk.items():
+            sendable([name], "an attribute name")
+            sendable(value, "an attribute value")
     if plan.traits is not None:  # only then is anything written back to Hull
         sendable([plan.traits, plan.hull_claims], "the Hull write-back")
     for event in plan.events:
@@ -375,6 +381,7 @@ def check_parse_webhook(payload: object) -> None:
 
 
 # The engine, with Customer.io and Hull answered in memory: every body sent is checked.
+
 
 def _accepting(request: httpx.Request) -> httpx.Response:
     if request.content:
@@ -429,9 +436,7 @@ HEADERS: list[dict[str, str]] = [{}, {"X-CIO-Timestamp": "1", "X-CIO-Signature":
 def check_handle_webhook(body: bytes) -> None:
     for headers in HEADERS:
         check_webhook_outcome(CONNECTOR.handle_webhook(body, headers))
-    signed = hc.Connector(
-        hc.Settings(webhook_signing_key="k"), customerio=_CUSTOMERIO, hull=_HULL
-    )
+    signed = hc.Connector(hc.Settings(webhook_signing_key="k"), customerio=_CUSTOMERIO, hull=_HULL)
     check_webhook_outcome(signed.handle_webhook(body, {"X-CIO-Timestamp": "\ud800"}))
 
 

@@ -60,10 +60,15 @@ class Recorder:
 
     def connector(self, settings: hc.Settings = SETTINGS) -> hc.Connector:
         transport = httpx.MockTransport(self)
-        customerio = hc.CustomerIOClient("site", "key", rate_limit=None,
-                                         http_client=httpx.Client(transport=transport))
-        hull = hc.HullClient("5a0000000000000000000000", "secret-of-32-bytes-for-hs256-jwt!",
-                             "org.hullapp.io", http_client=httpx.Client(transport=transport))
+        customerio = hc.CustomerIOClient(
+            "site", "key", rate_limit=None, http_client=httpx.Client(transport=transport)
+        )
+        hull = hc.HullClient(
+            "5a0000000000000000000000",
+            "secret-of-32-bytes-for-hs256-jwt!",
+            "org.hullapp.io",
+            http_client=httpx.Client(transport=transport),
+        )
         return hc.Connector(settings, customerio=customerio, hull=hull)  # fmt: skip
 
     def async_connector(self, settings: hc.Settings = SETTINGS) -> hc.AsyncConnector:
@@ -71,11 +76,15 @@ class Recorder:
             return self(request)
 
         transport = httpx.MockTransport(handler)
-        customerio = hc.AsyncCustomerIOClient("site", "key", rate_limit=None,
-                                              http_client=httpx.AsyncClient(transport=transport))
-        hull = hc.AsyncHullClient("5a0000000000000000000000", "secret-of-32-bytes-for-hs256-jwt!",
-                                  "org.hullapp.io",
-                                  http_client=httpx.AsyncClient(transport=transport))
+        customerio = hc.AsyncCustomerIOClient(
+            "site", "key", rate_limit=None, http_client=httpx.AsyncClient(transport=transport)
+        )
+        hull = hc.AsyncHullClient(
+            "5a0000000000000000000000",
+            "secret-of-32-bytes-for-hs256-jwt!",
+            "org.hullapp.io",
+            http_client=httpx.AsyncClient(transport=transport),
+        )
         return hc.AsyncConnector(settings, customerio=customerio, hull=hull)  # fmt: skip
 
 
@@ -239,7 +248,8 @@ def test_plan_user_update_refuses_a_value_nested_about_1000_deep(depth: int) -> 
     plan = hc.plan_user_update(hc.UserUpdateMessage.from_dict(message(tags=deep(depth))), SETTINGS)
 
     assert plan.action is hc.Action.ERROR
-    assert plan.errors and "'tags'" in plan.errors[0]
+    assert plan.errors
+    assert "'tags'" in plan.errors[0]
 
 
 def test_an_event_json_cannot_carry_is_skipped_as_invalid_and_the_user_still_sent() -> None:
@@ -263,9 +273,7 @@ def test_an_event_json_cannot_carry_is_skipped_as_invalid_and_the_user_still_sen
 def test_a_customer_id_of_thousands_of_digits_is_no_customer_id() -> None:
     settings = hc.Settings(synchronized_segments=["seg"], user_id_mapping="number")
 
-    plan = hc.plan_user_update(
-        hc.UserUpdateMessage.from_dict(message(number=10**4000)), settings
-    )
+    plan = hc.plan_user_update(hc.UserUpdateMessage.from_dict(message(number=10**4000)), settings)
 
     assert (plan.action, plan.reason) == (hc.Action.SKIP, "no_customer_id")
 

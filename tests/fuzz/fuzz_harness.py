@@ -278,7 +278,8 @@ def _settings_for(messages: list[hc.UserUpdateMessage]) -> hc.Settings:
     names = {name for m in messages for name in m.user} - {"id"}
     events = {e.event for m in messages for e in m.events} | {"page"}
     return hc.Settings(
-        synchronized_segments=[s.id for m in messages for s in m.segments] or ["seg"],
+        synchronized_segments=[s.id for m in messages for s in m.segments if _encodable(s.id)]
+        or ["seg"],
         synchronized_attributes=sorted(n for n in names if _encodable(n)),
         events_filter=sorted(e for e in events if _encodable(e)),
         enable_user_deletion=True,

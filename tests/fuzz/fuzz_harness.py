@@ -447,8 +447,21 @@ def check_report(report: hc.SyncReport) -> None:
         expect(len(outcome.error or "") <= SHORT, "a long outcome error")
 
 
+# Once notifications are authenticated, handle_notification documents refusing one (and a body
+# that is not a JSON object) with these errors; before that it documents no error at all.
+REFUSALS: tuple[type[Exception], ...] = (
+    (hc.NotificationAuthenticationError, hc.ValidationError)  # type: ignore[attr-defined]
+    if hasattr(hc, "NotificationAuthenticationError")
+    else ()
+)
+
+
 def check_handle_notification(payload: object) -> None:
-    answer = CONNECTOR.handle_notification(payload)  # type: ignore[arg-type]
+    try:
+        answer = CONNECTOR.handle_notification(payload)  # type: ignore[arg-type]
+    except REFUSALS as exc:
+        short(exc)
+        return
     expect(answer.get("flow_control", {}).get("type") in {"next", "retry"}, repr(answer))
     with contextlib.suppress(hc.ValidationError, hc.ConfigurationError):
         notification = hc.parse_notification(payload)  # type: ignore[arg-type]
@@ -484,7 +497,11 @@ def check_async_handle_webhook(body: bytes) -> None:
 
 
 def check_async_handle_notification(payload: object) -> None:
-    answer = _run(lambda c: c.handle_notification(payload))
+    try:
+        answer = _run(lambda c: c.handle_notification(payload))
+    except REFUSALS as exc:
+        short(exc)
+        return
     expect(answer.get("flow_control", {}).get("type") in {"next", "retry"}, repr(answer))
 
 

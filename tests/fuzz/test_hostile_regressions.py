@@ -177,13 +177,16 @@ def test_a_400_digit_indexed_at_costs_no_user_of_the_batch(
     ]  # fmt: skip
 
 
-def test_handle_notification_with_a_400_digit_indexed_at_answers_next(
+def test_a_notification_with_a_400_digit_indexed_at_is_synced_user_by_user(
     recorder: Recorder,
 ) -> None:
     payload = json.loads(json.dumps(NOTIFICATION))
     payload["messages"][0]["user"]["indexed_at"] = 10**400
 
-    assert recorder.connector().handle_notification(payload) == hc.flow_control_next()
+    report = recorder.connector().sync_notification(hc.parse_notification(payload))
+
+    assert len(report.outcomes) == len(payload["messages"])
+    assert all(outcome.status != "error" for outcome in report.outcomes)
     assert recorder.requests  # the users were sent
 
 

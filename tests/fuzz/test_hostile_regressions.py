@@ -135,6 +135,19 @@ def test_handle_webhook_refuses_a_lone_surrogate_in_a_forwarded_field(
     assert recorder.requests == []  # nothing reached Hull
 
 
+@pytest.mark.parametrize("length", [100, 101, 1_000_000])
+def test_a_channel_metric_of_a_megabyte_is_no_event_to_forward(length: int) -> None:
+    payload = {**WEBHOOK, "object_type": "sms", "metric": "x" * (length - len("sms_"))}
+
+    if length <= 100:
+        assert hc.parse_webhook(payload, SETTINGS).event.startswith("SMS X")
+        return
+    with pytest.raises(hc.WebhookPayloadError) as caught:
+        hc.parse_webhook(payload, SETTINGS)
+    assert caught.value.reason == "unknown_event"
+    assert len(str(caught.value)) < 200
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), deep(150)])
 def test_parse_webhook_refuses_values_hull_could_not_read(value: object) -> None:
     payload = json.loads(json.dumps(WEBHOOK))

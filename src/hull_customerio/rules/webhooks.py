@@ -102,6 +102,8 @@ _MAX_TIMESTAMP = 253_402_300_799
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Keeps error messages readable when a payload carries a huge value.
 _QUOTE_LIMIT = 100
+#: The longest event key forwarded; Customer.io's are a few words (``sms_human_clicked``).
+_MAX_KEY_LENGTH = 100
 
 
 def webhook_event_name(key: str) -> str | None:
@@ -196,6 +198,12 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
                 else f" (with user_id_mapping {_quote(settings.user_id_mapping)} only the "
                 "email identifies the user)."
             ),
+        )
+    if len(key) > _MAX_KEY_LENGTH:
+        # A channel's metrics are named freely, but none is this long: no event to forward.
+        _fail(
+            "unknown_event",
+            f"Unknown Customer.io event {_quote(key)}: a key of {len(key)} characters is none.",
         )
     properties = _properties(data, fmt, key)
     # Hull must be able to read what is forwarded: no lone surrogates, NaN, absurd nesting.

@@ -532,8 +532,13 @@ def _line_entry(value: object, name: str, number: int) -> _Entry:
 
 
 def _keys(value: Mapping[str, Any]) -> str:
-    keys = [json.dumps(key) for key in list(value)[:5]]
+    # A key may be megabytes long: each is shown cut, so the error stays one short line.
+    keys = [_cut(json.dumps(key), 40) for key in itertools.islice(value, 5)]
     return "keys " + ", ".join(keys) + (", ..." if len(value) > 5 else "") if keys else "no keys"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:

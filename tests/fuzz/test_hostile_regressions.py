@@ -379,3 +379,14 @@ def test_cli_prints_a_user_id_with_a_lone_surrogate_escaped(
 
     assert (code, err) == (0, "")
     assert json.loads(out)["reason"] == "malformed_message"
+
+
+def test_cli_error_line_stays_short_with_a_megabyte_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(tmp_path, json.dumps({"k" * 1_000_000: 1}).encode(), capsys)
+
+    assert code == 2
+    assert err.startswith("hull-customerio: error: ")
+    assert 'an object with keys "kkkk' in err
+    assert len(err) < 300

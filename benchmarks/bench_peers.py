@@ -50,7 +50,7 @@ import async_customerio
 import customerio
 import hull_customerio as hc
 from hull_customerio.customerio._base import plan_batch
-from hull_customerio.engine._core import batch_operations
+from hull_customerio.engine._core import batch_steps
 from hull_customerio.models.plan import Action, UserPlan
 
 # The synthetic users are the export example's, so every benchmark measures the same data.
@@ -156,13 +156,27 @@ def v1_calls(plans: Sequence[UserPlan]) -> list[list[tuple[str, tuple[Any, ...]]
 def batch_groups(
     messages: Sequence[dict[str, Any]], settings: hc.Settings, chunk_size: int
 ) -> list[list[dict[str, Any]]]:
-    """The v2 operations of each request our batch mode sends, chunk by chunk."""
+    """The v2 operations of each request our batch mode sends, chunk by chunk and round by
+    round (identify operations first, then the events), every operation answered accepted."""
     groups = []
     for start in range(0, len(messages), chunk_size):
-        operations, _ = batch_operations(plans_for(messages[start : start + chunk_size], settings))
-        groups.extend(
-            [operations[i] for i in request.indexes] for request in plan_batch(operations).requests
-        )
+        rounds = batch_steps(plans_for(messages[start : start + chunk_size], settings))
+        answers: dict[int, dict[int, Any]] | None = None
+        while True:
+            try:
+                round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+            except StopIteration:
+                break
+            if round_.calls:
+                raise RuntimeError("the synthetic users should need no v1 call in batch mode")
+            operations = round_.operations
+            groups.extend(
+                [operations[i] for i in request.indexes]
+                for request in plan_batch(operations).requests
+            )
+            answers = {}
+            for user, position in round_.owners:
+                answers.setdefault(user, {})[position] = None
     return groups
 
 

@@ -190,7 +190,10 @@ def test_signer_reuses_a_token_within_its_second_only(monkeypatch: pytest.Monkey
 
 
 def test_signer_refuses_an_asymmetric_key_as_secret_like_pyjwt() -> None:
-    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    pem = (
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+        "-----END PUBLIC KEY-----\n"
+    )
     signer = UserTokenSigner(CONNECTOR_ID, pem)
 
     with pytest.raises(jwt.InvalidKeyError):

@@ -293,3 +293,55 @@ def test_the_largest_floats_booleans_and_null_are_measured_at_the_limit(
     assert problems(None, {"v": value}, max_attribute_value_length=size - 1) == [
         value_message("v", size, size - 1)
     ]
+
+
+_ASCII = st.characters(min_codepoint=0, max_codepoint=127)
+
+
+@given(
+    st.dictionaries(
+        st.text(_ASCII, max_size=6),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(_ASCII, max_size=8)
+        | st.lists(st.text(_ASCII, max_size=4), max_size=3)
+        | st.dictionaries(st.text(_ASCII, max_size=3), st.integers(), max_size=2),
+        max_size=6,
+    )
+)
+def test_event_data_size_is_its_compact_json_size_also_without_encoding_it(
+    data: dict[str, object],
+) -> None:
+    # Event data is usually a flat object of ASCII text and numbers: measured without
+    # serialising it, and to the byte what the encoder writes (quotes, escapes, floats).
+    from hull_customerio._serialization import compact_json  # noqa: PLC0415
+
+    assert value_size(data) == len(compact_json(data).encode())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"a": 1, "b": -2.5, "c": True, "d": False, "e": None, "f": "x y/z", "g": ["p", "q"]},
+        {'quo"te': 1},
+        {"back\\slash": "v"},
+        {"k": 'say "hi"'},
+        {"k": "tab\there"},
+        {"k": "del\x7f"},
+        {"k": "Zoë"},
+        {"k": float("inf")},
+        {"k": 1e16, "l": 1.0e-7, "m": -0.0},
+        {"k": {"nested": 1}},
+        {1: "int key"},
+        {"k": [1, 2]},
+        {"k": ["a\nb"]},
+        {"k": []},
+    ],
+)
+def test_event_data_size_edges(data: dict[object, object]) -> None:
+    from hull_customerio._serialization import compact_json  # noqa: PLC0415
+
+    assert value_size(data) == len(compact_json(data).encode())

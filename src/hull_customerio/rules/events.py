@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from base64 import b32encode
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -25,8 +24,10 @@ PAGE_EVENT = "page"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TIME_BITS = 48
 _RANDOM_BITS = 80
-#: RFC 4648 base32 digits (what ``b32encode`` writes) to the Crockford digits of equal value.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+#: Every pair of Crockford characters, indexed by the 10 bits they encode.
+_CROCKFORD_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+#: 130 bits (the 128-bit number, two zero bits on top) as 13 groups of 10, most significant first.
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def event_ulid(key: str, millis: int | None) -> str:
@@ -39,10 +40,8 @@ def event_ulid(key: str, millis: int | None) -> str:
     time_part = min(max(millis or 0, 0), (1 << _TIME_BITS) - 1)
     random_part = int.from_bytes(hashlib.sha256(key.encode()).digest()[: _RANDOM_BITS // 8], "big")
     number = (time_part << _RANDOM_BITS) | random_part
-    # Base32 in C: shifted left by 6, the 128-bit number is 17 bytes whose first 130 bits are
-    # two zero bits then the number, i.e. the 26 characters; RFC 4648's alphabet is then
-    # mapped onto Crockford's, character for character.
-    return b32encode((number << 6).to_bytes(17, "big"))[:26].translate(_TO_CROCKFORD).decode()
+    # Two characters (10 bits) per lookup: the same 26 characters in half the steps.
+    return "".join([_CROCKFORD_PAIRS[(number >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def _event_key(event: HullEvent) -> str:

@@ -304,7 +304,7 @@ _ASCII = st.characters(min_codepoint=0, max_codepoint=127)
         st.none()
         | st.booleans()
         | st.integers()
-        | st.floats()
+        | st.floats(allow_nan=False, allow_infinity=False)
         | st.text(_ASCII, max_size=8)
         | st.lists(st.text(_ASCII, max_size=4), max_size=3)
         | st.dictionaries(st.text(_ASCII, max_size=3), st.integers(), max_size=2),
@@ -332,10 +332,9 @@ def test_event_data_size_is_its_compact_json_size_also_without_encoding_it(
         {"k": "tab\there"},
         {"k": "del\x7f"},
         {"k": "Zoë"},
-        {"k": float("inf")},
         {"k": 1e16, "l": 1.0e-7, "m": -0.0},
         {"k": {"nested": 1}},
-        {1: "int key"},
+        {"k": 2**64, "l": -(2**63), "m": 10**40},
         {"k": [1, 2]},
         {"k": ["a\nb"]},
         {"k": []},

@@ -51,8 +51,9 @@ def _flat_object_size(mapping: dict[Any, Any]) -> int | None:
     """The compact-JSON size of a flat object, without serialising it; ``None``: not flat.
 
     Flat: plain-string keys (see :func:`_plain_string`) and values that are plain strings,
-    ``int``, finite ``float``, ``bool``, ``None`` or lists of plain strings, the usual shape of
-    event data. Anything else (nested objects, other text) is measured by encoding it.
+    ``int`` of up to 64 bits, finite ``float``, ``bool``, ``None`` or lists of plain strings,
+    the usual shape of event data. Anything else (nested objects, other text, a non-finite or
+    huge number) is measured, or refused, by the general rule.
     """
     size = len(mapping) + 1  # the braces, the commas between members
     for key, item in mapping.items():
@@ -64,7 +65,7 @@ def _flat_object_size(mapping: dict[Any, Any]) -> int | None:
             if not _plain_string(item):
                 return None
             size += len(item) + 2
-        elif kind is int:
+        elif kind is int and item.bit_length() <= 64:  # longer ones: the general rule
             size += len(str(item))
         elif kind is float and math.isfinite(item):
             size += len(repr(item))

@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -50,14 +49,13 @@ import async_customerio
 import customerio
 import hull_customerio as hc
 from hull_customerio.customerio._base import plan_batch
-from hull_customerio.engine._core import batch_operations
+from hull_customerio.engine._core import batch_steps
 from hull_customerio.models.plan import Action, UserPlan
 
 # The synthetic users are the export example's, so every benchmark measures the same data.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from fake_servers import FakeServers
 from sync_export import DEMO_SETTINGS, synthetic_message
-
-HERE = Path(__file__).resolve().parent
 
 # Hull issues the connector secret, so its length is not ours to choose; PyJWT would warn on
 # every token signed with one shorter than 32 bytes (the fake's default is).
@@ -65,44 +63,6 @@ warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum 
 
 
 # -- the fakes, out of process ---------------------------------------------------------------
-
-
-class FakeServers:
-    """``fake_servers.py`` in a subprocess: its URLs and credentials, ``reset()``, ``stats()``."""
-
-    def __init__(self, latency: float, hull_latency: float) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 -- our own script, our own Python
-            [sys.executable, str(HERE / "fake_servers.py"), "--latency", str(latency),
-             "--hull-latency", str(hull_latency)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.info: dict[str, Any] = json.loads(self._read())
-
-    def _read(self) -> str:
-        line = self.process.stdout.readline() if self.process.stdout else ""
-        if not line:
-            raise RuntimeError("fake_servers.py exited")
-        return line
-
-    def _command(self, command: str) -> str:
-        if self.process.stdin is None:
-            raise RuntimeError("fake_servers.py has no stdin")
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._read()
-
-    def reset(self) -> None:
-        self._command("reset")
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self._command("stats"))
-        return result
-
-    def close(self) -> None:
-        if self.process.poll() is None and self.process.stdin is not None:
-            self.process.stdin.write("quit\n")
-            self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 def loopback_origin(url: str) -> tuple[str, int]:
@@ -156,13 +116,27 @@ def v1_calls(plans: Sequence[UserPlan]) -> list[list[tuple[str, tuple[Any, ...]]
 def batch_groups(
     messages: Sequence[dict[str, Any]], settings: hc.Settings, chunk_size: int
 ) -> list[list[dict[str, Any]]]:
-    """The v2 operations of each request our batch mode sends, chunk by chunk."""
+    """The v2 operations of each request our batch mode sends, chunk by chunk and round by
+    round (identify operations first, then the events), every operation answered accepted."""
     groups = []
     for start in range(0, len(messages), chunk_size):
-        operations, _ = batch_operations(plans_for(messages[start : start + chunk_size], settings))
-        groups.extend(
-            [operations[i] for i in request.indexes] for request in plan_batch(operations).requests
-        )
+        rounds = batch_steps(plans_for(messages[start : start + chunk_size], settings))
+        answers: dict[int, dict[int, Any]] | None = None
+        while True:
+            try:
+                round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+            except StopIteration:
+                break
+            if round_.calls:
+                raise RuntimeError("the synthetic users should need no v1 call in batch mode")
+            operations = round_.operations
+            groups.extend(
+                [operations[i] for i in request.indexes]
+                for request in plan_batch(operations).requests
+            )
+            answers = {}
+            for user, position in round_.owners:
+                answers.setdefault(user, {})[position] = None
     return groups
 
 

@@ -9,12 +9,16 @@ production. Then ``plan_user_update`` alone (no I/O) over ``--plan-users`` users
 
     python benchmarks/bench_sync.py                      # N=1000, 20 ms, 100 req/s
     python benchmarks/bench_sync.py --users 3000 --latency 0.05 --modes v1
+
+With ``--fakes-out-of-process`` the fakes run in a subprocess (``fake_servers.py``), so their
+work (the fake Hull verifies a JWT per message) is not counted as the library's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 import warnings
@@ -27,6 +31,7 @@ from hull_customerio.testing import FakeCustomerIO, FakeHull
 
 # The synthetic users are the export example's, so both benchmarks measure the same data.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from fake_servers import FakeServers
 from sync_export import DEMO_SETTINGS, synthetic_message
 
 # Hull issues the connector secret, so its length is not ours to choose; PyJWT would warn on
@@ -45,36 +50,55 @@ async def run_mode(
     concurrency: int,
     fake_rate_limit: float | None,
     with_hull: bool,
+    servers: FakeServers | None = None,
 ) -> None:
-    customerio_statuses: Counter[int | None] = Counter()
+    customerio_statuses: Counter[Any] = Counter()
     hull_requests = 0
     outcomes: Counter[str] = Counter()
-    with FakeCustomerIO() as fake_cio, FakeHull() as fake_hull:
+    with contextlib.ExitStack() as stack:
+        if servers is None:
+            fake_cio = stack.enter_context(FakeCustomerIO())
+            fake_hull = stack.enter_context(FakeHull())
+            # The fakes keep every user (they find them through indexes, so they do not
+            # slow down as they fill): a run's figure holds for a long sync.
+            fake_cio.latency = latency
+            fake_cio.rate_limit = fake_rate_limit
+            info = {
+                "customerio_url": fake_cio.url, "site_id": fake_cio.site_id,
+                "api_key": fake_cio.api_key, "hull_url": fake_hull.url, "hull_id": fake_hull.id,
+                "hull_secret": fake_hull.secret, "hull_organization": fake_hull.organization,
+            }  # fmt: skip
+        else:
+            servers.reset()
+            info = servers.info
         async with hc.AsyncCustomerIOClient(
-            fake_cio.site_id, fake_cio.api_key, base_url=fake_cio.url,
+            info["site_id"], info["api_key"], base_url=info["customerio_url"],
             rate_limit=rate_limit, max_concurrency=concurrency,
         ) as customerio:  # fmt: skip
             hull = hc.AsyncHullClient(
-                fake_hull.id, fake_hull.secret, fake_hull.organization,
-                api_url=fake_hull.url, firehose_url=fake_hull.url,
+                info["hull_id"], info["hull_secret"], info["hull_organization"],
+                api_url=info["hull_url"], firehose_url=info["hull_url"],
             )  # fmt: skip
             try:
                 connector = hc.AsyncConnector(
                     settings, customerio=customerio, hull=hull if with_hull else None,
                     mode=mode, max_concurrency=concurrency,
                 )  # fmt: skip
-                # The fakes keep every user (they find them through indexes, so they do not
-                # slow down as they fill): a run's figure holds for a long sync.
-                fake_cio.latency = latency
-                fake_cio.rate_limit = fake_rate_limit
                 started = time.perf_counter()
                 for start in range(0, len(messages), chunk_size):
                     chunk = messages[start : start + chunk_size]
                     report = await connector.sync_user_updates(chunk, batch=mode == "batch")
                     outcomes.update(o.status for o in report.outcomes)
                 elapsed = time.perf_counter() - started
-                customerio_statuses.update(r.status for r in fake_cio.requests)
-                hull_requests = len(fake_hull.requests)
+                if servers is None:
+                    customerio_statuses.update(r.status for r in fake_cio.requests)
+                    hull_requests = len(fake_hull.requests)
+                else:
+                    stats = servers.stats()
+                    customerio_statuses.update(
+                        {int(status): count for status, count in stats["customerio"].items()}
+                    )
+                    hull_requests = stats["hull"]
             finally:
                 await hull.close()
 
@@ -116,7 +140,13 @@ def main() -> None:
     parser.add_argument(
         "--without-hull", action="store_true", help="also run each mode with no Hull client"
     )
+    parser.add_argument(
+        "--fakes-out-of-process", action="store_true",
+        help="serve the fakes from a subprocess (fake_servers.py), not this process",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.fakes_out_of_process and args.fake_rate_limit is not None:
+        parser.error("--fake-rate-limit needs the fakes in this process")
 
     settings = hc.Settings.from_private_settings(DEMO_SETTINGS)
     messages = [synthetic_message(n) for n in range(args.users)]
@@ -124,15 +154,21 @@ def main() -> None:
         f"{args.users:,} users (20 attributes, 2 events each); latency {args.latency * 1000:g} ms;"
         f" client rate limit {args.rate_limit or 'none'} req/s; concurrency {args.concurrency}"
     )
-    for mode in args.modes:
-        for with_hull in (True, False) if args.without_hull else (True,):
-            asyncio.run(
-                run_mode(
-                    mode, messages, settings, chunk_size=args.chunk_size, latency=args.latency,
-                    rate_limit=args.rate_limit or None, concurrency=args.concurrency,
-                    fake_rate_limit=args.fake_rate_limit, with_hull=with_hull,
-                )
-            )  # fmt: skip
+    servers = FakeServers(args.latency, 0.0) if args.fakes_out_of_process else None
+    try:
+        for mode in args.modes:
+            for with_hull in (True, False) if args.without_hull else (True,):
+                asyncio.run(
+                    run_mode(
+                        mode, messages, settings, chunk_size=args.chunk_size,
+                        latency=args.latency, rate_limit=args.rate_limit or None,
+                        concurrency=args.concurrency, fake_rate_limit=args.fake_rate_limit,
+                        with_hull=with_hull, servers=servers,
+                    )
+                )  # fmt: skip
+    finally:
+        if servers is not None:
+            servers.close()
     if args.plan_users:
         plan_only(args.plan_users, settings)
 

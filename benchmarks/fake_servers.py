@@ -11,16 +11,60 @@ with their URLs and credentials, then answers one command per stdin line:
 - ``quit`` (or end of input): stops both servers and exits.
 
     python benchmarks/fake_servers.py --latency 0.02 --hull-latency 0.02
+
+Benchmarks drive it through :class:`FakeServers` (``from fake_servers import FakeServers``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 from hull_customerio.testing import FakeCustomerIO, FakeHull
+
+
+class FakeServers:
+    """``fake_servers.py`` in a subprocess: its URLs and credentials, ``reset()``, ``stats()``."""
+
+    def __init__(self, latency: float, hull_latency: float) -> None:
+        script = Path(__file__).resolve()
+        self.process = subprocess.Popen(  # noqa: S603 -- our own script, our own Python
+            [sys.executable, str(script), "--latency", str(latency),
+             "--hull-latency", str(hull_latency)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.info: dict[str, Any] = json.loads(self._read())
+
+    def _read(self) -> str:
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line:
+            raise RuntimeError("fake_servers.py exited")
+        return line
+
+    def _command(self, command: str) -> str:
+        if self.process.stdin is None:
+            raise RuntimeError("fake_servers.py has no stdin")
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def reset(self) -> None:
+        self._command("reset")
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self._command("stats"))
+        return result
+
+    def close(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        self.process.wait(timeout=10)
 
 
 def main() -> None:

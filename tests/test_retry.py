@@ -283,3 +283,61 @@ async def test_async_final_status_is_raised_at_once() -> None:
     with pytest.raises(APIStatusError) as caught:
         await async_call_with_retries(call, RetryPolicy(), sleep=sleep)
     assert caught.value.attempts == 1
+
+
+# ------------------------------------------------- the first try is made before tenacity
+
+
+def test_the_time_budget_counts_the_first_try_made_before_tenacity_takes_over() -> None:
+    # The first try is a plain call; its duration still counts toward max_elapsed.
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=5, initial_backoff=0.01, jitter=0, max_elapsed=0.05)
+    pending = [status(503)] * 5
+
+    def slow_failure() -> str:
+        import time  # noqa: PLC0415
+
+        time.sleep(0.045)
+        raise pending.pop(0)
+
+    with pytest.raises(APIStatusError) as caught:
+        call_with_retries(slow_failure, policy, sleep=sleeps.append)
+
+    assert sleeps == []  # 45 ms spent + a 10 ms wait would end past the 50 ms budget
+    assert caught.value.attempts == 1
+
+
+def test_a_first_try_that_succeeds_is_called_once() -> None:
+    calls: list[int] = []
+
+    def call() -> str:
+        calls.append(1)
+        return "done"
+
+    assert call_with_retries(call, RetryPolicy(), sleep=lambda _: None) == "done"
+    assert calls == [1]
+
+
+@pytest.mark.anyio
+async def test_async_retried_failures_are_tried_again_and_counted_from_the_first() -> None:
+    sleeps: list[float] = []
+    calls = 0
+    first = status(503)
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async def call() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise first
+        raise status(502)
+
+    with pytest.raises(APIStatusError) as caught:
+        await async_call_with_retries(call, RetryPolicy(max_attempts=3, jitter=0), sleep=sleep)
+
+    assert calls == 3  # the first try is not made twice
+    assert sleeps == [0.5, 1.0]
+    assert caught.value.status_code == 502
+    assert caught.value.attempts == 3

@@ -126,7 +126,7 @@ def retry_wait(
     return backoff * (1.0 - policy.jitter * random())
 
 
-def _tenacity_kwargs(policy: RetryPolicy) -> dict[str, object]:
+def _tenacity_kwargs(policy: RetryPolicy, started: float) -> dict[str, object]:
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         return retry_wait(state.attempt_number, exc, policy)
@@ -138,8 +138,8 @@ def _tenacity_kwargs(policy: RetryPolicy) -> dict[str, object]:
             return False
         # With a real sleep the wall clock includes the waits; with an injected one only the
         # waits we asked for count. Either way a retry that would end past the budget is not
-        # started.
-        spent = max(state.seconds_since_start or 0.0, state.idle_for)
+        # started. The clock starts with the first try, made before tenacity takes over.
+        spent = max(time.monotonic() - started, state.idle_for)
         return spent + state.upcoming_sleep > policy.max_elapsed
 
     return {
@@ -148,6 +148,13 @@ def _tenacity_kwargs(policy: RetryPolicy) -> dict[str, object]:
         "stop": stop,
         "reraise": True,
     }
+
+
+def _first_failure(exc: APIError, policy: RetryPolicy) -> None:
+    """Re-raise ``exc`` (with ``attempts = 1``) when the first try's failure is final."""
+    if policy.max_attempts <= 1 or not should_retry(exc, policy):
+        exc.attempts = 1
+        raise exc
 
 
 def call_with_retries(
@@ -159,11 +166,28 @@ def call_with_retries(
     """Call ``fn`` until it succeeds or the policy gives up; the final error is re-raised.
 
     The raised :class:`~hull_customerio.errors.APIError` has ``attempts`` set to the number of
-    tries made.
+    tries made. The first try is a plain call (most requests succeed at once); tenacity takes
+    over from its failure, which it counts as its own first attempt.
     """
-    retrying = tenacity.Retrying(sleep=sleep, **_tenacity_kwargs(policy))  # type: ignore[arg-type]
+    started = time.monotonic()
     try:
-        return retrying(fn)
+        return fn()
+    except APIError as exc:
+        _first_failure(exc, policy)
+        first = exc
+    tries = 0
+
+    def again() -> T:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise first  # the first try, already made: tenacity decides what follows
+        return fn()
+
+    kwargs = _tenacity_kwargs(policy, started)
+    retrying = tenacity.Retrying(sleep=sleep, **kwargs)  # type: ignore[arg-type]
+    try:
+        return retrying(again)
     except APIError as exc:
         exc.attempts = retrying.statistics.get("attempt_number", 1)
         raise
@@ -176,14 +200,25 @@ async def async_call_with_retries(
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> T:
     """The async twin of :func:`call_with_retries` (same policy, same decisions)."""
-    kwargs = _tenacity_kwargs(policy)
+    started = time.monotonic()
+    try:
+        return await fn()
+    except APIError as exc:
+        _first_failure(exc, policy)
+        first = exc
+    kwargs = _tenacity_kwargs(policy, started)
     if sleep is not None:
         kwargs["sleep"] = sleep
+    tries = 0
 
     # tenacity awaits only coroutine *functions*; a lambda or partial returning an awaitable
     # would be "called" and its coroutine returned unawaited, never retried. Awaiting here
     # makes any ``Callable[[], Awaitable[T]]`` work.
     async def attempt() -> T:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise first  # the first try, already made: tenacity decides what follows
         return await fn()
 
     retrying = tenacity.AsyncRetrying(**kwargs)  # type: ignore[arg-type]

@@ -301,3 +301,52 @@ def test_numbers_that_are_not_finite_cannot_be_sent_whatever_the_limit(value: fl
     for limit in (3, 24, 1000):
         (problem,) = problems(None, {"v": value}, max_attribute_value_length=limit)
         assert problem.startswith("The value of attribute 'v' cannot be sent")
+_ASCII = st.characters(min_codepoint=0, max_codepoint=127)
+
+
+@given(
+    st.dictionaries(
+        st.text(_ASCII, max_size=6),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(_ASCII, max_size=8)
+        | st.lists(st.text(_ASCII, max_size=4), max_size=3)
+        | st.dictionaries(st.text(_ASCII, max_size=3), st.integers(), max_size=2),
+        max_size=6,
+    )
+)
+def test_event_data_size_is_its_compact_json_size_also_without_encoding_it(
+    data: dict[str, object],
+) -> None:
+    # Event data is usually a flat object of ASCII text and numbers: measured without
+    # serialising it, and to the byte what the encoder writes (quotes, escapes, floats).
+    from hull_customerio._serialization import compact_json  # noqa: PLC0415
+
+    assert value_size(data) == len(compact_json(data).encode())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"a": 1, "b": -2.5, "c": True, "d": False, "e": None, "f": "x y/z", "g": ["p", "q"]},
+        {'quo"te': 1},
+        {"back\\slash": "v"},
+        {"k": 'say "hi"'},
+        {"k": "tab\there"},
+        {"k": "del\x7f"},
+        {"k": "Zoë"},
+        {"k": 1e16, "l": 1.0e-7, "m": -0.0},
+        {"k": {"nested": 1}},
+        {"k": 2**64, "l": -(2**63), "m": 10**40},
+        {"k": [1, 2]},
+        {"k": ["a\nb"]},
+        {"k": []},
+    ],
+)
+def test_event_data_size_edges(data: dict[object, object]) -> None:
+    from hull_customerio._serialization import compact_json  # noqa: PLC0415
+
+    assert value_size(data) == len(compact_json(data).encode())

@@ -634,6 +634,21 @@ class BatchPlan:
     rejected: Mapping[int, BatchError]
 
 
+class EncodedOperation(dict[str, Any]):
+    """A v2 operation that carries its own :func:`dumps` bytes, so a batch encodes it once.
+
+    The engine measures every operation before batching it; :func:`plan_batch` then takes
+    these bytes instead of encoding the operation again. It is an ordinary ``dict`` otherwise;
+    it must not be changed after it was built.
+    """
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, operation: Mapping[str, Any], encoded: bytes) -> None:
+        super().__init__(operation)
+        self.encoded = encoded
+
+
 def _batch_body(encoded: Sequence[bytes]) -> bytes:
     return _BATCH_PREFIX + b",".join(encoded) + _BATCH_SUFFIX
 
@@ -669,7 +684,9 @@ def plan_batch(
 
     for index, operation in enumerate(operations):
         try:
-            op_bytes = dumps(operation)
+            op_bytes = (
+                operation.encoded if type(operation) is EncodedOperation else dumps(operation)
+            )
         except (TypeError, ValueError) as exc:
             rejected[index] = BatchError(
                 batch_index=index,

@@ -287,22 +287,41 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
     async def batch(self, operations: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Send v2 operations (``POST /api/v2/batch``), split into as many requests as needed.
 
-        Requests go one after another, in order; failures are reported in the result, never
-        raised; once Customer.io is found unreachable, the remaining requests are not sent.
-        See :meth:`CustomerIOClient.batch
-        <hull_customerio.customerio.CustomerIOClient.batch>`.
+        The requests go concurrently, at most ``max_concurrency`` at once and under the rate
+        limit, started in the operations' order; failures are reported in the result, never
+        raised. Once a request finds Customer.io unreachable, the requests not started yet are
+        not sent (their operations fail with the same error). See
+        :meth:`CustomerIOClient.batch <hull_customerio.customerio.CustomerIOClient.batch>`.
         """
         plan = _base.plan_batch(operations)
-        outcomes: list[Any] = []
+        outcomes: list[Any] = [None] * len(plan.requests)
         stop: APIError | None = None
-        for sub in plan.requests:
-            if stop is not None:  # Customer.io cannot be reached: the rest is not sent
-                outcomes.append(stop)
-                continue
+        turns = asyncio.Semaphore(self.max_concurrency)
+
+        async def send(number: int, request: ApiRequest) -> None:
+            nonlocal stop
+            async with turns:
+                if stop is not None:  # Customer.io cannot be reached: the rest is not sent
+                    outcomes[number] = stop
+                    return
+                try:
+                    outcomes[number] = _base.parse_body(await self._send(request))
+                except APIError as exc:
+                    outcomes[number] = exc
+                    if stop is None and _base.unreachable(exc):
+                        stop = exc
+
+        if len(plan.requests) == 1:
+            await send(0, plan.requests[0].request)
+        elif plan.requests:
+            tasks = [
+                asyncio.ensure_future(send(number, sub.request))
+                for number, sub in enumerate(plan.requests)
+            ]
             try:
-                outcomes.append(_base.parse_body(await self._send(sub.request)))
-            except APIError as exc:
-                outcomes.append(exc)
-                if _base.unreachable(exc):
-                    stop = exc
+                await asyncio.gather(*tasks)
+            except BaseException:  # a cancellation or a bug: none of ours keeps running
+                for task in tasks:
+                    task.cancel()
+                raise
         return _base.batch_result(plan, outcomes)

@@ -21,7 +21,7 @@ from ..customerio import (
     identify_operation,
     page_operation,
 )
-from ..customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
+from ..customerio._base import MAX_BATCH_OPERATION_BYTES, EncodedOperation, dumps
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -325,12 +325,14 @@ def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
         build = page_operation if call.method == "track_page" else event_operation
         operation = build(customer_id, name, data, **call.kwargs)
     try:
-        size = len(dumps(operation))
+        encoded = dumps(operation)
     except (TypeError, ValueError):
         return operation  # the batch planner reports it as an operation it cannot encode
     # Larger than one v2 operation may be: the equivalent v1 call accepts it (up to the event
     # and attribute limits checked in the plan), so batch mode accepts what v1 mode accepts.
-    return operation if size <= MAX_BATCH_OPERATION_BYTES else None
+    if len(encoded) > MAX_BATCH_OPERATION_BYTES:
+        return None
+    return EncodedOperation(operation, encoded)  # measured once, not encoded again to send
 
 
 def batch_operations(groups: Mapping[int, Sequence[CustomerIOCall]]) -> BatchRound:

@@ -174,12 +174,7 @@ class AsyncConnector:
                 singles = await self._perform_in_user_order(round_.calls)
                 answers = _core.batch_results(round_, result, singles)
 
-            async def write_back(execution: Execution) -> Execution:
-                async with semaphore:
-                    steps = _core.write_back_steps(execution)
-                    return await self._drive(execution.plan, steps, ticket, context)
-
-            executions = list(await asyncio.gather(*(write_back(e) for e in done)))
+            executions = await self._write_back_all(done, ticket, context)
             _core.mark_unreachable(executions)
         else:
             runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
@@ -193,6 +188,27 @@ class AsyncConnector:
         if self.customerio is None:
             raise _core.no_customerio_client(what)
         return self.customerio
+
+    async def _write_back_all(
+        self,
+        done: list[Execution],
+        ticket: DeliveryTicket | None,
+        context: LogContext | None = None,
+    ) -> list[Execution]:
+        """Batch mode's write-backs, user after user, letting Hull posts start as they fill.
+
+        Queueing a write-back waits for nothing (the Hull client posts in the background), so
+        one task queues them all, in order; every ``flush_at`` users it gives the event loop a
+        turn, so each full firehose batch goes out while the next one is being built.
+        """
+        every = self.hull.flush_at if self.hull is not None else len(done) or 1
+        executions: list[Execution] = []
+        for number, execution in enumerate(done, start=1):
+            steps = _core.write_back_steps(execution)
+            executions.append(await self._drive(execution.plan, steps, ticket, context))
+            if number % every == 0:
+                await asyncio.sleep(0)
+        return executions
 
     async def _perform_in_user_order(
         self, calls: list[tuple[int, int, CustomerIOCall]]

@@ -32,7 +32,7 @@ from hull_customerio.errors import (
 )
 from hull_customerio.metrics import Metrics, _report, guarded
 
-from .tokens import make_user_token, user_claims
+from .tokens import UserTokenSigner
 
 __all__ = [
     "DEFAULT_FLUSH_AT",
@@ -688,6 +688,7 @@ class HullCore:
         self._shared = DeliveryTicket(keep_delivered=False)
         self._credentials_error: APIStatusError | None = None
         self._closed = False
+        self._signer = UserTokenSigner(id, secret)
 
     @property
     def id(self) -> str:
@@ -757,9 +758,13 @@ class HullCore:
         Raises:
             ValidationError: no usable claim is left.
         """
-        return make_user_token(
-            claims, connector_id=self._id, secret=self._secret, create=create, active=active
-        )
+        return self._signer.sign(claims, create=create, active=active)[0]
+
+    def _signed_scope(
+        self, claims: Mapping[str, object], *, create: bool, active: bool
+    ) -> tuple[str, tuple[str, ...]]:
+        """The user token of ``claims`` and the names of the claims it carries."""
+        return self._signer.sign(claims, create=create, active=active)
 
     def _headers(self, *, json_body: bool) -> dict[str, str]:
         headers = {
@@ -811,9 +816,6 @@ class HullCore:
             status=status,
             started=started,
         )
-
-    def _claims_for_scope(self, claims: Mapping[str, object]) -> tuple[str, ...]:
-        return tuple(user_claims(claims))
 
     def delivery(self) -> DeliveryTicket:
         """A new delivery ticket: the messages of one call, and what became of each.

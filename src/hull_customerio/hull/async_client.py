@@ -233,8 +233,8 @@ class AsyncHullClient(HullCore):
         Raises:
             ValidationError: no usable claim is left.
         """
-        token = self.user_token(claims, create=create, active=active)
-        return AsyncHullUserScope(self, token, self._claims_for_scope(claims), delivery)
+        token, names = self._signed_scope(claims, create=create, active=active)
+        return AsyncHullUserScope(self, token, names, delivery)
 
     async def api(
         self,

@@ -233,8 +233,8 @@ class HullClient(HullCore):
         Raises:
             ValidationError: no usable claim is left.
         """
-        token = self.user_token(claims, create=create, active=active)
-        return HullUserScope(self, token, self._claims_for_scope(claims), delivery)
+        token, names = self._signed_scope(claims, create=create, active=active)
+        return HullUserScope(self, token, names, delivery)
 
     def api(
         self,

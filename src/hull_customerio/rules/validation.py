@@ -45,10 +45,55 @@ def value_size(value: Any) -> int:
         size = _plain_strings_size(value)
         if size is not None:
             return size
+    elif type(value) is dict:
+        size = _flat_object_size(value)
+        if size is not None:
+            return size
     problem = unsendable(value)
     if problem is not None:
         raise ValueError(problem)
     return len(compact_json(value).encode())
+
+
+def _plain_string(text: str) -> bool:
+    """Whether JSON writes ``text`` as it is (printable ASCII, no ``"`` or ``\\``)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
+def _flat_object_size(mapping: dict[Any, Any]) -> int | None:
+    """The compact-JSON size of a flat object, without serialising it; ``None``: not flat.
+
+    Flat: plain-string keys (see :func:`_plain_string`) and values that are plain strings,
+    ``int`` of up to 64 bits, finite ``float``, ``bool``, ``None`` or lists of plain strings,
+    the usual shape of event data. Anything else (nested objects, other text, a non-finite or
+    huge number) is measured, or refused, by the general rule.
+    """
+    size = len(mapping) + 1  # the braces, the commas between members
+    for key, item in mapping.items():
+        if type(key) is not str or not _plain_string(key):
+            return None
+        size += len(key) + 3  # the quotes and the colon
+        kind = type(item)
+        if kind is str:
+            if not _plain_string(item):
+                return None
+            size += len(item) + 2
+        elif kind is int and item.bit_length() <= 64:  # longer ones: the general rule
+            size += len(str(item))
+        elif kind is float and math.isfinite(item):
+            size += len(repr(item))
+        elif item is True or item is None:
+            size += 4
+        elif item is False:
+            size += 5
+        elif kind is list:
+            listed = _plain_strings_size(item)
+            if listed is None:
+                return None
+            size += listed
+        else:
+            return None
+    return size if mapping else 2
 
 
 def _plain_strings_size(values: list[Any]) -> int | None:

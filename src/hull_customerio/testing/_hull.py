@@ -36,8 +36,23 @@ class _QuietHS256(HMACAlgorithm):
     into errors.
     """
 
+    def __init__(self, hash_alg: Any) -> None:
+        super().__init__(hash_alg)
+        self._prepared: dict[str | bytes, bytes] = {}
+
     def check_key_length(self, key: bytes) -> str | None:
         return None
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        # PyJWT checks on every call that an HMAC secret is not an asymmetric key (more work
+        # than verifying the signature); the fake verifies with one secret, so the outcome of
+        # that check is kept. Every signature is still verified.
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = super().prepare_key(key)
+            if len(self._prepared) < 8:
+                self._prepared[key] = prepared
+        return prepared
 
 
 def _verifier() -> jwt.PyJWS:

@@ -312,3 +312,115 @@ def test_the_constructor_checks_the_same_bounds(changes: dict[str, Any], problem
 def test_the_constructor_accepts_the_bounds_themselves() -> None:
     assert Settings(max_attributes_per_call=1).max_attributes_per_call == 1
     assert Settings(max_attributes_per_call=300).max_attributes_per_call == 300
+
+
+# --- the constructor applies the rules of from_private_settings (SPEC §1, issue 11) -----------
+
+BUILDERS = {"constructor": lambda values: Settings(**values), "from_private_settings": read}
+
+
+def constructor_problems(values: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(**values)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(
+    "key", ["synchronized_segments", "synchronized_attributes", "events_filter"]
+)
+def test_the_constructor_refuses_a_string_for_a_list_instead_of_splitting_it(key: str) -> None:
+    assert constructor_problems({key: "abc"}) == [f"{key} must be a list of strings, got a string"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"site_id": 5}, "site_id must be a string, got a number"),
+        ({"api_key": ["k"]}, "api_key must be a string, got a list"),
+        ({"webhook_signing_key": True}, "webhook_signing_key must be a string, got a boolean"),
+        (
+            {"enable_user_deletion": "yes"},
+            "enable_user_deletion must be true or false, got a string",
+        ),
+        (
+            {"max_attributes_per_call": True},
+            "max_attributes_per_call must be a whole number, got a boolean",
+        ),
+        (
+            {"max_attributes_per_call": float("nan")},
+            "max_attributes_per_call must be a whole number, got nan",
+        ),
+        (
+            {"user_id_mapping": " "},
+            "user_id_mapping must name a Hull attribute, got an empty string",
+        ),
+        ({"region": None}, "region must be a string, got null"),
+    ],
+)
+def test_the_constructor_refuses_what_from_private_settings_refuses(
+    values: dict[str, Any], problem: str
+) -> None:
+    assert constructor_problems(values) == [problem]
+    if next(iter(values.values())) is not None:  # None means "the default" in Hull's settings
+        assert problems_of(values) == [problem]
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_numeric_strings_are_read_as_numbers_by_both(builder: str) -> None:
+    settings = BUILDERS[builder](
+        {"max_attributes_per_call": " 12 ", "max_attribute_value_length": "2e3"}
+    )
+
+    assert settings.max_attributes_per_call == 12
+    assert settings.max_attribute_value_length == 2000
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_the_constructor_normalises_like_from_private_settings(builder: str) -> None:
+    settings = BUILDERS[builder]({"region": " EU ", "user_id_mapping": " email "})
+
+    assert (settings.region, settings.user_id_mapping) == ("eu", "email")
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_a_million_bad_items_make_a_short_message(builder: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        BUILDERS[builder]({"events_filter": [1] * 1_000_000})
+
+    assert caught.value.problems == [
+        "events_filter must be a list of strings; item(s) [0, 1, 2, ... (1000000 in all)] are "
+        "not strings"
+    ]
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+@pytest.mark.parametrize(
+    "value", ["x" * 1_000_000, "9" * 100_000], ids=["megabyte-string", "100k-digit-string"]
+)
+def test_a_huge_value_is_never_echoed(builder: str, value: str) -> None:
+    for key in ("region", "max_attributes_per_call"):
+        with pytest.raises(ConfigurationError) as caught:
+            BUILDERS[builder]({key: value})
+        assert key in str(caught.value)
+        assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_a_number_past_2_to_the_53_is_refused(builder: str) -> None:
+    assert BUILDERS[builder]({"max_attribute_value_length": 2**53 - 1})
+    with pytest.raises(ConfigurationError) as caught:
+        BUILDERS[builder]({"max_attribute_value_length": 2**53})
+    assert caught.value.problems == [
+        "max_attribute_value_length must be at most 9007199254740991, got 9007199254740992"
+    ]
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_text_that_is_not_valid_unicode_is_refused(builder: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        BUILDERS[builder]({"site_id": "\ud800", "synchronized_segments": ["ok", "\udfff"]})
+
+    assert caught.value.problems == [
+        "site_id must be a string of valid Unicode text",
+        "synchronized_segments must be a list of strings; item(s) [1] are not strings",
+    ]

@@ -8,6 +8,7 @@ readable sentences that name the field (``$.events[1].event: expected a string, 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -27,7 +28,11 @@ __all__ = [
     "compact_json",
     "converter",
     "describe",
+    "is_encodable",
+    "short_repr",
     "structure",
+    "summarize",
+    "unsendable",
 ]
 
 T = TypeVar("T")
@@ -39,6 +44,7 @@ JsonObject = dict[str, Any]
 # options (an encoder holds options only, so sharing it between threads is safe).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_STRICT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def canonical_json(value: object) -> str:
@@ -46,9 +52,12 @@ def canonical_json(value: object) -> str:
     return _CANONICAL.encode(value)
 
 
-def compact_json(value: object) -> str:
-    """No whitespace, key order kept: how sizes are measured against Customer.io's limits."""
-    return _COMPACT.encode(value)
+def compact_json(value: object, *, strict: bool = False) -> str:
+    """No whitespace, key order kept: how sizes are measured against Customer.io's limits.
+
+    ``strict`` refuses NaN and infinity (``ValueError``), which are not JSON.
+    """
+    return (_COMPACT_STRICT if strict else _COMPACT).encode(value)
 
 
 def describe(value: object) -> str:
@@ -66,6 +75,80 @@ def describe(value: object) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return f"a {type(value).__name__}"
+
+
+#: Characters of a value quoted in an error message; longer values are cut.
+SHORT_REPR_LIMIT = 60
+#: Nesting levels a value sent to Customer.io or Hull may have. Real data is a few levels deep;
+#: thousands of levels would overflow the stack of whoever reads it.
+MAX_NESTING = 100
+
+
+def short_repr(value: object, limit: int = SHORT_REPR_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages.
+
+    Hostile input may be megabytes long, or an integer too large to print: neither is echoed.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return "a huge number"
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+        return repr(value)[:-1] + "...'"
+    if not isinstance(value, (str, int, float, bool)) and value is not None:
+        return describe(value)
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (a lone surrogate such as ``"\\ud800"`` cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unsendable(value: object) -> str | None:
+    """Why JSON cannot carry ``value`` to Customer.io or Hull, or ``None`` when it can.
+
+    Refused: text that is not valid Unicode (lone surrogates), numbers that are not finite or
+    too long to print, nesting deeper than :data:`MAX_NESTING`, and anything that is not a JSON
+    value. The answer is a short phrase, never the value itself.
+    """
+    # An explicit stack: a value nested 10,000 deep must not overflow ours either.
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not is_encodable(item):
+                return "it holds text that is not valid Unicode"
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if item.bit_length() > _MAX_INT_BITS:
+                return "it holds a number too long to send"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "it holds a number that is not finite (NaN or infinity)"
+        elif isinstance(item, (list, tuple, dict)):
+            if depth >= MAX_NESTING:
+                return f"it is nested deeper than {MAX_NESTING} levels"
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        return "it holds an object key that is not a string"
+                    stack.append((key, depth + 1))
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        else:
+            return f"it holds {describe(item)}, which is not a JSON value"
+    return None
+
+
+# Python prints at most 4300 digits of an int (about 14,284 bits); far more than any id or count.
+_MAX_INT_BITS = 14_000
 
 
 class WrongTypeError(TypeError):
@@ -164,6 +247,20 @@ def structure(value: object, type_: type[T]) -> tuple[T | None, list[str]]:
     except Exception as exc:  # every structuring failure becomes a message
         problems = cattrs.transform_error(exc, path="$", format_exception=_format)
         return None, [_reorder(problem) for problem in problems]
+
+
+#: Problems spelled out in one error message; the rest are counted.
+PROBLEMS_SHOWN = 5
+
+
+def summarize(problems: list[str]) -> str:
+    """The first few problems joined by ``; `` and a count of the others: a short message.
+
+    A message with a million bad items must not make a message of megabytes.
+    """
+    shown = "; ".join(problems[:PROBLEMS_SHOWN])
+    hidden = len(problems) - PROBLEMS_SHOWN
+    return f"{shown}; and {hidden} more problem(s)" if hidden > 0 else shown
 
 
 def _reorder(problem: str) -> str:

@@ -136,7 +136,9 @@ def to_unix_seconds(value: object, *, numeric_strings: bool = False) -> int | No
 
 
 def _from_epoch(number: float) -> int | None:
-    if not math.isfinite(number):
+    # An int of any size compares exactly; only floats can be NaN or infinite (and isfinite()
+    # cannot even convert an int past 1e308).
+    if isinstance(number, float) and not math.isfinite(number):
         return None
     millis = number if abs(number) >= _MILLISECONDS_THRESHOLD else number * 1000
     if abs(millis) > _MAX_SECONDS * 1000:

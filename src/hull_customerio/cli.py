@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     except UnicodeDecodeError as exc:  # raised wherever a text file is read, even mid-stream
         _error(f"the input is not UTF-8 text: {exc.reason} at byte {exc.start} of a read")
         return EXIT_USAGE
+    except (RecursionError, OverflowError, ValueError) as exc:
+        # Input no check above foresaw (absurd nesting or numbers): still one line, never a
+        # traceback.
+        _error(f"the input cannot be processed ({type(exc).__name__})")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
@@ -419,7 +424,7 @@ def _read_input(stream: TextIO, name: str) -> _Input:
         return _Input(entries=iter(()), private_settings=None, is_export=False)
     try:
         value = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         # The skipped blank lines are put back so JSON errors quote the file's line numbers.
         text = "\n" * (first_number - 1) + first + stream.read()
         return _notification_input(_load_json(text, name), name)
@@ -444,6 +449,15 @@ def _load_json(text: str, name: str) -> Any:
         raise UsageError(
             f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{name}: unusable JSON: {_json_problem(exc)}") from None
+
+
+def _json_problem(exc: ValueError | RecursionError) -> str:
+    """What is wrong with JSON that parses but that Python refuses to hold."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return "a number has too many digits"
 
 
 def _notification_input(payload: object, name: str) -> _Input:
@@ -487,8 +501,8 @@ def _json_lines(
             continue
         try:
             value = json.loads(line)
-        except ValueError as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        except (ValueError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else _json_problem(exc)
             raise UsageError(f"{name}:{number}: invalid JSON: {reason}") from None
         yield _line_entry(value, name, number)
 
@@ -521,8 +535,13 @@ def _line_entry(value: object, name: str, number: int) -> _Entry:
 
 
 def _keys(value: Mapping[str, Any]) -> str:
-    keys = [json.dumps(key) for key in list(value)[:5]]
+    # A key may be megabytes long: each is shown cut, so the error stays one short line.
+    keys = [_cut(json.dumps(key), 40) for key in itertools.islice(value, 5)]
     return "keys " + ", ".join(keys) + (", ..." if len(value) > 5 else "") if keys else "no keys"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:
@@ -653,7 +672,19 @@ def _warn_if_nobody_is_sent(settings: Settings, batch: bool) -> None:
 
 def _dump(record: Mapping[str, Any]) -> str:
     # default=str: a value the rules left unserialisable must not cost the whole run.
-    return json.dumps(record, default=str)
+    try:
+        return json.dumps(record, default=str)
+    except (ValueError, RecursionError):
+        # A value refused as unsendable (absurdly deep, say) cannot be shown either.
+        return json.dumps({key: _shown(value) for key, value in record.items()}, default=str)
+
+
+def _shown(value: object) -> object:
+    try:
+        json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        return "<cannot be shown as JSON>"
+    return value
 
 
 def _event_record(event: OutgoingEvent) -> dict[str, Any]:
@@ -893,7 +924,9 @@ def _summarise(tally: _Tally, out: IO[str]) -> None:
         who = outcome.user_id or "(unknown user)"
         if outcome.customer_id:
             who += f" ({outcome.customer_id})"
-        print(f"  failed: {who}: {outcome.reason}: {_one_line(outcome.error or '')}", file=out)
+        line = f"  failed: {who}: {outcome.reason}: {_one_line(outcome.error or '')}"
+        # An id with a lone surrogate cannot be written as UTF-8: escape it, keep the line.
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=out)
     hidden = tally.failed - len(tally.failures)
     if hidden:
         print(f"  ... and {hidden} more failed users (--json lists every one)", file=out)
@@ -967,8 +1000,13 @@ def _run_webhook(args: argparse.Namespace) -> int:
         signature = "valid"
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        if isinstance(exc, json.JSONDecodeError):
+            reason = exc.msg
+        elif isinstance(exc, UnicodeDecodeError):
+            reason = str(exc)
+        else:
+            reason = _json_problem(exc)
         raise UsageError(f"{_name(args.file)}: invalid JSON: {reason}") from None
     try:
         event = parse_webhook(payload, settings)

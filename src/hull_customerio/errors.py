@@ -25,11 +25,14 @@ All of them derive from one base, so ``except HullCustomerIOError`` catches anyt
 HTTP status codes are mapped to classes in exactly one place, :func:`make_status_error`.
 
 Exception texts carry the method, the URL, the status and the service's own error messages. They
-never carry credentials or request bodies (which hold personal data).
+never carry credentials or request bodies (which hold personal data). The service's messages may
+quote the input, so the text shows them shortened, with every email address masked
+(``j***@example.com``); ``APIStatusError.body`` keeps the answer as it came.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -54,6 +57,7 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookVerificationError",
     "make_status_error",
+    "safe_service_text",
 ]
 
 Service = Literal["customerio", "hull"]
@@ -261,6 +265,30 @@ class DeliveryError(APIError):
         super().__init__(message, service=service, method=method, url=url, attempts=attempts)
 
 
+#: Characters of a service's own error messages shown in an exception text, in all.
+SERVICE_TEXT_LIMIT = 300
+# Masking looks at a bounded window so hostile text of megabytes costs no more than a short one.
+_MASK_WINDOW = 4 * SERVICE_TEXT_LIMIT
+_ADDRESS_PART = r"[^\s@<>()\[\]{},;:\"'`]"
+_EMAIL = re.compile(rf"({_ADDRESS_PART})({_ADDRESS_PART}*)@({_ADDRESS_PART}*)")
+
+
+def safe_service_text(text: str, limit: int = SERVICE_TEXT_LIMIT) -> str:
+    """A service's own error text made safe to show: emails masked, cut to ``limit`` characters.
+
+    Customer.io's messages may quote what was sent (``'john@example.com' is invalid``); every
+    email address becomes ``j***@example.com`` and the text ends in ``...`` when it was longer.
+
+    Args:
+        text: the service's message(s).
+        limit: the most characters returned.
+    """
+    masked = _EMAIL.sub(r"\1***@\3", text[:_MASK_WINDOW])
+    if len(masked) <= limit and len(text) <= _MASK_WINDOW:
+        return masked
+    return masked[: limit - 3] + "..."
+
+
 _STATUS_CLASSES: Mapping[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -287,7 +315,7 @@ def make_status_error(
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = ServerError if status_code >= 500 else APIStatusError
-    detail = "; ".join(errors)
+    detail = safe_service_text("; ".join(errors))
     message = f"{_SERVICE_NAMES[service]} answered {status_code} to {method} {url}"
     if detail:
         message = f"{message}: {detail}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
 
-from ._serialization import describe
+from ._serialization import describe, is_encodable, short_repr
 from .errors import ConfigurationError
 
 __all__ = ["Region", "Settings"]
@@ -21,12 +21,19 @@ def _redacted(value: object) -> str:
     return "None" if value is None else "'***'"
 
 
+def _list_as_tuple(value: Iterable[str]) -> Any:
+    # Only real lists become tuples: tuple("abc") would make a string a list of characters.
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """How the connector behaves; an immutable value.
 
-    Build it from Hull's connector settings with :meth:`from_private_settings`, which checks
-    every key; the constructor is for code and tests that already hold typed values.
+    Build it from Hull's connector settings with :meth:`from_private_settings`, or call the
+    constructor; both apply the same rules (numeric strings read as numbers, a string is never
+    taken for a list) and raise :class:`~hull_customerio.errors.ConfigurationError` listing
+    every problem, in short sentences that never echo a huge value.
 
     Attributes:
         site_id: Customer.io Site ID (HTTP Basic user). Required to send.
@@ -59,11 +66,11 @@ class Settings:
     site_id: str | None = None
     api_key: str | None = attrs.field(default=None, repr=_redacted)
     region: Region = "us"
-    synchronized_segments: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    synchronized_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    synchronized_segments: tuple[str, ...] = attrs.field(default=(), converter=_list_as_tuple)
+    synchronized_attributes: tuple[str, ...] = attrs.field(default=(), converter=_list_as_tuple)
     user_id_mapping: str = "external_id"
     enable_user_deletion: bool = False
-    events_filter: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    events_filter: tuple[str, ...] = attrs.field(default=(), converter=_list_as_tuple)
     anonymous_events: bool = False
     max_attributes_per_call: int = 30
     max_attribute_name_length: int = 150
@@ -75,18 +82,22 @@ class Settings:
     webhook_signing_key: str | None = attrs.field(default=None, repr=_redacted)
 
     def __attrs_post_init__(self) -> None:
-        # The constructor is public too: the same bounds as from_private_settings, so a bad
-        # value fails here and not later, in the middle of a sync.
-        problems = []
-        if self.region not in _REGIONS:
-            problems.append(f"region must be one of 'us', 'eu', 'auto', got {self.region!r}")
-        for name, low, high in _BOUNDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                problems.append(f"{name} must be a whole number, got {describe(value)}")
-            elif value < low or (high is not None and value > high):
-                bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-                problems.append(f"{name} must be {bounds}, got {value}")
+        # The constructor is public too: it applies the same rules as from_private_settings
+        # (numeric strings read as numbers, a string is not a list...), so a bad value fails
+        # here and not later, in the middle of a sync.
+        problems: list[str] = []
+        for key, read in _READERS.items():
+            value = getattr(self, key)
+            if value is None and key in _OPTIONAL:
+                continue
+            try:
+                checked = read(key, value)
+            except _InvalidSettingError as problem:
+                problems.append(str(problem))
+                continue
+            if checked is not value:
+                # attrs' own way to normalise a frozen instance during initialisation.
+                object.__setattr__(self, key, checked)
         if problems:
             raise ConfigurationError(problems)
 
@@ -104,18 +115,8 @@ class Settings:
             raise ConfigurationError(
                 [f"private_settings must be an object, got {describe(mapping)}"]
             )
-        problems: list[str] = []
-        values: dict[str, Any] = {}
-        for key, read in _READERS.items():
-            raw = mapping.get(key)
-            if raw is None:
-                continue
-            try:
-                values[key] = read(key, raw)
-            except _InvalidSettingError as problem:
-                problems.append(str(problem))
-        if problems:
-            raise ConfigurationError(problems)
+        # The constructor checks every value and lists every problem.
+        values = {key: mapping[key] for key in _READERS if mapping.get(key) is not None}
         return cls(**values)
 
     @property
@@ -128,16 +129,26 @@ class _InvalidSettingError(Exception):
     pass
 
 
+#: Keys that may be ``None`` (unset); every other key always has a value.
+_OPTIONAL = frozenset({"site_id", "api_key", "webhook_signing_key"})
+#: Bad items named in a message about a list, before "and N more".
+_ITEMS_SHOWN = 3
+
+
 def _string(key: str, raw: object) -> str:
     if not isinstance(raw, str):
         raise _InvalidSettingError(f"{key} must be a string, got {describe(raw)}")
+    if not is_encodable(raw):
+        raise _InvalidSettingError(f"{key} must be a string of valid Unicode text")
     return raw
 
 
 def _region(key: str, raw: object) -> Region:
     value = _string(key, raw).strip().lower()
     if value not in _REGIONS:
-        raise _InvalidSettingError(f"{key} must be one of 'us', 'eu', 'auto', got {raw!r}")
+        raise _InvalidSettingError(
+            f"{key} must be one of 'us', 'eu', 'auto', got {short_repr(raw)}"
+        )
     return value
 
 
@@ -151,12 +162,14 @@ def _mapping_name(key: str, raw: object) -> str:
 def _string_list(key: str, raw: object) -> tuple[str, ...]:
     if not isinstance(raw, (list, tuple)):
         raise _InvalidSettingError(f"{key} must be a list of strings, got {describe(raw)}")
-    bad = [i for i, item in enumerate(raw) if not isinstance(item, str)]
+    bad = [i for i, item in enumerate(raw) if not (isinstance(item, str) and is_encodable(item))]
     if bad:
+        shown = ", ".join(str(i) for i in bad[:_ITEMS_SHOWN])
+        more = f", ... ({len(bad)} in all)" if len(bad) > _ITEMS_SHOWN else ""
         raise _InvalidSettingError(
-            f"{key} must be a list of strings; item(s) {bad} are not strings"
+            f"{key} must be a list of strings; item(s) [{shown}{more}] are not strings"
         )
-    return tuple(raw)
+    return raw if isinstance(raw, tuple) else tuple(raw)
 
 
 def _boolean(key: str, raw: object) -> bool:
@@ -165,29 +178,53 @@ def _boolean(key: str, raw: object) -> bool:
     return raw
 
 
+#: The largest number a setting may hold when it has no bound of its own: the largest integer
+#: a JSON number keeps exactly everywhere (2**53 - 1); anything larger is no setting anyone means.
+_MAX_NUMBER = 2**53 - 1
+#: Longer numeric strings are no setting anyone means (and int() refuses past 4300 digits).
+_MAX_NUMBER_TEXT = 30
+
+
 def _integer(low: int, high: int | None) -> Callable[[str, object], int]:
     def read(key: str, raw: object) -> int:
-        value: float
+        expected = f"{key} must be a whole number"
         if isinstance(raw, bool):
-            raise _InvalidSettingError(f"{key} must be a whole number, got a boolean")
-        if isinstance(raw, (int, float)):
-            value = raw
-        elif isinstance(raw, str):
-            try:
-                value = float(raw.strip())
-            except ValueError:
-                raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}") from None
+            raise _InvalidSettingError(f"{expected}, got a boolean")
+        value = _number_from_text(raw) if isinstance(raw, str) else raw
+        if isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                raise _InvalidSettingError(f"{expected}, got {short_repr(raw)}")
+            value = int(value)
+        if not isinstance(value, int):
+            shown = short_repr(raw) if isinstance(raw, str) else describe(raw)
+            raise _InvalidSettingError(f"{expected}, got {shown}")
+        # Ints compare exactly whatever their size; only a small one is ever shown.
+        if high is not None and not low <= value <= high:
+            bounds = f"from {low} to {high}"
+        elif value < low:
+            bounds = f"at least {low}"
+        elif value > _MAX_NUMBER:
+            bounds = f"at most {_MAX_NUMBER}"
         else:
-            raise _InvalidSettingError(f"{key} must be a whole number, got {describe(raw)}")
-        if not math.isfinite(value) or value != int(value):
-            raise _InvalidSettingError(f"{key} must be a whole number, got {raw!r}")
-        number = int(value)
-        if number < low or (high is not None and number > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise _InvalidSettingError(f"{key} must be {bounds}, got {number}")
-        return number
+            return value
+        raise _InvalidSettingError(f"{key} must be {bounds}, got {short_repr(value)}")
 
     return read
+
+
+def _number_from_text(text: str) -> int | float | None:
+    """The number a numeric string holds (Hull's settings UI stores some numbers as text)."""
+    text = text.strip()
+    if not text or len(text) > _MAX_NUMBER_TEXT:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 _BOUNDS: tuple[tuple[str, int, int | None], ...] = (

@@ -394,6 +394,7 @@ def test_the_event_skip_reasons_have_sentences() -> None:
         "page_without_url",
         "no_identifier",
         "event_too_large",
+        "invalid_event",
     }
 
 

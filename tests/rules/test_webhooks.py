@@ -732,6 +732,10 @@ def test_a_well_formed_webhook_is_an_event_unless_nobody_is_named(
 ) -> None:
     incoming = outcome(payload, Settings(user_id_mapping=mapping))
     if isinstance(incoming, WebhookPayloadError):
+        if incoming.reason == "invalid_payload":
+            # NaN and infinity in a forwarded field are never forwarded: Hull cannot read them.
+            assert "not finite" in str(incoming)
+            return
         assert incoming.reason == "no_identifier"
         return
     assert incoming.event == WEBHOOK_EVENT_NAMES[payload["event_type"]]

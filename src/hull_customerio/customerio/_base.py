@@ -40,6 +40,7 @@ from ..errors import (
     ConfigurationError,
     ValidationError,
     make_status_error,
+    safe_service_text,
 )
 from ..metrics import Metrics, _report, guarded
 from ..models.customerio import BatchError, BatchResult
@@ -736,11 +737,12 @@ def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
             continue
         for entry in reported:
             if not isinstance(entry, Mapping):
-                unmatched.append(str(entry))
+                unmatched.append(safe_service_text(str(entry)))
                 continue
             position: Any = entry.get("batch_index")
-            reason = _optional_str(entry.get("reason")) or "rejected"
-            message = _optional_str(entry.get("message")) or reason
+            reason = safe_service_text(_optional_str(entry.get("reason")) or "rejected")
+            # Customer.io's messages may quote the operation: shortened, emails masked.
+            message = safe_service_text(_optional_str(entry.get("message")) or reason)
             valid = (
                 isinstance(position, int)
                 and not isinstance(position, bool)

@@ -541,8 +541,17 @@ def _internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
         status="error",
         reason="internal_error",
         message=FAILURE_MESSAGES["internal_error"],
-        error=f"{type(exc).__name__}: {exc}",
+        error=_short_error(exc),
     )
+
+
+def _short_error(exc: Exception) -> str:
+    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
+
+
+_ERROR_TEXT_LIMIT = 300
 
 
 def internal_error(
@@ -559,7 +568,7 @@ def internal_error(
         reason="internal_error",
     )
     execution.failure = "internal_error"
-    execution.details.append(f"{type(exc).__name__}: {exc}")
+    execution.details.append(_short_error(exc))
     return execution
 
 
@@ -859,8 +868,8 @@ def read_webhook(
         return _webhook_outcome(401, exc.reason, str(exc))
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _webhook_outcome(200, "invalid_payload", "The webhook body is not JSON.")
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, absurdly deep or long numbers
+        return _webhook_outcome(200, "invalid_payload", "The webhook body is not usable JSON.")
     try:
         return parse_webhook(payload, settings)
     except WebhookPayloadError as exc:

@@ -105,20 +105,22 @@ def encode_json(document: object) -> bytes:
             type, never the value).
     """
     try:
-        text = json.dumps(
+        return json.dumps(
             document,
             separators=(",", ":"),
             ensure_ascii=False,
             allow_nan=False,
             default=_json_default,
-        )
+        ).encode("utf-8")
     except TypeError as exc:
         problem = f"a value of type {exc.args[0] if exc.args else '?'} is not JSON"
-        raise ValidationError(f"Cannot send to Hull: {problem}", [problem]) from None
+    except UnicodeEncodeError:
+        problem = "text that is not valid Unicode (a lone surrogate) cannot be encoded"
     except ValueError:
-        problem = "NaN and infinite numbers are not JSON"
-        raise ValidationError(f"Cannot send to Hull: {problem}", [problem]) from None
-    return text.encode("utf-8")
+        problem = "NaN, infinite numbers and ints too long to print are not JSON"
+    except RecursionError:
+        problem = "the document is nested too deeply"
+    raise ValidationError(f"Cannot send to Hull: {problem}", [problem]) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from .._serialization import (
     WrongTypeError,
     converter,
     describe,
+    short_repr,
     structure,
+    summarize,
 )
 from ..errors import ValidationError
 from ..settings import Settings
@@ -291,7 +293,7 @@ class UserUpdateMessage:
         message, problems = structure(data, cls)
         problems += id_problems
         if message is None or problems:
-            raise ValidationError(f"{where} is malformed: " + "; ".join(problems), problems)
+            raise ValidationError(f"{where} is malformed: " + summarize(problems), problems)
         return message
 
 
@@ -334,10 +336,10 @@ def _describe_message(mapping: object, index: int | None) -> str:
     if isinstance(mapping, Mapping):
         message_id = mapping.get("message_id")
         if isinstance(message_id, str):
-            parts.append(f"message_id {message_id!r}")
+            parts.append(f"message_id {short_repr(message_id)}")
         user = mapping.get("user")
         if isinstance(user, Mapping) and isinstance(user.get("id"), str):
-            parts.append(f"user {user['id']!r}")
+            parts.append(f"user {short_repr(user['id'])}")
     label = "Message" if index is None else f"Message {index}"
     return f"{label} ({', '.join(parts)})" if parts else label
 
@@ -436,7 +438,7 @@ def parse_notification(payload: Mapping[str, Any]) -> Notification:
         problems.append(f"$.connector: expected an object, got {describe(connector)}")
         connector = None
     if envelope is None or problems:
-        raise ValidationError("The notification is malformed: " + "; ".join(problems), problems)
+        raise ValidationError("The notification is malformed: " + summarize(problems), problems)
 
     private_settings = (connector or {}).get("private_settings") or {}
     settings = Settings.from_private_settings(private_settings)

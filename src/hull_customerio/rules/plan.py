@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from .._serialization import is_encodable, unsendable
 from .._time import utc_now
 from ..models.hull import HullEvent, UserUpdateMessage
 from ..models.plan import Action, OutgoingEvent, UserPlan
@@ -16,7 +18,7 @@ from .chunking import chunk_attributes
 from .events import is_whitelisted, to_anonymous_event, to_person_event
 from .hashing import person_hash
 from .segments import in_synchronized_segments
-from .validation import event_too_large, validate_person
+from .validation import UNSENDABLE_ERRORS, event_too_large, validate_person
 from .writeback import deletion_traits, hull_claims, identify_traits
 
 __all__ = ["EVENT_REASON_MESSAGES", "REASON_MESSAGES", "plan_user_update"]
@@ -53,6 +55,10 @@ EVENT_REASON_MESSAGES: Mapping[str, str] = {
         "Event name or data is larger than Customer.io accepts (max_event_name_length, "
         "max_event_data_size) and will not be sent."
     ),
+    "invalid_event": (
+        "Event holds text that is not valid Unicode, a number that is not finite or nesting "
+        "too deep, and cannot be sent."
+    ),
 }
 
 
@@ -68,9 +74,16 @@ def _customer_id(value: object) -> str | None:
     """The Customer.io id from the mapped attribute: a non-blank string or a number."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return str(value)
+    if isinstance(value, float):
+        return str(value) if math.isfinite(value) else None
+    if isinstance(value, int):
+        # Past 4300 digits Python refuses to print an int; no Customer.io id is that long.
+        return str(value) if value.bit_length() <= _MAX_ID_BITS else None
     return _usable_string(value)
+
+
+# 450 bits: 136 digits, within the 150-byte id limit; a longer number is no id.
+_MAX_ID_BITS = 450
 
 
 class _Planner:
@@ -115,7 +128,12 @@ class _Planner:
             return self.skip("no_customer_id", anonymous=may_go_anonymous)
 
         attributes = attributes_of(self.message, settings, data)
-        digest = person_hash(mapped_id, attributes)
+        try:
+            digest = person_hash(mapped_id, attributes)
+        except UNSENDABLE_ERRORS:
+            # Something JSON cannot carry; validation names what (or, failing that, we do).
+            problems = validate_person(mapped_id, attributes, settings)
+            return self.error(mapped_id, attributes, problems or [_UNSENDABLE_PERSON])
         events, skipped = self.person_events()
         if not synced:  # rule 8
             return self.identify(
@@ -152,7 +170,12 @@ class _Planner:
             if not is_whitelisted(event, self.events_filter):
                 skipped.append((event.event, "not_whitelisted"))
                 continue
-            outcome = convert(event)
+            try:
+                outcome = convert(event)
+            except UNSENDABLE_ERRORS:
+                outcome = "invalid_event"
+            if not isinstance(outcome, str) and _unsendable_event(outcome):
+                outcome = "invalid_event"
             if isinstance(outcome, str):
                 skipped.append((event.event, outcome))
             elif event_too_large(outcome.name, outcome.data, self.settings):
@@ -213,7 +236,7 @@ class _Planner:
         )
         if customer_id is None:
             return self.skip("no_customer_id")
-        errors = validate_person(customer_id, {}, self.settings)
+        errors = validate_person(customer_id, {}, self.settings) + self.claim_problems()
         if errors:
             return self.error(customer_id, {}, errors)
         return UserPlan(
@@ -237,7 +260,7 @@ class _Planner:
         events: list[OutgoingEvent],
         skipped: list[tuple[str, str]],
     ) -> UserPlan:
-        errors = validate_person(customer_id, attributes, self.settings)
+        errors = validate_person(customer_id, attributes, self.settings) + self.claim_problems()
         if errors:
             return self.error(customer_id, attributes, errors, digest)
         return UserPlan(
@@ -255,6 +278,15 @@ class _Planner:
             hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
         )
 
+    def claim_problems(self) -> list[str]:
+        """The identity claims Hull could not be sent (text that is not valid Unicode)."""
+        claims = hull_claims(self.user, self.settings.user_id_mapping)
+        return [
+            f"The user's {name} is not valid Unicode text."
+            for name, value in claims.items()
+            if not is_encodable(value)
+        ]
+
     def error(
         self, customer_id: str, attributes: dict[str, Any], errors: list[str], digest: str = ""
     ) -> UserPlan:
@@ -270,6 +302,14 @@ class _Planner:
             hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
             errors=errors,
         )
+
+
+_UNSENDABLE_PERSON = "The user's attributes cannot be encoded as JSON."
+
+
+def _unsendable_event(event: OutgoingEvent) -> bool:
+    """Whether JSON cannot carry the event: its name, data or anonymous id."""
+    return unsendable([event.name, event.data, event.anonymous_id]) is not None
 
 
 def _anonymous_id(user_anonymous_ids: list[str], event: HullEvent) -> str | None:

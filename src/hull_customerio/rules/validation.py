@@ -6,19 +6,35 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .._serialization import compact_json
+from .._serialization import compact_json, unsendable
 from ..settings import Settings
 
 __all__ = ["event_too_large", "validate_person", "value_size"]
 
 _QUOTE_AT_MOST = 40
-#: Types whose JSON text never exceeds 24 bytes: ``false``, ``null``, and a float's repr (at most
-#: ``-2.2250738585072014e-308``; ``-Infinity`` for the infinities).
+#: Types whose JSON text never exceeds 24 bytes: ``false``, ``null``, and a finite float's repr
+#: (at most ``-2.2250738585072014e-308``).
 _AT_MOST_24_BYTES = frozenset({bool, float, type(None)})
+#: Ints measured inline; longer ones (Python prints at most 4,300 digits) go through value_size.
+_INLINE_INT_BITS = 10_000
+
+
+def _finite(value: Any) -> bool:
+    return type(value) is not float or math.isfinite(value)
+
+
+#: What measuring a value that JSON cannot carry raises: text with lone surrogates, an int too
+#: long to print, NaN or infinity, nesting that overflows the encoder, a non-JSON object.
+UNSENDABLE_ERRORS = (ValueError, TypeError, RecursionError)
 
 
 def value_size(value: Any) -> int:
-    """The size Customer.io counts for a value: UTF-8 bytes; lists and objects as compact JSON."""
+    """The size Customer.io counts for a value: UTF-8 bytes; lists and objects as compact JSON.
+
+    Raises:
+        ValueError: JSON cannot carry the value (lone surrogates, NaN, an int too long to
+            print, nesting deeper than 100 levels, a non-JSON object).
+    """
     if isinstance(value, str):
         # ASCII text is one byte per character: no need to encode it to count.
         return len(value) if value.isascii() else len(value.encode())
@@ -35,6 +51,9 @@ def value_size(value: Any) -> int:
         size = _plain_strings_size(value)
         if size is not None:
             return size
+    problem = unsendable(value)
+    if problem is not None:
+        raise ValueError(problem)
     return len(compact_json(value).encode())
 
 
@@ -54,6 +73,14 @@ def _plain_strings_size(values: list[Any]) -> int | None:
     return size if values else 2
 
 
+def _size(text_or_value: Any, *, text: bool = False) -> int | None:
+    """The measured size, or ``None`` when the value cannot be sent at all."""
+    try:
+        return len(text_or_value.encode()) if text else value_size(text_or_value)
+    except UNSENDABLE_ERRORS:
+        return None
+
+
 def _quoted(name: str) -> str:
     if len(name) <= _QUOTE_AT_MOST:
         return repr(name)
@@ -65,7 +92,8 @@ def validate_person(
 ) -> list[str]:
     """Every violation of the configured limits, each as a sentence quoting the limit.
 
-    Values are never quoted (they are personal data); attribute names are, shortened.
+    Values are never quoted (they are personal data); attribute names are, shortened. A value
+    JSON cannot carry (text that is not valid Unicode, NaN, absurd nesting) is a problem too.
     """
     problems = []
     count = len(attributes)
@@ -75,15 +103,20 @@ def validate_person(
             f"{settings.max_attributes_per_person} (max_attributes_per_person)."
         )
     if customer_id is not None:
-        size = len(customer_id.encode())
-        if size > settings.max_identifier_value_length:
+        size = _size(customer_id, text=True)
+        if size is None:
+            problems.append("The Customer.io id is not valid Unicode text.")
+        elif size > settings.max_identifier_value_length:
             problems.append(
                 f"The Customer.io id is {size} bytes long; the limit is "
                 f"{settings.max_identifier_value_length} bytes (max_identifier_value_length)."
             )
     max_name, max_value = settings.max_attribute_name_length, settings.max_attribute_value_length
     for name, value in attributes.items():
-        size = len(name) if name.isascii() else len(name.encode())
+        size = len(name) if name.isascii() else _size(name, text=True)
+        if size is None:
+            problems.append(f"Attribute name {_quoted(name)} is not valid Unicode text.")
+            continue
         if size > max_name:
             problems.append(
                 f"Attribute name {_quoted(name)} is {size} bytes long; the limit is "
@@ -91,15 +124,21 @@ def validate_person(
             )
         # The commonest values inline (exact types only), the rest through value_size.
         kind = type(value)
-        if kind is str:
-            size = len(value) if value.isascii() else len(value.encode())
-        elif kind is int:
+        if kind is str and value.isascii():
+            size = len(value)
+        elif kind is int and value.bit_length() <= _INLINE_INT_BITS:
             size = len(str(value))
-        elif kind in _AT_MOST_24_BYTES and max_value >= 24:
-            continue  # fits whatever its value
+        elif kind in _AT_MOST_24_BYTES and max_value >= 24 and _finite(value):
+            continue  # fits whatever its value (NaN and infinity are refused below)
         else:
-            size = value_size(value)
-        if size > max_value:
+            size = _size(value)
+        if size is None:
+            problems.append(
+                f"The value of attribute {_quoted(name)} cannot be sent: it is not valid JSON "
+                "(text that is not valid Unicode, a number that is not finite or too long, or "
+                "nesting too deep)."
+            )
+        elif size > max_value:
             problems.append(
                 f"The value of attribute {_quoted(name)} is {size} bytes long; the limit is "
                 f"{settings.max_attribute_value_length} bytes (max_attribute_value_length)."

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Literal, NoReturn
 
-from hull_customerio._serialization import describe
+from hull_customerio._serialization import describe, unsendable
 from hull_customerio.errors import WebhookPayloadError
 from hull_customerio.models.webhook import IncomingEvent, WebhookFormat
 from hull_customerio.settings import Settings
@@ -126,6 +126,8 @@ _MAX_TIMESTAMP = 253_402_300_799
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Keeps error messages readable when a payload carries a huge value.
 _QUOTE_LIMIT = 100
+#: The longest event key forwarded; Customer.io's are a few words (``sms_human_clicked``).
+_MAX_KEY_LENGTH = 100
 
 
 def webhook_event_name(key: str) -> str | None:
@@ -192,10 +194,11 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
 
     Raises:
         WebhookPayloadError: ``reason`` is ``invalid_payload`` (not an object, neither format,
-            no ``data`` object, no ``event_id``, no usable ``timestamp``), ``unknown_event``
-            (the key is not in the SPEC §4.3 table; the message quotes it) or ``no_identifier``
-            (neither an email address nor, under an ``external_id`` or ``id`` mapping, a
-            Customer.io id). Such a webhook can never become a Hull event.
+            no ``data`` object, no ``event_id``, no usable ``timestamp``, or a forwarded value
+            JSON cannot carry: text that is not valid Unicode, NaN, nesting too deep),
+            ``unknown_event`` (the key is not in the SPEC §4.3 table; the message quotes it)
+            or ``no_identifier`` (neither an email address nor, under an ``external_id`` or
+            ``id`` mapping, a Customer.io id). Such a webhook can never become a Hull event.
     """
     if not isinstance(payload, Mapping):
         _fail(
@@ -228,9 +231,20 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
                 "email identifies the user)."
             ),
         )
+    if len(key) > _MAX_KEY_LENGTH:
+        # A channel's metrics are named freely, but none is this long: no event to forward.
+        _fail(
+            "unknown_event",
+            f"Unknown Customer.io event {_quote(key)}: a key of {len(key)} characters is none.",
+        )
+    properties = _properties(data, fmt, key)
+    # Hull must be able to read what is forwarded: no lone surrogates, NaN, absurd nesting.
+    unusable = unsendable([event, event_id, claims, properties])
+    if unusable is not None:
+        _fail("invalid_payload", f"The {_quote(key)} webhook cannot be forwarded: {unusable}.")
     return IncomingEvent(
         event=event,
-        properties=_properties(data, fmt, key),
+        properties=properties,
         claims=claims,
         event_id=event_id,
         created_at=created_at,

@@ -35,6 +35,10 @@ DEFAULT_INTERVAL = 10.0
 TTY_INTERVAL = 2.0
 
 
+def _now() -> float:
+    return time.monotonic()
+
+
 class Progress(Protocol):
     """Told after each chunk how far the sync is."""
 
@@ -66,12 +70,12 @@ class LineProgress:
         stream: IO[str],
         interval: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._stream = stream
         self._interval = interval
-        self._clock = clock
-        self._started = self._last = clock()
+        self._clock = clock if clock is not None else _now
+        self._started = self._last = self._clock()
 
     def update(self, tally: Tally, users: int) -> None:
         """Print a line if ``interval`` seconds went by since the last one (or the start)."""

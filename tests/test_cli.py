@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -1040,17 +1041,18 @@ def test_rate_limit_spaces_the_customerio_requests(
 ) -> None:
     customerio, _ = services
     monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "1000")  # the flag wins over the variable
-    users = _identify_only_users(tmp_path, 6)
+    users = _identify_only_users(tmp_path, 5)
 
+    started = time.monotonic()
     code, out, _ = run(capsys, "sync", str(users), "--settings", str(settings_file),
-                       "--rate-limit", "10", "--concurrency", "6")  # fmt: skip
+                       "--rate-limit", "5", "--concurrency", "5")  # fmt: skip
+    elapsed = time.monotonic() - started
 
-    assert (code, out) == (0, "Synced 6 users: 6 succeeded, 0 skipped, 0 failed.\n")
-    arrivals = sorted(r.received_at for r in customerio.requests)
-    assert len(arrivals) == 6
-    # One request per 0.1 s: six take at least 0.5 s (one interval of slack for the first
-    # request's new connection, which may arrive after the second).
-    assert arrivals[-1] - arrivals[0] >= 0.4, arrivals
+    assert (code, out) == (0, "Synced 5 users: 5 succeeded, 0 skipped, 0 failed.\n")
+    assert len(customerio.requests) == 5
+    # One request per 0.2 s: the fifth cannot leave before 0.8 s, however fast the rest is.
+    # (Arrival times are no measure: on a busy machine new connections bunch them up.)
+    assert elapsed >= 0.8
 
 
 def test_rate_limit_from_the_environment_is_used_without_the_flag(
@@ -1061,15 +1063,16 @@ def test_rate_limit_from_the_environment_is_used_without_the_flag(
     settings_file: Path,
 ) -> None:
     customerio, _ = services
-    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "10")
+    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "5")
     users = _identify_only_users(tmp_path, 4)
 
+    started = time.monotonic()
     code, _, _ = run(capsys, "sync", str(users), "--settings", str(settings_file))
+    elapsed = time.monotonic() - started
 
     assert code == 0
-    arrivals = sorted(r.received_at for r in customerio.requests)
-    assert len(arrivals) == 4
-    assert arrivals[-1] - arrivals[0] >= 0.2, arrivals
+    assert len(customerio.requests) == 4
+    assert elapsed >= 0.6
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -1081,7 +1084,7 @@ def test_concurrency_bounds_the_requests_in_flight_and_uses_all_of_them(
     concurrency: int,
 ) -> None:
     customerio, _ = services
-    customerio.latency = 0.4
+    customerio.latency = 0.8
     users = _identify_only_users(tmp_path, 2 * concurrency + 1)
 
     code, out, _ = run(capsys, "sync", str(users), "--settings", str(settings_file),
@@ -1091,7 +1094,7 @@ def test_concurrency_bounds_the_requests_in_flight_and_uses_all_of_them(
     arrivals = [r.received_at for r in customerio.requests]
     assert len(arrivals) == 2 * concurrency + 1
     # Requests arriving within less than the latency were all in flight together.
-    assert _most_arrivals_within(arrivals, 0.35) == concurrency
+    assert _most_arrivals_within(arrivals, 0.75) == concurrency
 
 
 @pytest.mark.parametrize(

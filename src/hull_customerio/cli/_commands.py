@@ -157,6 +157,7 @@ def run_sync(args: argparse.Namespace) -> int:
         try:
             asyncio.run(_sync_all(args, settings, chunks, tally, progress, batch=batch))
         except UsageError:
+            progress.close()  # the bar ends before the summary starts
             if tally.total:  # the users before the bad line were synced: say so
                 summarise(tally, sys.stderr)
             raise
@@ -242,17 +243,19 @@ def _quiet_short_hull_secret() -> None:
 def run_check(args: argparse.Namespace) -> int:
     """``check``: the connector's status, Customer.io's and Hull's credentials included."""
     settings = build_settings(args, None, credentials=True)
-    hull = hull_client(args)
-    if settings.has_credentials:
-        with customerio_client(args, settings) as customerio:
+    with contextlib.ExitStack() as stack:
+        hull = hull_client(args)
+        if hull is not None:
+            stack.enter_context(hull)
+        if settings.has_credentials:
+            customerio = stack.enter_context(customerio_client(args, settings))
             status = Connector(settings, customerio=customerio).check_status()
-    else:
-        # Nothing to ask Customer.io with: report the status the connector would.
-        status = status_from(*check_status_messages(settings))
-    if hull is None:
-        note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): Hull not checked")
-    else:
-        with hull:
+        else:
+            # Nothing to ask Customer.io with: report the status the connector would.
+            status = status_from(*check_status_messages(settings))
+        if hull is None:
+            note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): Hull not checked")
+        else:
             status = _with_hull(status, hull)
     print_status(status, as_json=args.json)
     return EXIT_FAILED if status.status == "error" else EXIT_OK

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,9 +47,12 @@ _ENVIRONMENT = (
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The developer's own credentials must never reach a test (or a real service).
+    # The developer's own credentials and settings must never reach a test (or a real service).
     for name in _ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith(("CUSTOMERIO_", "HULL_")):
+            monkeypatch.delenv(name)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -989,3 +995,426 @@ def test_the_console_script_is_installed_and_shows_help() -> None:
     assert result.returncode == 0
     for command in ("plan", "sync", "check", "webhook"):
         assert command in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# --version, --rate-limit, --concurrency (issue 17)
+
+
+def _identify_only_users(tmp_path: Path, count: int) -> Path:
+    """``count`` users in seg_paying, each one identify call and nothing else."""
+    path = tmp_path / "many.jsonl"
+    lines = [
+        json.dumps({"user": {"id": f"u-{n}", "external_id": f"c-{n}", "email": f"u{n}@x.io"},
+                    "segments": [{"id": "seg_paying"}], "events": []})
+        for n in range(count)
+    ]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _most_arrivals_within(times: list[float], window: float) -> int:
+    """The most requests that arrived within any ``window`` seconds of one another."""
+    times = sorted(times)
+    return max(
+        sum(1 for later in times[i:] if later - start < window) for i, start in enumerate(times)
+    )
+
+
+def test_version_prints_the_installed_version_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    code, out, err = run(capsys, "--version")
+
+    assert (code, err) == (0, "")
+    assert out == f"hull-customerio {version('hull-customerio')}\n"
+
+
+def test_rate_limit_spaces_the_customerio_requests(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings_file: Path,
+) -> None:
+    customerio, _ = services
+    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "1000")  # the flag wins over the variable
+    users = _identify_only_users(tmp_path, 5)
+
+    started = time.monotonic()
+    code, out, _ = run(capsys, "sync", str(users), "--settings", str(settings_file),
+                       "--rate-limit", "5", "--concurrency", "5")  # fmt: skip
+    elapsed = time.monotonic() - started
+
+    assert (code, out) == (0, "Synced 5 users: 5 succeeded, 0 skipped, 0 failed.\n")
+    assert len(customerio.requests) == 5
+    # One request per 0.2 s: the fifth cannot leave before 0.8 s, however fast the rest is.
+    # (Arrival times are no measure: on a busy machine new connections bunch them up.)
+    assert elapsed >= 0.8
+
+
+def test_rate_limit_from_the_environment_is_used_without_the_flag(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings_file: Path,
+) -> None:
+    customerio, _ = services
+    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "5")
+    users = _identify_only_users(tmp_path, 4)
+
+    started = time.monotonic()
+    code, _, _ = run(capsys, "sync", str(users), "--settings", str(settings_file))
+    elapsed = time.monotonic() - started
+
+    assert code == 0
+    assert len(customerio.requests) == 4
+    assert elapsed >= 0.6
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_concurrency_bounds_the_requests_in_flight_and_uses_all_of_them(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    tmp_path: Path,
+    settings_file: Path,
+    concurrency: int,
+) -> None:
+    customerio, _ = services
+    customerio.latency = 0.8
+    users = _identify_only_users(tmp_path, 2 * concurrency + 1)
+
+    code, out, _ = run(capsys, "sync", str(users), "--settings", str(settings_file),
+                       "--rate-limit", "0", "--concurrency", str(concurrency))  # fmt: skip
+
+    assert code == 0, out
+    arrivals = [r.received_at for r in customerio.requests]
+    assert len(arrivals) == 2 * concurrency + 1
+    # Requests arriving within less than the latency were all in flight together.
+    assert _most_arrivals_within(arrivals, 0.75) == concurrency
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--rate-limit", "-1"], "--rate-limit: expected a number >= 0"),
+        (["--rate-limit", "fast"], "--rate-limit: expected a number, got 'fast'"),
+        (["--rate-limit", "inf"], "--rate-limit: expected a finite number"),
+        (["--concurrency", "0"], "--concurrency: expected a number >= 1"),
+        (["--progress-interval", "0"], "--progress-interval: expected a number > 0"),
+        (["--progress", "--no-progress"], "not allowed with argument"),
+        (["--mode", "v2"], "--mode: invalid choice: 'v2'"),
+    ],
+)
+def test_bad_volume_flags_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], flags: list[str], expected: str
+) -> None:
+    code, out, err = run(capsys, "sync", str(NOTIFICATION), *flags)
+
+    assert (code, out) == (2, "")
+    assert expected in err
+
+
+def test_an_invalid_rate_limit_variable_is_bad_input_naming_it(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT", "lots")
+
+    code, out, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert "CUSTOMERIO_RATE_LIMIT must be a positive number" in err
+
+
+def test_settings_variables_are_read_through_the_configuration_module(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, users_file: Path
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_SYNCHRONIZED_SEGMENTS", "seg_paying")
+    monkeypatch.setenv("HULL_CUSTOMERIO_USER_ID_MAPPING", "external_id")
+    monkeypatch.setenv("HULL_CUSTOMERIO_ENABLE_USER_DELETION", "true")
+
+    code, out, err = run(capsys, "plan", str(users_file))
+
+    assert (code, err) == (0, "")  # no "nobody is sent" warning: the segment came through
+    assert [r["action"] for r in json_lines(out)] == ["identify", "delete", "skip"]
+
+
+def test_the_segment_flag_wins_over_the_settings_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, users_file: Path
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_SYNCHRONIZED_SEGMENTS", "seg_paying")
+    monkeypatch.setenv("HULL_CUSTOMERIO_USER_ID_MAPPING", "external_id")
+
+    code, out, _ = run(capsys, "plan", str(users_file), "--segment", "seg_other")
+
+    assert code == 0
+    assert {r["reason"] for r in json_lines(out)} <= {"not_in_segments", "no_customer_id"}
+    assert "identify" not in {r["action"] for r in json_lines(out)}
+
+
+# --------------------------------------------------------------------------------------------
+# Progress (issue 17)
+
+
+class _Clock:
+    """A monotonic clock that moves ``step`` seconds at every reading."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _progress_lines(err: str) -> list[str]:
+    return [line.split(" (")[0] for line in err.splitlines() if line.endswith(" users/s)")]
+
+
+def test_without_a_terminal_progress_lines_come_every_interval(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each chunk takes 6 s by this clock: with the default 10 s, a line after chunks 2 (12 s).
+    monkeypatch.setattr("hull_customerio.cli._progress._now", _Clock(6.0))
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "--chunk-size", "1")
+
+    assert code == 0
+    assert _progress_lines(err) == [
+        "hull-customerio: 2 users: 2 succeeded, 0 skipped, 0 failed",
+    ]
+
+
+def test_progress_interval_sets_the_time_between_lines(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hull_customerio.cli._progress._now", _Clock(6.0))
+
+    code, _, err = run(
+        capsys, "sync", str(NOTIFICATION), "--chunk-size", "1", "--progress-interval", "5"
+    )
+
+    assert code == 0
+    assert len(_progress_lines(err)) == 3
+    line = next(line for line in err.splitlines() if line.endswith(" users/s)"))
+    assert line == "hull-customerio: 1 user: 1 succeeded, 0 skipped, 0 failed (0 users/s)"
+
+
+def test_a_short_run_without_a_terminal_prints_no_progress_line(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    code, out, err = run(capsys, "sync", str(NOTIFICATION))
+
+    assert code == 0
+    assert _progress_lines(err) == []
+    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+
+
+def test_no_progress_prints_nothing_however_long_the_run(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hull_customerio.cli._progress._now", _Clock(60.0))
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "--chunk-size", "1", "--no-progress")
+
+    assert code == 0
+    assert _progress_lines(err) == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_sync_draws_a_progress_bar(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    code, out, _ = run(capsys, "sync", str(NOTIFICATION), "--chunk-size", "1")
+
+    assert code == 0
+    drawn = terminal.getvalue()
+    assert "\r" in drawn  # redrawn in place, not one line per update
+    assert "3/3" in drawn  # a notification's size is known: the bar has a total
+    assert "2 succeeded, 1 skipped, 0 failed" in drawn
+    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+
+
+def test_on_a_terminal_without_tqdm_progress_lines_come_every_two_seconds(
+    capsys: pytest.CaptureFixture[str],
+    services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if the "cli" extra were not installed
+    monkeypatch.setattr("hull_customerio.cli._progress._now", _Clock(1.5))
+
+    code, _, _ = run(capsys, "sync", str(NOTIFICATION), "--chunk-size", "1")
+
+    assert code == 0
+    assert _progress_lines(terminal.getvalue()) == [
+        "hull-customerio: 2 users: 2 succeeded, 0 skipped, 0 failed",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# check covers Hull (issue 17)
+
+
+def _customerio_flags(customerio: FakeCustomerIO) -> list[str]:
+    return ["--site-id", "site-123", "--api-key", API_KEY, "--base-url", customerio.url]
+
+
+def test_check_asks_hull_with_the_connector_credentials(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, hull = services
+
+    code, out, err = run(capsys, "check", *_customerio_flags(customerio), "--segment", "s")
+
+    assert (code, out) == (0, "status: ok\n")
+    assert [(r.method, r.path) for r in hull.requests] == [("GET", "/api/v1/app")]
+    assert "Hull not checked" not in err
+
+
+def test_check_with_a_wrong_hull_secret_is_an_error_without_showing_it(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, _ = services
+    argv = [*_customerio_flags(customerio), "--segment", "s", "--hull-secret", "not-the-secret"]
+
+    code, out, err = run(capsys, "check", *argv)
+
+    assert code == 1
+    assert out.splitlines() == [
+        "status: error",
+        "  - Invalid Hull credentials: Hull refused the connector id, secret or organization "
+        "(HTTP 401).",
+    ]
+    assert "not-the-secret" not in out + err
+
+
+def test_check_reports_both_services_when_both_refuse(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    customerio, _ = services
+    monkeypatch.setenv("HULL_ORGANIZATION", "other.hullapp.io")
+    argv = ["--site-id", "site-123", "--api-key", "nope", "--base-url", customerio.url]
+
+    code, out, _ = run(capsys, "check", *argv, "--json")
+
+    assert code == 1
+    status = json.loads(out)
+    assert status["status"] == "error"
+    assert status["messages"][0].startswith("Invalid credentials: Customer.io refused")
+    assert status["messages"][-1].startswith("Invalid Hull credentials")
+    assert "No users will be synchronized" in " ".join(status["messages"])
+
+
+def test_check_when_hull_cannot_be_reached_is_an_error(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, hull = services
+    hull.fail_next(503)
+
+    code, out, _ = run(capsys, "check", *_customerio_flags(customerio), "--segment", "s")
+
+    assert code == 1
+    assert out.splitlines()[0] == "status: error"
+    assert "Error when trying to connect with Hull" in out
+    assert len(hull.requests) == 1  # one try: a check must answer quickly
+
+
+def test_check_checks_hull_even_without_customerio_credentials(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    _, hull = services
+
+    code, out, _ = run(capsys, "check", "--segment", "s", "--hull-secret", "wrong")
+
+    assert code == 1
+    assert out.startswith("status: error\n  - Missing credentials")
+    assert "Invalid Hull credentials" in out
+    assert len(hull.requests) == 1
+
+
+def test_check_without_hull_credentials_says_hull_was_not_checked(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    code, out, err = run(capsys, "check", *_customerio_flags(customerio), "--segment", "s")
+
+    assert (code, out) == (0, "status: ok\n")
+    assert "Hull not checked" in err
+
+
+def test_check_with_incomplete_hull_credentials_is_bad_input(
+    capsys: pytest.CaptureFixture[str], customerio: FakeCustomerIO
+) -> None:
+    code, out, err = run(capsys, "check", *_customerio_flags(customerio), "--hull-id", "x")
+
+    assert (code, out) == (2, "")
+    assert "missing HULL_SECRET, HULL_ORGANIZATION" in err
+    assert customerio.requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# Logging (issue 17)
+
+
+def test_verbose_writes_debug_records_once_each_with_their_fields_in_the_message(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, _ = services
+    customerio.fail_next(503, path="/api/v1/customers/cust-001", method="PUT")
+
+    code, _, err = run(capsys, "sync", str(NOTIFICATION), "-v")
+
+    assert code == 0
+    assert " DEBUG hull_customerio.customerio: Customer.io attempt 1 failed: " in err
+    assert API_KEY not in err
+    [success] = [line for line in err.splitlines() if "outgoing.user.success" in line]
+    # One readable message; the old formatter appended the fields a second time.
+    assert success.endswith(
+        f" INFO hull_customerio: outgoing.user.success user={ADA} customer_id=cust-001 reason=new"
+    )
+
+
+def test_verbose_logging_ends_with_the_run(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    logger = logging.getLogger("hull_customerio")
+    handlers, level = list(logger.handlers), logger.level
+
+    run(capsys, "sync", str(NOTIFICATION), "-v")
+
+    assert (logger.handlers, logger.level) == (handlers, level)
+
+
+def test_python_dash_m_of_the_cli_package_runs_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hull_customerio.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("hull-customerio ")

@@ -52,3 +52,26 @@ def test_the_hubs_import_without_starlette() -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
     assert hc.AsyncConnectorHub.__module__ == "hull_customerio.hub.async_hub"
+
+
+def test_serve_writes_the_librarys_info_records_to_stderr_while_it_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging  # noqa: PLC0415
+
+    library = logging.getLogger("hull_customerio")
+    handlers, level = list(library.handlers), library.level
+
+    def run(app: Any, **options: Any) -> None:
+        logging.getLogger("hull_customerio.hub").info("incoming.webhook.success user=%s", "u-1")
+        logging.getLogger("hull_customerio.customerio").debug("Customer.io attempt 1 failed")
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret")
+
+    assert main(["serve"]) == 0
+
+    err = capsys.readouterr().err
+    assert " INFO hull_customerio.hub: incoming.webhook.success user=u-1\n" in err
+    assert "attempt 1 failed" not in err  # INFO and above only
+    assert (library.handlers, library.level) == (handlers, level)

@@ -320,6 +320,25 @@ def _event_limit_case(rng: random.Random, number: int) -> dict[str, Any]:
     return case
 
 
+#: Cases with an event nested deeper than JSON carries, appended after those (their own seed):
+#: the event is skipped alone as ``invalid_event``.
+INVALID_EVENT_CASES = 4
+
+
+def _invalid_event_case(rng: random.Random, number: int) -> dict[str, Any]:
+    case = _case(rng, number)
+    case["settings"]["events_filter"] = list(EVENT_NAMES[:3])
+    message = case["message"]
+    events = [_event(rng, index, number) for index in range(2, 5)]
+    nested: dict[str, Any] = {"leaf": 1}
+    for _ in range(120):
+        nested = {"d": nested}
+    events[0]["event"] = EVENT_NAMES[1]
+    events[0]["properties"] = {"deep": nested}
+    message["events"] = events
+    return case
+
+
 def generate() -> list[dict[str, Any]]:
     rng = random.Random(SEED)
     cases = [_case(rng, number) for number in range(CASES)]
@@ -327,6 +346,12 @@ def generate() -> list[dict[str, Any]]:
     cases += [
         _event_limit_case(limits_rng, number)
         for number in range(CASES, CASES + EVENT_LIMIT_CASES)
+    ]
+    invalid_rng = random.Random(SEED + 2)
+    first = CASES + EVENT_LIMIT_CASES
+    cases += [
+        _invalid_event_case(invalid_rng, number)
+        for number in range(first, first + INVALID_EVENT_CASES)
     ]
     return [{"input": case, "plan": plan_case(case)} for case in cases]
 

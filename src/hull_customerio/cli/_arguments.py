@@ -1,0 +1,264 @@
+"""The command line's arguments: one parser, a sub-parser per command."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from importlib import metadata
+
+from .._serve import add_serve_parser
+from ._commands import run_check, run_plan, run_serve_command, run_sync, run_webhook
+from ._common import PROG
+from ._progress import DEFAULT_INTERVAL
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "build_parser", "version"]
+
+DEFAULT_CHUNK_SIZE = 500
+#: Users (and Customer.io requests) in flight at once during ``sync``.
+DEFAULT_CONCURRENCY = 10
+
+_DESCRIPTION = """\
+Sync Hull users to Customer.io, check the connection, and inspect webhooks.
+
+FILE is a Hull notification (a JSON object with "messages") or JSON lines (one user:update
+message per line); "-" reads standard input. Exit codes: 0 success, 1 something failed,
+2 bad input or usage. See docs/cli.md.
+"""
+
+_ENVIRONMENT = """\
+environment:
+  CUSTOMERIO_SITE_ID, CUSTOMERIO_API_KEY, CUSTOMERIO_REGION (us, eu, auto),
+  CUSTOMERIO_BASE_URL, CUSTOMERIO_RATE_LIMIT; HULL_ID, HULL_SECRET, HULL_ORGANIZATION,
+  HULL_API_URL, HULL_FIREHOSE_URL; HULL_CUSTOMERIO_SETTINGS and HULL_CUSTOMERIO_<KEY> for
+  settings. Flags win over the environment, which wins over the settings file.
+"""
+
+
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return metadata.version("hull-customerio")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hull-customerio`` parser; each sub-command sets ``run`` to its function."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    plan = commands.add_parser(
+        "plan",
+        help="dry run: each user's plan as a JSON line (no network)",
+        description="Print what would happen to each user, one JSON object per line. "
+        "Nothing is sent anywhere.",
+    )
+    _add_input_arguments(plan)
+    plan.set_defaults(run=run_plan)
+
+    sync = commands.add_parser(
+        "sync",
+        help="send the users to Customer.io and write back to Hull",
+        description="Sync the users of FILE to Customer.io, write the sync state back to Hull "
+        "(when Hull credentials are given) and print a summary. Exit code 1 when any user "
+        "failed.",
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_input_arguments(sync)
+    sync.add_argument(
+        "--mode",
+        choices=("v1", "batch"),
+        default="v1",
+        help="v1: one Track API call per operation; batch: v2 batch requests (default v1)",
+    )
+    sync.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="N",
+        help="Customer.io requests per second, at most (default $CUSTOMERIO_RATE_LIMIT, else "
+        "100); 0 sends without a limit",
+    )
+    sync.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"users processed, and Customer.io requests in flight, at once (default "
+        f"{DEFAULT_CONCURRENCY})",
+    )
+    sync.add_argument(
+        "--json", action="store_true", help="print every user's outcome as a JSON line"
+    )
+    sync.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log the library's records (every user's and event's outcome) on stderr",
+    )
+    shown = sync.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="print a progress line on stderr after every chunk (default: a bar on a "
+        "terminal, a line every --progress-interval seconds elsewhere)",
+    )
+    shown.add_argument("--no-progress", action="store_true", help="show no progress at all")
+    sync.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"seconds between progress lines when stderr is not a terminal (default "
+        f"{DEFAULT_INTERVAL:g})",
+    )
+    _add_customerio_arguments(sync)
+    _add_hull_arguments(sync)
+    sync.set_defaults(run=run_sync)
+
+    check = commands.add_parser(
+        "check",
+        help="check the Customer.io and Hull credentials and the connector's status",
+        description="Print the connector's status: ok, warning or error, with its messages. "
+        "Customer.io's credentials are checked with one call, Hull's (when given) with "
+        "another. Exit code 0 for ok and warning, 1 for error.",
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--settings", metavar="FILE", help="private_settings (a JSON object)")
+    check.add_argument(
+        "--segment",
+        dest="segments",
+        action="append",
+        metavar="ID",
+        help="a synchronized segment id (repeatable; replaces the settings' list)",
+    )
+    check.add_argument("--json", action="store_true", help="print the status as JSON")
+    _add_customerio_arguments(check)
+    _add_hull_arguments(check)
+    check.set_defaults(run=run_check)
+
+    webhook = commands.add_parser(
+        "webhook",
+        help="show what a Customer.io webhook payload would become",
+        description="Parse a Customer.io webhook body (optionally verifying its signature) "
+        "and print the Hull event it would become, or why it would be dropped. Exit code 0 "
+        "when it becomes an event, 1 when not.",
+    )
+    webhook.add_argument("file", metavar="FILE", help="the webhook body; - reads stdin")
+    webhook.add_argument("--settings", metavar="FILE", help="private_settings (a JSON object)")
+    webhook.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help="the webhook signing key (default: $CUSTOMERIO_WEBHOOK_SIGNING_KEY, then the "
+        "settings' webhook_signing_key); with it the signature is checked",
+    )
+    webhook.add_argument("--signature", help="the X-CIO-Signature header")
+    webhook.add_argument("--timestamp", help="the X-CIO-Timestamp header")
+    webhook.add_argument(
+        "--tolerance",
+        type=float,
+        metavar="SECONDS",
+        help="also refuse a timestamp further than this from now (default: not checked, "
+        "since saved payloads are old)",
+    )
+    webhook.set_defaults(run=run_webhook)
+
+    add_serve_parser(commands, run_serve_command)
+    return parser
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", metavar="FILE", help="a notification JSON or JSON lines; - reads stdin"
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="private_settings (a JSON object); replaces a notification's own",
+    )
+    parser.add_argument(
+        "--segment",
+        dest="segments",
+        action="append",
+        metavar="ID",
+        help="a synchronized segment id (repeatable; replaces the settings' list)",
+    )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="treat the users as a manual batch or export: no segment filter",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=DEFAULT_CHUNK_SIZE,
+        metavar="N",
+        help=f"users read and processed at a time (default {DEFAULT_CHUNK_SIZE}); users are "
+        "de-duplicated within a chunk",
+    )
+
+
+def _add_customerio_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Customer.io")
+    group.add_argument("--site-id", help="Site ID (default $CUSTOMERIO_SITE_ID)")
+    group.add_argument(
+        "--api-key", help="Track API key (default $CUSTOMERIO_API_KEY; prefer the environment)"
+    )
+    group.add_argument(
+        "--region", choices=("us", "eu", "auto"), help="region (default $CUSTOMERIO_REGION)"
+    )
+    group.add_argument(
+        "--base-url", help="Track API URL, e.g. a test server (default $CUSTOMERIO_BASE_URL)"
+    )
+
+
+def _add_hull_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Hull (optional: without them nothing is written back)")
+    group.add_argument("--hull-id", help="connector id (default $HULL_ID)")
+    group.add_argument(
+        "--hull-secret", help="connector secret (default $HULL_SECRET; prefer the environment)"
+    )
+    group.add_argument("--hull-organization", help="organization host (default $HULL_ORGANIZATION)")
+    group.add_argument("--hull-api-url", help="REST API URL (default $HULL_API_URL)")
+    group.add_argument("--hull-firehose-url", help="firehose URL (default $HULL_FIREHOSE_URL)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 (0: no limit), got {text}")
+    return value

@@ -1,0 +1,348 @@
+"""The sub-commands: ``plan``, ``sync``, ``check``, ``webhook`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .._logging import configure_logging
+from .._serve import run_serve
+from ..config import CUSTOMERIO_VARIABLES
+from ..engine import AsyncConnector, Connector
+from ..engine._core import check_status_messages, malformed_outcome, status_from
+from ..errors import APIError, APIStatusError, WebhookPayloadError, WebhookVerificationError
+from ..hull import HullClient, hull_failure_kind
+from ..models.hull import UserUpdateMessage
+from ..models.report import Status, UserOutcome
+from ..rules.dedupe import deduplicate_messages
+from ..rules.plan import plan_user_update
+from ..rules.signature import verify_webhook_signature
+from ..rules.webhooks import parse_webhook
+from ..settings import Settings
+from ._clients import async_customerio_client, async_hull_client, customerio_client, hull_client
+from ._common import EXIT_FAILED, EXIT_OK, UsageError, first, note, one_line
+from ._input import (
+    Entry,
+    json_problem,
+    malformed_error,
+    name_of,
+    open_text,
+    read_bytes,
+    read_chunks,
+    read_input,
+)
+from ._output import (
+    Tally,
+    dump,
+    outcome_record,
+    plan_record,
+    print_status,
+    summarise,
+    unplanned_record,
+    webhook_record,
+)
+from ._progress import Progress, make_progress
+from ._settings import build_settings, environment, warn_if_nobody_is_sent
+
+__all__ = [
+    "INVALID_HULL_CREDENTIALS",
+    "log_to_stderr",
+    "run_check",
+    "run_plan",
+    "run_serve_command",
+    "run_sync",
+    "run_webhook",
+]
+
+#: ``check``'s error when Hull answers 401 or 403 to the connector's credentials.
+INVALID_HULL_CREDENTIALS = (
+    "Invalid Hull credentials: Hull refused the connector id, secret or organization"
+)
+
+
+@contextlib.contextmanager
+def log_to_stderr(level: int | None) -> Iterator[None]:
+    """Write the library's records of ``level`` and above to stderr, for this run only.
+
+    ``None`` writes nothing: the library's logger keeps its own (silent) set-up.
+    """
+    if level is None:
+        yield
+        return
+    logger = logging.getLogger("hull_customerio")
+    previous_level = logger.level
+    handler = configure_logging(level, stream=sys.stderr)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(previous_level)
+
+
+# --------------------------------------------------------------------------------------------
+# plan
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """``plan FILE``: each user's plan as a JSON line; no network."""
+    with open_text(args.file) as stream:
+        source = read_input(stream, name_of(args.file))
+        chunks = read_chunks(source.entries, args.chunk_size)
+        settings = build_settings(args, source.private_settings, credentials=False)
+        batch = args.batch or source.is_export
+        warn_if_nobody_is_sent(settings, batch)
+        for chunk in chunks:
+            for record in _plan_chunk(chunk, settings, batch=batch):
+                print(dump(record))
+    return EXIT_OK
+
+
+def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> list[dict[str, Any]]:
+    """The plans of one chunk, as the engine would make them: de-duplicated, in input order."""
+    records: dict[int, dict[str, Any]] = {}
+    first_position: dict[str, int] = {}
+    parsed: list[UserUpdateMessage] = []
+    for position, entry in enumerate(chunk):
+        if entry.message is None:
+            error = malformed_error(entry)
+            records[position] = unplanned_record(
+                entry.user_id,
+                "malformed_message",
+                one_line(str(error)),
+                error.problems or [str(error)],
+                entry.line,
+            )
+            continue
+        first_position.setdefault(entry.message.user.id, position)
+        parsed.append(entry.message)
+    for message in deduplicate_messages(parsed):
+        position = first_position[message.user.id]
+        try:
+            records[position] = plan_record(plan_user_update(message, settings, batch=batch))
+        except Exception as exc:  # a bug must cost one user, not the run
+            records[position] = unplanned_record(
+                message.user.id, "internal_error", "An unexpected error stopped this user.",
+                [f"{type(exc).__name__}: {exc}"], chunk[position].line,
+            )  # fmt: skip
+    return [records[position] for position in sorted(records)]
+
+
+# --------------------------------------------------------------------------------------------
+# sync
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """``sync FILE``: send the users, write back to Hull, print a summary."""
+    with open_text(args.file) as stream:
+        source = read_input(stream, name_of(args.file))
+        chunks = read_chunks(source.entries, args.chunk_size)
+        settings = build_settings(args, source.private_settings, credentials=True)
+        batch = args.batch or source.is_export
+        tally = Tally()
+        progress = make_progress(
+            sys.stderr,
+            every_chunk=args.progress,
+            enabled=not args.no_progress,
+            interval=args.progress_interval,
+            total=source.total,
+        )
+        try:
+            asyncio.run(_sync_all(args, settings, chunks, tally, progress, batch=batch))
+        except UsageError:
+            progress.close()  # the bar ends before the summary starts
+            if tally.total:  # the users before the bad line were synced: say so
+                summarise(tally, sys.stderr)
+            raise
+        finally:
+            progress.close()
+    summarise(tally, sys.stderr if args.json else sys.stdout)
+    return EXIT_FAILED if tally.failed else EXIT_OK
+
+
+async def _sync_all(
+    args: argparse.Namespace,
+    settings: Settings,
+    chunks: Iterator[list[Entry]],
+    tally: Tally,
+    progress: Progress,
+    *,
+    batch: bool,
+) -> None:
+    customerio = async_customerio_client(args, settings, max_concurrency=args.concurrency)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(customerio)
+        hull = async_hull_client(args)
+        if hull is None:
+            note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): syncing "
+                 "without writing back to Hull")  # fmt: skip
+        else:
+            await stack.enter_async_context(hull)
+        warn_if_nobody_is_sent(settings, batch)
+        connector = AsyncConnector(
+            settings,
+            customerio=customerio,
+            hull=hull,
+            mode=args.mode,
+            max_concurrency=args.concurrency,
+        )
+        for chunk in chunks:
+            results = await _sync_chunk(connector, chunk, batch=batch)
+            for outcome, line in results:
+                tally.add(outcome)
+                if args.json:
+                    print(dump(outcome_record(outcome, line)), flush=True)
+            progress.update(tally, len(results))
+
+
+async def _sync_chunk(
+    connector: AsyncConnector, chunk: Sequence[Entry], *, batch: bool
+) -> list[tuple[UserOutcome, int | None]]:
+    """Sync one chunk; every entry's outcome, in input order, with its line."""
+    results: dict[int, tuple[UserOutcome, int | None]] = {}
+    first_position: dict[str, int] = {}
+    messages: list[UserUpdateMessage] = []
+    for position, entry in enumerate(chunk):
+        if entry.message is None:
+            outcome = malformed_outcome(entry.user_id, malformed_error(entry))
+            results[position] = (outcome, entry.line)
+            continue
+        first_position.setdefault(entry.message.user.id, position)
+        messages.append(entry.message)
+    if messages:
+        with warnings.catch_warnings():
+            _quiet_short_hull_secret()
+            report = await connector.sync_user_updates(messages, batch=batch)
+        for outcome in report.outcomes:
+            position = first_position[outcome.user_id or ""]
+            results[position] = (outcome, chunk[position].line)
+    return [results[position] for position in sorted(results)]
+
+
+def _quiet_short_hull_secret() -> None:
+    # Hull issues the connector secret; PyJWT's warning about its length is noise to a user
+    # who cannot choose it.
+    try:
+        from jwt.warnings import InsecureKeyLengthWarning  # noqa: PLC0415 -- PyJWT >= 2.10
+    except ImportError:  # pragma: no cover - older PyJWT does not warn
+        return
+    warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+
+
+# --------------------------------------------------------------------------------------------
+# check
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``check``: the connector's status, Customer.io's and Hull's credentials included."""
+    settings = build_settings(args, None, credentials=True)
+    with contextlib.ExitStack() as stack:
+        hull = hull_client(args)
+        if hull is not None:
+            stack.enter_context(hull)
+        if settings.has_credentials:
+            customerio = stack.enter_context(customerio_client(args, settings))
+            status = Connector(settings, customerio=customerio).check_status()
+        else:
+            # Nothing to ask Customer.io with: report the status the connector would.
+            status = status_from(*check_status_messages(settings))
+        if hull is None:
+            note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): Hull not checked")
+        else:
+            status = _with_hull(status, hull)
+    print_status(status, as_json=args.json)
+    return EXIT_FAILED if status.status == "error" else EXIT_OK
+
+
+def _with_hull(status: Status, hull: HullClient) -> Status:
+    """``status`` plus what one Hull REST call (``GET /api/v1/app``) says of the credentials."""
+    try:
+        hull.api("GET", "app", retry=False)
+    except APIStatusError as exc:
+        if hull_failure_kind(exc) == "credentials":
+            problem = f"{INVALID_HULL_CREDENTIALS} (HTTP {exc.status_code})."
+        else:
+            problem = f"Error when trying to connect with Hull: {exc}"
+    except APIError as exc:
+        problem = f"Error when trying to connect with Hull: {exc}"
+    else:
+        return status
+    return Status(status="error", messages=[*status.messages, problem])
+
+
+# --------------------------------------------------------------------------------------------
+# webhook
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    """``webhook FILE``: the Hull event a Customer.io webhook body would become."""
+    settings = build_settings(args, None, credentials=False)
+    signing_key = first(
+        args.signing_key,
+        environment(args, credentials=False).get(CUSTOMERIO_VARIABLES["webhook_signing_key"]),
+        settings.webhook_signing_key,
+    )
+    if (args.signature or args.timestamp) and not signing_key:
+        raise UsageError("--signature and --timestamp need a --signing-key to be checked with")
+    body = read_bytes(args.file)
+    signature = "not checked"
+    if signing_key:
+        try:
+            verify_webhook_signature(
+                body,
+                timestamp=args.timestamp,
+                signature=args.signature,
+                signing_key=signing_key,
+                tolerance=args.tolerance,
+            )
+        except WebhookVerificationError as exc:
+            print(dump(webhook_record(401, exc.reason, str(exc), "invalid")))
+            return EXIT_FAILED
+        except ValueError as exc:  # a negative --tolerance
+            raise UsageError(str(exc)) from None
+        signature = "valid"
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        if isinstance(exc, json.JSONDecodeError):
+            reason = exc.msg
+        elif isinstance(exc, UnicodeDecodeError):
+            reason = str(exc)
+        else:
+            reason = json_problem(exc)
+        raise UsageError(f"{name_of(args.file)}: invalid JSON: {reason}") from None
+    try:
+        event = parse_webhook(payload, settings)
+    except WebhookPayloadError as exc:
+        print(dump(webhook_record(200, exc.reason, str(exc), signature)))
+        return EXIT_FAILED
+    record = webhook_record(200, None, f"Would be forwarded to Hull as {event.event!r}.", signature)
+    record["event"] = {
+        "event": event.event,
+        "properties": event.properties,
+        "claims": event.claims,
+        "event_id": event.event_id,
+        "created_at": event.created_at,
+        "key": event.key,
+        "format": event.format,
+        "source": event.source,
+    }
+    print(dump(record))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# serve
+
+
+def run_serve_command(args: argparse.Namespace) -> int:
+    """``serve``: the app under uvicorn, the library's records (INFO and above) on stderr."""
+    with log_to_stderr(logging.INFO):
+        return run_serve(args, UsageError)

@@ -1,0 +1,178 @@
+"""What the command line prints: JSON records, the sync summary, the status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+import attrs
+
+from ..models.plan import OutgoingEvent, UserPlan
+from ..models.report import Status, UserOutcome
+from ._common import one_line
+
+__all__ = [
+    "MAX_FAILURES_SHOWN",
+    "Tally",
+    "dump",
+    "outcome_record",
+    "plan_record",
+    "print_status",
+    "summarise",
+    "unplanned_record",
+    "webhook_record",
+]
+
+# Enough failed users for a readable summary; ``--json`` lists every one.
+MAX_FAILURES_SHOWN = 50
+
+
+def dump(record: Mapping[str, Any]) -> str:
+    """One record as one line of JSON."""
+    # default=str: a value the rules left unserialisable must not cost the whole run.
+    try:
+        return json.dumps(record, default=str)
+    except (ValueError, RecursionError):
+        # A value refused as unsendable (absurdly deep, say) cannot be shown either.
+        return json.dumps({key: _shown(value) for key, value in record.items()}, default=str)
+
+
+def _shown(value: object) -> object:
+    try:
+        json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        return "<cannot be shown as JSON>"
+    return value
+
+
+def _event_record(event: OutgoingEvent) -> dict[str, Any]:
+    return {"kind": event.kind, "name": event.name, "id": event.id, "timestamp": event.timestamp}
+
+
+def plan_record(plan: UserPlan) -> dict[str, Any]:
+    """A user's plan, as ``plan`` prints it."""
+    return {
+        "user_id": plan.user_id,
+        "action": str(plan.action),
+        "reason": plan.reason,
+        "message": plan.message,
+        "customer_id": plan.customer_id,
+        "attributes": plan.attributes,
+        "chunks": len(plan.chunks),
+        "events": [_event_record(event) for event in plan.events],
+        "skipped_events": [list(skipped) for skipped in plan.skipped_events],
+        "errors": list(plan.errors),
+    }
+
+
+def unplanned_record(
+    user_id: str | None, reason: str, message: str, errors: list[str], line: int | None
+) -> dict[str, Any]:
+    """A ``plan`` line for a user that could not be planned (malformed, or a bug)."""
+    record: dict[str, Any] = {
+        "user_id": user_id,
+        "action": "error",
+        "reason": reason,
+        "message": message,
+        "customer_id": None,
+        "attributes": {},
+        "chunks": 0,
+        "events": [],
+        "skipped_events": [],
+        "errors": errors,
+    }
+    if line is not None:
+        record["line"] = line
+    return record
+
+
+def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, Any]:
+    """A user's outcome, as ``sync --json`` prints it."""
+    record: dict[str, Any] = {
+        "user_id": outcome.user_id,
+        "customer_id": outcome.customer_id,
+        "action": str(outcome.action),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "calls": list(outcome.calls),
+        "events_sent": [_event_record(event) for event in outcome.events_sent],
+        "events_skipped": [list(skipped) for skipped in outcome.events_skipped],
+        "error": outcome.error,
+    }
+    if line is not None:
+        record["line"] = line
+    return record
+
+
+@attrs.define
+class Tally:
+    """Running counts of a sync, and the first failures for the summary (memory stays flat)."""
+
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[UserOutcome] = attrs.field(factory=list)
+
+    @property
+    def total(self) -> int:
+        """Users counted so far."""
+        return self.succeeded + self.skipped + self.failed
+
+    def add(self, outcome: UserOutcome) -> None:
+        """Count one user's outcome."""
+        if outcome.status == "success":
+            self.succeeded += 1
+        elif outcome.status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            if len(self.failures) < MAX_FAILURES_SHOWN:
+                self.failures.append(outcome)
+
+    def counts(self) -> str:
+        """``3 users: 2 succeeded, 1 skipped, 0 failed``."""
+        users = "user" if self.total == 1 else "users"
+        return (
+            f"{self.total} {users}: {self.succeeded} succeeded, {self.skipped} skipped, "
+            f"{self.failed} failed"
+        )
+
+
+def summarise(tally: Tally, out: IO[str]) -> None:
+    """The sync's summary: the counts, then each failed user shown (the first 50)."""
+    print(f"Synced {tally.counts()}.", file=out)
+    for outcome in tally.failures:
+        who = outcome.user_id or "(unknown user)"
+        if outcome.customer_id:
+            who += f" ({outcome.customer_id})"
+        line = f"  failed: {who}: {outcome.reason}: {one_line(outcome.error or '')}"
+        # An id with a lone surrogate cannot be written as UTF-8: escape it, keep the line.
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=out)
+    hidden = tally.failed - len(tally.failures)
+    if hidden:
+        print(f"  ... and {hidden} more failed users (--json lists every one)", file=out)
+
+
+def print_status(status: Status, *, as_json: bool) -> None:
+    """``check``'s answer: ``status: ok`` and its messages, or one JSON object."""
+    if as_json:
+        print(dump({"status": status.status, "messages": list(status.messages)}))
+        return
+    print(f"status: {status.status}")
+    for message in status.messages:
+        print(f"  - {message}")
+
+
+def webhook_record(
+    http_status: int, reason: str | None, message: str, signature: str
+) -> dict[str, Any]:
+    """``webhook``'s answer, before the event (if any) is added."""
+    return {
+        "http_status": http_status,
+        "reason": reason,
+        "message": message,
+        "signature": signature,
+        "event": None,
+    }

@@ -1,18 +1,18 @@
 """Client-side request rate limiting: a token bucket, shared by every call of one client.
 
-Customer.io asks clients to stay under a (soft) per-workspace request rate (SPEC §6.3). The
+Customer.io asks clients to stay under a (soft) per-workspace request rate. The
 bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second; each request
 takes one. When the bucket is empty the caller *reserves* the next token and waits until it
 exists, so concurrent callers queue fairly in arrival order and the lock is never held while
 sleeping.
 
-:class:`TokenBucket` is the pure arithmetic (time is passed in). :class:`RateLimiter` (sync,
-thread-safe) and :class:`AsyncRateLimiter` wrap it with a clock and a sleep, both injectable so
+`TokenBucket` is the pure arithmetic (time is passed in). `RateLimiter` (sync,
+thread-safe) and `AsyncRateLimiter` wrap it with a clock and a sleep, both injectable so
 tests run on a fake clock and never wait.
 
-A limiter shared by several *processes* (:class:`SharedRateLimiter`, e.g.
+A limiter shared by several *processes* (`SharedRateLimiter`, e.g.
 ``hull_customerio.redis_limiter.RedisRateLimiter``) offers both a blocking ``acquire()`` and an
-awaitable ``acquire_async()``; :func:`sync_limiter` and :func:`async_limiter` turn whatever a
+awaitable ``acquire_async()``; `sync_limiter` and `async_limiter` turn whatever a
 client's ``rate_limit=`` holds into the one shape each client calls.
 """
 
@@ -80,7 +80,7 @@ class RateLimiter:
 
     Args:
         rate: requests per second; ``None`` disables limiting.
-        burst: see :class:`TokenBucket`.
+        burst: see `TokenBucket`.
         clock: a monotonic clock in seconds (injectable for tests).
         sleep: how to wait (injectable for tests).
     """
@@ -114,15 +114,15 @@ class RateLimiter:
 
 
 class AsyncRateLimiter:
-    """The async twin of :class:`RateLimiter`, for one event loop.
+    """The async twin of `RateLimiter`, for one event loop.
 
     Reservations are taken without awaiting, so they are atomic within the event loop.
 
     Args:
         rate: requests per second; ``None`` disables limiting.
-        burst: see :class:`TokenBucket`.
+        burst: see `TokenBucket`.
         clock: a monotonic clock in seconds (injectable for tests).
-        sleep: how to wait; defaults to :func:`asyncio.sleep`.
+        sleep: how to wait; defaults to `asyncio.sleep`.
     """
 
     def __init__(
@@ -172,8 +172,9 @@ class SharedRateLimiter(Protocol):
     """A limiter that both clients accept and that may be shared across processes.
 
     It is used from threads (``acquire``) and from event loops (``acquire_async``); either may
-    raise :class:`~hull_customerio.errors.RateLimiterUnavailableError` when the place it keeps
-    its count cannot be reached, which the clients retry like a failed connection.
+    raise [`RateLimiterUnavailableError`][hull_customerio.errors.RateLimiterUnavailableError] when
+    the place it keeps its count cannot be reached, which the clients retry like a failed
+    connection.
     """
 
     def acquire(self) -> float:
@@ -186,7 +187,7 @@ class SharedRateLimiter(Protocol):
 
 
 class _SharedAsAsync:
-    """Presents a :class:`SharedRateLimiter` the way the async client calls a limiter."""
+    """Presents a `SharedRateLimiter` the way the async client calls a limiter."""
 
     def __init__(self, shared: SharedRateLimiter) -> None:
         self.shared = shared
@@ -208,8 +209,8 @@ def sync_limiter(
 ) -> SyncLimiter:
     """The sync client's limiter for its ``rate_limit=`` argument.
 
-    A number (requests per second) or ``None`` builds a :class:`RateLimiter` of this process;
-    a :class:`RateLimiter` or a :class:`SharedRateLimiter` is used as given, so one limit is
+    A number (requests per second) or ``None`` builds a `RateLimiter` of this process;
+    a `RateLimiter` or a `SharedRateLimiter` is used as given, so one limit is
     shared by every client (and, for a shared limiter, every process) that holds it.
 
     Raises:
@@ -231,7 +232,7 @@ def async_limiter(
     rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AsyncLimiter:
-    """The async client's limiter for its ``rate_limit=`` argument (see :func:`sync_limiter`).
+    """The async client's limiter for its ``rate_limit=`` argument (see `sync_limiter`).
 
     Raises:
         TypeError: ``rate_limit`` is none of the accepted kinds.

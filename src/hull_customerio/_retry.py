@@ -1,7 +1,7 @@
 """Retry decisions (pure functions) and the one tenacity configuration both clients use.
 
 What is retryable and how long to wait are plain functions of the failure and the policy, so
-they are tested with tables. :func:`retrying` / :func:`async_retrying` wire them into tenacity
+they are tested with tables. `retrying` / `async_retrying` wire them into tenacity
 with an injectable ``sleep`` so tests never wait.
 """
 
@@ -32,9 +32,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: SPEC §6.3: the statuses Customer.io asks clients to retry.
+#: The statuses Customer.io asks clients to retry.
 CUSTOMERIO_RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
-#: SPEC §5.2 / issue 4: Hull's firehose and REST are retried on 429 and any 5xx.
+#: Hull's firehose and REST are retried on 429 and any 5xx.
 HULL_RETRY_STATUSES: frozenset[int] = frozenset({408, 429, *range(500, 600)})
 
 
@@ -165,7 +165,7 @@ def call_with_retries(
 ) -> T:
     """Call ``fn`` until it succeeds or the policy gives up; the final error is re-raised.
 
-    The raised :class:`~hull_customerio.errors.APIError` has ``attempts`` set to the number of
+    The raised [`APIError`][hull_customerio.errors.APIError] has ``attempts`` set to the number of
     tries made. The first try is a plain call (most requests succeed at once); tenacity takes
     over from its failure, which it counts as its own first attempt.
     """
@@ -199,7 +199,7 @@ async def async_call_with_retries(
     *,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> T:
-    """The async twin of :func:`call_with_retries` (same policy, same decisions)."""
+    """The async twin of `call_with_retries` (same policy, same decisions)."""
     started = time.monotonic()
     try:
         return await fn()

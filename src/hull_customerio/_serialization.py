@@ -113,7 +113,7 @@ def unsendable(value: object) -> str | None:
     """Why JSON cannot carry ``value`` to Customer.io or Hull, or ``None`` when it can.
 
     Refused: text that is not valid Unicode (lone surrogates), numbers that are not finite or
-    too long to print, nesting deeper than :data:`MAX_NESTING`, and anything that is not a JSON
+    too long to print, nesting deeper than `MAX_NESTING`, and anything that is not a JSON
     value. The answer is a short phrase, never the value itself.
     """
     # An explicit stack: a value nested 10,000 deep must not overflow ours either.

@@ -45,7 +45,7 @@ def parse_iso(value: str) -> datetime | None:
 
 
 def _parse(value: str) -> datetime | None:
-    """:func:`parse_iso` in the zone the string gives (UTC when it gives none)."""
+    """`parse_iso` in the zone the string gives (UTC when it gives none)."""
     text = value.strip()
     if text[-1:] == "Z":
         moment = _parse_common(text)
@@ -129,7 +129,7 @@ def to_unix_millis(value: object, *, numeric_strings: bool = False) -> int | Non
 def to_unix_seconds(value: object, *, numeric_strings: bool = False) -> int | None:
     """Integer unix seconds (rounded down) from a timestamp Hull may send, else ``None``.
 
-    Accepts what :func:`to_unix_millis` accepts.
+    Accepts what `to_unix_millis` accepts.
     """
     millis = to_unix_millis(value, numeric_strings=numeric_strings)
     return None if millis is None else millis // 1000

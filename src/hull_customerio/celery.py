@@ -2,8 +2,8 @@
 
 The web side answers Hull at once and enqueues; workers run the engine. Every process that
 sends to a Customer.io workspace shares one
-:class:`~hull_customerio.redis_limiter.RedisRateLimiter`, so adding workers adds throughput up
-to the workspace's limit and never past it::
+[`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter], so adding workers adds
+throughput up to the workspace's limit and never past it::
 
     from celery import Celery
     import hull_customerio as hc
@@ -62,7 +62,8 @@ DEFAULT_BATCH_CHUNK = 100
 
 @attrs.frozen
 class HullTasks:
-    """The Celery tasks :func:`register_tasks` made, and the web side's way to enqueue them.
+    """The Celery tasks [`register_tasks`][hull_customerio.celery.register_tasks] made, and the web
+    side's way to enqueue them.
 
     Attributes:
         notification: the task running one smart-notifier notification (``user:update``).
@@ -145,9 +146,9 @@ def register_tasks(
     Args:
         app: your Celery application (its broker, queues and settings are yours).
         build_connector: called in the worker with each payload; returns the
-            :class:`~hull_customerio.Connector` to run it with. Build the Customer.io client
-            with a shared :class:`~hull_customerio.redis_limiter.RedisRateLimiter`, and cache
-            connectors (e.g. per ``site_id``) rather than building one per task.
+            [`Connector`][hull_customerio.Connector] to run it with. Build the Customer.io client
+            with a shared [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter], and
+            cache connectors (e.g. per ``site_id``) rather than building one per task.
         name: prefix of the task names (``<name>.notification``, ``<name>.batch``).
         retry_delay: seconds before a task whose users failed for a passing reason (the
             engine answered ``retry``) runs again.

@@ -22,7 +22,8 @@ All of them derive from one base, so ``except HullCustomerIOError`` catches anyt
         └── DeliveryError           Hull firehose messages still undelivered after retries
                                     (.undelivered)
 
-HTTP status codes are mapped to classes in exactly one place, :func:`make_status_error`.
+HTTP status codes are mapped to classes in exactly one place,
+[`make_status_error`][hull_customerio.errors.make_status_error].
 
 Exception texts carry the method, the URL, the status and the service's own error messages. They
 never carry credentials or request bodies (which hold personal data). The service's messages may
@@ -96,7 +97,7 @@ class ValidationError(HullCustomerIOError, ValueError):
 
 
 class WebhookVerificationError(HullCustomerIOError):
-    """A webhook failed authentication (SPEC §4.1); nothing from it may be forwarded.
+    """A webhook failed authentication; nothing from it may be forwarded.
 
     Attributes:
         reason: which check failed: ``missing_signature``, ``missing_timestamp``,
@@ -109,7 +110,7 @@ class WebhookVerificationError(HullCustomerIOError):
 
 
 class WebhookPayloadError(HullCustomerIOError, ValueError):
-    """A webhook body that can never become a Hull event (SPEC §4.2-§4.5).
+    """A webhook body that can never become a Hull event.
 
     Attributes:
         reason: a stable code: ``invalid_payload``, ``unknown_event`` or ``no_identifier``.

@@ -2,8 +2,9 @@
 
 Customer.io counts requests per workspace, so when several processes (web workers, Celery
 workers, hosts) send to one workspace, each keeping its own limit would multiply the rate.
-:class:`RedisRateLimiter` keeps the count in Redis instead, under a key every process names
-the same way, and both Customer.io clients accept it as ``rate_limit=``::
+[`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter] keeps the count in Redis
+instead, under a key every process names the same way, and both Customer.io clients accept it as
+``rate_limit=``::
 
     from hull_customerio import CustomerIOClient
     from hull_customerio.redis_limiter import RedisRateLimiter
@@ -60,9 +61,9 @@ class RedisRateLimiter:
     Every process that sends to one Customer.io workspace builds its own limiter with the same
     Redis URL, ``key``, ``rate`` and ``burst``; together they then stay under ``rate``
     requests per second, and reach it when they have the work. Pass it to
-    :class:`~hull_customerio.CustomerIOClient` or
-    :class:`~hull_customerio.AsyncCustomerIOClient` as ``rate_limit=``; one instance may serve
-    any number of clients, threads and event loops in a process.
+    [`CustomerIOClient`][hull_customerio.customerio.CustomerIOClient] or
+    [`AsyncCustomerIOClient`][hull_customerio.customerio.AsyncCustomerIOClient] as ``rate_limit=``;
+    one instance may serve any number of clients, threads and event loops in a process.
 
     The rule: no window of ``burst / rate`` seconds (a whole number of seconds) ever holds
     more than ``burst`` requests. With the default ``burst`` (one second's worth, ``rate``)
@@ -70,8 +71,9 @@ class RedisRateLimiter:
     go out at once after a quiet moment.
 
     When Redis cannot be reached (or does not answer within ``socket_timeout``), acquiring
-    raises :class:`~hull_customerio.errors.RateLimiterUnavailableError`, a connection error that
-    the clients retry with backoff like any other: a request is never sent without the limit.
+    raises [`RateLimiterUnavailableError`][hull_customerio.errors.RateLimiterUnavailableError], a
+    connection error that the clients retry with backoff like any other: a request is never sent
+    without the limit.
 
     Times are read from each process's wall clock, so hosts that share a key need synchronised
     clocks (NTP); processes on one host always agree.
@@ -160,7 +162,7 @@ class RedisRateLimiter:
             return self._sync
 
     def close(self) -> None:
-        """Close this process's Redis connections for threads (event loops: :meth:`aclose`)."""
+        """Close this process's Redis connections for threads (event loops: `aclose`)."""
         with self._sync_init:
             storage, self._sync_storage, self._sync = self._sync_storage, None, None
         if storage is not None:

@@ -1,4 +1,5 @@
-"""An ASGI app serving Hull and Customer.io: :func:`create_app` (extra ``server``, Starlette).
+"""An ASGI app serving Hull and Customer.io: [`create_app`][hull_customerio.server.create_app]
+(extra ``server``, Starlette).
 
 Run it as it is (``hull-customerio serve``, or any ASGI server) or mount it under a prefix of a
 bigger app. Every handler is asynchronous and only awaits the async clients: nothing blocks the
@@ -55,13 +56,14 @@ def create_app(
       credentials (``organization``, ``id`` or ``ship``, ``secret``), the body names the
       JSON-lines file to download and sync.
     - ``POST /webhook``: Customer.io's reporting webhooks (with a hub, the URL's ``token``
-      names the connector: see :meth:`AsyncConnectorHub.webhook_url`).
+      names the connector: see
+      [`AsyncConnectorHub.webhook_url`][hull_customerio.AsyncConnectorHub.webhook_url]).
     - ``GET`` or ``POST /status``: checks the connector's health and publishes it to Hull
       (credentials in the query, as for ``/batch``).
 
     Args:
-        hub_or_connector: an :class:`~hull_customerio.AsyncConnectorHub`, or one
-            :class:`~hull_customerio.AsyncConnector` built with its Hull client.
+        hub_or_connector: an [`AsyncConnectorHub`][hull_customerio.AsyncConnectorHub], or one
+            [`AsyncConnector`][hull_customerio.AsyncConnector] built with its Hull client.
         batch_hosts: hosts batch files may be downloaded from. ``None``: any public host over
             ``https`` (never a loopback or private address); a list: only those hosts, and for
             a listed loopback or private address plain ``http`` too (tests).

@@ -1,4 +1,4 @@
-"""The connector's settings (SPEC §1), read from Hull's ``private_settings``."""
+"""The connector's settings, read from Hull's ``private_settings``."""
 
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ def _list_as_tuple(value: Iterable[str]) -> Any:
 class Settings:
     """How the connector behaves; an immutable value.
 
-    Build it from Hull's connector settings with :meth:`from_private_settings`, or call the
+    Build it from Hull's connector settings with `from_private_settings`, or call the
     constructor; both apply the same rules (numeric strings read as numbers, a string is never
-    taken for a list) and raise :class:`~hull_customerio.errors.ConfigurationError` listing
-    every problem, in short sentences that never echo a huge value.
+    taken for a list) and raise [`ConfigurationError`][hull_customerio.errors.ConfigurationError]
+    listing every problem, in short sentences that never echo a huge value.
 
     Attributes:
         site_id: Customer.io Site ID (HTTP Basic user). Required to send.

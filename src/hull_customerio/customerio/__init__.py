@@ -1,4 +1,4 @@
-"""The Customer.io Track API client (SPEC §6): sync and async, v1 calls and v2 batches."""
+"""The Customer.io Track API client: sync and async, v1 calls and v2 batches."""
 
 from ..models.customerio import BatchError, BatchResult
 from ._base import (

@@ -1,6 +1,6 @@
 """The sans-IO core of the Customer.io Track API client, shared by the sync and async clients.
 
-Everything here is pure: request builders turn method arguments into :class:`ApiRequest`
+Everything here is pure: request builders turn method arguments into `ApiRequest`
 values (method, path, exact body bytes); parsers turn responses into results or typed errors;
 the batch planner splits operations into v2 requests. ``client.py`` and ``async_client.py``
 only send what is built here.
@@ -504,7 +504,7 @@ def parse_region(body: Any, *, method: str, url: str) -> ResolvedRegion:
 
 
 def identifiers_for(customer_id: str) -> dict[str, str]:
-    """The v2 ``identifiers`` object for a person (SPEC §6.4): exactly one identifier.
+    """The v2 ``identifiers`` object for a person: exactly one identifier.
 
     ``cio_``-prefixed values are Customer.io ids (``{"cio_id": <value without the prefix>}``),
     email-shaped values (``something@domain.tld``, no spaces) are ``{"email": ...}``, anything
@@ -586,8 +586,10 @@ def anonymous_event_operation(
     person not identified yet, addressed by ``{"identifiers": {"anonymous_id": ...}}``.
 
     Customer.io's v2 reference does not document this shape; the engine sends anonymous events
-    with :meth:`CustomerIOClient.track_anonymous` (``POST /api/v1/events``) instead. Customer.io
-    merges an anonymous event into the person whose ``anonymous_id`` attribute matches.
+    with
+    [`CustomerIOClient.track_anonymous`][hull_customerio.customerio.CustomerIOClient.track_anonymous]
+    (``POST /api/v1/events``) instead. Customer.io merges an anonymous event into the person whose
+    ``anonymous_id`` attribute matches.
     """
     if not isinstance(anonymous_id, str) or not anonymous_id:
         raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
@@ -635,9 +637,9 @@ class BatchPlan:
 
 
 class EncodedOperation(dict[str, Any]):
-    """A v2 operation that carries its own :func:`dumps` bytes, so a batch encodes it once.
+    """A v2 operation that carries its own `dumps` bytes, so a batch encodes it once.
 
-    The engine measures every operation before batching it; :func:`plan_batch` then takes
+    The engine measures every operation before batching it; `plan_batch` then takes
     these bytes instead of encoding the operation again. It is an ordinary ``dict`` otherwise;
     it must not be changed after it was built.
     """
@@ -732,7 +734,7 @@ def unreachable(exc: BaseException) -> bool:
 def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
     """Combine a plan with what each of its requests gave.
 
-    ``outcomes[n]`` is either the :class:`~hull_customerio.errors.APIError` that failed request
+    ``outcomes[n]`` is either the [`APIError`][hull_customerio.errors.APIError] that failed request
     ``n`` (every operation in it then fails with reason ``request_failed``) or the parsed body
     of its 2xx answer, whose v2 ``errors`` (``207``) are mapped back to the caller's indexes.
     """
@@ -785,7 +787,8 @@ def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
 
 
 class BaseCustomerIOClient:
-    """Configuration shared by :class:`CustomerIOClient` and :class:`AsyncCustomerIOClient`.
+    """Configuration shared by [`CustomerIOClient`][hull_customerio.customerio.CustomerIOClient] and
+    [`AsyncCustomerIOClient`][hull_customerio.customerio.AsyncCustomerIOClient].
 
     Holds no connection; the subclasses own the HTTP client and do the sending.
     """

@@ -31,12 +31,12 @@ DEFAULT_MAX_CONCURRENCY = 10
 
 
 class AsyncCustomerIOClient(BaseCustomerIOClient):
-    """The asyncio twin of :class:`~hull_customerio.customerio.CustomerIOClient`.
+    """The asyncio twin of [`CustomerIOClient`][hull_customerio.customerio.CustomerIOClient].
 
     Same methods (awaitable), same requests, same errors, same retries. In addition, at most
     ``max_concurrency`` requests of this client are in flight at once; together with the rate
     limiter this bounds what many concurrent tasks can throw at Customer.io. Use it within one
-    event loop, as ``async with`` or with :meth:`aclose`.
+    event loop, as ``async with`` or with `aclose`.
 
     Args:
         site_id: the Customer.io Site ID (HTTP Basic user).
@@ -47,10 +47,11 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or an
-            :class:`~hull_customerio._ratelimit.AsyncRateLimiter` to share between clients, or a
-            shared limiter such as :class:`~hull_customerio.redis_limiter.RedisRateLimiter`
-            (one limit for every process that sends to the workspace).
-        http_client: an ``httpx.AsyncClient`` to send with; it is not closed by :meth:`aclose`.
+            `AsyncRateLimiter` to share between clients, or a
+            shared limiter such as
+            [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter] (one limit for
+            every process that sends to the workspace).
+        http_client: an ``httpx.AsyncClient`` to send with; it is not closed by `aclose`.
         sleep: an async sleep for retries and the rate limiter (default ``asyncio.sleep``).
         max_concurrency: requests in flight at once, at least 1.
         metrics: where each request sent (retries and redirect hops included) is counted as
@@ -291,7 +292,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         limit, started in the operations' order; failures are reported in the result, never
         raised. Once a request finds Customer.io unreachable, the requests not started yet are
         not sent (their operations fail with the same error). See
-        :meth:`CustomerIOClient.batch <hull_customerio.customerio.CustomerIOClient.batch>`.
+        [`CustomerIOClient.batch`][hull_customerio.customerio.CustomerIOClient.batch].
         """
         plan = _base.plan_batch(operations)
         outcomes: list[Any] = [None] * len(plan.requests)

@@ -28,15 +28,15 @@ _DEFAULT_RETRY = RetryPolicy()
 
 
 class CustomerIOClient(BaseCustomerIOClient):
-    """A client of the Customer.io Track API (SPEC §6), for threads or plain scripts.
+    """A client of the Customer.io Track API, for threads or plain scripts.
 
     One instance holds one pooled HTTP client, one rate limiter and the resolved region;
     share it between threads rather than making one per call. Use it as a context manager, or
-    call :meth:`close`.
+    call `close`.
 
     Every request, each retry included, waits for the rate limiter; failures that may pass
     (connection errors, timeouts, 408, 429, 5xx...) are retried under ``retry``; any other
-    non-2xx answer raises at once. Errors are :class:`~hull_customerio.errors.APIError`
+    non-2xx answer raises at once. Errors are [`APIError`][hull_customerio.errors.APIError]
     subclasses whose text never holds the API key or the request body.
 
     Args:
@@ -49,10 +49,11 @@ class CustomerIOClient(BaseCustomerIOClient):
             (``None``: wait forever).
         retry: how failed requests are retried.
         rate_limit: requests per second for this client (``None``: unlimited), or a
-            :class:`~hull_customerio._ratelimit.RateLimiter` to share between clients, or a
-            shared limiter such as :class:`~hull_customerio.redis_limiter.RedisRateLimiter`
-            (one limit for every process that sends to the workspace).
-        http_client: an ``httpx.Client`` to send with; it is not closed by :meth:`close`.
+            `RateLimiter` to share between clients, or a
+            shared limiter such as
+            [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter] (one limit for
+            every process that sends to the workspace).
+        http_client: an ``httpx.Client`` to send with; it is not closed by `close`.
         sleep: how to wait between retries and for the rate limiter (injectable for tests).
         metrics: where each request sent (retries and redirect hops included) is counted as
             ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
@@ -291,17 +292,19 @@ class CustomerIOClient(BaseCustomerIOClient):
     def batch(self, operations: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Send v2 operations (``POST /api/v2/batch``), split into as many requests as needed.
 
-        Build operations with :func:`identify_operation`, :func:`event_operation`,
-        :func:`page_operation`, :func:`anonymous_event_operation` and
-        :func:`delete_operation`. Requests are sent one after another in the operations'
-        order. This method does not raise for failed operations or requests: every failure is
-        in the result, keyed by the operation's index in ``operations``. When a request finds
-        Customer.io unreachable (connection refused, DNS failure), the remaining requests are
-        not sent; their operations fail with the same error.
+        Build operations with [`identify_operation`][hull_customerio.identify_operation],
+        [`event_operation`][hull_customerio.event_operation],
+        [`page_operation`][hull_customerio.page_operation],
+        [`anonymous_event_operation`][hull_customerio.anonymous_event_operation] and
+        [`delete_operation`][hull_customerio.delete_operation]. Requests are sent one after another
+        in the operations' order. This method does not raise for failed operations or requests:
+        every failure is in the result, keyed by the operation's index in ``operations``. When a
+        request finds Customer.io unreachable (connection refused, DNS failure), the remaining
+        requests are not sent; their operations fail with the same error.
 
         Returns:
             Which operations failed and why (a
-            :class:`~hull_customerio.models.customerio.BatchResult`).
+            [`BatchResult`][hull_customerio.models.customerio.BatchResult]).
         """
         plan = _base.plan_batch(operations)
         outcomes: list[Any] = []

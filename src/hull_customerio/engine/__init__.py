@@ -1,4 +1,4 @@
-"""The engine: runs the rules' plans through the clients and reports every outcome (§7)."""
+"""The engine: runs the rules' plans through the clients and reports every outcome."""
 
 from ._core import BatchOperationError
 from ._notifications import (

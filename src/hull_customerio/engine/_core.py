@@ -1,4 +1,5 @@
-"""The engine's logic, shared by :class:`Connector` and :class:`AsyncConnector`.
+"""The engine's logic, shared by [`Connector`][hull_customerio.Connector] and
+[`AsyncConnector`][hull_customerio.AsyncConnector].
 
 Each user's execution is a generator that *yields* the steps to perform (a Customer.io call,
 a Hull write-back) and receives each step's result. The sync and async connectors only run
@@ -96,7 +97,8 @@ FAILURE_MESSAGES: Mapping[str, str] = {
 
 
 def check_mode(mode: str) -> Mode:
-    """``mode`` as a :data:`Mode`, or a :class:`ConfigurationError`."""
+    """``mode`` as a `Mode`, or a
+    [`ConfigurationError`][hull_customerio.errors.ConfigurationError]."""
     for known in _MODES:
         if mode == known:
             return known
@@ -132,7 +134,8 @@ StepResult = str | None | HullCustomerIOError
 
 @attrs.define
 class Execution:
-    """The mutable record of one user's execution, frozen into a :class:`UserOutcome` at the end."""
+    """The mutable record of one user's execution, frozen into a
+    [`UserOutcome`][hull_customerio.UserOutcome] at the end."""
 
     plan: UserPlan
     calls: list[str] = attrs.field(factory=list)
@@ -361,7 +364,7 @@ def batch_results(
     ``result`` is what ``batch(round_.operations)`` gave (``None`` when there were none);
     ``call_results[n]`` is the result of ``round_.calls[n]``. A v2 operation Customer.io
     refused (a ``207`` entry, a failed request, an oversized or unencodable operation) gets a
-    :class:`BatchOperationError` or the request's own error.
+    `BatchOperationError` or the request's own error.
     """
     per_user: dict[int, dict[int, StepResult]] = {}
     for index, (user, position) in enumerate(round_.owners):
@@ -381,13 +384,13 @@ def batch_results(
 def batch_steps(
     plans: Sequence[UserPlan], context: LogContext | None = None
 ) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[Execution]]:
-    """Every user's Customer.io calls (see :func:`user_calls`), round after round.
+    """Every user's Customer.io calls (see `user_calls`), round after round.
 
-    Yields a :class:`BatchRound` per round and receives :func:`batch_results` of it. Round 1
+    Yields a `BatchRound` per round and receives `batch_results` of it. Round 1
     carries every user's first identify chunk or deletion; the next rounds the further chunks
     of the users whose earlier chunks were accepted, then the events of the users whose
     operations Customer.io accepted. Returns each user's execution, in ``plans`` order,
-    before the Hull write-back (:func:`write_back_steps`).
+    before the Hull write-back (`write_back_steps`).
     """
     executions: dict[int, Execution] = {}
     running: dict[int, Generator[list[CustomerIOCall], list[StepResult], Execution]] = {}
@@ -712,7 +715,7 @@ def record_webhook(metrics: Metrics, outcome: WebhookOutcome) -> WebhookOutcome:
 
 
 # --------------------------------------------------------------------------------------------
-# Logging (SPEC §7): the event name starts a readable message of ids and reason codes; the
+# Logging: the event name starts a readable message of ids and reason codes; the
 # same data is in the record's `extra`. Never secrets, emails or attribute values.
 
 
@@ -957,7 +960,7 @@ def hull_not_configured(event: IncomingEvent) -> WebhookOutcome:
 
 
 # --------------------------------------------------------------------------------------------
-# Status (SPEC §7).
+# Status.
 
 NO_CREDENTIALS = (
     "Missing credentials: set the Customer.io Site ID and API Key to send data to Customer.io."

@@ -1,9 +1,9 @@
 """Authenticating and answering Hull notifications, once for both connectors.
 
 Everything that decides is here and does no I/O. The one piece of I/O authentication may need,
-fetching Hull's public key, is a :class:`KeyRequest` that :meth:`NotificationGuard.authenticate`
-*yields*; the sync connector answers it with :func:`fetch_key` (``httpx.Client``), the async one
-with :func:`afetch_key` (``httpx.AsyncClient``). That is the only difference between them.
+fetching Hull's public key, is a `KeyRequest` that `NotificationGuard.authenticate`
+*yields*; the sync connector answers it with `fetch_key` (``httpx.Client``), the async one
+with `afetch_key` (``httpx.AsyncClient``). That is the only difference between them.
 
 What a connector checks, in order, before anything of a notification is used:
 
@@ -260,7 +260,8 @@ def read_notification_body(body: bytes) -> NotificationEnvelope | NotificationAn
 
     This is what a service serving many connectors calls first, to learn which connector
     (``envelope.configuration``) the notification claims to be for, before authenticating it
-    with that connector's :meth:`~hull_customerio.AsyncConnector.answer_notification`.
+    with that connector's
+    [`answer_notification`][hull_customerio.AsyncConnector.answer_notification].
 
     Returns:
         The envelope, or a ``400`` answer with reason ``invalid_body`` when the body is not a
@@ -477,7 +478,7 @@ def _fetch_with(client: httpx.Client, request: KeyRequest) -> KeyResponse:
 
 
 async def afetch_key(client: httpx.AsyncClient | None, request: KeyRequest) -> KeyResponse:
-    """The async :func:`fetch_key`."""
+    """The async `fetch_key`."""
     try:
         if client is None:
             async with httpx.AsyncClient(timeout=KEY_FETCH_TIMEOUT) as own:
@@ -507,7 +508,7 @@ def verify_notification_signature(
     """Check Hull's signature of a notification; ``None`` when it holds, else the reason.
 
     The signature must be an RS256 JWT verified by ``key`` (``exp``, ``nbf`` and ``iat``
-    checked when present, with :data:`SIGNATURE_LEEWAY` seconds of clock tolerance), and its
+    checked when present, with `SIGNATURE_LEEWAY` seconds of clock tolerance), and its
     ``jti`` must be ``notification_id``.
     """
     try:
@@ -531,8 +532,8 @@ def verify_notification_signature(
 
 
 class HullIdentity(Protocol):
-    """What the guard needs of a Hull client; :class:`~hull_customerio.HullClient` and
-    :class:`~hull_customerio.AsyncHullClient` both fit."""
+    """What the guard needs of a Hull client; [`HullClient`][hull_customerio.HullClient] and
+    [`AsyncHullClient`][hull_customerio.AsyncHullClient] both fit."""
 
     @property
     def id(self) -> str: ...  # pragma: no cover - protocol
@@ -606,7 +607,7 @@ class NotificationGuard:
     def authenticate(
         self, envelope: NotificationEnvelope, headers: object
     ) -> Generator[KeyRequest, KeyResponse, None]:
-        """Check a notification; yields a :class:`KeyRequest` when a key must be fetched.
+        """Check a notification; yields a `KeyRequest` when a key must be fetched.
 
         Raises:
             NotificationAuthenticationError: the notification must be refused (logged as

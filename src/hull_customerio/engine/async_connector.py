@@ -1,4 +1,5 @@
-"""The asynchronous engine: :class:`AsyncConnector`. It runs the steps :mod:`._core` decides."""
+"""The asynchronous engine: [`AsyncConnector`][hull_customerio.AsyncConnector]. It runs the steps
+`_core` decides."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ DEFAULT_MAX_CONCURRENCY = 16
 
 
 class AsyncConnector:
-    """The asynchronous :class:`~hull_customerio.Connector`: same behaviour, awaitable methods.
+    """The asynchronous [`Connector`][hull_customerio.Connector]: same behaviour, awaitable methods.
 
     Users are processed concurrently, at most ``max_concurrency`` at a time and under the
     Customer.io client's rate limit and concurrency bound; each user's own calls stay in order
@@ -55,17 +56,17 @@ class AsyncConnector:
         mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
         max_concurrency: how many users are processed at the same time.
         notification_public_key: Hull's RS256 public key (PEM); see
-            :class:`~hull_customerio.Connector`.
+            [`Connector`][hull_customerio.Connector].
         trusted_key_hosts: the hosts Hull's public key may be fetched from (default
-            :data:`~hull_customerio.HULL_KEY_HOSTS`).
+            [`HULL_KEY_HOSTS`][hull_customerio.HULL_KEY_HOSTS]).
         require_signature: refuse notifications that Hull did not sign (always so without
             a Hull client).
         key_cache: where fetched public keys are kept; one
-            :class:`~hull_customerio.NotificationKeyCache` may be shared by many connectors,
-            sync and async.
+            [`NotificationKeyCache`][hull_customerio.NotificationKeyCache] may be shared by many
+            connectors, sync and async.
         key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
             short-lived client with a 5 s timeout per fetch).
-        webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
+        webhook_timeout: the most seconds `handle_webhook` waits for Hull to confirm an
             event before answering 503; ``None`` waits as long as the retries take.
         metrics: where users, events and webhooks are counted (see
             `hull_customerio.metrics`); default: nowhere.
@@ -126,7 +127,8 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise users; see :meth:`hull_customerio.Connector.sync_user_updates`.
+        """Synchronise users; see
+        [`Connector.sync_user_updates`][hull_customerio.Connector.sync_user_updates].
 
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
@@ -263,7 +265,7 @@ class AsyncConnector:
         self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """Authenticate and sync a notification; see
-        :meth:`hull_customerio.Connector.handle_notification`.
+        [`Connector.handle_notification`][hull_customerio.Connector.handle_notification].
 
         Raises:
             NotificationAuthenticationError: the notification is refused; nothing was sent.
@@ -278,7 +280,7 @@ class AsyncConnector:
         self, body: bytes, headers: Mapping[str, str]
     ) -> NotificationAnswer:
         """Everything a web view needs to answer Hull; never raises for bad input. See
-        :meth:`hull_customerio.Connector.answer_notification`.
+        [`Connector.answer_notification`][hull_customerio.Connector.answer_notification].
 
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only); raised
@@ -329,7 +331,8 @@ class AsyncConnector:
         )
 
     async def handle_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
-        """Handle a webhook; see :meth:`hull_customerio.Connector.handle_webhook`."""
+        """Handle a webhook; see
+        [`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]."""
         return _core.record_webhook(self.metrics, await self._webhook(body, headers))
 
     async def _webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
@@ -348,7 +351,8 @@ class AsyncConnector:
         return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     async def check_status(self) -> Status:
-        """The connector's health; see :meth:`hull_customerio.Connector.check_status`."""
+        """The connector's health; see
+        [`Connector.check_status`][hull_customerio.Connector.check_status]."""
         errors, warnings = _core.check_status_messages(self.settings)
         if self.customerio is None:
             warnings.append(_core.NO_CUSTOMERIO_CLIENT)
@@ -364,7 +368,7 @@ class AsyncConnector:
 
     async def publish_status(self) -> Status:
         """Run the status check and publish it to Hull; see
-        :meth:`hull_customerio.Connector.publish_status`."""
+        [`Connector.publish_status`][hull_customerio.Connector.publish_status]."""
         if self.hull is None:
             raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
         status = await self.check_status()

@@ -1,4 +1,5 @@
-"""The synchronous engine: :class:`Connector`. It runs the steps :mod:`._core` decides."""
+"""The synchronous engine: [`Connector`][hull_customerio.Connector]. It runs the steps `_core`
+decides."""
 
 from __future__ import annotations
 
@@ -51,15 +52,16 @@ class Connector:
             signatures; ``None`` fetches it from the URL a signed notification names, but
             only from an ``https`` URL on one of ``trusted_key_hosts``.
         trusted_key_hosts: the hosts Hull's public key may be fetched from (each with its
-            subdomains); default :data:`~hull_customerio.HULL_KEY_HOSTS`, Hull's own domains.
+            subdomains); default [`HULL_KEY_HOSTS`][hull_customerio.HULL_KEY_HOSTS], Hull's own
+            domains.
         require_signature: refuse notifications that Hull did not sign. Without a Hull
             client, only signed notifications are accepted whatever this says.
         key_cache: where fetched public keys are kept; pass one
-            :class:`~hull_customerio.NotificationKeyCache` to many connectors to share it
-            (default: a cache of this connector's own).
+            [`NotificationKeyCache`][hull_customerio.NotificationKeyCache] to many connectors to
+            share it (default: a cache of this connector's own).
         key_http_client: the ``httpx.Client`` public keys are fetched with (default: a
             short-lived client with a 5 s timeout per fetch); keys are fetched rarely.
-        webhook_timeout: the most seconds :meth:`handle_webhook` waits for Hull to confirm an
+        webhook_timeout: the most seconds `handle_webhook` waits for Hull to confirm an
             event before answering 503 (Customer.io then delivers it again); ``None`` waits
             as long as the Hull client's retries take.
         metrics: where the connector counts users and events sent (``ship.outgoing.users``,
@@ -236,7 +238,7 @@ class Connector:
         ``next``. A notification that can never succeed (malformed envelope,
         invalid settings, a channel other than ``user:update``, settings naming another
         Customer.io workspace) is logged and answered ``next``. A web view should rather call
-        :meth:`answer_notification`, which also gives the HTTP status.
+        `answer_notification`, which also gives the HTTP status.
 
         Args:
             payload: the notification, parsed or as the raw body.
@@ -259,7 +261,7 @@ class Connector:
         """Everything a web view needs to answer Hull's smart-notifier; never raises for bad
         input.
 
-        Reads the raw body, authenticates the notification as :meth:`handle_notification`
+        Reads the raw body, authenticates the notification as `handle_notification`
         does and syncs it. The answer's ``http_status`` and ``body`` are what to send back;
         its ``report`` says what became of each user.
 
@@ -324,8 +326,8 @@ class Connector:
         """Verify a Customer.io webhook, turn it into a Hull event and deliver it.
 
         Never raises for bad input: the outcome carries the reason and the HTTP status to
-        answer Customer.io (see :class:`~hull_customerio.WebhookOutcome`). A ``200`` with no
-        reason means Hull accepted the event. Hull refusing the event for good gives ``200``
+        answer Customer.io (see [`WebhookOutcome`][hull_customerio.WebhookOutcome]). A ``200`` with
+        no reason means Hull accepted the event. Hull refusing the event for good gives ``200``
         ``hull_rejected``; Hull unreachable (``hull_unavailable``), refusing the connector's
         credentials (``hull_unauthorized``) or not confirming within ``webhook_timeout``
         (``hull_timeout``) give ``503``, so Customer.io delivers the webhook again.
@@ -373,7 +375,7 @@ class Connector:
         return _core.status_from(errors, warnings)
 
     def publish_status(self) -> Status:
-        """Run :meth:`check_status` and publish the result to Hull.
+        """Run `check_status` and publish the result to Hull.
 
         Sends ``PUT /api/v1/<connector id>/status`` with ``{"status", "messages"}``, what
         Hull shows on the connector's page (the earlier connector did it every 30 minutes).

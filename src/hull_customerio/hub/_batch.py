@@ -167,7 +167,7 @@ class JsonLines:
     """Splits a byte stream into JSON lines, holding at most one line (bounded) in memory.
 
     Feed it the downloaded chunks; it returns each complete line parsed (a ``dict``) or a
-    :class:`BadLine`. A line over ``max_line_bytes`` is skipped up to its end and reported as
+    `BadLine`. A line over ``max_line_bytes`` is skipped up to its end and reported as
     bad without being kept. Blank lines are ignored.
     """
 

@@ -31,8 +31,8 @@ class Lease(Generic[K, V]):
 class LeaseCache(Generic[K, V]):
     """A least-recently-used cache whose values are closed only once nobody uses them.
 
-    :meth:`acquire` hands out a :class:`Lease` (building the value when missing) and
-    :meth:`release` gives it back. When the cache holds more than ``max_size`` values the least
+    `acquire` hands out a `Lease` (building the value when missing) and
+    `release` gives it back. When the cache holds more than ``max_size`` values the least
     recently used one is retired: it leaves the cache at once, and is returned for closing as
     soon as its last user released it, so no request ever sees its client closed under it.
 

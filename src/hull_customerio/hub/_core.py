@@ -1,4 +1,5 @@
-"""What :class:`ConnectorHub` and :class:`AsyncConnectorHub` share: options, keys, decisions.
+"""What [`ConnectorHub`][hull_customerio.ConnectorHub] and
+[`AsyncConnectorHub`][hull_customerio.AsyncConnectorHub] share: options, keys, decisions.
 
 The two hubs only perform I/O (build clients, call Hull, download); which tenant a request is
 for, which clients serve it, how long settings are trusted and what to answer when something is

@@ -80,7 +80,7 @@ def is_header_safe(text: object) -> bool:
 
 
 def usable_credentials(credentials: HullCredentials) -> bool:
-    """Whether every part of ``credentials`` is :func:`is_header_safe`."""
+    """Whether every part of ``credentials`` is `is_header_safe`."""
     return all(
         is_header_safe(part)
         for part in (credentials.organization, credentials.connector_id, credentials.secret)

@@ -1,4 +1,5 @@
-"""The asynchronous hub: :class:`AsyncConnectorHub`. It performs what :mod:`._core` decides."""
+"""The asynchronous hub: [`AsyncConnectorHub`][hull_customerio.AsyncConnectorHub]. It performs what
+`_core` decides."""
 
 from __future__ import annotations
 
@@ -178,7 +179,8 @@ class AsyncConnectorHub:
     def webhook_url(
         self, base_url: str, *, organization: str, connector_id: str, secret: str
     ) -> str:
-        """The connector's Customer.io webhook URL; see :meth:`ConnectorHub.webhook_url`."""
+        """The connector's Customer.io webhook URL; see
+        [`ConnectorHub.webhook_url`][hull_customerio.ConnectorHub.webhook_url]."""
         return self._core.webhook_url(
             base_url, organization=organization, connector_id=connector_id, secret=secret
         )
@@ -382,7 +384,7 @@ class AsyncConnectorHub:
     async def answer_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> WebhookOutcome:
-        """Answer a Customer.io webhook sent to a URL from :meth:`webhook_url`.
+        """Answer a Customer.io webhook sent to a URL from `webhook_url`.
 
         The URL's token names the connector: a missing, altered or foreign token is answered
         401 and nothing is forwarded. The connector's current settings are read from Hull

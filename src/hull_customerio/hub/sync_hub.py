@@ -1,4 +1,5 @@
-"""The synchronous hub: :class:`ConnectorHub`. It performs what :mod:`._core` decides."""
+"""The synchronous hub: [`ConnectorHub`][hull_customerio.ConnectorHub]. It performs what `_core`
+decides."""
 
 from __future__ import annotations
 
@@ -404,7 +405,7 @@ class ConnectorHub:
     def answer_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> WebhookOutcome:
-        """Answer a Customer.io webhook sent to a URL from :meth:`webhook_url`.
+        """Answer a Customer.io webhook sent to a URL from `webhook_url`.
 
         The URL's token names the connector: a missing, altered or foreign token is answered
         401 and nothing is forwarded. The connector's current settings are read from Hull

@@ -1,7 +1,7 @@
-"""The Hull client (SPEC §5): user tokens, firehose batching and REST, sync and async.
+"""The Hull client: user tokens, firehose batching and REST, sync and async.
 
-:class:`HullClient` and :class:`AsyncHullClient` share one sans-IO core (``_base``); each only
-sends what it builds.
+[`HullClient`][hull_customerio.HullClient] and [`AsyncHullClient`][hull_customerio.AsyncHullClient]
+share one sans-IO core (``_base``); each only sends what it builds.
 """
 
 from ._base import (

@@ -1,7 +1,8 @@
-"""The sans-IO core of the Hull client, shared by :class:`HullClient` and :class:`AsyncHullClient`.
+"""The sans-IO core of the Hull client, shared by [`HullClient`][hull_customerio.HullClient] and
+[`AsyncHullClient`][hull_customerio.AsyncHullClient].
 
-Everything here is pure: URLs and headers (SPEC §5.1), firehose messages and batch bodies
-(SPEC §5.2), the queue that cuts messages into batches of ``flush_at`` and remembers the ones
+Everything here is pure: URLs and headers, firehose messages and batch bodies,
+the queue that cuts messages into batches of ``flush_at`` and remembers the ones
 that could not be delivered, and the mapping of a response to an error. The two client classes
 only send what this module builds, so sync and async cannot drift apart.
 """
@@ -58,7 +59,7 @@ __all__ = [
     "transport_error",
 ]
 
-#: A parsed JSON document, as returned by :meth:`HullClient.api`.
+#: A parsed JSON document, as returned by `HullClient.api`.
 JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
 
 #: Default for ``flush_at``: Hull's own client libraries post the firehose every 50 messages.
@@ -124,7 +125,7 @@ def encode_json(document: object) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# Configuration: hosts and headers (SPEC §5.1, §5.2)
+# Configuration: hosts and headers
 
 
 def normalize_organization(organization: str) -> str:
@@ -257,7 +258,7 @@ def parse_response(response: httpx.Response, spec: RequestSpec) -> JSONValue:
 
 
 # --------------------------------------------------------------------------------------------
-# Firehose messages (SPEC §5.2)
+# Firehose messages
 
 
 @attrs.frozen
@@ -353,7 +354,7 @@ def build_track_message(
 
 
 def requeued_message(message: Mapping[str, Any]) -> QueuedMessage:
-    """A message from :attr:`DeliveryError.undelivered`, ready to be posted again unchanged.
+    """A message from `DeliveryError.undelivered`, ready to be posted again unchanged.
 
     Raises:
         ValidationError: the mapping is not a firehose message.
@@ -465,15 +466,17 @@ class DeliveryTicket:
         return None if found is None else found[1]
 
     def undelivered(self, request_id: str) -> DeliveryError | None:
-        """A :class:`DeliveryError` naming the one message ``request_id`` if it failed, else
-        ``None``; its ``__cause__`` is Hull's answer (or the transport error) for it."""
+        """A [`DeliveryError`][hull_customerio.errors.DeliveryError] naming the one message
+        ``request_id`` if it failed, else ``None``; its ``__cause__`` is Hull's answer (or the
+        transport error) for it."""
         found = self._failures.get(request_id)
         if found is None:
             return None
         return _delivery_error([found], found[1].url or "")
 
     def delivery_error(self, url: str, *, clear: bool = False) -> DeliveryError | None:
-        """A :class:`DeliveryError` naming every failed message, or ``None`` if none failed.
+        """A [`DeliveryError`][hull_customerio.errors.DeliveryError] naming every failed message, or
+        ``None`` if none failed.
 
         Its ``__cause__`` is the last error. With ``clear``, the failures are forgotten, so
         each is reported once.
@@ -521,13 +524,13 @@ Batch: TypeAlias = list[Entry]
 class FirehoseQueue:
     """Messages waiting for the firehose, the posting slots, and every message not yet settled.
 
-    Each message belongs to a :class:`DeliveryTicket`. At most ``max_in_flight`` batches are
-    posted at a time: :meth:`start` hands out batches for the free slots, and a poster that is
-    done asks :meth:`next_batch` for more before giving its slot back. So when Hull is slow or
-    failing, messages of many calls pile up and leave together in full batches, instead of one
-    small request per call. :meth:`settle` applies one firehose answer to every message of the
-    batch it carried, ticket by ticket. Not thread-safe by itself: each client guards it with
-    its own lock, held only while this bookkeeping runs, never across a request.
+    Each message belongs to a [`DeliveryTicket`][hull_customerio.hull.DeliveryTicket]. At most
+    ``max_in_flight`` batches are posted at a time: `start` hands out batches for the free slots,
+    and a poster that is done asks `next_batch` for more before giving its slot back. So when Hull
+    is slow or failing, messages of many calls pile up and leave together in full batches, instead
+    of one small request per call. `settle` applies one firehose answer to every message of the
+    batch it carried, ticket by ticket. Not thread-safe by itself: each client guards it with its
+    own lock, held only while this bookkeeping runs, never across a request.
     """
 
     def __init__(self, flush_at: int, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
@@ -747,7 +750,7 @@ class HullCore:
     def user_token(
         self, claims: Mapping[str, object], *, create: bool = True, active: bool = False
     ) -> str:
-        """The JWT that authenticates firehose messages as one user (SPEC §5.1).
+        """The JWT that authenticates firehose messages as one user.
 
         Args:
             claims: the user's identity; only ``id``, ``email``, ``external_id`` and

@@ -1,4 +1,4 @@
-"""The asynchronous Hull client: it only sends what :mod:`hull_customerio.hull._base` builds."""
+"""The asynchronous Hull client: it only sends what `hull._base` builds."""
 
 from __future__ import annotations
 
@@ -38,11 +38,12 @@ __all__ = ["AsyncHullClient", "AsyncHullUserScope"]
 
 
 class AsyncHullUserScope:
-    """Writes to Hull as one user, returned by :meth:`AsyncHullClient.as_user`.
+    """Writes to Hull as one user, returned by
+    [`AsyncHullClient.as_user`][hull_customerio.AsyncHullClient.as_user].
 
     The user's token is signed once, when the scope is made. Each write is queued on the client
     and posted with the next firehose batch; it returns the message's ``requestId`` so a
-    :class:`~hull_customerio.errors.DeliveryError` can be traced back to the user.
+    [`DeliveryError`][hull_customerio.errors.DeliveryError] can be traced back to the user.
     """
 
     __slots__ = ("_claim_names", "_client", "_ticket", "_token")
@@ -127,13 +128,13 @@ class AsyncHullUserScope:
 class AsyncHullClient(HullCore):
     """Writes to a Hull organization as a connector: firehose messages and REST calls.
 
-    The async twin of :class:`~hull_customerio.hull.HullClient`, with the same arguments and
+    The async twin of [`HullClient`][hull_customerio.HullClient], with the same arguments and
     behaviour. Use it as an async context manager: on exit it flushes the queue, then closes.
 
     Meant to be shared by many tasks: their messages are grouped into the same firehose
     batches, each posted by a task of its own (at most ``max_in_flight`` requests at a time).
     No lock is held while a request or a retry wait is under way. A call that needs to know its
-    own messages arrived takes a :meth:`delivery` ticket and awaits :meth:`wait` for it.
+    own messages arrived takes a `delivery` ticket and awaits `wait` for it.
 
     Args:
         id: the connector id (24 hex characters).
@@ -147,7 +148,7 @@ class AsyncHullClient(HullCore):
         retry: how failed requests are retried (connection errors, timeouts, 429 and 5xx by
             default).
         http_client: an ``httpx.AsyncClient`` to send with; the caller keeps ownership (it is not
-            closed by :meth:`close`).
+            closed by `close`).
         sleep: a coroutine function waiting between retries (``asyncio.sleep`` when ``None``;
             tests inject one that does not wait).
         max_in_flight: how many firehose requests may be under way at the same time.
@@ -227,8 +228,8 @@ class AsyncHullClient(HullCore):
                 ``anonymous_id`` are used, blank values are dropped.
             create: whether Hull creates the user when no one matches.
             active: whether Hull treats the user as active.
-            delivery: the ticket (from :meth:`delivery`) the scope's messages belong to;
-                ``None``: the client's shared ticket, reported by :meth:`flush`.
+            delivery: the ticket (from `delivery`) the scope's messages belong to;
+                ``None``: the client's shared ticket, reported by `flush`.
 
         Raises:
             ValidationError: no usable claim is left.
@@ -283,7 +284,7 @@ class AsyncHullClient(HullCore):
         """Queue undelivered messages again, unchanged (same ``requestId`` and ``event_id``).
 
         Args:
-            messages: messages from :attr:`DeliveryError.undelivered`.
+            messages: messages from `DeliveryError.undelivered`.
             delivery: the ticket they belong to (default: the client's shared ticket).
 
         Raises:
@@ -298,7 +299,7 @@ class AsyncHullClient(HullCore):
     ) -> bool:
         """Post what is queued, then wait until each message of ``delivery`` is settled.
 
-        See :meth:`HullClient.wait <hull_customerio.hull.HullClient.wait>`: the same rules.
+        See [`HullClient.wait`][hull_customerio.HullClient.wait]: the same rules.
         Cancelling the wait (or its timeout) never cancels a request under way.
 
         Returns:
@@ -330,7 +331,7 @@ class AsyncHullClient(HullCore):
     async def flush(self, delivery: DeliveryTicket | None = None) -> None:
         """Post every queued message; return only when the ticket's messages were all accepted.
 
-        See :meth:`HullClient.flush <hull_customerio.hull.HullClient.flush>`.
+        See [`HullClient.flush`][hull_customerio.HullClient.flush].
 
         Raises:
             DeliveryError: some of the ticket's messages queued since its last flush were not
@@ -347,7 +348,7 @@ class AsyncHullClient(HullCore):
             raise error from error.__cause__
 
     async def aclose(self) -> None:
-        """The same as :meth:`close` (the name ``httpx`` and ``contextlib.aclosing`` use)."""
+        """The same as `close` (the name ``httpx`` and ``contextlib.aclosing`` use)."""
         await self.close()
 
     async def close(self) -> None:
@@ -355,7 +356,7 @@ class AsyncHullClient(HullCore):
         created it. Safe to call twice.
 
         Raises:
-            DeliveryError: as :meth:`flush`, for the messages written without a ticket; the
+            DeliveryError: as `flush`, for the messages written without a ticket; the
                 client is closed all the same.
         """
         async with self._changed:

@@ -1,4 +1,4 @@
-"""The synchronous Hull client: it only sends what :mod:`hull_customerio.hull._base` builds."""
+"""The synchronous Hull client: it only sends what `hull._base` builds."""
 
 from __future__ import annotations
 
@@ -39,11 +39,12 @@ __all__ = ["HullClient", "HullUserScope"]
 
 
 class HullUserScope:
-    """Writes to Hull as one user, returned by :meth:`HullClient.as_user`.
+    """Writes to Hull as one user, returned by
+    [`HullClient.as_user`][hull_customerio.HullClient.as_user].
 
     The user's token is signed once, when the scope is made. Each write is queued on the client
     and posted with the next firehose batch; it returns the message's ``requestId`` so a
-    :class:`~hull_customerio.errors.DeliveryError` can be traced back to the user.
+    [`DeliveryError`][hull_customerio.errors.DeliveryError] can be traced back to the user.
     """
 
     __slots__ = ("_claim_names", "_client", "_ticket", "_token")
@@ -133,8 +134,8 @@ class HullClient(HullCore):
     Thread-safe, and meant to be shared: messages of many threads are grouped into the same
     firehose batches, posted by a small pool of worker threads (at most ``max_in_flight``
     requests at a time). No lock is held while a request or a retry wait is under way. Each
-    call that needs to know its own messages arrived takes a :meth:`delivery` ticket and
-    waits for it (:meth:`wait`): a batch's answer reaches every ticket whose messages it carried.
+    call that needs to know its own messages arrived takes a `delivery` ticket and
+    waits for it (`wait`): a batch's answer reaches every ticket whose messages it carried.
 
     Args:
         id: the connector id (24 hex characters).
@@ -148,7 +149,7 @@ class HullClient(HullCore):
         retry: how failed requests are retried (connection errors, timeouts, 429 and 5xx by
             default).
         http_client: an ``httpx.Client`` to send with; the caller keeps ownership (it is not
-            closed by :meth:`close`).
+            closed by `close`).
         sleep: how to wait between retries (tests inject a function that does not wait).
         max_in_flight: how many firehose requests may be under way at the same time.
         metrics: where each request sent (retries included) is counted as
@@ -227,8 +228,8 @@ class HullClient(HullCore):
                 ``anonymous_id`` are used, blank values are dropped.
             create: whether Hull creates the user when no one matches.
             active: whether Hull treats the user as active.
-            delivery: the ticket (from :meth:`delivery`) the scope's messages belong to;
-                ``None``: the client's shared ticket, reported by :meth:`flush`.
+            delivery: the ticket (from `delivery`) the scope's messages belong to;
+                ``None``: the client's shared ticket, reported by `flush`.
 
         Raises:
             ValidationError: no usable claim is left.
@@ -283,7 +284,7 @@ class HullClient(HullCore):
         """Queue undelivered messages again, unchanged (same ``requestId`` and ``event_id``).
 
         Args:
-            messages: messages from :attr:`DeliveryError.undelivered`.
+            messages: messages from `DeliveryError.undelivered`.
             delivery: the ticket they belong to (default: the client's shared ticket).
 
         Raises:
@@ -353,7 +354,7 @@ class HullClient(HullCore):
         created it. Safe to call twice.
 
         Raises:
-            DeliveryError: as :meth:`flush`, for the messages written without a ticket; the
+            DeliveryError: as `flush`, for the messages written without a ticket; the
                 client is closed all the same.
         """
         with self._changed:

@@ -1,4 +1,4 @@
-"""The answers a connector gives Hull's smart-notifier (SPEC §5.3), as pure functions.
+"""The answers a connector gives Hull's smart-notifier, as pure functions.
 
 Hull reads the answer to a notification to decide what to send next: ``next`` for more, or
 ``retry`` to send the same messages again later, in smaller batches.
@@ -18,7 +18,7 @@ def flow_control_next() -> FlowControlAnswer:
 
 
 def flow_control_retry(*, size: int = 10, delay_ms: int = 1000) -> FlowControlAnswer:
-    """The answer to a notification that failed for a transient reason (SPEC §6.3).
+    """The answer to a notification that failed for a transient reason.
 
     Args:
         size: how many messages Hull should send in the next notification.

@@ -1,4 +1,4 @@
-"""Hull user tokens (SPEC §5.1): the HS256 JWT that authenticates each firehose message.
+"""Hull user tokens: the HS256 JWT that authenticates each firehose message.
 
 A firehose message acts *as* one user. Hull reads which user from the ``io.hull.asUser`` claim
 of a JWT signed with the connector secret, so the token is both the credential and the address.
@@ -32,7 +32,7 @@ def user_claims(claims: Mapping[str, object]) -> dict[str, str]:
             or blank (whitespace only) value counts as missing.
 
     Returns:
-        The usable claims, in the order of :data:`USER_CLAIM_NAMES`.
+        The usable claims, in the order of `USER_CLAIM_NAMES`.
 
     Raises:
         ValidationError: no usable claim is left, or a claim is not a string. The message
@@ -70,7 +70,7 @@ def make_user_token(
     """Sign the JWT that lets a firehose message act as one Hull user.
 
     Args:
-        claims: the user's identity; filtered by :func:`user_claims`.
+        claims: the user's identity; filtered by `user_claims`.
         connector_id: the connector id, sent as ``iss``.
         secret: the connector secret; the HS256 signing key.
         create: ``io.hull.create``: whether Hull creates the user when no one matches.
@@ -81,7 +81,7 @@ def make_user_token(
         The encoded token.
 
     Raises:
-        ValidationError: no usable claim (see :func:`user_claims`).
+        ValidationError: no usable claim (see `user_claims`).
     """
     payload: dict[str, object] = {
         "iss": connector_id,
@@ -98,14 +98,14 @@ def make_user_token(
 _HS256_HEADER = base64url_encode(
     json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":"), sort_keys=True).encode()
 )
-#: Tokens one signer keeps for the current second (see :class:`UserTokenSigner`).
+#: Tokens one signer keeps for the current second (see `UserTokenSigner`).
 _MAX_CACHED_TOKENS = 1024
 
 
 class UserTokenSigner:
-    """Signs the user tokens of one connector, as :func:`make_user_token` does, for less work.
+    """Signs the user tokens of one connector, as `make_user_token` does, for less work.
 
-    The result is byte for byte the token :func:`make_user_token` gives for the same claims
+    The result is byte for byte the token `make_user_token` gives for the same claims
     and second: PyJWT's HS256 algorithm signs it, with the secret prepared once (PyJWT checks
     on every ``jwt.encode`` that an HMAC secret is not an asymmetric key, which costs more
     than the signature itself). A token signed in the current second is reused for the same
@@ -148,7 +148,7 @@ class UserTokenSigner:
         """The token acting as the user of ``claims``, and the names of the claims it carries.
 
         Raises:
-            ValidationError: no usable claim (see :func:`user_claims`).
+            ValidationError: no usable claim (see `user_claims`).
         """
         usable = user_claims(claims)
         second = int(time.time())

@@ -1,4 +1,4 @@
-"""Value types of the Customer.io client: the outcome of a v2 batch (SPEC §6.4)."""
+"""Value types of the Customer.io client: the outcome of a v2 batch."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
 class BatchResult:
     """The outcome of ``batch(operations)``: which operations failed, and why.
 
-    Every operation not in :attr:`errors` was accepted by Customer.io.
+    Every operation not in `errors` was accepted by Customer.io.
 
     Attributes:
         size: how many operations were given.

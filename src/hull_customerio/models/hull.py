@@ -1,4 +1,4 @@
-"""What Hull sends: smart-notifier notifications, ``user:update`` messages, users, events (§5.3).
+"""What Hull sends: smart-notifier notifications, ``user:update`` messages, users, events.
 
 Parsing is tolerant of keys it does not know and strict about the types of those it does. A
 malformed message is reported with the field at fault and does not stop the others.
@@ -154,7 +154,7 @@ def _check_id(value: object) -> None:
         raise WrongTypeError("a non-empty string", value)
 
 
-# Hull's own top-level user attributes never carry the traits_ prefix (§5.3).
+# Hull's own top-level user attributes never carry the traits_ prefix.
 _USER_FIELD_CHECKS = {
     "id": _check_id,
     "email": _check_optional_string,
@@ -239,7 +239,7 @@ class UserUpdateMessage:
     """One ``user:update`` message: a user, their segments, account and new events.
 
     Attributes:
-        user: the user's attributes (:class:`HullUser`).
+        user: the user's attributes ([`HullUser`][hull_customerio.HullUser]).
         segments: the segments the user belongs to, in message order.
         account: the user's account attributes, if the message has them.
         events: the user's new events.
@@ -411,10 +411,10 @@ class _Envelope:
 
 
 def parse_notification(payload: Mapping[str, Any]) -> Notification:
-    """Parse a smart-notifier notification (§5.3).
+    """Parse a smart-notifier notification.
 
     Malformed messages do not fail the notification: they are listed in
-    :attr:`Notification.malformed` so each can be reported as an error outcome.
+    `Notification.malformed` so each can be reported as an error outcome.
 
     Raises:
         ValidationError: the envelope itself is malformed (not an object, wrong ``messages``

@@ -1,4 +1,4 @@
-"""What the rules decide for one user: a :class:`UserPlan` (SPEC §2-§3)."""
+"""What the rules decide for one user: a [`UserPlan`][hull_customerio.UserPlan]."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Action(str, enum.Enum):
     DELETE = "delete"
     """Delete the person: the user left every synchronized segment."""
     SKIP = "skip"
-    """Nothing is sent for the person (anonymous events may still go, §3.4)."""
+    """Nothing is sent for the person (anonymous events may still go)."""
     ERROR = "error"
     """The user cannot be sent as it is (``errors`` says why); nothing is sent."""
 
@@ -62,17 +62,17 @@ class UserPlan:
     Attributes:
         user_id: the Hull user id.
         action: what happens in Customer.io.
-        reason: a stable code for why (SPEC §2.2), e.g. ``not_in_segments``.
+        reason: a stable code for why, e.g. ``not_in_segments``.
         message: the reason as a sentence for people.
         customer_id: the Customer.io id (path identifier), when there is one.
-        attributes: the whole person (§2.3) in key order, without the id.
-        chunks: the identify bodies, in the order they are sent (§2.5); empty unless identify.
-        events: the events to send (§3), in order.
+        attributes: the whole person in key order, without the id.
+        chunks: the identify bodies, in the order they are sent; empty unless identify.
+        events: the events to send, in order.
         skipped_events: ``(event name, reason code)`` for every event not sent.
-        hash: the change-detection hash (§2.6), ``""`` when the user was not hashed.
-        traits: the Hull write-back after success (§2.7); ``None`` when nothing is written.
+        hash: the change-detection hash, ``""`` when the user was not hashed.
+        traits: the Hull write-back after success; ``None`` when nothing is written.
         hull_claims: how the Hull user is addressed for the write-back.
-        errors: validation problems (§2.4); empty unless ``action`` is ``ERROR``.
+        errors: validation problems; empty unless ``action`` is ``ERROR``.
     """
 
     user_id: str

@@ -1,4 +1,4 @@
-"""What the engine reports: one outcome per user, per webhook, and the connector's status (§7)."""
+"""What the engine reports: one outcome per user, per webhook, and the connector's status."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ class UserOutcome:
 
 @attrs.frozen(kw_only=True)
 class SyncReport:
-    """The outcome of every user of a :meth:`~hull_customerio.Connector.sync_user_updates` call.
+    """The outcome of every user of a
+    [`sync_user_updates`][hull_customerio.Connector.sync_user_updates] call.
 
     Attributes:
         outcomes: one per user (after de-duplication) and one per malformed message, in input
@@ -127,7 +128,7 @@ class WebhookOutcome:
 
 @attrs.frozen(kw_only=True)
 class Status:
-    """The connector's health (SPEC §7), as Hull's status API takes it.
+    """The connector's health, as Hull's status API takes it.
 
     Attributes:
         status: ``ok``, ``warning`` or ``error``.

@@ -1,4 +1,4 @@
-"""What a Customer.io webhook becomes: one Hull user event (SPEC §4)."""
+"""What a Customer.io webhook becomes: one Hull user event."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import attrs
 
 __all__ = ["IncomingEvent", "TrackArguments", "WebhookFormat"]
 
-#: Which of Customer.io's two webhook payloads an event came from (SPEC §4.2).
+#: Which of Customer.io's two webhook payloads an event came from.
 WebhookFormat = Literal["legacy", "reporting"]
 
 
 class TrackArguments(TypedDict):
-    """The keyword arguments of a Hull track call, as :meth:`IncomingEvent.track_arguments` builds.
+    """The keyword arguments of a Hull track call, as
+    [`IncomingEvent.track_arguments`][hull_customerio.IncomingEvent.track_arguments] builds.
 
     Pass them straight to the scoped Hull client: ``scoped.track(**incoming.track_arguments())``.
     """
@@ -30,17 +31,17 @@ class TrackArguments(TypedDict):
 class IncomingEvent:
     """A Customer.io webhook turned into a Hull user event, ready to track.
 
-    Built by :func:`hull_customerio.rules.webhooks.parse_webhook`; the constructor is for code
-    and tests that already hold the values.
+    Built by [`rules.webhooks.parse_webhook`][hull_customerio.parse_webhook]; the constructor is for
+    code and tests that already hold the values.
 
     Attributes:
-        event: the Hull event name, e.g. ``"Email Delivered"`` (SPEC §4.3).
-        properties: the event properties copied from the webhook's ``data`` (SPEC §4.4); keys
+        event: the Hull event name, e.g. ``"Email Delivered"``.
+        properties: the event properties copied from the webhook's ``data``; keys
             Customer.io did not send are absent, never ``None``.
-        claims: the Hull user claims: ``email`` and/or ``external_id`` or ``id`` (SPEC §4.5);
+        claims: the Hull user claims: ``email`` and/or ``external_id`` or ``id``;
             never empty.
         event_id: Customer.io's ``event_id``; Hull overwrites rather than duplicates an event
-            delivered again with the same id (SPEC §4.6).
+            delivered again with the same id.
         created_at: when it happened, the webhook ``timestamp`` as ISO-8601 UTC
             (``2021-02-11T17:04:49Z``).
         key: Customer.io's name for the event: the legacy ``event_type`` or the reporting
@@ -59,7 +60,7 @@ class IncomingEvent:
     source: Literal["customerio"] = "customerio"
 
     def track_arguments(self) -> TrackArguments:
-        """The arguments of the Hull track call that records this event (SPEC §4.6).
+        """The arguments of the Hull track call that records this event.
 
         ``ip`` is ``"0"`` so Hull does not geolocate the event from the address of the server
         that relays it.

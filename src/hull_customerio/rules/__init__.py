@@ -1,1 +1,1 @@
-"""Pure functions, no I/O: from Hull messages and settings to plans (SPEC §2-§4)."""
+"""Pure functions, no I/O: from Hull messages and settings to plans."""

@@ -1,4 +1,5 @@
-"""What the rules derive from the settings alone, computed once per :class:`Settings` object.
+"""What the rules derive from the settings alone, computed once per
+[`Settings`][hull_customerio.Settings] object.
 
 Planning reads the same settings for every user of a batch: which Hull names each whitelisted
 attribute may arrive under, its Customer.io name, whether it is a date, the segment and event

@@ -1,4 +1,4 @@
-"""The person's attributes (SPEC §2.3): base attributes, whitelist, renaming, date casting."""
+"""The person's attributes: base attributes, whitelist, renaming, date casting."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def cast_date(name: str, value: Any) -> Any:
 
 
 def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str, Any]:
-    """The person's attributes, in the key order of §2.3 (without the Customer.io id).
+    """The person's attributes, in the order listed below (without the Customer.io id).
 
     ``email``, ``created_at`` (integer unix seconds, omitted when unknown), ``hull_segments``
     (every segment's name), ``anonymous_id`` (the first Hull anonymous id, only with
@@ -69,7 +69,7 @@ def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str
 def attributes_of(
     message: UserUpdateMessage, settings: Settings, user_data: dict[str, Any]
 ) -> dict[str, Any]:
-    """:func:`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
+    """`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
     user = message.user
     attributes: dict[str, Any] = {"email": lookup(user_data, "email", "traits_email")}
     created_at = to_unix_seconds(user.created_at)

@@ -1,4 +1,4 @@
-"""Attribute chunking (SPEC §2.5)."""
+"""Attribute chunking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One message per Hull user (SPEC §2.1)."""
+"""One message per Hull user."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Outgoing events (SPEC §3): which events, generic events, page views, anonymous events."""
+"""Outgoing events: which events, generic events, page views, anonymous events."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def to_person_event(event: HullEvent) -> OutgoingEvent | None:
 
 
 def to_anonymous_event(event: HullEvent, anonymous_id: str) -> OutgoingEvent | None:
-    """The Customer.io anonymous event (§3.4); ``None`` for a page view without url."""
+    """The Customer.io anonymous event; ``None`` for a page view without url."""
     person_event = to_person_event(event)
     if person_event is None:
         return None

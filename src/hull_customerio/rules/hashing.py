@@ -1,4 +1,4 @@
-"""Change detection (SPEC §2.6)."""
+"""Change detection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""From one Hull user to a :class:`UserPlan` (SPEC §2.2 decision table, §2.3-§2.7, §3)."""
+"""From one Hull user to a [`UserPlan`][hull_customerio.UserPlan]."""
 
 from __future__ import annotations
 
@@ -325,7 +325,7 @@ def plan_user_update(
     batch: bool = False,
     now: datetime | None = None,
 ) -> UserPlan:
-    """Decide what happens to one Hull user in Customer.io (SPEC §2.2, first rule wins).
+    """Decide what happens to one Hull user in Customer.io (first rule wins).
 
     Pure: no I/O. The same message and settings give the same plan.
 

@@ -1,4 +1,4 @@
-"""Segment membership (SPEC §2.2) and the segment names sent as ``hull_segments`` (§2.3)."""
+"""Segment membership and the segment names sent as ``hull_segments``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Is this webhook really from Customer.io? (SPEC §4.1)
+"""Is this webhook really from Customer.io?
 
 Customer.io signs each reporting webhook: ``X-CIO-Signature`` is the lowercase hex
 HMAC-SHA256, keyed with the webhook's signing key, of ``v0:<X-CIO-Timestamp>:<raw body>``.
@@ -34,7 +34,7 @@ TIMESTAMP_HEADER = "X-CIO-Timestamp"
 #: Seconds a webhook's timestamp may differ from now, either way.
 DEFAULT_TOLERANCE = 300.0
 
-#: The ``reason`` codes of :class:`~hull_customerio.errors.WebhookVerificationError`.
+#: The ``reason`` codes of `WebhookVerificationError`.
 VerificationFailure = Literal[
     "missing_signature",
     "missing_timestamp",
@@ -142,8 +142,8 @@ def verify_webhook_request(
             framework's headers object); ``bytes`` values are read as Latin-1.
         signing_key: the configured signing key (``Settings.webhook_signing_key``). ``None``
             or blank skips verification, for setups that predate signed webhooks.
-        tolerance: as in :func:`verify_webhook_signature`.
-        now: as in :func:`verify_webhook_signature`.
+        tolerance: as in [`verify_webhook_signature`][hull_customerio.verify_webhook_signature].
+        now: as in [`verify_webhook_signature`][hull_customerio.verify_webhook_signature].
 
     Returns:
         ``True`` when the signature was checked and is valid, ``False`` when verification was

@@ -1,4 +1,4 @@
-"""Customer.io's limits, checked before any call (SPEC §2.4)."""
+"""Customer.io's limits, checked before any call."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _plain_string(text: str) -> bool:
 def _flat_object_size(mapping: dict[Any, Any]) -> int | None:
     """The compact-JSON size of a flat object, without serialising it; ``None``: not flat.
 
-    Flat: plain-string keys (see :func:`_plain_string`) and values that are plain strings,
+    Flat: plain-string keys (see `_plain_string`) and values that are plain strings,
     ``int`` of up to 64 bits, finite ``float``, ``bool``, ``None`` or lists of plain strings,
     the usual shape of event data. Anything else (nested objects, other text, a non-finite or
     huge number) is measured, or refused, by the general rule.

@@ -1,9 +1,9 @@
-"""Customer.io webhook payloads → Hull user events (SPEC §4.2-§4.6).
+"""Customer.io webhook payloads → Hull user events.
 
-Pure: a parsed JSON payload and the settings in, an :class:`IncomingEvent` or a
-:class:`~hull_customerio.errors.WebhookPayloadError` out. The payload is untrusted input, so
-every value is type-checked before use: a wrong type anywhere is an ``invalid_payload`` (or,
-for optional fields, ignored), never another exception.
+Pure: a parsed JSON payload and the settings in, an [`IncomingEvent`][hull_customerio.IncomingEvent]
+or a [`WebhookPayloadError`][hull_customerio.errors.WebhookPayloadError] out. The payload is
+untrusted input, so every value is type-checked before use: a wrong type anywhere is an
+``invalid_payload`` (or, for optional fields, ignored), never another exception.
 
 Two payload shapes exist, and the legacy one is recognised first:
 
@@ -38,10 +38,10 @@ __all__ = [
     "webhook_event_name",
 ]
 
-#: The ``reason`` codes of :class:`~hull_customerio.errors.WebhookPayloadError`.
+#: The ``reason`` codes of `WebhookPayloadError`.
 PayloadFailure = Literal["invalid_payload", "unknown_event", "no_identifier"]
 
-#: Hull event names of the customer and email events (SPEC §4.3), by Customer.io key.
+#: Hull event names of the customer and email events, by Customer.io key.
 WEBHOOK_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     {
         "customer_subscribed": "Customer Subscribed",
@@ -65,7 +65,7 @@ WEBHOOK_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
 )
 
 #: Subscription changes by metric, named the same whichever channel triggered them;
-#: ``email_unsubscribed`` keeps its own name (see :data:`WEBHOOK_EVENT_NAMES`).
+#: ``email_unsubscribed`` keeps its own name (see `WEBHOOK_EVENT_NAMES`).
 SUBSCRIPTION_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     {
         "subscribed": "Customer Subscribed",
@@ -74,7 +74,7 @@ SUBSCRIPTION_EVENT_NAMES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: The message channels whose every metric is forwarded, as ``<label> <Metric>`` (SPEC §4.3).
+#: The message channels whose every metric is forwarded, as ``<label> <Metric>``.
 CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
     {
         "push": "Push",
@@ -131,13 +131,13 @@ _MAX_KEY_LENGTH = 100
 
 
 def webhook_event_name(key: str) -> str | None:
-    """The Hull event name for a Customer.io event key, or ``None`` if it has none (SPEC §4.3).
+    """The Hull event name for a Customer.io event key, or ``None`` if it has none.
 
-    Customer and email events come from :data:`WEBHOOK_EVENT_NAMES`. A subscription change
+    Customer and email events come from `WEBHOOK_EVENT_NAMES`. A subscription change
     (metric ``subscribed``, ``unsubscribed`` or ``cio_subscription_preferences_changed``) is
-    named by :data:`SUBSCRIPTION_EVENT_NAMES` whichever channel triggered it, except
+    named by `SUBSCRIPTION_EVENT_NAMES` whichever channel triggered it, except
     ``email_unsubscribed``, which stays ``Unsubscribed``. Every other metric of the channels in
-    :data:`CHANNEL_LABELS` is named ``<channel label> <Metric>``, each word of the metric
+    `CHANNEL_LABELS` is named ``<channel label> <Metric>``, each word of the metric
     capitalised: ``sms_clicked`` → ``SMS Clicked``, ``in_app_opened`` → ``In-App Opened``,
     ``webhook_human_clicked`` → ``Webhook Human Clicked``.
 
@@ -185,9 +185,10 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
 
     Args:
         payload: the webhook body, parsed from JSON. Any JSON value is accepted; anything that
-            is not a usable webhook raises :class:`~hull_customerio.errors.WebhookPayloadError`.
+            is not a usable webhook raises
+            [`WebhookPayloadError`][hull_customerio.errors.WebhookPayloadError].
         settings: the connector settings; ``user_id_mapping`` decides the Hull claim the
-            Customer.io id becomes (SPEC §4.5).
+            Customer.io id becomes.
 
     Returns:
         The event, with its Hull name, properties, user claims, ``event_id`` and ``created_at``.
@@ -196,7 +197,7 @@ def parse_webhook(payload: Mapping[str, object], settings: Settings) -> Incoming
         WebhookPayloadError: ``reason`` is ``invalid_payload`` (not an object, neither format,
             no ``data`` object, no ``event_id``, no usable ``timestamp``, or a forwarded value
             JSON cannot carry: text that is not valid Unicode, NaN, nesting too deep),
-            ``unknown_event`` (the key is not in the SPEC §4.3 table; the message quotes it)
+            ``unknown_event`` (the key is not one Customer.io documents; the message quotes it)
             or ``no_identifier`` (neither an email address nor, under an ``external_id`` or
             ``id`` mapping, a Customer.io id). Such a webhook can never become a Hull event.
     """

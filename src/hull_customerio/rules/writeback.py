@@ -1,4 +1,4 @@
-"""What is written back to the Hull user after a sync (SPEC §2.7)."""
+"""What is written back to the Hull user after a sync."""
 
 from __future__ import annotations
 

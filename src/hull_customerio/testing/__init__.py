@@ -6,7 +6,7 @@ API. Each works two ways, on the same state:
 - in process: `httpx.Client(transport=fake.transport())` (or `httpx.AsyncClient`), no sockets;
 - as a real HTTP server on 127.0.0.1: `with FakeCustomerIO() as fake:` then use `fake.url`.
 
-They implement the wire protocols as Customer.io and Hull document them (SPEC §5, §6), check
+They implement the wire protocols as Customer.io and Hull document them, check
 credentials and limits, record everything they receive, and inject faults on request. See the
 "Testing your integration" guide.
 """

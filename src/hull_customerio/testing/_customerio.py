@@ -1,4 +1,4 @@
-"""`FakeCustomerIO`: an in-memory Customer.io Track API (SPEC §6) for tests."""
+"""`FakeCustomerIO`: an in-memory Customer.io Track API for tests."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def _v1_error(status: int, message: str) -> _Reply:
 class FakeCustomerIO(FakeService):
     """An in-memory Customer.io Track API, in process or over a real loopback HTTP server.
 
-    It checks HTTP Basic auth and Customer.io's documented limits (SPEC §6.3) on every request,
+    It checks HTTP Basic auth and Customer.io's documented limits on every request,
     keeps people, events, page views, deletions, suppressions and merges, de-duplicates events by
     their `id` like Customer.io does, implements the v2 batch endpoint with `207` answers for
     invalid operations, and injects faults on request (see `fail_next`, `latency`,

@@ -1,4 +1,4 @@
-"""`FakeHull`: Hull's firehose and REST API (SPEC §5) for tests."""
+"""`FakeHull`: Hull's firehose and REST API for tests."""
 
 from __future__ import annotations
 

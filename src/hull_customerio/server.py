@@ -30,6 +30,7 @@ from .errors import APIError, APIStatusError, ConfigurationError
 from .hub import AsyncConnectorHub, _answers
 from .hub._auth import NotificationAnswer
 from .hub._batch import credentials_from_query
+from .hub._core import UnusableCredentialsError
 from .hub._tokens import HullCredentials
 from .hub.async_hub import check_download, stream_batch
 from .models.report import Status, WebhookOutcome
@@ -121,6 +122,8 @@ def create_app(
                 if not _is_connector(target, credentials):
                     return _refused()
                 result = await target.publish_status()
+        except UnusableCredentialsError:
+            return _refused()
         except APIStatusError as exc:
             if exc.status_code in (401, 403):
                 return _refused()

@@ -202,9 +202,12 @@ class ConnectorHub:
     def _hull(self, credentials: HullCredentials) -> Iterator[HullClient]:
         self._check_open()
         with self._lock:
-            lease, to_close = self._hulls.acquire(
-                credentials, lambda: self._build_hull(credentials)
-            )
+            try:
+                lease, to_close = self._hulls.acquire(
+                    credentials, lambda: self._build_hull(credentials)
+                )
+            except ConfigurationError as exc:
+                raise _core.UnusableCredentialsError(exc.problems) from None
         self._close_hulls(to_close)
         try:
             yield lease.value
@@ -377,27 +380,30 @@ class ConnectorHub:
         if isinstance(read, NotificationAnswer):
             return read
         credentials, request = read
-        with self._hull(credentials) as hull:
-            try:
-                settings = self._settings(credentials, hull)
-            except (APIError, ConfigurationError) as exc:
-                return _answers.batch_settings_failure(exc)
-            # Only once Hull accepted the credentials is the URL looked at (and resolved).
-            refused_url = check_download(request, hosts, self._resolver)
-            if refused_url is not None:
-                return refused_url
-            key = self._core.workspace_key(credentials, settings)
-            if key is None:
-                return _answers.missing_workspace_credentials()
-            with self._customerio(key) as customerio:
-                connector = self._connector(settings, customerio, hull)
-                return stream_batch(
-                    connector,
-                    request,
-                    self._http,
-                    chunk_size=self._core.batch_chunk_size,
-                    max_line_bytes=self._core.max_batch_line_bytes,
-                )
+        try:
+            with self._hull(credentials) as hull:
+                try:
+                    settings = self._settings(credentials, hull)
+                except (APIError, ConfigurationError) as exc:
+                    return _answers.batch_settings_failure(exc)
+                # Only once Hull accepted the credentials is the URL looked at (and resolved).
+                refused_url = check_download(request, hosts, self._resolver)
+                if refused_url is not None:
+                    return refused_url
+                key = self._core.workspace_key(credentials, settings)
+                if key is None:
+                    return _answers.missing_workspace_credentials()
+                with self._customerio(key) as customerio:
+                    connector = self._connector(settings, customerio, hull)
+                    return stream_batch(
+                        connector,
+                        request,
+                        self._http,
+                        chunk_size=self._core.batch_chunk_size,
+                        max_line_bytes=self._core.max_batch_line_bytes,
+                    )
+        except _core.UnusableCredentialsError:
+            return _answers.refused("wrong_connector")
 
     # ---------------------------------------------------------------------------- webhooks
 
@@ -417,18 +423,21 @@ class ConnectorHub:
         credentials = self._core.open_token(query)
         if credentials is None:
             return record_webhook(self._core.metrics, _core.invalid_token())
-        with self._hull(credentials) as hull:
-            try:
-                settings = self._settings(credentials, hull)
-            except (APIError, ConfigurationError) as exc:
-                return record_webhook(self._core.metrics, settings_failure(exc))
-            key = self._core.workspace_key(credentials, settings)
-            if key is None:
-                # Webhooks need no Customer.io client: a webhook-only connector forwards them.
-                return self._connector(settings, None, hull).handle_webhook(body, headers)
-            with self._customerio(key) as customerio:
-                connector = self._connector(settings, customerio, hull)
-                return connector.handle_webhook(body, headers)
+        try:
+            with self._hull(credentials) as hull:
+                try:
+                    settings = self._settings(credentials, hull)
+                except (APIError, ConfigurationError) as exc:
+                    return record_webhook(self._core.metrics, settings_failure(exc))
+                key = self._core.workspace_key(credentials, settings)
+                if key is None:
+                    # Webhooks need no Customer.io client: a webhook-only connector forwards them.
+                    return self._connector(settings, None, hull).handle_webhook(body, headers)
+                with self._customerio(key) as customerio:
+                    connector = self._connector(settings, customerio, hull)
+                    return connector.handle_webhook(body, headers)
+        except _core.UnusableCredentialsError:
+            return record_webhook(self._core.metrics, _core.invalid_token())
 
     # ----------------------------------------------------------------------------- status
 
@@ -441,7 +450,7 @@ class ConnectorHub:
         """
         credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
         if not usable_credentials(credentials):
-            raise ConfigurationError(["the connector's credentials are not valid"])
+            raise _core.UnusableCredentialsError(["the connector's credentials are not valid"])
         with self._hull(credentials) as hull:
             settings = self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)

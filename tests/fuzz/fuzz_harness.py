@@ -13,6 +13,7 @@ strategies.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import copy
 import io
@@ -948,6 +949,8 @@ def _servers() -> tuple[Any, Any]:
         hull = hc.testing.FakeHull()
         customerio.start()
         hull.start()
+        atexit.register(customerio.stop)
+        atexit.register(hull.stop)
         _SERVERS.extend([customerio, hull])
     return _SERVERS[0], _SERVERS[1]
 

@@ -85,6 +85,8 @@ _SIGNATURE_VERSIONS: Final = frozenset({"v1"})
 
 #: The channel this library synchronises; other channels are answered ``next``.
 USER_UPDATE: Final = "user:update"
+#: How much of an unsupported channel's name an answer and a log line repeat.
+_CHANNEL_SHOWN = 100
 
 #: Clock tolerance for the signature's ``exp`` / ``nbf`` / ``iat``, in seconds.
 SIGNATURE_LEEWAY: Final = 60.0
@@ -698,13 +700,15 @@ def prepare_notification(
         organization=envelope.configuration.organization,
     )
     if envelope.channel is not None and envelope.channel != USER_UPDATE:
+        # Only the channel's start is repeated: a megabyte channel name is not copied on.
+        channel = envelope.channel[:_CHANNEL_SHOWN]
         _core.log_event(
             logging.INFO, "incoming.notification.skip", context,
-            reason="unsupported_channel", channel=envelope.channel,
+            reason="unsupported_channel", channel=channel,
         )  # fmt: skip
         return _next_answer(
             "unsupported_channel",
-            f"The channel {envelope.channel!r} is not synchronized; only 'user:update' is.",
+            f"The channel {channel!r} is not synchronized; only 'user:update' is.",
         )
     notification = _core.read_notification(envelope.payload, context)
     if notification is None:

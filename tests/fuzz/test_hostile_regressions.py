@@ -509,3 +509,30 @@ def test_a_channel_name_of_a_megabyte_is_not_copied_into_the_answer_or_the_log(
     assert len(answer.message) < 300
     assert len(json.dumps(answer.body)) < 300
     assert all(len(record.getMessage()) < 1000 for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/\ud800.json", "http://127.0.0.1/a\udfffb", "http://127.0.0.1:99999999/f"],
+)
+def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
+    fake = _hub_hull()
+    body = json.dumps({"url": url}).encode()  # escaped: "\ud800" arrives as a lone surrogate
+    query = _batch_query(fake.organization, fake)
+    with hc.ConnectorHub(
+        token_key="k",
+        hull_options={"http_client": httpx.Client(transport=fake.transport())},
+        batch_hosts=["127.0.0.1"],
+    ) as hub:
+        answer = hub.answer_batch(body, {}, query)
+
+    async def async_answer() -> hc.NotificationAnswer:
+        client = httpx.AsyncClient(transport=fake.transport())
+        async with hc.AsyncConnectorHub(
+            token_key="k", hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
+        ) as hub:
+            return await hub.answer_batch(body, {}, query)
+
+    for each in (answer, asyncio.run(async_answer())):
+        assert (each.http_status, each.reason) == (400, "batch_url_refused")
+        assert "not a valid URL" in each.message

@@ -469,14 +469,20 @@ async def check_download(
     """
     try:
         host = check_batch_url(request.url, hosts)
-        if hosts is None:
-            url = httpx.URL(request.url)
-            addresses = await resolver(host, url.port or 443)
-            check_batch_url(request.url, hosts, addresses)
+        # Parsed as the download will parse it: a URL httpx cannot read is refused here.
+        url = httpx.URL(request.url)
     except ValidationError as exc:
         return _answers.batch_url_refused(str(exc))
-    except (OSError, UnicodeError, httpx.InvalidURL):
-        return _answers.batch_url_refused("the batch URL's host could not be resolved")
+    except (UnicodeError, httpx.InvalidURL):
+        return _answers.batch_url_refused("the batch URL is not a valid URL")
+    if hosts is None:
+        try:
+            addresses = await resolver(host, url.port or 443)
+            check_batch_url(request.url, hosts, addresses)
+        except ValidationError as exc:
+            return _answers.batch_url_refused(str(exc))
+        except (OSError, UnicodeError, httpx.InvalidURL):
+            return _answers.batch_url_refused("the batch URL's host could not be resolved")
     return None
 
 

@@ -153,8 +153,7 @@ def create_app(
 
 
 async def _body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if _declared_too_large(request.headers.get("content-length")):
         return None
     received = bytearray()
     async for chunk in request.stream():
@@ -162,6 +161,19 @@ async def _body(request: Request) -> bytes | None:
         if len(received) > MAX_BODY_BYTES:
             return None
     return bytes(received)
+
+
+def _declared_too_large(declared: str | None) -> bool:
+    """Whether a ``Content-Length`` header announces more than the app reads.
+
+    Only ASCII digits are a length (``"²".isdigit()`` holds too); thousands of them are too
+    large without being converted to a number. Anything else is ignored: the body read is
+    bounded anyway.
+    """
+    if declared is None or not declared.isascii() or not declared.isdigit():
+        return False
+    digits = declared.lstrip("0")
+    return len(digits) > len(str(MAX_BODY_BYTES)) or int(digits or "0") > MAX_BODY_BYTES
 
 
 def _too_large() -> JSONResponse:

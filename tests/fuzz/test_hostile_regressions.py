@@ -536,3 +536,35 @@ def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
     for each in (answer, asyncio.run(async_answer())):
         assert (each.http_status, each.reason) == (400, "batch_url_refused")
         assert "not a valid URL" in each.message
+
+
+def _app_post(content_length: str) -> httpx.Response:
+    from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
+
+    async def post() -> httpx.Response:
+        hub = hc.AsyncConnectorHub(token_key="k")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://app.test"
+        ) as http:
+            return await http.post(
+                "/smart-notifier",
+                content=b"{}",
+                headers=[(b"content-length", content_length.encode("latin-1"))],
+            )
+
+    return asyncio.run(post())
+
+
+@pytest.mark.parametrize("digits", [5000, 20])
+def test_the_app_answers_a_content_length_of_thousands_of_digits_413(digits: int) -> None:
+    response = _app_post("9" * digits)
+    assert response.status_code == 413
+    assert response.json()["reason"] == "body_too_large"
+
+
+@pytest.mark.parametrize("content_length", ["\u00b2", "1\u00b9", "-1", "0" * 5000 + "2"])
+def test_the_app_ignores_a_content_length_that_is_not_a_length(content_length: str) -> None:
+    # "²".isdigit() holds but int("²") raises: such a header must not become a 500.
+    response = _app_post(content_length)
+    assert response.status_code == 401  # read and answered: "{}" carries no credentials
+    assert response.json()["error"]["code"] == "missing_credentials"

@@ -568,3 +568,22 @@ def test_the_app_ignores_a_content_length_that_is_not_a_length(content_length: s
     response = _app_post(content_length)
     assert response.status_code == 401  # read and answered: "{}" carries no credentials
     assert response.json()["error"]["code"] == "missing_credentials"
+
+
+def test_a_site_id_of_a_megabyte_naming_another_workspace_is_not_copied_into_the_answer() -> None:
+    fake = FakeHull()
+    settings = {"site_id": "s" * 1_000_000, "api_key": "key", "synchronized_segments": ["seg"]}
+    signed = fake.signed_notification([message()], private_settings=settings)
+    customerio = hc.CustomerIOClient(
+        "site", "key", http_client=httpx.Client(transport=httpx.MockTransport(Recorder()))
+    )
+    hull = hc.HullClient(fake.id, fake.secret, fake.organization,
+                         http_client=httpx.Client(transport=fake.transport()))  # fmt: skip
+    connector = hc.Connector(SETTINGS, customerio=customerio, hull=hull,
+                             notification_public_key=fake.notification_public_key)  # fmt: skip
+    answer = connector.answer_notification(signed.body, signed.headers)
+    assert (answer.http_status, answer.reason) == (200, "credentials_mismatch")
+    assert "ssss" in answer.message
+    assert len(answer.message) < 400
+    assert answer.report is not None
+    assert [len(o.error or "") < 400 for o in answer.report.outcomes] == [True]

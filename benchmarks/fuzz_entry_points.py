@@ -33,6 +33,8 @@ def main() -> int:
     parser.add_argument("--target", action="append", choices=sorted(fuzz_harness.TARGETS),
                         help="only these targets (repeatable); default: all")  # fmt: skip
     parser.add_argument("--show", type=int, default=3, help="tracebacks shown per target")
+    parser.add_argument("--progress", type=int, default=0, metavar="K",
+                        help="print a running count every K inputs (0: at the end)")  # fmt: skip
     args = parser.parse_args()
     # The engine logs every bad user; millions of log lines would only slow the run down.
     logging.getLogger("hull_customerio").setLevel(logging.CRITICAL)
@@ -45,7 +47,10 @@ def main() -> int:
         kinds: collections.Counter[str] = collections.Counter()
         shown = 0
         started = time.monotonic()
-        for _ in range(args.inputs):
+        for done in range(args.inputs):
+            if args.progress and done and done % args.progress == 0:
+                print(f"  {name}: {done} inputs, {sum(kinds.values())} unexpected "
+                      f"({time.monotonic() - started:.0f} s)", flush=True)  # fmt: skip
             value = next(inputs)
             try:
                 check(value)

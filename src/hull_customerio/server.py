@@ -31,6 +31,7 @@ from .errors import APIError, APIStatusError, ConfigurationError
 from .hub import AsyncConnectorHub, _answers
 from .hub._auth import NotificationAnswer
 from .hub._batch import credentials_from_query
+from .hub._core import UnusableCredentialsError
 from .hub._tokens import HullCredentials
 from .hub.async_hub import check_download, stream_batch
 from .models.report import Status, WebhookOutcome
@@ -123,6 +124,8 @@ def create_app(
                 if not _is_connector(target, credentials):
                     return _refused()
                 result = await target.publish_status()
+        except UnusableCredentialsError:
+            return _refused()
         except APIStatusError as exc:
             if exc.status_code in (401, 403):
                 return _refused()
@@ -152,8 +155,7 @@ def create_app(
 
 
 async def _body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if _declared_too_large(request.headers.get("content-length")):
         return None
     received = bytearray()
     async for chunk in request.stream():
@@ -161,6 +163,19 @@ async def _body(request: Request) -> bytes | None:
         if len(received) > MAX_BODY_BYTES:
             return None
     return bytes(received)
+
+
+def _declared_too_large(declared: str | None) -> bool:
+    """Whether a ``Content-Length`` header announces more than the app reads.
+
+    Only ASCII digits are a length (``"²".isdigit()`` holds too); thousands of them are too
+    large without being converted to a number. Anything else is ignored: the body read is
+    bounded anyway.
+    """
+    if declared is None or not declared.isascii() or not declared.isdigit():
+        return False
+    digits = declared.lstrip("0")
+    return len(digits) > len(str(MAX_BODY_BYTES)) or int(digits or "0") > MAX_BODY_BYTES
 
 
 def _too_large() -> JSONResponse:

@@ -13,6 +13,7 @@ strategies.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import copy
 import io
@@ -22,11 +23,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 import attrs
 import httpx
 
 import hull_customerio as hc
+import hull_customerio.testing
 from hull_customerio._serialization import unsendable
 from hull_customerio.cli import main as cli_main
 from hull_customerio.rules.dedupe import deduplicate_messages
@@ -527,6 +530,466 @@ def check_cli(data: bytes, command: str = "plan") -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Past authentication: signed notifications, hubs, batches, webhook tokens, the app, `sync`.
+#
+# Hull signs a JWT whose `jti` is the notification id, not the body, so one signature made by
+# `FakeHull` (valid for a day) stays valid for any body keeping that id and the configuration:
+# the fuzzer mutates messages, segments and settings inside a correctly signed body and gets
+# past authentication to the sync itself. Hull's API is `FakeHull` in process (it verifies
+# every firehose JWT); Customer.io accepts in memory, checking every body it is sent.
+
+FAKE_HULL = hc.testing.FakeHull(private_settings={**PRIVATE_SETTINGS})
+NOTIFICATION_ID = "fuzz-notification"
+SIGNED = FAKE_HULL.signed_notification(
+    MESSAGES,
+    private_settings=PRIVATE_SETTINGS,
+    segments=NOTIFICATION["segments"],
+    notification_id=NOTIFICATION_ID,
+)
+SIGNED_HEADERS = FAKE_HULL.sign_notification(NOTIFICATION_ID, expires_in=86_400)
+HULL_QUERY = {"organization": FAKE_HULL.organization, "id": FAKE_HULL.id,
+              "secret": FAKE_HULL.secret}  # fmt: skip
+BATCH_URL = "http://127.0.0.1:9/batch/users.json"
+BATCH_BODY = {"url": BATCH_URL, "format": "json", "object_type": "user_report"}
+TOKEN_KEY = "fuzz-token-key"
+HEADER_NAMES = ["x-hull-smart-notifier-signature", "x-hull-smart-notifier-signature-version",
+                "x-hull-smart-notifier-signature-public-key-url", "x-hull-smart-notifier",
+                "X-CIO-Signature", "X-CIO-Timestamp", "content-type", "content-length",
+                "Content-Length"]  # fmt: skip
+#: The content of the batch file the hubs download next (set by each batch input).
+_batch_file = [b""]
+_inputs_since_reset = [0]
+
+
+def _serve_batch_file(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=_batch_file[0])
+
+
+def _reset_fake_hull() -> None:
+    """Forget what FakeHull recorded now and then: a long run must not grow without bound."""
+    _inputs_since_reset[0] += 1
+    if _inputs_since_reset[0] >= 200:
+        _inputs_since_reset[0] = 0
+        FAKE_HULL.reset()
+
+
+def _hostile_text(hostile: Hostile) -> str:
+    value = hostile.scalar()
+    return value if isinstance(value, str) else str(value)[:50]
+
+
+class Request:
+    """One HTTP request to an entry point: body, headers, query and the batch file it names."""
+
+    def __init__(self, body: bytes, headers: dict[str, str], query: dict[str, str],
+                 batch_file: bytes = b"", path: str = "") -> None:  # fmt: skip
+        self.body, self.headers, self.query = body, headers, query
+        self.batch_file, self.path = batch_file, path
+
+    def __repr__(self) -> str:
+        return (f"Request(path={self.path!r}, body={self.body[:200]!r}, headers={self.headers!r}, "
+                f"query={self.query!r}, batch_file={self.batch_file[:200]!r})")  # fmt: skip
+
+
+def _mutated_headers(hostile: Hostile, headers: Mapping[str, str]) -> dict[str, str]:
+    result = dict(headers)
+    rng = hostile.rng
+    for _ in range(rng.randrange(1, 3)):
+        action = rng.randrange(3)
+        if action == 0 and result:
+            del result[rng.choice(list(result))]
+        elif action == 1:
+            result[rng.choice(HEADER_NAMES)] = _hostile_text(hostile)
+        else:
+            name = rng.choice(list(result) or HEADER_NAMES)
+            value = result.get(name, "")
+            at = rng.randrange(len(value) + 1)
+            result[name] = value[:at] + _hostile_text(hostile)[:8] + value[at + 1 :]
+    return result
+
+
+def _mutated_query(hostile: Hostile, query: Mapping[str, str]) -> dict[str, str]:
+    result = dict(query)
+    rng = hostile.rng
+    action = rng.randrange(3)
+    if action == 0 and result:
+        del result[rng.choice(list(result))]
+    elif action == 1:
+        result[rng.choice(["organization", "id", "ship", "secret", "token"])] = _hostile_text(
+            hostile
+        )
+    else:
+        name = rng.choice(list(result) or ["token"])
+        value = result.get(name, "")
+        at = rng.randrange(len(value) + 1)
+        result[name] = value[:at] + _hostile_text(hostile)[:4] + value[at + 1 :]
+    return result
+
+
+def signed_request(hostile: Hostile) -> Request:
+    """A notification as Hull POSTs it, signed; mostly mutated inside, past authentication."""
+    rng = hostile.rng
+    roll = rng.random()
+    headers = dict(SIGNED_HEADERS)
+    payload: Any = copy.deepcopy(SIGNED.payload)
+    if roll < 0.25:
+        payload["messages"] = hostile.messages()
+    elif roll < 0.4:
+        payload["connector"]["private_settings"] = hostile.private_settings()
+    elif roll < 0.5:
+        payload["segments"] = hostile.mutate(payload["segments"])
+    elif roll < 0.6:  # anything but the id and the credentials, which the signature ties
+        payload = hostile.mutate(payload)
+        if isinstance(payload, dict):
+            payload["notification_id"] = NOTIFICATION_ID
+            payload["configuration"] = dict(SIGNED.payload["configuration"])
+    elif roll < 0.7:
+        headers = _mutated_headers(hostile, headers)
+    elif roll < 0.8:
+        payload = hostile.mutate(payload)  # credentials and id too
+    elif roll < 0.9:
+        return Request(hostile.raw_bytes(SIGNED.payload), headers, {})
+    elif roll < 0.95:
+        return Request(_json_bytes(hostile.value()), headers, {})
+    else:
+        return Request(bytes(rng.randrange(256) for _ in range(rng.randrange(64))), {}, {})
+    return Request(_json_bytes(payload), headers, {})
+
+
+def _jsonl(lines: list[object]) -> bytes:
+    return b"\n".join(_json_bytes(line) for line in lines) + b"\n"
+
+
+def batch_file(hostile: Hostile) -> bytes:
+    """A JSON-lines batch file: users with hostile values, broken lines, raw bytes."""
+    rng = hostile.rng
+    roll = rng.random()
+    if roll < 0.6:
+        return _jsonl(hostile.messages())
+    if roll < 0.75:
+        return _jsonl([*MESSAGES, hostile.value()])
+    if roll < 0.85:
+        return hostile.raw_bytes(rng.choice(MESSAGES)) + b"\n" + _jsonl(MESSAGES[:1])
+    if roll < 0.9:
+        return b"\n" * rng.randrange(5) + b'{"user": {"id": "a"}' + b"\r\n\n"
+    return bytes(rng.randrange(256) for _ in range(rng.randrange(256)))
+
+
+def batch_request(hostile: Hostile) -> Request:
+    """Hull's batch call: credentials in the query, the file's URL in the body; hostile file."""
+    rng = hostile.rng
+    roll = rng.random()
+    body: Any = dict(BATCH_BODY)
+    query = dict(HULL_QUERY)
+    if roll < 0.1:
+        body = hostile.mutate(body)
+    elif roll < 0.2:
+        query = _mutated_query(hostile, query)
+    elif roll < 0.25:
+        return Request(hostile.raw_bytes(BATCH_BODY), {}, query, batch_file(hostile))
+    return Request(_json_bytes(body), {}, query, batch_file(hostile))
+
+
+def webhook_token() -> str:
+    url = hc.ConnectorHub(token_key=TOKEN_KEY).webhook_url(
+        "https://connector.example", organization=FAKE_HULL.organization,
+        connector_id=FAKE_HULL.id, secret=FAKE_HULL.secret,
+    )  # fmt: skip
+    return url.split("token=", 1)[1]
+
+
+WEBHOOK_QUERY = {"token": webhook_token()}
+
+
+def webhook_request(hostile: Hostile) -> Request:
+    """A Customer.io webhook to a hub: the URL's valid token (now and then altered), any body."""
+    headers: dict[str, str] = {}
+    query = dict(WEBHOOK_QUERY)
+    if hostile.rng.random() < 0.15:
+        query = _mutated_query(hostile, query)
+    if hostile.rng.random() < 0.1:
+        headers = _mutated_headers(hostile, headers)
+    return Request(hostile.webhook_body(), headers, query)
+
+
+APP_PATHS = ["/smart-notifier", "/batch", "/webhook", "/status"]
+
+
+def app_request(hostile: Hostile) -> Request:
+    """Any request to the app: one endpoint's input, now and then any path, query or bytes."""
+    rng = hostile.rng
+    path = rng.choice([*APP_PATHS, *APP_PATHS, "/", "/smart-notifier/", "/x"])
+    if path == "/smart-notifier":
+        request = signed_request(hostile)
+    elif path == "/batch":
+        request = batch_request(hostile)
+    elif path == "/webhook":
+        request = webhook_request(hostile)
+    elif path == "/status":
+        query = dict(HULL_QUERY) if rng.random() < 0.5 else _mutated_query(hostile, HULL_QUERY)
+        request = Request(b"", {}, query)
+    else:
+        request = Request(hostile.raw_bytes(SIGNED.payload), {}, {})
+    if rng.random() < 0.1:
+        request.headers = _mutated_headers(hostile, request.headers)
+    if rng.random() < 0.1:
+        request.body = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+    request.path = path
+    return request
+
+
+def check_notification_answer(answer: object, statuses: frozenset[int]) -> None:
+    """A NotificationAnswer of a documented status, a JSON body and a short message."""
+    expect(isinstance(answer, hc.NotificationAnswer), f"{type(answer).__name__}")
+    assert isinstance(answer, hc.NotificationAnswer)
+    expect(answer.http_status in statuses, f"status {answer.http_status}: {answer.message}")
+    expect(len(answer.message) <= SHORT, "a long answer message")
+    json.dumps(answer.body, allow_nan=False).encode()
+    if answer.report is not None:
+        check_report(answer.report)
+
+
+ANSWERED = frozenset({200, 400, 401})
+
+
+def _notification_clients() -> tuple[hc.CustomerIOClient, hc.HullClient]:
+    customerio = hc.CustomerIOClient(
+        PRIVATE_SETTINGS["site_id"], PRIVATE_SETTINGS["api_key"], rate_limit=None,
+        http_client=httpx.Client(transport=httpx.MockTransport(_accepting)),
+    )  # fmt: skip
+    hull = hc.HullClient(
+        FAKE_HULL.id, FAKE_HULL.secret, FAKE_HULL.organization,
+        http_client=httpx.Client(transport=FAKE_HULL.transport()),
+    )  # fmt: skip
+    return customerio, hull
+
+
+_SIGNED_CONNECTOR: list[hc.Connector] = []
+
+
+def _signed_connector() -> hc.Connector:
+    if not _SIGNED_CONNECTOR:
+        customerio, hull = _notification_clients()
+        _SIGNED_CONNECTOR.append(hc.Connector(
+            BASE_SETTINGS, customerio=customerio, hull=hull,
+            notification_public_key=FAKE_HULL.notification_public_key, require_signature=True,
+        ))  # fmt: skip
+    return _SIGNED_CONNECTOR[0]
+
+
+def check_answer_notification(request: Request) -> None:
+    _reset_fake_hull()
+    answer = _signed_connector().answer_notification(request.body, request.headers)
+    check_notification_answer(answer, ANSWERED)
+
+
+_ASYNC_SIGNED: list[hc.AsyncConnector] = []
+
+
+def check_async_answer_notification(request: Request) -> None:
+    _reset_fake_hull()
+
+    async def answer(_: hc.AsyncConnector) -> hc.NotificationAnswer:
+        if not _ASYNC_SIGNED:
+            customerio = hc.AsyncCustomerIOClient(
+                PRIVATE_SETTINGS["site_id"], PRIVATE_SETTINGS["api_key"], rate_limit=None,
+                http_client=httpx.AsyncClient(transport=httpx.MockTransport(_accepting)),
+            )  # fmt: skip
+            hull = hc.AsyncHullClient(
+                FAKE_HULL.id, FAKE_HULL.secret, FAKE_HULL.organization,
+                http_client=httpx.AsyncClient(transport=FAKE_HULL.transport()),
+            )  # fmt: skip
+            _ASYNC_SIGNED.append(hc.AsyncConnector(
+                BASE_SETTINGS, customerio=customerio, hull=hull,
+                notification_public_key=FAKE_HULL.notification_public_key,
+                require_signature=True,
+            ))  # fmt: skip
+        return await _ASYNC_SIGNED[0].answer_notification(request.body, request.headers)
+
+    check_notification_answer(_run(answer), ANSWERED)
+
+
+def _hub_options() -> dict[str, Any]:
+    return {
+        "token_key": TOKEN_KEY,
+        "notification_public_key": FAKE_HULL.notification_public_key,
+        "batch_hosts": ["127.0.0.1"],
+        "settings_ttl": 3600.0,
+    }
+
+
+_HUB: list[hc.ConnectorHub] = []
+
+
+def _hub() -> hc.ConnectorHub:
+    if not _HUB:
+        _HUB.append(hc.ConnectorHub(
+            customerio_options={"rate_limit": None, "http_client": httpx.Client(
+                transport=httpx.MockTransport(_accepting))},
+            hull_options={"http_client": httpx.Client(transport=FAKE_HULL.transport())},
+            http_client=httpx.Client(transport=httpx.MockTransport(_serve_batch_file)),
+            **_hub_options(),
+        ))  # fmt: skip
+    return _HUB[0]
+
+
+_ASYNC_HUB: list[hc.AsyncConnectorHub] = []
+
+
+def _async_hub() -> hc.AsyncConnectorHub:
+    """Built inside the loop it serves (its clients belong to that loop)."""
+    if not _ASYNC_HUB:
+        _ASYNC_HUB.append(hc.AsyncConnectorHub(
+            customerio_options={"rate_limit": None, "http_client": httpx.AsyncClient(
+                transport=httpx.MockTransport(_accepting))},
+            hull_options={"http_client": httpx.AsyncClient(transport=FAKE_HULL.transport())},
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(_serve_batch_file)),
+            **_hub_options(),
+        ))  # fmt: skip
+    return _ASYNC_HUB[0]
+
+
+def check_hub_answer_notification(request: Request) -> None:
+    _reset_fake_hull()
+    check_notification_answer(_hub().answer_notification(request.body, request.headers),
+                              ANSWERED)  # fmt: skip
+
+
+def check_async_hub_notification(request: Request) -> None:
+    _reset_fake_hull()
+
+    async def answer(_: hc.AsyncConnector) -> hc.NotificationAnswer:
+        return await _async_hub().answer_notification(request.body, request.headers)
+
+    check_notification_answer(_run(answer), ANSWERED)
+
+
+def check_hub_answer_batch(request: Request) -> None:
+    _reset_fake_hull()
+    _batch_file[0] = request.batch_file
+    answer = _hub().answer_batch(request.body, request.headers, request.query)
+    check_notification_answer(answer, ANSWERED)
+
+
+def check_async_hub_answer_batch(request: Request) -> None:
+    _reset_fake_hull()
+    _batch_file[0] = request.batch_file
+
+    async def answer(_: hc.AsyncConnector) -> hc.NotificationAnswer:
+        return await _async_hub().answer_batch(request.body, request.headers, request.query)
+
+    check_notification_answer(_run(answer), ANSWERED)
+
+
+def check_hub_answer_webhook(request: Request) -> None:
+    _reset_fake_hull()
+    check_webhook_outcome(_hub().answer_webhook(request.body, request.headers, request.query))
+
+
+def check_async_hub_answer_webhook(request: Request) -> None:
+    _reset_fake_hull()
+
+    async def answer(_: hc.AsyncConnector) -> hc.WebhookOutcome:
+        return await _async_hub().answer_webhook(request.body, request.headers, request.query)
+
+    check_webhook_outcome(_run(answer))
+
+
+_APP: list[httpx.AsyncClient] = []
+
+
+def _app_client() -> httpx.AsyncClient:
+    if not _APP:
+        from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
+
+        app = create_app(_async_hub(), batch_hosts=["127.0.0.1"])
+        _APP.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                      base_url="http://connector.test"))  # fmt: skip
+    return _APP[0]
+
+
+def _latin1(text: str) -> bytes:
+    """A header or query text as bytes on the wire (what cannot be sent becomes UTF-8 bytes)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def check_app(request: Request) -> None:
+    """Any request to an endpoint of the app: a 2xx or 4xx JSON answer, never a 5xx."""
+    _reset_fake_hull()
+    _batch_file[0] = request.batch_file
+    headers = [(_latin1(k).strip() or b"x", _latin1(v)[:8000]) for k, v in request.headers.items()]
+    # A URL is at most a few kilobytes on the wire (httpx refuses longer queries).
+    query = "&".join(f"{quote_from_bytes(_latin1(k)[:100])}={quote_from_bytes(_latin1(v)[:2000])}"
+                     for k, v in request.query.items())  # fmt: skip
+
+    async def answer(_: hc.AsyncConnector) -> httpx.Response:
+        client = _app_client()
+        url = httpx.URL(request.path or "/", query=query.encode("ascii"))
+        if request.path == "/status":
+            return await client.get(url, headers=headers)
+        return await client.post(url, content=request.body, headers=headers)
+
+    response = _run(answer)
+    expect(response.status_code < 500, f"{request.path} answered {response.status_code}")
+    if response.status_code not in (307, 404, 405):  # Starlette's own answers: no JSON
+        expect(isinstance(response.json(), dict), "an answer that is not a JSON object")
+
+
+# The `sync` command, against FakeCustomerIO and FakeHull on loopback.
+
+_SERVERS: list[Any] = []
+
+
+def _servers() -> tuple[Any, Any]:
+    if not _SERVERS:
+        customerio = hc.testing.FakeCustomerIO()
+        hull = hc.testing.FakeHull()
+        customerio.start()
+        hull.start()
+        atexit.register(customerio.stop)
+        atexit.register(hull.stop)
+        _SERVERS.extend([customerio, hull])
+    return _SERVERS[0], _SERVERS[1]
+
+
+def check_cli_sync(data: bytes) -> None:
+    """``sync`` sends the users: exit 0, 1 (a user failed) or 2 with one line; no traceback."""
+    customerio, hull = _servers()
+    _inputs_since_reset[0] += 1
+    if _inputs_since_reset[0] >= 200:
+        _inputs_since_reset[0] = 0
+        customerio.reset()
+        hull.reset()
+    options = ["--site-id", customerio.site_id, "--api-key", customerio.api_key,
+               "--base-url", customerio.url, "--hull-id", hull.id, "--hull-secret", hull.secret,
+               "--hull-organization", hull.organization, "--hull-api-url", hull.url,
+               "--hull-firehose-url", hull.url, "--batch"]  # fmt: skip
+    check_cli_command(data, ["sync", *options])
+
+
+def check_cli_command(data: bytes, command: list[str]) -> None:
+    """Run ``command FILE``: exit 0, 1 or 2; on 2 exactly one line on stderr; no traceback."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        handle.write(data)
+    path = Path(handle.name)
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli_main([*command, str(path)])
+    finally:
+        path.unlink()
+    expect(code in {0, 1, 2}, f"exit {code}")
+    expect("Traceback" not in err.getvalue(), "a traceback")
+    if code == 2:
+        lines = err.getvalue().splitlines()
+        expect(len(lines) == 1, f"exit 2 with {len(lines)} lines on stderr: {lines[:3]}")
+        expect(len(lines[0]) <= SHORT, "a long error line")
+
+
+# --------------------------------------------------------------------------------------------
 # Targets: name -> (input maker, check).
 
 Target = tuple[Callable[[Hostile], Any], Callable[[Any], None]]
@@ -545,6 +1008,16 @@ TARGETS: dict[str, Target] = {
     "AsyncConnector.handle_notification": (Hostile.notification, check_async_handle_notification),
     "cli plan": (Hostile.cli_file, lambda data: check_cli(data, "plan")),
     "cli webhook": (Hostile.webhook_body, lambda data: check_cli(data, "webhook")),
+    "Connector.answer_notification": (signed_request, check_answer_notification),
+    "AsyncConnector.answer_notification": (signed_request, check_async_answer_notification),
+    "ConnectorHub.answer_notification": (signed_request, check_hub_answer_notification),
+    "AsyncConnectorHub.answer_notification": (signed_request, check_async_hub_notification),
+    "ConnectorHub.answer_batch": (batch_request, check_hub_answer_batch),
+    "AsyncConnectorHub.answer_batch": (batch_request, check_async_hub_answer_batch),
+    "ConnectorHub.answer_webhook": (webhook_request, check_hub_answer_webhook),
+    "AsyncConnectorHub.answer_webhook": (webhook_request, check_async_hub_answer_webhook),
+    "app endpoints": (app_request, check_app),
+    "cli sync": (Hostile.cli_file, check_cli_sync),
 }
 
 

@@ -183,13 +183,151 @@ def test_cli_webhook_exits_0_1_or_2_with_one_line_never_a_traceback(data: bytes)
     harness.check_cli(data, "webhook")
 
 
+# ------------------------------------------------- past authentication: connectors, hubs, app
+#
+# Inputs come mostly from correctly signed notifications (FakeHull's key), a valid batch query
+# and a valid webhook token, mutated inside, so the fuzzer reaches the sync behind the checks.
+
+FEW = settings(FUZZ, max_examples=20)
+
+
+def signed(make: Any = harness.signed_request) -> st.SearchStrategy[Any]:
+    return st.randoms(use_true_random=False).map(lambda rng: make(harness.Hostile(rng)))
+
+
+raw_request = st.tuples(st.binary(max_size=200), st.dictionaries(
+    st.sampled_from(harness.HEADER_NAMES), hostile_text, max_size=3)).map(
+    lambda t: harness.Request(t[0], t[1], {}))  # fmt: skip
+
+
+@FEW
+@given(st.one_of(signed(), raw_request, hostile_json.map(
+    lambda v: harness.Request(harness._json_bytes(v), dict(harness.SIGNED_HEADERS), {})
+)))  # fmt: skip
+def test_answer_notification_answers_200_400_or_401_for_any_request(
+    request_: harness.Request,
+) -> None:
+    harness.check_answer_notification(request_)
+
+
+@FEW
+@given(st.one_of(signed(), raw_request))
+def test_async_answer_notification_answers_200_400_or_401_for_any_request(
+    request_: harness.Request,
+) -> None:
+    harness.check_async_answer_notification(request_)
+
+
+@FEW
+@given(st.one_of(signed(), raw_request))
+def test_hub_answer_notification_answers_200_400_or_401_for_any_request(
+    request_: harness.Request,
+) -> None:
+    harness.check_hub_answer_notification(request_)
+
+
+@FEW
+@given(st.one_of(signed(), raw_request))
+def test_async_hub_answer_notification_answers_200_400_or_401_for_any_request(
+    request_: harness.Request,
+) -> None:
+    harness.check_async_hub_notification(request_)
+
+
+batch_with_json_file = st.lists(hostile_json, min_size=1, max_size=3).map(
+    lambda lines: harness.Request(harness._json_bytes(harness.BATCH_BODY), {},
+                                  dict(harness.HULL_QUERY), harness._jsonl(lines)))  # fmt: skip
+
+
+@FEW
+@given(st.one_of(signed(harness.batch_request), batch_with_json_file))
+def test_hub_answer_batch_answers_200_400_or_401_whatever_the_request_and_file(
+    request_: harness.Request,
+) -> None:
+    harness.check_hub_answer_batch(request_)
+
+
+@FEW
+@given(st.one_of(signed(harness.batch_request), batch_with_json_file))
+def test_async_hub_answer_batch_answers_200_400_or_401_whatever_the_request_and_file(
+    request_: harness.Request,
+) -> None:
+    harness.check_async_hub_answer_batch(request_)
+
+
+@FEW
+@given(st.one_of(
+    signed(harness.webhook_request),
+    any_body.map(lambda b: harness.Request(b, {}, dict(harness.WEBHOOK_QUERY))),
+))  # fmt: skip
+def test_hub_answer_webhook_gives_a_webhook_outcome_for_any_token_and_body(
+    request_: harness.Request,
+) -> None:
+    harness.check_hub_answer_webhook(request_)
+
+
+@FEW
+@given(signed(harness.webhook_request))
+def test_async_hub_answer_webhook_gives_a_webhook_outcome_for_any_token_and_body(
+    request_: harness.Request,
+) -> None:
+    harness.check_async_hub_answer_webhook(request_)
+
+
+@FEW
+@given(signed(harness.app_request))
+def test_the_app_answers_2xx_or_4xx_to_any_request_never_5xx(request_: harness.Request) -> None:
+    harness.check_app(request_)
+
+
+@settings(FUZZ, max_examples=10)
+@given(st.one_of(st.binary(max_size=200), from_random(harness.Hostile.cli_file)))
+def test_cli_sync_exits_0_1_or_2_with_one_line_never_a_traceback(data: bytes) -> None:
+    harness.check_cli_sync(data)
+
+
+def test_the_signed_request_gets_past_authentication_to_the_sync() -> None:
+    """Unmutated, the fuzzer's signed notification, batch and webhook are accepted and synced."""
+    harness.FAKE_HULL.reset()
+    request_ = harness.Request(harness.SIGNED.body, dict(harness.SIGNED_HEADERS), {})
+    answers = [
+        harness._signed_connector().answer_notification(request_.body, request_.headers),
+        harness._hub().answer_notification(request_.body, request_.headers),
+    ]
+    for answer in answers:
+        assert (answer.http_status, answer.reason) == (200, None)
+        assert answer.report is not None
+        assert answer.report.succeeded >= 1
+    harness._batch_file[0] = harness._jsonl(harness.MESSAGES)
+    batch = harness._hub().answer_batch(harness._json_bytes(harness.BATCH_BODY), {},
+                                        harness.HULL_QUERY)  # fmt: skip
+    assert (batch.http_status, batch.reason) == (200, None)
+    assert batch.body["succeeded"] >= 1
+    webhook = harness._hub().answer_webhook(harness._json_bytes(harness.WEBHOOKS[2]), {},
+                                            harness.WEBHOOK_QUERY)  # fmt: skip
+    assert webhook.http_status == 200
+    assert webhook.reason is None
+
+
+def test_the_mutated_signed_requests_mostly_get_past_authentication() -> None:
+    hostile = harness.Hostile(random.Random(3))
+    answers = [harness._signed_connector().answer_notification(r.body, r.headers)
+               for r in (harness.signed_request(hostile) for _ in range(100))]  # fmt: skip
+    synced = [a for a in answers if a.http_status == 200 and a.report is not None]
+    assert len(synced) >= 40
+
+
 def test_every_entry_point_has_a_fuzz_target() -> None:
     assert set(harness.TARGETS) == {
         "parse_notification", "UserUpdateMessage.from_dict", "deduplicate_messages",
         "plan_user_update", "Settings", "parse_webhook", "Connector.handle_webhook",
         "AsyncConnector.handle_webhook", "Connector.handle_notification",
         "Connector.sync_user_updates", "AsyncConnector.handle_notification", "cli plan",
-        "cli webhook",
+        "cli webhook", "Connector.answer_notification", "AsyncConnector.answer_notification",
+        "ConnectorHub.answer_notification", "AsyncConnectorHub.answer_notification",
+        "ConnectorHub.answer_batch", "AsyncConnectorHub.answer_batch",
+        "ConnectorHub.answer_webhook", "AsyncConnectorHub.answer_webhook", "app endpoints",
+        "cli sync",
     }  # fmt: skip
 
 

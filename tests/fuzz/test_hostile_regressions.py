@@ -17,6 +17,7 @@ import pytest
 
 import hull_customerio as hc
 from hull_customerio.cli import main as cli_main
+from hull_customerio.testing import FakeHull
 
 SHORT = 2000
 NOTIFICATION = json.loads(
@@ -390,3 +391,199 @@ def test_cli_error_line_stays_short_with_a_megabyte_key(
     assert err.startswith("hull-customerio: error: ")
     assert 'an object with keys "kkkk' in err
     assert len(err) < 300
+
+
+# Hubs and the app: credentials no Hull client can be built for (fuzzing round 2).
+
+NOT_A_HOST = ["None", "915479779802", "acme"]  # no domain to derive Hull's firehose URL from
+
+
+def _hub_hull() -> FakeHull:
+    return FakeHull(private_settings={"site_id": "site", "api_key": "key"})
+
+
+def _batch_query(organization: str, fake: FakeHull) -> dict[str, str]:
+    return {"organization": organization, "id": fake.id, "secret": fake.secret}
+
+
+BATCH_BODY = json.dumps({"url": "http://127.0.0.1/batch.json"}).encode()
+
+
+@pytest.mark.parametrize("organization", NOT_A_HOST)
+def test_hub_answer_batch_refuses_an_organization_that_is_not_a_host_with_401(
+    organization: str,
+) -> None:
+    fake = _hub_hull()
+    with hc.ConnectorHub(
+        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+    ) as hub:
+        answer = hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
+    assert (answer.http_status, answer.reason) == (401, "wrong_connector")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("organization", NOT_A_HOST)
+def test_async_hub_answer_batch_refuses_an_organization_that_is_not_a_host_with_401(
+    organization: str,
+) -> None:
+    fake = _hub_hull()
+
+    async def answer() -> hc.NotificationAnswer:
+        client = httpx.AsyncClient(transport=fake.transport())
+        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+            return await hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
+
+    answer = asyncio.run(answer())
+    assert (answer.http_status, answer.reason) == (401, "wrong_connector")
+    assert fake.requests == []
+
+
+def _token_query(hub: hc.ConnectorHub | hc.AsyncConnectorHub, fake: FakeHull) -> dict:
+    url = hub.webhook_url(
+        "https://c.example", organization="acme", connector_id=fake.id, secret=fake.secret
+    )
+    return {"token": url.split("token=", 1)[1]}
+
+
+def test_hub_answer_webhook_for_a_token_naming_an_organization_that_is_not_a_host_is_401() -> None:
+    fake = _hub_hull()
+    with hc.ConnectorHub(
+        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+    ) as hub:
+        outcome = hub.answer_webhook(json.dumps(WEBHOOK).encode(), {}, _token_query(hub, fake))
+    assert (outcome.http_status, outcome.reason) == (401, "invalid_token")
+
+
+def test_async_hub_answer_webhook_for_a_token_naming_an_organization_that_is_not_a_host_is_401(
+) -> None:  # fmt: skip
+    fake = _hub_hull()
+
+    async def answer() -> hc.WebhookOutcome:
+        client = httpx.AsyncClient(transport=fake.transport())
+        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+            body = json.dumps(WEBHOOK).encode()
+            return await hub.answer_webhook(body, {}, _token_query(hub, fake))
+
+    outcome = asyncio.run(answer())
+    assert (outcome.http_status, outcome.reason) == (401, "invalid_token")
+
+
+@pytest.mark.parametrize("organization", NOT_A_HOST)
+def test_app_status_refuses_an_organization_that_is_not_a_host_with_401(
+    organization: str,
+) -> None:
+    from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
+
+    fake = _hub_hull()
+
+    async def status() -> httpx.Response:
+        client = httpx.AsyncClient(transport=fake.transport())
+        hub = hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client})
+        app = create_app(hub)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://app.test"
+        ) as http:
+            return await http.get("/status", params=_batch_query(organization, fake))
+
+    response = asyncio.run(status())
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "wrong_connector"
+
+
+def test_a_channel_name_of_a_megabyte_is_not_copied_into_the_answer_or_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeHull(private_settings={"site_id": "site", "api_key": "key"})
+    signed = fake.signed_notification(channel="x" * 1_000_000, notification_id="n1")
+    customerio = hc.CustomerIOClient(
+        "site", "key", http_client=httpx.Client(transport=httpx.MockTransport(Recorder()))
+    )
+    hull = hc.HullClient(fake.id, fake.secret, fake.organization,
+                         http_client=httpx.Client(transport=fake.transport()))  # fmt: skip
+    connector = hc.Connector(SETTINGS, customerio=customerio, hull=hull,
+                             notification_public_key=fake.notification_public_key)  # fmt: skip
+    with caplog.at_level("INFO", logger="hull_customerio"):
+        answer = connector.answer_notification(signed.body, signed.headers)
+    assert (answer.http_status, answer.reason) == (200, "unsupported_channel")
+    assert "xxxx" in answer.message
+    assert len(answer.message) < 300
+    assert len(json.dumps(answer.body)) < 300
+    assert all(len(record.getMessage()) < 1000 for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/\ud800.json", "http://127.0.0.1/a\udfffb", "http://127.0.0.1:99999999/f"],
+)
+def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
+    fake = _hub_hull()
+    body = json.dumps({"url": url}).encode()  # escaped: "\ud800" arrives as a lone surrogate
+    query = _batch_query(fake.organization, fake)
+    with hc.ConnectorHub(
+        token_key="k",
+        hull_options={"http_client": httpx.Client(transport=fake.transport())},
+        batch_hosts=["127.0.0.1"],
+    ) as hub:
+        answer = hub.answer_batch(body, {}, query)
+
+    async def async_answer() -> hc.NotificationAnswer:
+        client = httpx.AsyncClient(transport=fake.transport())
+        async with hc.AsyncConnectorHub(
+            token_key="k", hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
+        ) as hub:
+            return await hub.answer_batch(body, {}, query)
+
+    for each in (answer, asyncio.run(async_answer())):
+        assert (each.http_status, each.reason) == (400, "batch_url_refused")
+        assert "not a valid URL" in each.message
+
+
+def _app_post(content_length: str) -> httpx.Response:
+    from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
+
+    async def post() -> httpx.Response:
+        hub = hc.AsyncConnectorHub(token_key="k")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://app.test"
+        ) as http:
+            return await http.post(
+                "/smart-notifier",
+                content=b"{}",
+                headers=[(b"content-length", content_length.encode("latin-1"))],
+            )
+
+    return asyncio.run(post())
+
+
+@pytest.mark.parametrize("digits", [5000, 20])
+def test_the_app_answers_a_content_length_of_thousands_of_digits_413(digits: int) -> None:
+    response = _app_post("9" * digits)
+    assert response.status_code == 413
+    assert response.json()["reason"] == "body_too_large"
+
+
+@pytest.mark.parametrize("content_length", ["\u00b2", "1\u00b9", "-1", "0" * 5000 + "2"])
+def test_the_app_ignores_a_content_length_that_is_not_a_length(content_length: str) -> None:
+    # "²".isdigit() holds but int("²") raises: such a header must not become a 500.
+    response = _app_post(content_length)
+    assert response.status_code == 401  # read and answered: "{}" carries no credentials
+    assert response.json()["error"]["code"] == "missing_credentials"
+
+
+def test_a_site_id_of_a_megabyte_naming_another_workspace_is_not_copied_into_the_answer() -> None:
+    fake = FakeHull()
+    settings = {"site_id": "s" * 1_000_000, "api_key": "key", "synchronized_segments": ["seg"]}
+    signed = fake.signed_notification([message()], private_settings=settings)
+    customerio = hc.CustomerIOClient(
+        "site", "key", http_client=httpx.Client(transport=httpx.MockTransport(Recorder()))
+    )
+    hull = hc.HullClient(fake.id, fake.secret, fake.organization,
+                         http_client=httpx.Client(transport=fake.transport()))  # fmt: skip
+    connector = hc.Connector(SETTINGS, customerio=customerio, hull=hull,
+                             notification_public_key=fake.notification_public_key)  # fmt: skip
+    answer = connector.answer_notification(signed.body, signed.headers)
+    assert (answer.http_status, answer.reason) == (200, "credentials_mismatch")
+    assert "ssss" in answer.message
+    assert len(answer.message) < 400
+    assert answer.report is not None
+    assert [len(o.error or "") < 400 for o in answer.report.outcomes] == [True]

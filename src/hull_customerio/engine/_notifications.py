@@ -85,6 +85,9 @@ _SIGNATURE_VERSIONS: Final = frozenset({"v1"})
 
 #: The channel this library synchronises; other channels are answered ``next``.
 USER_UPDATE: Final = "user:update"
+#: How much of a name read from the notification (an unsupported channel, another workspace's
+#: site id) an answer, an outcome and a log line repeat.
+_NAME_SHOWN = 100
 
 #: Clock tolerance for the signature's ``exp`` / ``nbf`` / ``iat``, in seconds.
 SIGNATURE_LEEWAY: Final = 60.0
@@ -699,13 +702,15 @@ def prepare_notification(
         organization=envelope.configuration.organization,
     )
     if envelope.channel is not None and envelope.channel != USER_UPDATE:
+        # Only the channel's start is repeated: a megabyte channel name is not copied on.
+        channel = envelope.channel[:_NAME_SHOWN]
         _core.log_event(
             logging.INFO, "incoming.notification.skip", context,
-            reason="unsupported_channel", channel=envelope.channel,
+            reason="unsupported_channel", channel=channel,
         )  # fmt: skip
         return _next_answer(
             "unsupported_channel",
-            f"The channel {envelope.channel!r} is not synchronized; only 'user:update' is.",
+            f"The channel {channel!r} is not synchronized; only 'user:update' is.",
         )
     notification = _core.read_notification(envelope.payload, context)
     if notification is None:
@@ -715,7 +720,8 @@ def prepare_notification(
     named = (notification.settings.site_id or "").strip()
     if named != site_id.strip():
         message = (
-            f"The notification's settings name the Customer.io workspace {named!r}, but this "
+            f"The notification's settings name the Customer.io workspace "
+            f"{named[:_NAME_SHOWN]!r}, but this "
             f"connector sends to {site_id.strip()!r}; nothing was sent."
             if named
             else "The notification's settings name no Customer.io workspace; nothing was sent."

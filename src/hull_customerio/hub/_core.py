@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_TENANTS",
     "DEFAULT_SETTINGS_TTL",
     "HubCore",
+    "UnusableCredentialsError",
     "WorkspaceKey",
 ]
 
@@ -50,6 +51,12 @@ DEFAULT_MAX_TENANTS = 256
 DEFAULT_SETTINGS_TTL = 60.0
 #: The default request rate per Customer.io workspace, shared by every connector sending to it.
 DEFAULT_WORKSPACE_RATE = 100.0
+
+
+class UnusableCredentialsError(ConfigurationError):
+    """No Hull client can be built for these credentials (say, an organization that is not a
+    host name): whoever sent them is answered as refused, never with a crash."""
+
 
 Options = Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
 L = TypeVar("L")

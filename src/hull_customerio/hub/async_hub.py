@@ -190,7 +190,12 @@ class AsyncConnectorHub:
     @contextlib.asynccontextmanager
     async def _hull(self, credentials: HullCredentials) -> AsyncIterator[AsyncHullClient]:
         self._check_open()
-        lease, to_close = self._hulls.acquire(credentials, lambda: self._build_hull(credentials))
+        try:
+            lease, to_close = self._hulls.acquire(
+                credentials, lambda: self._build_hull(credentials)
+            )
+        except ConfigurationError as exc:
+            raise _core.UnusableCredentialsError(exc.problems) from None
         await self._close_hulls(to_close)
         try:
             yield lease.value
@@ -357,27 +362,30 @@ class AsyncConnectorHub:
         if isinstance(read, NotificationAnswer):
             return read
         credentials, request = read
-        async with self._hull(credentials) as hull:
-            try:
-                settings = await self._settings(credentials, hull)
-            except (APIError, ConfigurationError) as exc:
-                return _answers.batch_settings_failure(exc)
-            # Only once Hull accepted the credentials is the URL looked at (and resolved).
-            refused_url = await check_download(request, hosts, self._resolver)
-            if refused_url is not None:
-                return refused_url
-            key = self._core.workspace_key(credentials, settings)
-            if key is None:
-                return _answers.missing_workspace_credentials()
-            async with self._customerio(key) as customerio:
-                connector = self._connector(settings, customerio, hull)
-                return await stream_batch(
-                    connector,
-                    request,
-                    self._http,
-                    chunk_size=self._core.batch_chunk_size,
-                    max_line_bytes=self._core.max_batch_line_bytes,
-                )
+        try:
+            async with self._hull(credentials) as hull:
+                try:
+                    settings = await self._settings(credentials, hull)
+                except (APIError, ConfigurationError) as exc:
+                    return _answers.batch_settings_failure(exc)
+                # Only once Hull accepted the credentials is the URL looked at (and resolved).
+                refused_url = await check_download(request, hosts, self._resolver)
+                if refused_url is not None:
+                    return refused_url
+                key = self._core.workspace_key(credentials, settings)
+                if key is None:
+                    return _answers.missing_workspace_credentials()
+                async with self._customerio(key) as customerio:
+                    connector = self._connector(settings, customerio, hull)
+                    return await stream_batch(
+                        connector,
+                        request,
+                        self._http,
+                        chunk_size=self._core.batch_chunk_size,
+                        max_line_bytes=self._core.max_batch_line_bytes,
+                    )
+        except _core.UnusableCredentialsError:
+            return _answers.refused("wrong_connector")
 
     # ---------------------------------------------------------------------------- webhooks
 
@@ -397,18 +405,21 @@ class AsyncConnectorHub:
         credentials = self._core.open_token(query)
         if credentials is None:
             return record_webhook(self._core.metrics, _core.invalid_token())
-        async with self._hull(credentials) as hull:
-            try:
-                settings = await self._settings(credentials, hull)
-            except (APIError, ConfigurationError) as exc:
-                return record_webhook(self._core.metrics, settings_failure(exc))
-            key = self._core.workspace_key(credentials, settings)
-            if key is None:
-                # Webhooks need no Customer.io client: a webhook-only connector forwards them.
-                return await self._connector(settings, None, hull).handle_webhook(body, headers)
-            async with self._customerio(key) as customerio:
-                connector = self._connector(settings, customerio, hull)
-                return await connector.handle_webhook(body, headers)
+        try:
+            async with self._hull(credentials) as hull:
+                try:
+                    settings = await self._settings(credentials, hull)
+                except (APIError, ConfigurationError) as exc:
+                    return record_webhook(self._core.metrics, settings_failure(exc))
+                key = self._core.workspace_key(credentials, settings)
+                if key is None:
+                    # Webhooks need no Customer.io client: a webhook-only connector forwards them.
+                    return await self._connector(settings, None, hull).handle_webhook(body, headers)
+                async with self._customerio(key) as customerio:
+                    connector = self._connector(settings, customerio, hull)
+                    return await connector.handle_webhook(body, headers)
+        except _core.UnusableCredentialsError:
+            return record_webhook(self._core.metrics, _core.invalid_token())
 
     # ----------------------------------------------------------------------------- status
 
@@ -421,7 +432,7 @@ class AsyncConnectorHub:
         """
         credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
         if not usable_credentials(credentials):
-            raise ConfigurationError(["the connector's credentials are not valid"])
+            raise _core.UnusableCredentialsError(["the connector's credentials are not valid"])
         async with self._hull(credentials) as hull:
             settings = await self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)
@@ -460,14 +471,20 @@ async def check_download(
     """
     try:
         host = check_batch_url(request.url, hosts)
-        if hosts is None:
-            url = httpx.URL(request.url)
-            addresses = await resolver(host, url.port or 443)
-            check_batch_url(request.url, hosts, addresses)
+        # Parsed as the download will parse it: a URL httpx cannot read is refused here.
+        url = httpx.URL(request.url)
     except ValidationError as exc:
         return _answers.batch_url_refused(str(exc))
-    except (OSError, UnicodeError, httpx.InvalidURL):
-        return _answers.batch_url_refused("the batch URL's host could not be resolved")
+    except (UnicodeError, httpx.InvalidURL):
+        return _answers.batch_url_refused("the batch URL is not a valid URL")
+    if hosts is None:
+        try:
+            addresses = await resolver(host, url.port or 443)
+            check_batch_url(request.url, hosts, addresses)
+        except ValidationError as exc:
+            return _answers.batch_url_refused(str(exc))
+        except (OSError, UnicodeError, httpx.InvalidURL):
+            return _answers.batch_url_refused("the batch URL's host could not be resolved")
     return None
 
 

@@ -148,3 +148,32 @@ def test_near_misses_of_the_commonest_forms_read_as_the_general_rule_reads_them(
     general = edited[:-1] + "z" if edited.endswith("Z") else edited
 
     assert parse_iso(edited) == parse_iso(general)
+
+
+@given(st.datetimes())
+def test_unix_millis_of_the_commonest_forms_are_the_general_rules(moment: datetime) -> None:
+    # "...Z" is counted from its fields; "...z" (same meaning) goes through the general rule.
+    for text in (
+        moment.isoformat(timespec="seconds") + "Z",
+        moment.isoformat(timespec="milliseconds") + "Z",
+    ):
+        expected = to_unix_millis(text[:-1] + "z")
+        assert expected is not None
+        assert to_unix_millis(text) == expected
+        assert to_unix_millis(text, numeric_strings=True) == expected
+
+
+@given(
+    st.sampled_from(["2024-02-29T23:59:59Z", "2024-02-29T23:59:59.999Z", "1969-12-31T00:00:00Z"]),
+    st.lists(st.tuples(st.integers(0, 23), _COMMON_FORM_CHARACTERS), max_size=3),
+)
+def test_unix_millis_of_near_misses_of_the_commonest_forms_are_the_general_rules(
+    text: str, edits: list[tuple[int, str]]
+) -> None:
+    characters = list(text)
+    for position, character in edits:
+        characters[position % len(characters)] = character
+    edited = "".join(characters)
+    general = edited[:-1] + "z" if edited.endswith("Z") else edited
+
+    assert to_unix_millis(edited) == to_unix_millis(general)

@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from builders import event, message, settings, synced_user, user
-from hull_customerio.models.plan import Action
-from hull_customerio.rules.plan import EVENT_REASON_MESSAGES, plan_user_update
+from hull_customerio._serialization import unsendable
+from hull_customerio.models.plan import Action, OutgoingEvent
+from hull_customerio.rules.plan import EVENT_REASON_MESSAGES, _event_problem, plan_user_update
 from hull_customerio.rules.validation import event_too_large, validate_person
 
 
@@ -151,3 +154,47 @@ def test_anonymous_events_are_checked_too() -> None:
 
     assert [(e.name, e.anonymous_id) for e in result.events] == [("Small", "anon-1")]
     assert result.skipped_events == [("Big", "event_too_large")]
+
+
+# -- one pass over an event's name and data says what the general rules say --
+
+_EVENT_DATA = st.dictionaries(
+    st.text(max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+    | st.lists(st.text(max_size=6) | st.integers(), max_size=3)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    max_size=5,
+)
+
+
+@given(
+    name=st.text(max_size=30),
+    data=_EVENT_DATA,
+    anonymous_id=st.none() | st.text(max_size=8),
+    max_name=st.integers(1, 30),
+    max_data=st.integers(2, 120),
+)
+def test_an_events_problem_is_the_general_rules_answer(
+    name: str, data: dict[str, Any], anonymous_id: str | None, max_name: int, max_data: int
+) -> None:
+    configured = settings(max_event_name_length=max_name, max_event_data_size=max_data)
+    event = OutgoingEvent(
+        kind="event" if anonymous_id is None else "anonymous",
+        name=name,
+        data=data,
+        timestamp=None,
+        id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        anonymous_id=anonymous_id,
+    )
+
+    if unsendable([name, data, anonymous_id]) is not None:
+        expected: str | None = "invalid_event"
+    elif event_too_large(name, data, configured):
+        expected = "event_too_large"
+    else:
+        expected = None
+    assert _event_problem(event, configured) == expected

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from builders import event, message, settings, user
 from hull_customerio.models.plan import Action
 from hull_customerio.rules.plan import plan_user_update
-from hull_customerio.rules.validation import validate_person, value_size
+from hull_customerio.rules.validation import plainly_valid, validate_person, value_size
 
 FITS = {"email": "ada@example.com", "hull_segments": ["Customers"]}
 
@@ -350,3 +350,64 @@ def test_event_data_size_edges(data: dict[object, object]) -> None:
     from hull_customerio._serialization import compact_json  # noqa: PLC0415
 
     assert value_size(data) == len(compact_json(data).encode())
+
+
+# -- the planner's shortcut: a person it calls plainly valid is one validate_person accepts --
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    customer_id=st.text(max_size=12),
+    attributes=st.dictionaries(st.text(max_size=12), _VALUES, max_size=6),
+    limits=st.fixed_dictionaries(
+        {
+            "max_attributes_per_person": st.integers(1, 8),
+            "max_identifier_value_length": st.integers(1, 20),
+            "max_attribute_name_length": st.integers(1, 20),
+            "max_attribute_value_length": st.integers(1, 40),
+        }
+    ),
+)
+def test_a_person_the_planner_calls_plainly_valid_is_valid(
+    customer_id: str, attributes: dict[str, Any], limits: dict[str, int]
+) -> None:
+    configured = settings(**limits)
+    names_fit = all(
+        name.isascii() and len(name) <= limits["max_attribute_name_length"] for name in attributes
+    )
+
+    if plainly_valid(customer_id, attributes, configured, names_fit):
+        assert validate_person(customer_id, attributes, configured) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain text", 2**63 - 1, -(2**63) + 1, 1.5e300, True, False, None, ["a", "b"]],
+)
+def test_values_of_the_usual_kinds_within_the_limits_are_plainly_valid(value: object) -> None:
+    configured = settings()
+
+    assert plainly_valid("id-1", {"a": value}, configured, names_fit=True)
+    assert validate_person("id-1", {"a": value}, configured) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["caf\u00e9", "\ud800", 2**63, float("nan"), {"nested": 1}, ["a", 1], "x" * 1001],
+)
+def test_other_values_are_left_to_the_full_check(value: object) -> None:
+    assert not plainly_valid("id-1", {"a": value}, settings(), names_fit=True)
+
+
+def test_names_not_known_to_fit_are_left_to_the_full_check() -> None:
+    assert not plainly_valid("id-1", {"a": 1}, settings(), names_fit=False)

@@ -21,6 +21,8 @@ _TRAITS_PREFIX = "traits_"
 _ACCOUNT_PREFIX = "account."
 _DATE_SUFFIXES = ("_at", "_date")
 MISSING: Any = object()
+#: The attributes every planned person may have besides the whitelisted ones.
+_BASE_ATTRIBUTES = ("email", "created_at", "hull_segments", "anonymous_id")
 
 
 def other_name(name: str) -> str:
@@ -49,7 +51,13 @@ class AttributeSelector(NamedTuple):
 class CompiledSettings:
     """The per-settings values the rules use for every user."""
 
-    __slots__ = ("attribute_selectors", "events_filter", "segment_ids", "user_id_mapping")
+    __slots__ = (
+        "attribute_names_fit",
+        "attribute_selectors",
+        "events_filter",
+        "segment_ids",
+        "user_id_mapping",
+    )
 
     def __init__(self, settings: Settings) -> None:
         # Imported here: attributes.py imports this module for its lookups.
@@ -66,6 +74,13 @@ class CompiledSettings:
                 )
             )
         self.attribute_selectors: tuple[AttributeSelector, ...] = tuple(selectors)
+        # Every name a planned person can have (the base attributes and each whitelisted
+        # one's Customer.io name): when all are ASCII within the limit, no person's name is
+        # checked again.
+        names = [*_BASE_ATTRIBUTES, *(selector.target for selector in selectors)]
+        self.attribute_names_fit: bool = all(
+            name.isascii() and len(name) <= settings.max_attribute_name_length for name in names
+        )
         self.events_filter: frozenset[str] = frozenset(settings.events_filter)
         self.segment_ids: frozenset[str] = frozenset(settings.synchronized_segments)
         self.user_id_mapping: tuple[str, str] = (

@@ -22,12 +22,11 @@ __all__ = [
 
 PAGE_EVENT = "page"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TIME_BITS = 48
-_RANDOM_BITS = 80
+#: A ULID's time part is 48 bits of milliseconds.
+_MAX_MILLIS = (1 << 48) - 1
 #: Every pair of Crockford characters, indexed by the 10 bits they encode.
 _CROCKFORD_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
-#: 130 bits (the 128-bit number, two zero bits on top) as 13 groups of 10, most significant first.
-_PAIR_SHIFTS = tuple(range(120, -1, -10))
+_sha256 = hashlib.sha256
 
 
 def event_ulid(key: str, millis: int | None) -> str:
@@ -37,11 +36,31 @@ def event_ulid(key: str, millis: int | None) -> str:
     ``0`` when the time is unknown) then the first 80 bits of SHA-256 of ``key``. The same Hull
     event always gets the same id, so Customer.io ignores a re-delivery.
     """
-    time_part = min(max(millis or 0, 0), (1 << _TIME_BITS) - 1)
-    random_part = int.from_bytes(hashlib.sha256(key.encode()).digest()[: _RANDOM_BITS // 8], "big")
-    number = (time_part << _RANDOM_BITS) | random_part
-    # Two characters (10 bits) per lookup: the same 26 characters in half the steps.
-    return "".join([_CROCKFORD_PAIRS[(number >> shift) & 1023] for shift in _PAIR_SHIFTS])
+    # The 130 encoded bits (two zero bits on top) are the time's 50 bits then two 40-bit
+    # halves of the hash; each is cut into 10-bit pairs of characters. Small ints, one lookup
+    # per pair: the same 26 characters as encoding the 128-bit number, at a fraction of the cost.
+    when = min(max(millis or 0, 0), _MAX_MILLIS)
+    digest = _sha256(key.encode()).digest()
+    high = int.from_bytes(digest[:5], "big")
+    low = int.from_bytes(digest[5:10], "big")
+    pairs = _CROCKFORD_PAIRS
+    return "".join(
+        (
+            pairs[when >> 40],
+            pairs[(when >> 30) & 1023],
+            pairs[(when >> 20) & 1023],
+            pairs[(when >> 10) & 1023],
+            pairs[when & 1023],
+            pairs[high >> 30],
+            pairs[(high >> 20) & 1023],
+            pairs[(high >> 10) & 1023],
+            pairs[high & 1023],
+            pairs[low >> 30],
+            pairs[(low >> 20) & 1023],
+            pairs[(low >> 10) & 1023],
+            pairs[low & 1023],
+        )
+    )
 
 
 def _event_key(event: HullEvent) -> str:

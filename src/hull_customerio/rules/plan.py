@@ -18,7 +18,13 @@ from .chunking import chunk_attributes
 from .events import is_whitelisted, to_anonymous_event, to_person_event
 from .hashing import person_hash
 from .segments import in_synchronized_segments
-from .validation import UNSENDABLE_ERRORS, event_too_large, validate_person
+from .validation import (
+    UNSENDABLE_ERRORS,
+    event_too_large,
+    flat_object_size,
+    plainly_valid,
+    validate_person,
+)
 from .writeback import deletion_traits, hull_claims, identify_traits
 
 __all__ = ["EVENT_REASON_MESSAGES", "REASON_MESSAGES", "plan_user_update"]
@@ -101,6 +107,7 @@ class _Planner:
         self.data = message.user.to_dict()
         self.compiled = compiled(settings)
         self.events_filter = self.compiled.events_filter
+        self.claims = hull_claims(message.user, settings.user_id_mapping)
 
     def plan(self) -> UserPlan:
         settings, data = self.settings, self.data
@@ -174,14 +181,13 @@ class _Planner:
                 outcome = convert(event)
             except UNSENDABLE_ERRORS:
                 outcome = "invalid_event"
-            if not isinstance(outcome, str) and _unsendable_event(outcome):
-                outcome = "invalid_event"
-            if isinstance(outcome, str):
-                skipped.append((event.event, outcome))
-            elif event_too_large(outcome.name, outcome.data, self.settings):
-                skipped.append((event.event, "event_too_large"))
-            else:
-                events.append(outcome)
+            if not isinstance(outcome, str):
+                problem = _event_problem(outcome, self.settings)
+                if problem is None:
+                    events.append(outcome)
+                    continue
+                outcome = problem
+            skipped.append((event.event, outcome))
         return events, skipped
 
     def person_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
@@ -227,7 +233,7 @@ class _Planner:
             events=events,
             skipped_events=skipped,
             hash=digest,
-            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+            hull_claims=self.claims,
         )
 
     def delete(self, mapped_id: str | None) -> UserPlan:
@@ -247,7 +253,7 @@ class _Planner:
             customer_id=customer_id,
             skipped_events=self.not_sent("left_segments"),
             traits=deletion_traits(self.now),
-            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+            hull_claims=self.claims,
         )
 
     def identify(
@@ -260,7 +266,7 @@ class _Planner:
         events: list[OutgoingEvent],
         skipped: list[tuple[str, str]],
     ) -> UserPlan:
-        errors = validate_person(customer_id, attributes, self.settings) + self.claim_problems()
+        errors = self.person_problems(customer_id, attributes) + self.claim_problems()
         if errors:
             return self.error(customer_id, attributes, errors, digest)
         return UserPlan(
@@ -275,16 +281,21 @@ class _Planner:
             skipped_events=skipped,
             hash=digest,
             traits=identify_traits(customer_id, attributes, digest, self.now),
-            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+            hull_claims=self.claims,
         )
+
+    def person_problems(self, customer_id: str, attributes: dict[str, Any]) -> list[str]:
+        """`validate_person`'s answer; a person plainly within every limit skips the full check."""
+        if plainly_valid(customer_id, attributes, self.settings, self.compiled.attribute_names_fit):
+            return []
+        return validate_person(customer_id, attributes, self.settings)
 
     def claim_problems(self) -> list[str]:
         """The identity claims Hull could not be sent (text that is not valid Unicode)."""
-        claims = hull_claims(self.user, self.settings.user_id_mapping)
         return [
             f"The user's {name} is not valid Unicode text."
-            for name, value in claims.items()
-            if not is_encodable(value)
+            for name, value in self.claims.items()
+            if not (value.isascii() or is_encodable(value))
         ]
 
     def error(
@@ -299,7 +310,7 @@ class _Planner:
             attributes=attributes,
             skipped_events=self.not_sent("invalid_attributes"),
             hash=digest,
-            hull_claims=hull_claims(self.user, self.settings.user_id_mapping),
+            hull_claims=self.claims,
             errors=errors,
         )
 
@@ -307,9 +318,22 @@ class _Planner:
 _UNSENDABLE_PERSON = "The user's attributes cannot be encoded as JSON."
 
 
-def _unsendable_event(event: OutgoingEvent) -> bool:
-    """Whether JSON cannot carry the event: its name, data or anonymous id."""
-    return unsendable([event.name, event.data, event.anonymous_id]) is not None
+def _event_problem(event: OutgoingEvent, settings: Settings) -> str | None:
+    """Why the event cannot be sent (``invalid_event``, ``event_too_large``), or ``None``.
+
+    ``invalid_event``: JSON cannot carry its name, data or anonymous id. ``event_too_large``:
+    see `event_too_large`. Data of the usual flat shape with ASCII name and anonymous id is
+    measured in one pass (such data is always sendable); anything else by the general rules.
+    """
+    name, anonymous_id = event.name, event.anonymous_id
+    size = flat_object_size(event.data)
+    if size is None or not name.isascii() or not (anonymous_id is None or anonymous_id.isascii()):
+        if unsendable([name, event.data, anonymous_id]) is not None:
+            return "invalid_event"
+        return "event_too_large" if event_too_large(name, event.data, settings) else None
+    if len(name) > settings.max_event_name_length or size > settings.max_event_data_size:
+        return "event_too_large"
+    return None
 
 
 def _anonymous_id(user_anonymous_ids: list[str], event: HullEvent) -> str | None:

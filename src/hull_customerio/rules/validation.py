@@ -46,7 +46,7 @@ def value_size(value: Any) -> int:
         if size is not None:
             return size
     elif type(value) is dict:
-        size = _flat_object_size(value)
+        size = flat_object_size(value)
         if size is not None:
             return size
     problem = unsendable(value)
@@ -60,7 +60,7 @@ def _plain_string(text: str) -> bool:
     return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
-def _flat_object_size(mapping: dict[Any, Any]) -> int | None:
+def flat_object_size(mapping: dict[Any, Any]) -> int | None:
     """The compact-JSON size of a flat object, without serialising it; ``None``: not flat.
 
     Flat: plain-string keys (see `_plain_string`) and values that are plain strings,
@@ -110,6 +110,46 @@ def _plain_strings_size(values: list[Any]) -> int | None:
             return None
         size += len(item) + 2
     return size if values else 2
+
+
+#: Ints of up to 64 bits print in at most 20 characters (``-9223372036854775808``).
+_SHORT_INT_BITS = 64
+
+
+def plainly_valid(
+    customer_id: str, attributes: Mapping[str, Any], settings: Settings, names_fit: bool
+) -> bool:
+    """Whether the person is within every limit `validate_person` checks, told in one cheap
+    pass over values of the usual kinds; ``False`` means "not sure": ask `validate_person`.
+
+    ``names_fit``: the caller knows every attribute name is ASCII and within
+    ``max_attribute_name_length`` (the planner knows its names from the settings).
+    """
+    if not names_fit or len(attributes) > settings.max_attributes_per_person:
+        return False
+    if not customer_id.isascii() or len(customer_id) > settings.max_identifier_value_length:
+        return False
+    max_value = settings.max_attribute_value_length
+    if max_value < 24:  # below the longest float or bool: every value needs measuring
+        return False
+    for value in attributes.values():
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() or len(value) > max_value:
+                return False
+        elif kind is int:
+            if value.bit_length() > _SHORT_INT_BITS - 1:  # up to 20 characters, fits in 24
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is list:
+            size = _plain_strings_size(value)
+            if size is None or size > max_value:
+                return False
+        elif value is not None and kind is not bool:
+            return False
+    return True
 
 
 def _size(text_or_value: Any, *, text: bool = False) -> int | None:

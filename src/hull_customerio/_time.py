@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 __all__ = ["format_iso", "parse_iso", "to_unix_millis", "to_unix_seconds", "utc_now"]
 
@@ -32,7 +32,9 @@ _MILLISECONDS_THRESHOLD = 100_000_000_000
 _MAX_SECONDS = 253_402_300_799
 _UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
+# Naive on purpose: the commonest form is read without its "Z" and counted from this.
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001
+_from_isoformat = datetime.fromisoformat
 
 
 def parse_iso(value: str) -> datetime | None:
@@ -91,20 +93,17 @@ def _parse_common(text: str) -> datetime | None:
 
 
 def _common_millis(text: str) -> int | None:
-    """Unix milliseconds of the commonest form (see `_parse_common`), computed from its
-    fields without building a datetime; ``None``: not that form, or a field out of range
-    (the general rule then decides, as it always did).
+    """Unix milliseconds of the commonest form (see `_parse_common`), without building an aware
+    datetime; ``None``: not that form, or a field out of range (the general rule then decides,
+    as it always did).
     """
-    if text[-1:] != "Z" or _COMMON.fullmatch(text) is None:
-        return None
-    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if hour > 23 or minute > 59 or second > 59:
-        return None
+    if text[-1:] != "Z" or _COMMON.fullmatch(text) is None or text[11:13] > "23":
+        return None  # (some Pythons read hour 24 as the next midnight; the general rule won't)
     try:
-        days = date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EPOCH_DAY
-    except ValueError:  # month 13, February 30th...
+        delta = _from_isoformat(text[:19]) - _NAIVE_EPOCH
+    except ValueError:  # month 13, February 30th, second 60...
         return None
-    millis = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000
+    millis = (delta.days * 86_400 + delta.seconds) * 1000
     return millis + int(text[20:23]) if len(text) == 24 else millis
 
 

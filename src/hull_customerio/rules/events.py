@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from .._serialization import canonical_json
 from .._time import to_unix_millis
@@ -100,34 +100,27 @@ def page_referrer(event: HullEvent) -> str | None:
     )
 
 
-def _parts(event: HullEvent) -> tuple[str, dict[str, Any], str] | None:
-    """(name, data, type) of the Customer.io event, or ``None`` for a page view without url."""
-    data = dict(event.properties)
-    if event.event != PAGE_EVENT:
-        return event.event, data, "event"
-    url = page_url(event)
-    if url is None:
-        return None
-    referrer = page_referrer(event)
-    if referrer is not None:
-        data["referrer"] = referrer
-    return url, data, "page"
-
-
 def to_person_event(event: HullEvent) -> OutgoingEvent | None:
     """The Customer.io event (or page view) of an identified person; ``None``: page without url."""
-    parts = _parts(event)
-    if parts is None:
-        return None
-    name, data, type_ = parts
+    name = event.event
+    data = dict(event.properties)
+    kind: Literal["event", "page"] = "event"
+    if name == PAGE_EVENT:
+        url = page_url(event)
+        if url is None:
+            return None
+        referrer = page_referrer(event)
+        if referrer is not None:
+            data["referrer"] = referrer
+        name, kind = url, "page"
     millis = to_unix_millis(event.created_at, numeric_strings=True)
     return OutgoingEvent(
-        kind="page" if type_ == "page" else "event",
+        kind=kind,
         name=name,
         data=data,
         timestamp=None if millis is None else millis // 1000,
         id=event_ulid(_event_key(event), millis),
-        type="page" if type_ == "page" else "event",
+        type=kind,
         source_event_id=event.event_id,
     )
 

@@ -15,7 +15,7 @@ from ..settings import Settings
 from ._compiled import compiled, lookup
 from .attributes import attributes_of
 from .chunking import chunk_attributes
-from .events import is_whitelisted, to_anonymous_event, to_person_event
+from .events import to_anonymous_event, to_person_event
 from .hashing import person_hash
 from .segments import in_synchronized_segments
 from .validation import (
@@ -165,24 +165,28 @@ class _Planner:
         )  # rule 10
 
     def sort_events(
-        self, convert: Callable[[HullEvent], OutgoingEvent | str]
+        self, convert: Callable[[HullEvent], OutgoingEvent | str | None]
     ) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
         """Events to send and ``(name, reason)`` of the others, both in arrival order.
 
-        ``convert`` turns a whitelisted event into what to send, or the reason it is skipped.
+        ``convert`` turns a whitelisted event into what to send, or the reason it is skipped
+        (``None``: a page view without url).
         """
         events: list[OutgoingEvent] = []
         skipped: list[tuple[str, str]] = []
+        events_filter, settings = self.events_filter, self.settings
         for event in self.message.events:
-            if not is_whitelisted(event, self.events_filter):
+            if event.event not in events_filter:  # see is_whitelisted
                 skipped.append((event.event, "not_whitelisted"))
                 continue
             try:
                 outcome = convert(event)
             except UNSENDABLE_ERRORS:
                 outcome = "invalid_event"
-            if not isinstance(outcome, str):
-                problem = _event_problem(outcome, self.settings)
+            if outcome is None:
+                outcome = "page_without_url"
+            elif not isinstance(outcome, str):
+                problem = _event_problem(outcome, settings)
                 if problem is None:
                     events.append(outcome)
                     continue
@@ -191,16 +195,16 @@ class _Planner:
         return events, skipped
 
     def person_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
-        return self.sort_events(lambda event: to_person_event(event) or "page_without_url")
+        return self.sort_events(to_person_event)
 
     def anonymous_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
         user_anonymous_ids = self.user.anonymous_ids
 
-        def convert(event: HullEvent) -> OutgoingEvent | str:
+        def convert(event: HullEvent) -> OutgoingEvent | str | None:
             anonymous_id = _anonymous_id(user_anonymous_ids, event)
             if anonymous_id is None:
                 return "no_identifier"
-            return to_anonymous_event(event, anonymous_id) or "page_without_url"
+            return to_anonymous_event(event, anonymous_id)
 
         return self.sort_events(convert)
 

@@ -92,8 +92,8 @@ def _parse_common(text: str) -> datetime | None:
         return None
 
 
-def _common_millis(text: str) -> int | None:
-    """Unix milliseconds of the commonest form (see `_parse_common`), without building an aware
+def common_millis(text: str) -> int | None:
+    """Unix milliseconds of the commonest form (see `_parse_common`) without building an aware
     datetime; ``None``: not that form, or a field out of range (the general rule then decides,
     as it always did).
     """
@@ -131,7 +131,7 @@ def to_unix_millis(value: object, *, numeric_strings: bool = False) -> int | Non
     if isinstance(value, (int, float)):
         return _from_epoch(value)
     if isinstance(value, str):
-        millis = _common_millis(value)
+        millis = common_millis(value)
         if millis is not None:
             return millis
         moment = parse_iso(value)

@@ -89,6 +89,15 @@ class HullAttributes(Mapping[str, Any]):
         return dict(self._data)
 
 
+def attribute_data(attributes: HullAttributes) -> Mapping[str, Any]:
+    """The attributes as they arrived, without copying them: for reading only.
+
+    The rules read every user's attributes several times per plan; `HullAttributes.to_dict`
+    would copy them for each user.
+    """
+    return attributes._data  # this module's own class
+
+
 class HullAccount(HullAttributes):
     """The attributes of the Hull account a user belongs to."""
 

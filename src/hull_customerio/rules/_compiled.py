@@ -11,6 +11,7 @@ code computed.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..settings import Settings
@@ -30,7 +31,7 @@ def other_name(name: str) -> str:
     return name[len(_TRAITS_PREFIX) :] if name.startswith(_TRAITS_PREFIX) else _TRAITS_PREFIX + name
 
 
-def lookup(data: dict[str, Any], name: str, other: str, default: Any = None) -> Any:
+def lookup(data: Mapping[str, Any], name: str, other: str, default: Any = None) -> Any:
     """``data[name]``, else ``data[other]``, else ``default``: how Hull attributes are read."""
     value = data.get(name, MISSING)
     if value is MISSING:

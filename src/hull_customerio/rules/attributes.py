@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._time import to_unix_seconds
-from ..models.hull import UserUpdateMessage
+from ..models.hull import UserUpdateMessage, attribute_data
 from ..settings import Settings
 from ._compiled import MISSING, compiled, lookup
 from .segments import segment_names
@@ -67,7 +68,7 @@ def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str
 
 
 def attributes_of(
-    message: UserUpdateMessage, settings: Settings, user_data: dict[str, Any]
+    message: UserUpdateMessage, settings: Settings, user_data: Mapping[str, Any]
 ) -> dict[str, Any]:
     """`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
     user = message.user
@@ -79,14 +80,15 @@ def attributes_of(
     if settings.anonymous_events and user.anonymous_ids:
         attributes["anonymous_id"] = user.anonymous_ids[0]
 
-    account = message.account.to_dict() if message.account is not None else {}
+    account = attribute_data(message.account) if message.account is not None else {}
     # Each whitelisted name was resolved once per settings (where it is read, its other form
     # with or without ``traits_``, its Customer.io name, whether it is a date).
+    user_get, account_get = user_data.get, account.get
     for from_account, key, other, target, is_date in compiled(settings).attribute_selectors:
-        source = account if from_account else user_data
-        value = source.get(key, MISSING)
+        get = account_get if from_account else user_get
+        value = get(key, MISSING)
         if value is MISSING:
-            value = source.get(other, MISSING)
+            value = get(other, MISSING)
             if value is MISSING:
                 continue
         if is_date:

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from .._serialization import canonical_json
+from .._time import common_millis as _common_millis
 from .._time import to_unix_millis
 from ..models.hull import HullEvent
 from ..models.plan import OutgoingEvent
@@ -39,10 +40,9 @@ def event_ulid(key: str, millis: int | None) -> str:
     # The 130 encoded bits (two zero bits on top) are the time's 50 bits then two 40-bit
     # halves of the hash; each is cut into 10-bit pairs of characters. Small ints, one lookup
     # per pair: the same 26 characters as encoding the 128-bit number, at a fraction of the cost.
-    when = min(max(millis or 0, 0), _MAX_MILLIS)
-    digest = _sha256(key.encode()).digest()
-    high = int.from_bytes(digest[:5], "big")
-    low = int.from_bytes(digest[5:10], "big")
+    when = 0 if millis is None or millis < 0 else min(millis, _MAX_MILLIS)
+    hashed = int.from_bytes(_sha256(key.encode()).digest()[:10], "big")
+    high, low = hashed >> 40, hashed & 0xFF_FFFF_FFFF
     pairs = _CROCKFORD_PAIRS
     return "".join(
         (
@@ -70,33 +70,33 @@ def _event_key(event: HullEvent) -> str:
     return canonical_json([event.event, event.created_at, event.properties])
 
 
-def _first_string(*candidates: object) -> str | None:
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate
-    return None
+def _usable(candidate: object) -> str | None:
+    return candidate if isinstance(candidate, str) and candidate.strip() else None
 
 
 def _nested(mapping: Mapping[str, Any], outer: str, inner: str) -> object:
     value = mapping.get(outer)
-    return value.get(inner) if isinstance(value, Mapping) else None
+    if type(value) is dict or isinstance(value, Mapping):  # the exact type first: no ABC check
+        return value.get(inner)
+    return None
 
 
 def page_url(event: HullEvent) -> str | None:
     """``properties.url``, else ``context.page_url``, else ``context.page.url``."""
-    return _first_string(
-        event.properties.get("url"),
-        event.context.get("page_url"),
-        _nested(event.context, "page", "url"),
+    # Each candidate is only looked at when the ones before it are unusable.
+    return (
+        _usable(event.properties.get("url"))
+        or _usable(event.context.get("page_url"))
+        or _usable(_nested(event.context, "page", "url"))
     )
 
 
 def page_referrer(event: HullEvent) -> str | None:
     """``properties.referrer``, else ``context.referrer_url``, else ``context.referrer.url``."""
-    return _first_string(
-        event.properties.get("referrer"),
-        event.context.get("referrer_url"),
-        _nested(event.context, "referrer", "url"),
+    return (
+        _usable(event.properties.get("referrer"))
+        or _usable(event.context.get("referrer_url"))
+        or _usable(_nested(event.context, "referrer", "url"))
     )
 
 
@@ -113,7 +113,11 @@ def to_person_event(event: HullEvent) -> OutgoingEvent | None:
         if referrer is not None:
             data["referrer"] = referrer
         name, kind = url, "page"
-    millis = to_unix_millis(event.created_at, numeric_strings=True)
+    created_at = event.created_at
+    # The commonest timestamp form first, without the general rule's type checks.
+    millis = _common_millis(created_at) if type(created_at) is str else None
+    if millis is None:
+        millis = to_unix_millis(created_at, numeric_strings=True)
     return OutgoingEvent(
         kind=kind,
         name=name,

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._serialization import is_encodable, unsendable
 from .._time import utc_now
-from ..models.hull import HullEvent, UserUpdateMessage
+from ..models.hull import HullEvent, UserUpdateMessage, attribute_data
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..settings import Settings
 from ._compiled import compiled, lookup
@@ -103,8 +103,8 @@ class _Planner:
         self.batch = batch
         self.now = now
         self.user = message.user
-        # The user's attributes as a plain dict, read with `lookup` (either form of a name).
-        self.data = message.user.to_dict()
+        # The user's attributes as they arrived, read with `lookup` (either form of a name).
+        self.data = attribute_data(message.user)
         self.compiled = compiled(settings)
         self.events_filter = self.compiled.events_filter
         self.claims = hull_claims(message.user, settings.user_id_mapping)

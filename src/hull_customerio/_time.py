@@ -35,6 +35,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 # Naive on purpose: the commonest form is read without its "Z" and counted from this.
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001
 _from_isoformat = datetime.fromisoformat
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def parse_iso(value: str) -> datetime | None:
@@ -100,10 +101,9 @@ def common_millis(text: str) -> int | None:
     if text[-1:] != "Z" or _COMMON.fullmatch(text) is None or text[11:13] > "23":
         return None  # (some Pythons read hour 24 as the next midnight; the general rule won't)
     try:
-        delta = _from_isoformat(text[:19]) - _NAIVE_EPOCH
+        millis = (_from_isoformat(text[:19]) - _NAIVE_EPOCH) // _MILLISECOND
     except ValueError:  # month 13, February 30th, second 60...
         return None
-    millis = (delta.days * 86_400 + delta.seconds) * 1000
     return millis + int(text[20:23]) if len(text) == 24 else millis
 
 

@@ -6,8 +6,11 @@ import gc
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 from golden_plans import GOLDEN_PATH, dumps, plan_case, plan_dict
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hull_customerio.models.hull import UserUpdateMessage
 from hull_customerio.rules import _compiled
@@ -113,3 +116,51 @@ def test_threads_planning_with_shared_and_fresh_settings_get_the_serial_plans() 
 
         assert list(shared_results) == expected
         assert list(fresh_results) == expected
+
+
+# -- the generated whitelist reader reads what the loop reads --
+
+_NAMES = st.sampled_from(
+    ["plan", "traits_plan", "signed_up_at", "traits_signed_up_at", "account.tier", "id", "a/b"]
+) | st.text(max_size=8)
+_DATA = st.dictionaries(
+    _NAMES.map(lambda name: name.removeprefix("account.")),
+    st.none() | st.integers() | st.text(max_size=6) | st.sampled_from(["2024-01-15T10:00:00Z"]),
+    max_size=8,
+)
+
+
+@given(names=st.lists(_NAMES, max_size=8, unique=True), user=_DATA, account=_DATA)
+def test_the_generated_reader_reads_what_the_loop_reads(
+    names: list[str], user: dict[str, Any], account: dict[str, Any]
+) -> None:
+    selectors = compiled(Settings(synchronized_attributes=names)).attribute_selectors
+    generated: dict[str, Any] = {}
+    looped: dict[str, Any] = {}
+
+    _compiled.whitelist_reader(selectors)(user.get, account.get, generated)
+    _compiled._loop_reader(selectors)(user.get, account.get, looped)
+
+    assert list(generated.items()) == list(looped.items())
+
+
+def test_names_that_are_not_identifiers_are_read_as_they_are() -> None:
+    names = ["it's", 'say "hi"', "back\\slash", "new\nline", "caf\u00e9", "x\x00y"]
+    selectors = compiled(Settings(synchronized_attributes=names)).attribute_selectors
+    user = {name: number for number, name in enumerate(names)}
+    read: dict[str, Any] = {}
+
+    _compiled.whitelist_reader(selectors)(user.get, {}.get, read)
+
+    assert list(read.values()) == list(range(len(names)))
+
+
+def test_a_whitelist_beyond_the_generated_size_is_read_by_the_loop(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_compiled, "GENERATED_AT_MOST", 2)
+    settings = Settings(synchronized_attributes=["a", "b", "c_at"])
+    user = {"traits_a": 1, "b": 2, "c_at": "2024-01-15T10:00:00Z"}
+    read: dict[str, Any] = {}
+
+    compiled(settings).read_whitelisted(user.get, {}.get, read)
+
+    assert read == {"a": 1, "b": 2, "c_at": 1705312800}

@@ -11,7 +11,7 @@ code computed.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ..settings import Settings
@@ -56,6 +56,7 @@ class CompiledSettings:
         "attribute_names_fit",
         "attribute_selectors",
         "events_filter",
+        "read_whitelisted",
         "segment_ids",
         "user_id_mapping",
     )
@@ -75,6 +76,7 @@ class CompiledSettings:
                 )
             )
         self.attribute_selectors: tuple[AttributeSelector, ...] = tuple(selectors)
+        self.read_whitelisted: WhitelistReader = whitelist_reader(self.attribute_selectors)
         # Every name a planned person can have (the base attributes and each whitelisted
         # one's Customer.io name): when all are ASCII within the limit, no person's name is
         # checked again.
@@ -88,6 +90,72 @@ class CompiledSettings:
             settings.user_id_mapping,
             other_name(settings.user_id_mapping),
         )
+
+
+#: ``read(user_get, account_get, attributes)``: copy each whitelisted attribute the user (read
+#: with ``user_get``) or account (``account_get``) has into ``attributes``, in whitelist order.
+Getter = Callable[[str, Any], Any]
+WhitelistReader = Callable[[Getter, Getter, dict[str, Any]], None]
+#: Past this many whitelisted attributes the reader is a loop (straight-line code would be long).
+GENERATED_AT_MOST = 1_000
+
+
+def whitelist_reader(selectors: tuple[AttributeSelector, ...]) -> WhitelistReader:
+    """The function that reads the whitelisted attributes of a user, for these selectors.
+
+    Reading them is most of a plan's own work, and every user of a batch reads the same names.
+    So the reader is generated once per settings as straight-line code, each name a constant,
+    without the loop's unpacking and branching (as attrs and cattrs generate their methods).
+    Each step is the loop's: the name, else its other form; a date is cast to unix seconds.
+    Names are written with ``repr``, which makes any string a literal.
+    """
+    from .._time import to_unix_seconds  # noqa: PLC0415  # _time is light; kept next to its use
+
+    if len(selectors) > GENERATED_AT_MOST:
+        return _loop_reader(selectors)
+    lines = ["def read(user_get, account_get, attributes):"]
+    for selector in selectors:
+        get = "account_get" if selector.from_account else "user_get"
+        lines += [
+            f"    value = {get}({selector.name!r}, MISSING)",
+            "    if value is MISSING:",
+            f"        value = {get}({selector.other!r}, MISSING)",
+            "    if value is not MISSING:",
+        ]
+        if selector.is_date:
+            cast = "value if seconds is None else seconds"
+            lines += [
+                "        seconds = to_unix_seconds(value)",
+                f"        attributes[{selector.target!r}] = {cast}",
+            ]
+        else:
+            lines.append(f"        attributes[{selector.target!r}] = value")
+    lines.append("    return None")
+    namespace: dict[str, Any] = {"MISSING": MISSING, "to_unix_seconds": to_unix_seconds}
+    exec(compile("\n".join(lines), "<whitelist reader>", "exec"), namespace)  # noqa: S102
+    reader: WhitelistReader = namespace["read"]
+    return reader
+
+
+def _loop_reader(selectors: tuple[AttributeSelector, ...]) -> WhitelistReader:
+    """`whitelist_reader` as a loop over the selectors."""
+    from .._time import to_unix_seconds  # noqa: PLC0415
+
+    def read(user_get: Getter, account_get: Getter, attributes: dict[str, Any]) -> None:
+        for from_account, key, other, target, is_date in selectors:
+            get = account_get if from_account else user_get
+            value = get(key, MISSING)
+            if value is MISSING:
+                value = get(other, MISSING)
+                if value is MISSING:
+                    continue
+            if is_date:
+                seconds = to_unix_seconds(value)
+                if seconds is not None:
+                    value = seconds
+            attributes[target] = value
+
+    return read
 
 
 # Keyed by id(), not by the settings' value: hashing a Settings hashes every field, which costs

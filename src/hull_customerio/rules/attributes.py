@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._time import to_unix_seconds
+from .._time import common_millis, to_unix_seconds
 from ..models.hull import UserUpdateMessage, attribute_data
 from ..settings import Settings
-from ._compiled import MISSING, compiled, lookup
+from ._compiled import compiled, lookup
 from .segments import segment_names
 
 __all__ = ["ACCOUNT_PREFIX", "attribute_name", "build_attributes", "cast_date"]
@@ -73,27 +73,19 @@ def attributes_of(
     """`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
     user = message.user
     attributes: dict[str, Any] = {"email": lookup(user_data, "email", "traits_email")}
-    created_at = to_unix_seconds(user.created_at)
-    if created_at is not None:
-        attributes["created_at"] = created_at
+    created_at = user.created_at
+    # The commonest timestamp form first, without the general rule's type checks.
+    millis = common_millis(created_at) if type(created_at) is str else None
+    seconds = millis // 1000 if millis is not None else to_unix_seconds(created_at)
+    if seconds is not None:
+        attributes["created_at"] = seconds
     attributes["hull_segments"] = segment_names(message)
     if settings.anonymous_events and user.anonymous_ids:
         attributes["anonymous_id"] = user.anonymous_ids[0]
 
     account = attribute_data(message.account) if message.account is not None else {}
     # Each whitelisted name was resolved once per settings (where it is read, its other form
-    # with or without ``traits_``, its Customer.io name, whether it is a date).
-    user_get, account_get = user_data.get, account.get
-    for from_account, key, other, target, is_date in compiled(settings).attribute_selectors:
-        get = account_get if from_account else user_get
-        value = get(key, MISSING)
-        if value is MISSING:
-            value = get(other, MISSING)
-            if value is MISSING:
-                continue
-        if is_date:
-            seconds = to_unix_seconds(value)
-            if seconds is not None:
-                value = seconds
-        attributes[target] = value
+    # with or without ``traits_``, its Customer.io name, whether it is a date), and the reading
+    # compiled into one function.
+    compiled(settings).read_whitelisted(user_data.get, account.get, attributes)
     return attributes

@@ -138,22 +138,25 @@ def plainly_valid(
     max_value = settings.max_attribute_value_length
     if max_value < 24:  # below the longest float or bool: every value needs measuring
         return False
+    isfinite = math.isfinite
     for value in attributes.values():
         kind = type(value)
         if kind is str:
-            if not value.isascii() or len(value) > max_value:
+            if len(value) > max_value or not value.isascii():
                 return False
         elif kind is int:
             if value.bit_length() > _SHORT_INT_BITS - 1:  # up to 20 characters, fits in 24
                 return False
+        elif kind is bool or value is None:
+            continue
         elif kind is float:
-            if not math.isfinite(value):
+            if not isfinite(value):
                 return False
         elif kind is list:
             size = _plain_strings_size(value)
             if size is None or size > max_value:
                 return False
-        elif value is not None and kind is not bool:
+        else:
             return False
     return True
 

@@ -47,14 +47,15 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _COMPACT_STRICT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _one_shot(encoder: json.JSONEncoder) -> Callable[[object], str]:
+def one_shot(encoder: json.JSONEncoder) -> Callable[[object], str]:
     """``encoder.encode``, calling the C encoder directly when there is one (CPython).
 
     ``JSONEncoder.encode`` builds a C encoder for every call, after a closure and a dict of
     its own; the direct call is the same encoder with the same options, so the same text, at
-    a fraction of the overhead (planning hashes every user). The one difference: a value that
-    contains itself overflows the recursion limit (``RecursionError``) instead of being
-    reported as circular (``ValueError``); either way it is not JSON.
+    a fraction of the overhead (planning hashes every user, every request body is encoded).
+    It skips the check for values that contain themselves (the check's dict cannot be
+    shared): such a value overflows the recursion limit instead, and is then encoded again by
+    ``encoder.encode`` so that it raises what it always raised.
     """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # no C accelerator: the pure-Python encoder
@@ -63,7 +64,7 @@ def _one_shot(encoder: json.JSONEncoder) -> Callable[[object], str]:
         json.encoder.encode_basestring
     )  # fmt: skip
     c_encoder = make(
-        None,  # no circular check: it shares a dict between calls; see above
+        None,  # no circular check; see above
         encoder.default,
         quote,
         None,
@@ -76,14 +77,17 @@ def _one_shot(encoder: json.JSONEncoder) -> Callable[[object], str]:
     join = "".join
 
     def encode(value: object) -> str:
-        return join(c_encoder(value, 0))
+        try:
+            return join(c_encoder(value, 0))
+        except RecursionError:
+            return encoder.encode(value)  # circular (ValueError) or truly deep (RecursionError)
 
     return encode
 
 
-_canonical = _one_shot(_CANONICAL)
-_compact = _one_shot(_COMPACT)
-_compact_strict = _one_shot(_COMPACT_STRICT)
+_canonical = one_shot(_CANONICAL)
+_compact = one_shot(_COMPACT)
+_compact_strict = one_shot(_COMPACT_STRICT)
 
 
 def canonical_json(value: object) -> str:

@@ -51,12 +51,23 @@ def test_objects_json_cannot_carry_are_refused() -> None:
         canonical_json({"a": object()})
 
 
-def test_a_value_containing_itself_is_refused() -> None:
+def test_a_value_containing_itself_is_refused_as_json_dumps_refuses_it() -> None:
     looped: list[object] = []
     looped.append(looped)
 
-    with pytest.raises((ValueError, RecursionError)):
+    with pytest.raises(ValueError, match="Circular reference"):
         compact_json(looped)
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json({"a": looped})
+
+
+def test_nesting_deeper_than_the_recursion_limit_is_refused() -> None:
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    with pytest.raises(RecursionError):
+        canonical_json(deep)
 
 
 def test_non_finite_numbers_are_written_as_json_dumps_writes_them() -> None:

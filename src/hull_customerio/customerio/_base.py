@@ -32,6 +32,7 @@ from .._ratelimit import (
     sync_limiter,
 )
 from .._retry import RetryPolicy, parse_retry_after
+from .._serialization import one_shot
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -146,6 +147,7 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
 )
+_encode = one_shot(_ENCODER)
 
 
 def dumps(payload: Any) -> bytes:
@@ -155,7 +157,7 @@ def dumps(payload: Any) -> bytes:
         TypeError: a value JSON cannot represent.
         ValueError: ``NaN`` or an infinity (not valid JSON; Customer.io would reject it).
     """
-    return _ENCODER.encode(payload).encode("utf-8")
+    return _encode(payload).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------- requests

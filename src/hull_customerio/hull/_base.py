@@ -21,6 +21,7 @@ import attrs
 import httpx
 
 from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy, parse_retry_after
+from hull_customerio._serialization import one_shot
 from hull_customerio.errors import (
     APIConnectionError,
     APIError,
@@ -98,6 +99,14 @@ def _json_default(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
+# Built once: json.dumps with options builds an encoder for every call (every queued message).
+_encode = one_shot(
+    json.JSONEncoder(
+        separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+    )
+)
+
+
 def encode_json(document: object) -> bytes:
     """Compact UTF-8 JSON; datetimes become ISO-8601 UTC and dates ``YYYY-MM-DD``.
 
@@ -106,13 +115,7 @@ def encode_json(document: object) -> bytes:
             type, never the value).
     """
     try:
-        return json.dumps(
-            document,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-            default=_json_default,
-        ).encode("utf-8")
+        return _encode(document).encode("utf-8")
     except TypeError as exc:
         problem = f"a value of type {exc.args[0] if exc.args else '?'} is not JSON"
     except UnicodeEncodeError:

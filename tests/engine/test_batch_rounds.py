@@ -122,3 +122,79 @@ def test_batch_mode_posts_anonymous_events_to_the_v1_endpoint(httpx_mock: HTTPXM
     assert (body["name"], body["anonymous_id"]) == ("Signed Up", "anon-1")
     assert "identifiers" not in body
     assert report.outcomes[0].calls == ["anonymous"]
+
+
+# -- write-backs may start once a user's person calls are settled (issue 16) --
+
+
+def _answer_all(round_: _core.BatchRound, refused: set[int] = frozenset()) -> dict[int, Any]:
+    error = _core.BatchOperationError("refused")
+    answers: dict[int, dict[int, Any]] = {}
+    for owner, position in round_.owners:
+        answers.setdefault(owner, {})[position] = error if owner in refused else None
+    for owner, position, _ in round_.calls:
+        answers.setdefault(owner, {})[position] = None
+    return answers
+
+
+def test_users_settled_by_a_round_are_named_in_the_next_one() -> None:
+    config = settings(
+        events_filter=["Signed Up"],
+        synchronized_attributes=["plan", "seats", "tier"],
+        max_attributes_per_call=2,
+    )
+    plans = [
+        hc.plan_user_update(m, config)
+        for m in (
+            message(user(external_id="a"), events=[event("Signed Up")]),  # 1 chunk, an event
+            message(user(external_id="b"), events=[event("Signed Up")]),  # identify refused
+            message(
+                user(external_id="c", plan="pro", seats=3, tier=1), events=[event("Signed Up")]
+            ),
+            message(user(external_id="d")),  # 1 chunk, no event
+        )
+    ]
+    assert [len(plan.chunks) for plan in plans] == [1, 1, 3, 1]
+    rounds = _core.batch_steps(plans)
+
+    first = next(rounds)
+    assert first.settled == []  # nothing is answered yet
+    second = rounds.send(_answer_all(first, refused={1}))
+    # a and d are done with their person (d with everything); b's identify failed; c has
+    # chunks left.
+    assert second.settled == [0, 3]
+    third = rounds.send(_answer_all(second))
+    assert third.settled == []
+    fourth = rounds.send(_answer_all(third))
+    assert fourth.settled == [2]  # c's last chunk was answered: its event follows
+    try:
+        rounds.send(_answer_all(fourth))
+    except StopIteration as stop:
+        executions = stop.value
+    assert [_core.writes_back(execution) for execution in executions] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_a_write_back_queued_ahead_is_recorded_as_if_performed_at_the_end() -> None:
+    plan = _plans(message(user(external_id="a"), events=[event("Signed Up")]))[0]
+    ahead, at_the_end = _core.Execution(plan), _core.Execution(plan)
+    for execution in (ahead, at_the_end):
+        execution.calls += ["identify", "event"]
+        execution.fail("event_failed", None, "event 'Signed Up': refused")
+    refused = BadRequestError("no", service="hull", method="POST", url="u", status_code=400)
+
+    settled = _core.settle_write_back(ahead, refused)
+    steps = _core.write_back_steps(at_the_end)
+    assert next(steps) == _core.write_back_step(plan)
+    try:
+        steps.send(refused)
+    except StopIteration as stop:
+        performed = stop.value
+
+    assert settled.outcome() == performed.outcome()
+    assert settled.outcome().reason == "event_failed"  # the first failure still names it
+    assert settled.calls == ["identify", "event", "hull_traits"]

@@ -202,7 +202,9 @@ def _describe(exc: HullCustomerIOError) -> str:
     return str(exc)
 
 
-def user_calls(plan: UserPlan) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
+def user_calls(
+    plan: UserPlan, execution: Execution | None = None
+) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
     """One user's Customer.io calls, in rounds, and what their results mean.
 
     Yields groups of calls and receives their results, in the same order. A group's calls
@@ -211,8 +213,12 @@ def user_calls(plan: UserPlan) -> Generator[list[CustomerIOCall], list[StepResul
     order, stopping at the first refused one (the user's events are then skipped with
     ``identify_failed``); or the deletion; then every event of the user. Both modes run this
     one sequence, so they reach the same outcome for the same answers.
+
+    ``execution`` is the record to fill (a new one by default), for a caller that reads it
+    while the calls run (see `batch_steps`).
     """
-    execution = Execution(plan)
+    if execution is None:
+        execution = Execution(plan)
     if plan.action is Action.IDENTIFY:
         for chunk in plan.chunks:
             (result,) = yield [CustomerIOCall("identify", (plan.customer_id, chunk))]
@@ -256,9 +262,8 @@ def v1_steps(plan: UserPlan) -> Generator[Step, StepResult, Execution]:
 
 
 def write_back_steps(execution: Execution) -> Generator[Step, StepResult, Execution]:
-    """After the Customer.io calls: write the sync state back to Hull (not for an error plan)."""
-    if execution.plan.action is not Action.ERROR:
-        yield from _write_back(execution)
+    """After the Customer.io calls: write the sync state back to Hull (see `writes_back`)."""
+    yield from _write_back(execution)
     return execution
 
 
@@ -273,11 +278,43 @@ def _record_event(
     execution.fail("event_failed", error, f"event {event.name!r}: {_describe(error)}")
 
 
+def writes_back(execution: Execution) -> bool:
+    """Whether the user's sync state is written back to Hull, once the person calls are done.
+
+    Not for an error plan nor a plan without traits, nor when the identify or the deletion
+    failed; whatever happens to the events afterwards does not change it.
+    """
+    return (
+        execution.plan.action is not Action.ERROR
+        and execution.plan.traits is not None
+        and execution.failure not in {"identify_failed", "delete_failed"}
+    )
+
+
+def write_back_step(plan: UserPlan) -> HullTraits:
+    """The Hull write-back of a plan that has traits."""
+    assert plan.traits is not None  # noqa: S101  # callers check writes_back first
+    return HullTraits(plan.hull_claims, plan.traits)
+
+
+def settle_write_back(execution: Execution, result: StepResult) -> Execution:
+    """Record a write-back that was queued ahead (see `BatchRound.settled`), as
+    `write_back_steps` records it when it performs the write-back itself."""
+    steps = write_back_steps(execution)
+    try:
+        next(steps)
+        steps.send(result)
+    except StopIteration as stop:
+        finished: Execution = stop.value
+        return finished
+    raise RuntimeError("a write-back is one step")  # pragma: no cover - a bug
+
+
 def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
     plan = execution.plan
-    if plan.traits is None or execution.failure in {"identify_failed", "delete_failed"}:
+    if not writes_back(execution):
         return
-    result = yield HullTraits(plan.hull_claims, plan.traits)
+    result = yield write_back_step(plan)
     if result is None:  # the connector has no Hull client: nothing to write back to
         return
     execution.calls.append("hull_traits")
@@ -294,6 +331,8 @@ def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
 #: v1 client methods with a v2 batch equivalent. Anonymous events have none that Customer.io
 #: documents, so they always go through ``POST /api/v1/events``.
 _BATCHABLE = frozenset({"identify", "delete", "track", "track_page"})
+#: The calls about the person itself; events follow them.
+_PERSON_CALLS = frozenset({"identify", "delete"})
 
 
 @attrs.frozen
@@ -312,6 +351,11 @@ class BatchRound:
     operations: list[dict[str, Any]]
     owners: list[tuple[int, int]]
     calls: list[tuple[int, int, CustomerIOCall]]
+    #: Users whose person calls (identify chunks or deletion) the answers to the rounds so far
+    #: settled, and who will be written back to Hull (`writes_back`): what is written does not
+    #: depend on their events, so the write-back may be queued now, while this round is sent.
+    #: Record its result with `settle_write_back` once the user's execution is done.
+    settled: list[int] = attrs.field(factory=list)
 
 
 def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
@@ -395,29 +439,46 @@ def batch_steps(
     executions: dict[int, Execution] = {}
     running: dict[int, Generator[list[CustomerIOCall], list[StepResult], Execution]] = {}
     waiting: dict[int, list[CustomerIOCall]] = {}
+    records: dict[int, Execution] = {}
+    settled: list[int] = []  # since the last round (see BatchRound.settled)
 
     def advance(user: int, results: list[StepResult] | None) -> None:
         try:
-            waiting[user] = running[user].send(results)  # type: ignore[arg-type]
+            group = running[user].send(results)  # type: ignore[arg-type]
         except StopIteration as stop:
             executions[user] = stop.value
             del running[user]
             waiting.pop(user, None)
+            person_done = True
         except Exception as exc:  # a bug must cost one user, not the batch
             executions[user] = internal_error(Execution(plans[user]), exc, context)
             del running[user]
             waiting.pop(user, None)
+            return
+        else:
+            waiting[user] = group
+            person_done = group[0].method not in _PERSON_CALLS
+        if person_done and user not in done_persons:
+            done_persons.add(user)
+            if writes_back(records[user]):
+                settled.append(user)
 
+    done_persons: set[int] = set()
     for user, plan in enumerate(plans):
-        running[user] = user_calls(plan)
+        records[user] = Execution(plan)
+        running[user] = user_calls(plan, records[user])
         advance(user, None)
     while waiting:
         round_ = batch_operations(waiting)
+        round_.settled.extend(settled)
+        settled.clear()
         answers = yield round_
         for user in list(waiting):
             group = waiting[user]
             got = answers.get(user, {})
             advance(user, [got.get(position) for position in range(len(group))])
+    # Users settled by the last answers had no round left to overlap: they are written back
+    # with everyone else, by write_back_steps.
     return [executions[user] for user in range(len(plans))]
 
 

@@ -164,19 +164,31 @@ class AsyncConnector:
         if self.mode == "batch":
             rounds = _core.batch_steps(prepared.plans, context)
             answers: dict[int, dict[int, StepResult]] | None = None
+            # Write-backs queued while a round of events is sent (see BatchRound.settled).
+            queued: dict[int, StepResult] = {}
             while True:
                 try:
                     round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
                 except StopIteration as stop:
                     done: list[Execution] = stop.value
                     break
-                result = (
-                    await customerio.batch(round_.operations) if round_.operations else None
+                # The round's requests go out first; the write-backs are queued meanwhile.
+                sending = (
+                    asyncio.ensure_future(customerio.batch(round_.operations))
+                    if round_.operations
+                    else None
                 )
+                try:
+                    await self._queue_write_backs(round_.settled, prepared.plans, queued, ticket)
+                except BaseException:  # cancelled: so is the round's sending
+                    if sending is not None:
+                        sending.cancel()
+                    raise
+                result = await sending if sending is not None else None
                 singles = await self._perform_in_user_order(round_.calls)
                 answers = _core.batch_results(round_, result, singles)
 
-            executions = await self._write_back_all(done, ticket, context)
+            executions = await self._write_back_all(done, ticket, context, queued)
             _core.mark_unreachable(executions)
         else:
             runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
@@ -191,21 +203,46 @@ class AsyncConnector:
             raise _core.no_customerio_client(what)
         return self.customerio
 
+    async def _queue_write_backs(
+        self,
+        users: list[int],
+        plans: list[UserPlan],
+        queued: dict[int, StepResult],
+        ticket: DeliveryTicket | None,
+    ) -> None:
+        """Queue the write-backs of ``users`` now (their results go to ``queued``)."""
+        if self.hull is None or not users:
+            return
+        every = self.hull.flush_at
+        for number, user in enumerate(users, start=1):
+            try:
+                queued[user] = await self._perform(_core.write_back_step(plans[user]), ticket)
+            except Exception:  # noqa: S112  # a bug: the user's write-back is done
+                continue  # again at the end, where it costs that user only (see _drive)
+            if number % every == 0:
+                await asyncio.sleep(0)  # see _write_back_all
+
     async def _write_back_all(
         self,
         done: list[Execution],
         ticket: DeliveryTicket | None,
         context: LogContext | None = None,
+        queued: Mapping[int, StepResult] | None = None,
     ) -> list[Execution]:
         """Batch mode's write-backs, user after user, letting Hull posts start as they fill.
 
         Queueing a write-back waits for nothing (the Hull client posts in the background), so
         one task queues them all, in order; every ``flush_at`` users it gives the event loop a
-        turn, so each full firehose batch goes out while the next one is being built.
+        turn, so each full firehose batch goes out while the next one is being built. A
+        write-back already ``queued`` (during the events round) is only recorded.
         """
+        queued = queued or {}
         every = self.hull.flush_at if self.hull is not None else len(done) or 1
         executions: list[Execution] = []
         for number, execution in enumerate(done, start=1):
+            if number - 1 in queued:
+                executions.append(_core.settle_write_back(execution, queued[number - 1]))
+                continue
             steps = _core.write_back_steps(execution)
             executions.append(await self._drive(execution.plan, steps, ticket, context))
             if number % every == 0:

@@ -155,18 +155,24 @@ class Connector:
         if self.mode == "batch":
             rounds = _core.batch_steps(prepared.plans, context)
             answers: dict[int, dict[int, StepResult]] | None = None
+            # Write-backs queued while a round of events is sent (see BatchRound.settled): the
+            # Hull client posts them in the background meanwhile.
+            queued: dict[int, StepResult] = {}
             while True:
                 try:
                     round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
                 except StopIteration as stop:
                     done: list[Execution] = stop.value
                     break
+                self._queue_write_backs(round_.settled, prepared.plans, queued, ticket)
                 result = customerio.batch(round_.operations) if round_.operations else None
                 singles = [self._perform(call) for _, _, call in round_.calls]
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive(execution.plan, _core.write_back_steps(execution), ticket, context)
-                for execution in done
+                _core.settle_write_back(execution, queued[user])
+                if user in queued
+                else self._drive(execution.plan, _core.write_back_steps(execution), ticket, context)
+                for user, execution in enumerate(done)
             ]
             _core.mark_unreachable(executions)
         else:
@@ -186,6 +192,22 @@ class Connector:
         if self.customerio is None:
             raise _core.no_customerio_client(what)
         return self.customerio
+
+    def _queue_write_backs(
+        self,
+        users: list[int],
+        plans: list[UserPlan],
+        queued: dict[int, StepResult],
+        ticket: DeliveryTicket | None,
+    ) -> None:
+        """Queue the write-backs of ``users`` now (their results go to ``queued``)."""
+        if self.hull is None:
+            return
+        for user in users:
+            try:
+                queued[user] = self._perform(_core.write_back_step(plans[user]), ticket)
+            except Exception:  # noqa: S112  # a bug: the user's write-back is done
+                continue  # again at the end, where it costs that user only (see _drive)
 
     def _drive(
         self,

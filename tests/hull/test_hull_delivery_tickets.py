@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -273,3 +274,60 @@ def test_a_wait_on_a_client_shut_by_an_interrupt_raises_instead_of_hanging(
 
     with pytest.raises(RuntimeError, match="closed"):
         hull.wait(ticket)
+
+
+# -- post_pending sends a partial batch without waiting (issue 16) ---------------------------
+
+
+def test_post_pending_starts_posting_a_partial_batch_without_waiting(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(method="POST", url=FIREHOSE, json={})
+    hull = sync_client(flush_at=10)
+    ticket = hull.delivery()
+    for n in range(2):
+        hull.as_user({"id": f"u{n}"}, delivery=ticket).traits({"who": str(n)})
+    assert httpx_mock.get_requests() == []  # under flush_at: nothing goes out by itself
+
+    hull.post_pending()
+    for _ in range(500):  # the post runs on its own thread: never wait() here, it posts too
+        if ticket.done:
+            break
+        time.sleep(0.01)
+
+    assert ticket.done
+    (request,) = httpx_mock.get_requests()
+    assert who(request) == {"0", "1"}
+    hull.close()
+
+
+@pytest.mark.anyio
+async def test_async_post_pending_starts_posting_a_partial_batch_without_waiting(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(method="POST", url=FIREHOSE, json={})
+    hull = async_client(flush_at=10)
+    ticket = hull.delivery()
+    for n in range(2):
+        await hull.as_user({"id": f"u{n}"}, delivery=ticket).traits({"who": str(n)})
+    await asyncio.sleep(0)
+    assert httpx_mock.get_requests() == []
+
+    await hull.post_pending()
+    for _ in range(200):  # the post runs in its own task: give it turns, never wait() here
+        if ticket.done:
+            break
+        await asyncio.sleep(0.01)
+
+    assert ticket.done
+    (request,) = httpx_mock.get_requests()
+    assert who(request) == {"0", "1"}
+    await hull.close()
+
+
+def test_post_pending_on_a_closed_client_is_refused() -> None:
+    hull = sync_client()
+    hull.close()
+
+    with pytest.raises(RuntimeError, match="closed"):
+        hull.post_pending()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -221,6 +222,9 @@ class AsyncConnector:
                 continue  # again at the end, where it costs that user only (see _drive)
             if number % every == 0:
                 await asyncio.sleep(0)  # see _write_back_all
+        if queued:  # the last partial batch too: nothing else is coming for a while
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: reported at the end
+                await self.hull.post_pending()
 
     async def _write_back_all(
         self,

@@ -3,6 +3,7 @@ decides."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -208,6 +209,9 @@ class Connector:
                 queued[user] = self._perform(_core.write_back_step(plans[user]), ticket)
             except Exception:  # noqa: S112  # a bug: the user's write-back is done
                 continue  # again at the end, where it costs that user only (see _drive)
+        if queued:  # the last partial batch too: nothing else is coming for a while
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: reported at the end
+                self.hull.post_pending()
 
     def _drive(
         self,

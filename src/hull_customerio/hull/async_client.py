@@ -328,6 +328,17 @@ class AsyncHullClient(HullCore):
             return False
         return True
 
+    async def post_pending(self) -> None:
+        """Start posting every queued message now, a partial batch too, without waiting for
+        Hull's answers (`wait` and `flush` tell how they went).
+
+        For a caller that has queued all it will queue for a while and has other work to do
+        meanwhile: the messages are on their way instead of waiting for ``flush_at`` more.
+        """
+        async with self._lock:
+            self._check_open()
+            self._submit(self._queue.start())
+
     async def flush(self, delivery: DeliveryTicket | None = None) -> None:
         """Post every queued message; return only when the ticket's messages were all accepted.
 

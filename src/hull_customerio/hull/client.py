@@ -327,6 +327,17 @@ class HullClient(HullCore):
                     return False
                 self._changed.wait(remaining)
 
+    def post_pending(self) -> None:
+        """Start posting every queued message now, a partial batch too, without waiting for
+        Hull's answers (`wait` and `flush` tell how they went).
+
+        For a caller that has queued all it will queue for a while and has other work to do
+        meanwhile: the messages are on their way instead of waiting for ``flush_at`` more.
+        """
+        with self._lock:
+            self._check_open()
+            self._submit(self._queue.start())
+
     def flush(self, delivery: DeliveryTicket | None = None) -> None:
         """Post every queued message; return only when the ticket's messages were all accepted.
 

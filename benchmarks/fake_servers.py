@@ -2,15 +2,18 @@
 
 Benchmarks start this script as a subprocess so that the fakes' work (parsing requests,
 keeping people and events) does not share a process, a GIL and a profile with the code being
-measured. It starts ``FakeCustomerIO`` and ``FakeHull`` on 127.0.0.1, prints one JSON line
-with their URLs and credentials, then answers one command per stdin line:
+measured; by default (:class:`FakeServers`) each service in a process of its own, as the real
+Customer.io and Hull are separate services: one fake's work (Hull checking every message's
+token, say) does not hold up the other's. It starts ``FakeCustomerIO`` and/or ``FakeHull``
+(``--service``) on 127.0.0.1, prints one JSON line with their URLs and credentials, then
+answers one command per stdin line:
 
 - ``reset``: forget everything both fakes recorded (and set the latencies again);
   answers ``ok``.
 - ``stats``: answers a JSON line ``{"customerio": {status: count}, "hull": count}``.
 - ``quit`` (or end of input): stops both servers and exits.
 
-    python benchmarks/fake_servers.py --latency 0.02 --hull-latency 0.02
+    python benchmarks/fake_servers.py --latency 0.02 --hull-latency 0.02 [--service hull]
 
 Benchmarks drive it through :class:`FakeServers` (``from fake_servers import FakeServers``).
 """
@@ -22,20 +25,21 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
 
-class FakeServers:
-    """``fake_servers.py`` in a subprocess: its URLs and credentials, ``reset()``, ``stats()``."""
+class _FakeProcess:
+    """One ``fake_servers.py`` subprocess, driven over its stdin and stdout."""
 
-    def __init__(self, latency: float, hull_latency: float) -> None:
+    def __init__(self, latency: float, hull_latency: float, service: str) -> None:
         script = Path(__file__).resolve()
         self.process = subprocess.Popen(  # noqa: S603 -- our own script, our own Python
             [sys.executable, str(script), "--latency", str(latency),
-             "--hull-latency", str(hull_latency)],
+             "--hull-latency", str(hull_latency), "--service", service],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.info: dict[str, Any] = json.loads(self._read())
@@ -46,19 +50,12 @@ class FakeServers:
             raise RuntimeError("fake_servers.py exited")
         return line
 
-    def _command(self, command: str) -> str:
+    def command(self, command: str) -> str:
         if self.process.stdin is None:
             raise RuntimeError("fake_servers.py has no stdin")
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return self._read()
-
-    def reset(self) -> None:
-        self._command("reset")
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self._command("stats"))
-        return result
 
     def close(self) -> None:
         if self.process.poll() is None and self.process.stdin is not None:
@@ -67,39 +64,82 @@ class FakeServers:
         self.process.wait(timeout=10)
 
 
+class FakeServers:
+    """The fakes in subprocesses (one per service unless ``separate=False``): their URLs and
+    credentials (``info``), ``reset()``, ``stats()``, ``close()``."""
+
+    def __init__(self, latency: float, hull_latency: float, *, separate: bool = True) -> None:
+        services = ["customerio", "hull"] if separate else ["both"]
+        self._processes = [_FakeProcess(latency, hull_latency, s) for s in services]
+        self.info: dict[str, Any] = {}
+        for fake in self._processes:
+            self.info.update(fake.info)
+
+    def reset(self) -> None:
+        for fake in self._processes:
+            fake.command("reset")
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for fake in self._processes:
+            result.update(json.loads(fake.command("stats")))
+        return result
+
+    def close(self) -> None:
+        for fake in self._processes:
+            fake.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.020, help="Customer.io, seconds")
     parser.add_argument("--hull-latency", type=float, default=0.020, help="Hull, seconds")
+    parser.add_argument("--service", choices=["both", "customerio", "hull"], default="both")
     args = parser.parse_args()
 
-    with FakeCustomerIO() as customerio, FakeHull() as hull:
+    with ExitStack() as stack:
+        customerio = (
+            stack.enter_context(FakeCustomerIO()) if args.service != "hull" else None
+        )
+        hull = stack.enter_context(FakeHull()) if args.service != "customerio" else None
 
         def configure() -> None:
-            customerio.latency = args.latency
-            hull.latency = args.hull_latency
+            if customerio is not None:
+                customerio.latency = args.latency
+            if hull is not None:
+                hull.latency = args.hull_latency
 
         configure()
-        info = {
-            "customerio_url": customerio.url,
-            "site_id": customerio.site_id,
-            "api_key": customerio.api_key,
-            "hull_url": hull.url,
-            "hull_id": hull.id,
-            "hull_secret": hull.secret,
-            "hull_organization": hull.organization,
-        }
+        info: dict[str, Any] = {}
+        if customerio is not None:
+            info.update(
+                customerio_url=customerio.url,
+                site_id=customerio.site_id,
+                api_key=customerio.api_key,
+            )
+        if hull is not None:
+            info.update(
+                hull_url=hull.url,
+                hull_id=hull.id,
+                hull_secret=hull.secret,
+                hull_organization=hull.organization,
+            )
         print(json.dumps(info), flush=True)
         for line in sys.stdin:
             command = line.strip()
             if command == "reset":
-                customerio.reset()
-                hull.reset()
+                for fake in (customerio, hull):
+                    if fake is not None:
+                        fake.reset()
                 configure()
                 print("ok", flush=True)
             elif command == "stats":
-                statuses = Counter(str(request.status) for request in customerio.requests)
-                answer = {"customerio": dict(statuses), "hull": len(hull.requests)}
+                answer: dict[str, Any] = {}
+                if customerio is not None:
+                    statuses = Counter(str(request.status) for request in customerio.requests)
+                    answer["customerio"] = dict(statuses)
+                if hull is not None:
+                    answer["hull"] = len(hull.requests)
                 print(json.dumps(answer), flush=True)
             elif command == "quit":
                 break

@@ -95,6 +95,18 @@ _MAX_ID_BITS = 450
 class _Planner:
     """The decision for one message; a class only to share the values every rule reads."""
 
+    __slots__ = (
+        "batch",
+        "claims",
+        "compiled",
+        "data",
+        "events_filter",
+        "message",
+        "now",
+        "settings",
+        "user",
+    )
+
     def __init__(
         self, message: UserUpdateMessage, settings: Settings, batch: bool, now: datetime
     ) -> None:
@@ -270,9 +282,10 @@ class _Planner:
         events: list[OutgoingEvent],
         skipped: list[tuple[str, str]],
     ) -> UserPlan:
-        errors = self.person_problems(customer_id, attributes) + self.claim_problems()
-        if errors:
-            return self.error(customer_id, attributes, errors, digest)
+        errors = self.person_problems(customer_id, attributes)
+        claim_problems = self.claim_problems()
+        if errors or claim_problems:
+            return self.error(customer_id, attributes, errors + claim_problems, digest)
         return UserPlan(
             user_id=self.user.id,
             action=Action.IDENTIFY,
@@ -296,6 +309,9 @@ class _Planner:
 
     def claim_problems(self) -> list[str]:
         """The identity claims Hull could not be sent (text that is not valid Unicode)."""
+        claims = self.claims
+        if all(map(str.isascii, claims.values())):  # the usual case, in one C loop
+            return []
         return [
             f"The user's {name} is not valid Unicode text."
             for name, value in self.claims.items()

@@ -10,7 +10,7 @@ from .._serialization import canonical_json
 from .._time import common_millis as _common_millis
 from .._time import to_unix_millis
 from ..models.hull import HullEvent
-from ..models.plan import OutgoingEvent
+from ..models.plan import OutgoingEvent, person_event
 
 __all__ = [
     "PAGE_EVENT",
@@ -118,14 +118,13 @@ def to_person_event(event: HullEvent) -> OutgoingEvent | None:
     millis = _common_millis(created_at) if type(created_at) is str else None
     if millis is None:
         millis = to_unix_millis(created_at, numeric_strings=True)
-    return OutgoingEvent(
-        kind=kind,
-        name=name,
-        data=data,
-        timestamp=None if millis is None else millis // 1000,
-        id=event_ulid(_event_key(event), millis),
-        type=kind,
-        source_event_id=event.event_id,
+    return person_event(
+        kind,
+        name,
+        data,
+        None if millis is None else millis // 1000,
+        event_ulid(_event_key(event), millis),
+        event.event_id,
     )
 
 

@@ -207,7 +207,29 @@ class _Planner:
         return events, skipped
 
     def person_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
-        return self.sort_events(to_person_event)
+        """`sort_events` with `to_person_event`, written out: it runs for every event."""
+        events: list[OutgoingEvent] = []
+        skipped: list[tuple[str, str]] = []
+        events_filter, settings = self.events_filter, self.settings
+        for event in self.message.events:
+            name = event.event
+            if name not in events_filter:
+                skipped.append((name, "not_whitelisted"))
+                continue
+            try:
+                outgoing = to_person_event(event)
+            except UNSENDABLE_ERRORS:
+                skipped.append((name, "invalid_event"))
+                continue
+            if outgoing is None:
+                skipped.append((name, "page_without_url"))
+                continue
+            problem = _event_problem(outgoing, settings)
+            if problem is None:
+                events.append(outgoing)
+            else:
+                skipped.append((name, problem))
+        return events, skipped
 
     def anonymous_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
         user_anonymous_ids = self.user.anonymous_ids

@@ -285,8 +285,8 @@ class UserUpdateMessage:
         Raises:
             ValidationError: naming the message and every field at fault.
         """
-        where = _describe_message(mapping, index)
         if not isinstance(mapping, Mapping):
+            where = _describe_message(mapping, index)
             raise ValidationError(
                 f"{where} is malformed: expected an object, got {describe(mapping)}",
                 [f"$: expected an object, got {describe(mapping)}"],
@@ -302,6 +302,7 @@ class UserUpdateMessage:
         message, problems = structure(data, cls)
         problems += id_problems
         if message is None or problems:
+            where = _describe_message(mapping, index)  # only when it is needed: it costs
             raise ValidationError(f"{where} is malformed: " + summarize(problems), problems)
         return message
 

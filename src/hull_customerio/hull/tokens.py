@@ -15,6 +15,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
 
+from hull_customerio._serialization import one_shot
 from hull_customerio.errors import ValidationError
 
 __all__ = ["USER_CLAIM_NAMES", "UserTokenSigner", "make_user_token", "user_claims"]
@@ -98,6 +99,9 @@ def make_user_token(
 _HS256_HEADER = base64url_encode(
     json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":"), sort_keys=True).encode()
 )
+#: ``json.dumps(payload, separators=(",", ":"))``, PyJWT's encoding, without building an
+#: encoder per token.
+_encode_payload = one_shot(json.JSONEncoder(separators=(",", ":")))
 #: Tokens one signer keeps for the current second (see `UserTokenSigner`).
 _MAX_CACHED_TOKENS = 1024
 
@@ -167,7 +171,7 @@ class UserTokenSigner:
             "io.hull.active": active,
         }
         # As PyJWT encodes a payload: compact JSON, UTF-8.
-        body = base64url_encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        body = base64url_encode(_encode_payload(payload).encode("utf-8"))
         signing_input = b"".join((_HS256_HEADER, b".", body))
         signature = self._algorithm.sign(signing_input, self._prepared_key())
         token = b"".join((signing_input, b".", base64url_encode(signature))).decode("utf-8")

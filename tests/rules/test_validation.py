@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 
 from builders import event, message, settings, user
 from hull_customerio.models.plan import Action
+from hull_customerio.rules.hashing import hashed_person
 from hull_customerio.rules.plan import plan_user_update
-from hull_customerio.rules.validation import plainly_valid, validate_person, value_size
+from hull_customerio.rules.validation import (
+    plainly_valid,
+    plainly_valid_json,
+    validate_person,
+    value_size,
+)
 
 FITS = {"email": "ada@example.com", "hull_segments": ["Customers"]}
 
@@ -411,3 +417,47 @@ def test_other_values_are_left_to_the_full_check(value: object) -> None:
 
 def test_names_not_known_to_fit_are_left_to_the_full_check() -> None:
     assert not plainly_valid("id-1", {"a": 1}, settings(), names_fit=False)
+
+
+@given(
+    customer_id=st.text(max_size=12),
+    attributes=st.dictionaries(st.text(max_size=12), _VALUES, max_size=6),
+    limits=st.fixed_dictionaries(
+        {
+            "max_attributes_per_person": st.integers(1, 8),
+            "max_identifier_value_length": st.integers(1, 20),
+            "max_attribute_name_length": st.integers(1, 20),
+            "max_attribute_value_length": st.integers(1, 400),
+        }
+    ),
+)
+def test_a_person_whose_json_is_plainly_within_the_limits_is_valid(
+    customer_id: str, attributes: dict[str, Any], limits: dict[str, int]
+) -> None:
+    configured = settings(**limits)
+    names_fit = all(
+        name.isascii() and len(name) <= limits["max_attribute_name_length"] for name in attributes
+    )
+    try:
+        _, document = hashed_person(customer_id, attributes)
+    except (ValueError, TypeError, RecursionError):
+        return  # the planner validates such a person in full
+
+    if plainly_valid_json(customer_id, attributes, document, configured, names_fit):
+        assert validate_person(customer_id, attributes, configured) == []
+
+
+def test_a_nested_object_with_a_number_for_key_is_left_to_the_full_check() -> None:
+    attributes = {"address": {1: "one"}}
+    _, document = hashed_person("id-1", attributes)
+
+    assert not plainly_valid_json("id-1", attributes, document, settings(), names_fit=True)
+    assert validate_person("id-1", attributes, settings()) != []
+
+
+def test_a_person_longer_than_one_value_may_be_is_left_to_the_loop() -> None:
+    attributes = {"bio": "x" * 600, "notes": "y" * 600}
+    _, document = hashed_person("id-1", attributes)
+
+    assert not plainly_valid_json("id-1", attributes, document, settings(), names_fit=True)
+    assert plainly_valid("id-1", attributes, settings(), names_fit=True)

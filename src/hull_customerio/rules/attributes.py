@@ -8,7 +8,7 @@ from typing import Any
 from .._time import common_millis, to_unix_seconds
 from ..models.hull import UserUpdateMessage, attribute_data
 from ..settings import Settings
-from ._compiled import compiled, lookup
+from ._compiled import CompiledSettings, compiled, lookup
 from .segments import segment_names
 
 __all__ = ["ACCOUNT_PREFIX", "attribute_name", "build_attributes", "cast_date"]
@@ -68,9 +68,13 @@ def build_attributes(message: UserUpdateMessage, settings: Settings) -> dict[str
 
 
 def attributes_of(
-    message: UserUpdateMessage, settings: Settings, user_data: Mapping[str, Any]
+    message: UserUpdateMessage,
+    settings: Settings,
+    user_data: Mapping[str, Any],
+    derived: CompiledSettings | None = None,
 ) -> dict[str, Any]:
-    """`build_attributes` reading the user from ``user_data`` (``message.user``'s dict)."""
+    """`build_attributes` reading the user from ``user_data`` (``message.user``'s dict);
+    ``derived`` is ``compiled(settings)`` when the caller has it already."""
     user = message.user
     attributes: dict[str, Any] = {"email": lookup(user_data, "email", "traits_email")}
     created_at = user.created_at
@@ -87,5 +91,5 @@ def attributes_of(
     # Each whitelisted name was resolved once per settings (where it is read, its other form
     # with or without ``traits_``, its Customer.io name, whether it is a date), and the reading
     # compiled into one function.
-    compiled(settings).read_whitelisted(user_data.get, account.get, attributes)
+    (derived or compiled(settings)).read_whitelisted(user_data.get, account.get, attributes)
     return attributes

@@ -16,13 +16,14 @@ from ._compiled import compiled, lookup
 from .attributes import attributes_of
 from .chunking import chunk_attributes
 from .events import to_anonymous_event, to_person_event
-from .hashing import person_hash
+from .hashing import hashed_person
 from .segments import in_synchronized_segments
 from .validation import (
     UNSENDABLE_ERRORS,
     event_too_large,
     flat_object_size,
     plainly_valid,
+    plainly_valid_json,
     validate_person,
 )
 from .writeback import deletion_traits, hull_claims, identify_traits
@@ -100,6 +101,7 @@ class _Planner:
         "claims",
         "compiled",
         "data",
+        "document",
         "events_filter",
         "message",
         "now",
@@ -120,6 +122,7 @@ class _Planner:
         self.compiled = compiled(settings)
         self.events_filter = self.compiled.events_filter
         self.claims = hull_claims(message.user, settings.user_id_mapping)
+        self.document: str | None = None  # the person's canonical JSON, once hashed
 
     def plan(self) -> UserPlan:
         settings, data = self.settings, self.data
@@ -146,13 +149,14 @@ class _Planner:
         if mapped_id is None:  # rule 7
             return self.skip("no_customer_id", anonymous=may_go_anonymous)
 
-        attributes = attributes_of(self.message, settings, data)
+        attributes = attributes_of(self.message, settings, data, self.compiled)
         try:
-            digest = person_hash(mapped_id, attributes)
+            digest, document = hashed_person(mapped_id, attributes)
         except UNSENDABLE_ERRORS:
             # Something JSON cannot carry; validation names what (or, failing that, we do).
             problems = validate_person(mapped_id, attributes, settings)
             return self.error(mapped_id, attributes, problems or [_UNSENDABLE_PERSON])
+        self.document = document
         events, skipped = self.person_events()
         if not synced:  # rule 8
             return self.identify(
@@ -325,7 +329,13 @@ class _Planner:
 
     def person_problems(self, customer_id: str, attributes: dict[str, Any]) -> list[str]:
         """`validate_person`'s answer; a person plainly within every limit skips the full check."""
-        if plainly_valid(customer_id, attributes, self.settings, self.compiled.attribute_names_fit):
+        names_fit = self.compiled.attribute_names_fit
+        document = self.document
+        if document is not None and plainly_valid_json(
+            customer_id, attributes, document, self.settings, names_fit
+        ):
+            return []
+        if plainly_valid(customer_id, attributes, self.settings, names_fit):
             return []
         return validate_person(customer_id, attributes, self.settings)
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .._serialization import compact_json, unsendable
+from .._serialization import MAX_NESTING, compact_json, unsendable
 from ..settings import Settings
 
 __all__ = ["event_too_large", "validate_person", "value_size"]
@@ -161,6 +161,43 @@ def plainly_valid(
     return True
 
 
+#: Past this many characters a person's JSON could hold an int too long to send (about 4,200
+#: digits); below it, none.
+_SHORTER_THAN_ANY_UNSENDABLE_INT = 4_000
+
+
+def plainly_valid_json(
+    customer_id: str,
+    attributes: Mapping[str, Any],
+    document: str,
+    settings: Settings,
+    names_fit: bool,
+) -> bool:
+    """`plainly_valid` told from the person's canonical JSON (``document``, what the hash
+    encodes), in a few string operations; ``False`` means "not sure".
+
+    When the whole person is no longer than one value may be, no value is too long: a value's
+    size (its UTF-8 bytes, or its compact JSON) never exceeds its share of the document. ASCII
+    text has no text that is not valid Unicode; no ``NaN``/``Infinity`` token, no number that
+    is not finite; a single ``{``, no nested object (whose keys would need checking); few
+    ``[``, no deep nesting. A string that merely contains such a character only sends the
+    person to the loop.
+    """
+    return (
+        names_fit
+        and len(document)
+        <= min(settings.max_attribute_value_length, _SHORTER_THAN_ANY_UNSENDABLE_INT)
+        and len(attributes) <= settings.max_attributes_per_person
+        and customer_id.isascii()
+        and len(customer_id) <= settings.max_identifier_value_length
+        and document.isascii()
+        and document.count("{") == 1
+        and document.count("[") < MAX_NESTING
+        and "NaN" not in document
+        and "Infinity" not in document
+    )
+
+
 def _size(text_or_value: Any, *, text: bool = False) -> int | None:
     """The measured size, or ``None`` when the value cannot be sent at all."""
     try:
@@ -215,8 +252,10 @@ def validate_person(
         kind = type(value)
         if kind is str and value.isascii():
             size = len(value)
-        elif kind in _AT_MOST_24_BYTES and max_value >= 24 and (
-            kind is not float or math.isfinite(value)
+        elif (
+            kind in _AT_MOST_24_BYTES
+            and max_value >= 24
+            and (kind is not float or math.isfinite(value))
         ):
             continue  # fits whatever its value
         else:

@@ -34,6 +34,7 @@ import httpx
 __all__ = [
     "AsyncioBackend",
     "AsyncioStream",
+    "async_client",
     "async_transport",
     "basic_authorization",
     "environment_proxies",
@@ -251,6 +252,15 @@ def async_transport(limits: httpx.Limits, **options: Any) -> httpx.AsyncHTTPTran
         if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
             pool._network_backend = AsyncioBackend()
     return transport
+
+
+def async_client(timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` as ``httpx.AsyncClient(timeout=timeout)`` makes it, whose
+    transport uses `AsyncioBackend` (see `async_transport`) unless the environment names a
+    proxy."""
+    if environment_proxies():
+        return httpx.AsyncClient(timeout=timeout)
+    return httpx.AsyncClient(timeout=timeout, transport=async_transport(httpx.Limits()))
 
 
 def sync_transport(limits: httpx.Limits, **options: Any) -> httpx.HTTPTransport:

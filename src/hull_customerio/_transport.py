@@ -56,14 +56,11 @@ def basic_authorization(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(credentials).decode("ascii")
 
 
-def request_headers(
-    defaults: httpx.Headers, own: Mapping[str, str], authorization: str
-) -> httpx.Headers:
-    """The headers ``httpx.Client.request`` would send: the client's defaults, ``own`` over
-    them, then the credentials (``Host`` and ``Content-Length`` come with each request)."""
+def request_headers(defaults: httpx.Headers, own: Mapping[str, str]) -> httpx.Headers:
+    """The headers ``httpx.Client.request`` would send before the credentials: the client's
+    defaults with ``own`` over them (``Host`` and ``Content-Length`` come with each request)."""
     headers = httpx.Headers(defaults)
     headers.update(own)
-    headers["Authorization"] = authorization
     return headers
 
 

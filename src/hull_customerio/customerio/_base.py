@@ -912,7 +912,7 @@ class DirectRequests:
         timeout: the client's timeout.
     """
 
-    __slots__ = ("_extensions", "_with_body", "_without_body")
+    __slots__ = ("_authorization", "_extensions", "_with_body", "_without_body")
 
     def __init__(
         self,
@@ -921,23 +921,26 @@ class DirectRequests:
         api_key: str,
         timeout: httpx.Timeout | float | None,
     ) -> None:
-        authorization = _transport.basic_authorization(site_id, api_key)
-        self._with_body = _transport.request_headers(defaults, _JSON_BODY_HEADERS, authorization)
-        self._without_body = _transport.request_headers(defaults, _NO_BODY_HEADERS, authorization)
+        self._authorization = _transport.basic_authorization(site_id, api_key)
+        self._with_body = _transport.request_headers(defaults, _JSON_BODY_HEADERS)
+        self._without_body = _transport.request_headers(defaults, _NO_BODY_HEADERS)
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
 
-    def __repr__(self) -> str:  # the headers hold the credentials
+    def __repr__(self) -> str:  # the credentials stay out of sight
         return "DirectRequests(...)"
 
     def build(self, request: ApiRequest, url: str) -> httpx.Request:
         """The request to send ``request`` to ``url``."""
-        return httpx.Request(
+        outgoing = httpx.Request(
             request.method,
             url,
             headers=self._with_body if request.content is not None else self._without_body,
             content=request.content,
             extensions=self._extensions,
         )
+        # Last, as httpx's auth flow adds it: the headers go out in the same order as before.
+        outgoing.headers["Authorization"] = self._authorization
+        return outgoing
 
 
 def make_sync_limiter(

@@ -69,17 +69,14 @@ def request_headers(defaults: httpx.Headers, own: Mapping[str, str]) -> httpx.He
 
 if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
 
-    def _socket_readable(sock: socket.socket | None) -> bool:
-        # httpcore asks this of an idle keep-alive connection: readable means the server closed it
-        # (or broke the protocol), so it must not be reused.
-        if sock is None:
-            return True
-        fd = sock.fileno()
-        if fd < 0:
-            return True
+    def _poller_for(sock: socket.socket | None) -> select.poll | None:
+        # httpcore asks whether an idle keep-alive connection is readable: if so the server
+        # closed it (or broke the protocol), and it must not be reused.
+        if sock is None or sock.fileno() < 0:
+            return None
         poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
+        poller.register(sock.fileno(), select.POLLIN)
+        return poller
 
     class AsyncioStream(httpcore.AsyncNetworkStream):
         """One connection, as httpcore wants it, over an asyncio stream pair.
@@ -96,6 +93,7 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
             self._reader = reader
             self._writer = writer
             self._socket: socket.socket | None = writer.get_extra_info("socket")
+            self._poller = _poller_for(self._socket)
             self._unsent: list[bytes] = []
             self._unsent_bytes = 0
             self._write_timeout: float | None = None
@@ -173,7 +171,8 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
                 return (
                     self._reader.at_eof()
                     or self._writer.transport.is_closing()
-                    or _socket_readable(self._socket)
+                    or self._poller is None
+                    or bool(self._poller.poll(0))
                 )
             if info == "ssl_object":
                 return self._writer.get_extra_info("ssl_object")

@@ -139,7 +139,6 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
 
     async def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
         url = (origin or await self._origin_or_resolve()) + request.path
-        headers = self._headers(request)
         attempts = 0
 
         async def attempt() -> httpx.Response:
@@ -153,7 +152,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                     await self._limiter.acquire()
                     started = _report.clock()
                     try:
-                        response = await self._request(request, url, headers)
+                        response = await self._request(request, url)
                     except httpx.TransportError as exc:
                         self._report(request, None, started)
                         error = _base.transport_error(request.method, url, exc)
@@ -173,16 +172,14 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
 
         return await async_call_with_retries(attempt, self.retry, sleep=self._sleep)
 
-    async def _request(
-        self, request: ApiRequest, url: str, headers: dict[str, str]
-    ) -> httpx.Response:
+    async def _request(self, request: ApiRequest, url: str) -> httpx.Response:
         """Send once (no redirect followed) and read the whole answer."""
         if self._transport is None:
             return await self._http.request(
                 request.method,
                 url,
                 content=request.content,
-                headers=headers,
+                headers=self._headers(request),
                 auth=self._auth,
                 timeout=self.timeout,
                 follow_redirects=False,  # redirects are vetted, never followed blindly

@@ -124,7 +124,6 @@ class CustomerIOClient(BaseCustomerIOClient):
 
     def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
         url = (origin or self._origin_or_resolve()) + request.path
-        headers = self._headers(request)
         attempts = 0
 
         def attempt() -> httpx.Response:
@@ -135,7 +134,7 @@ class CustomerIOClient(BaseCustomerIOClient):
                 self._limiter.acquire()
                 started = _report.clock()
                 try:
-                    response = self._request(request, url, headers)
+                    response = self._request(request, url)
                 except httpx.TransportError as exc:
                     self._report(request, None, started)
                     error = _base.transport_error(request.method, url, exc)
@@ -155,14 +154,14 @@ class CustomerIOClient(BaseCustomerIOClient):
 
         return call_with_retries(attempt, self.retry, sleep=self._sleep)
 
-    def _request(self, request: ApiRequest, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _request(self, request: ApiRequest, url: str) -> httpx.Response:
         """Send once (no redirect followed) and read the whole answer."""
         if self._transport is None:
             return self._http.request(
                 request.method,
                 url,
                 content=request.content,
-                headers=headers,
+                headers=self._headers(request),
                 auth=self._auth,
                 timeout=self.timeout,
                 follow_redirects=False,  # redirects are vetted, never followed blindly

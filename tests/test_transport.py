@@ -10,6 +10,7 @@ not reused.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import ssl
 import sys
@@ -449,3 +450,18 @@ async def test_a_tls_handshake_that_never_ends_is_a_connect_timeout(
             await pool.request(
                 "GET", f"https://localhost:{port}/", extensions={"timeout": {"connect": 0.05}}
             )
+
+
+@needs_311
+async def test_without_poll_an_idle_connection_is_checked_with_select(
+    server: Callable[..., Awaitable[tuple[Server, int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(select, "poll")  # as on Windows
+    _, port = await server(close_after=1)
+    stream = await _transport.AsyncioBackend().connect_tcp("127.0.0.1", port)
+    assert stream.get_extra_info("is_readable") is False
+
+    await stream.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert await stream.read(65_536, timeout=5) == ANSWER
+    await until(lambda: stream.get_extra_info("is_readable"))
+    await stream.aclose()

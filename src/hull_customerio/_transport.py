@@ -70,9 +70,8 @@ def request_headers(defaults: httpx.Headers, own: Mapping[str, str]) -> httpx.He
 if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
 
     def _poller_for(sock: socket.socket | None) -> select.poll | None:
-        # httpcore asks whether an idle keep-alive connection is readable: if so the server
-        # closed it (or broke the protocol), and it must not be reused.
-        if sock is None or sock.fileno() < 0:
+        # One poll object per connection (Windows has none: select() is used there).
+        if sock is None or sock.fileno() < 0 or not hasattr(select, "poll"):
             return None
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
@@ -164,6 +163,16 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
                 raise httpcore.ConnectError(exc) from exc
             return self
 
+        def _socket_readable(self) -> bool:
+            # httpcore asks whether an idle keep-alive connection is readable: if so the server
+            # closed it (or broke the protocol), and it must not be reused.
+            if self._socket is None or self._socket.fileno() < 0:
+                return True
+            if self._poller is not None:
+                return bool(self._poller.poll(0))
+            ready, _, _ = select.select([self._socket], [], [], 0)
+            return bool(ready)
+
         def get_extra_info(self, info: str) -> Any:
             if info == "is_readable":
                 # The event loop reads the socket as data comes, so a server's close shows as EOF
@@ -171,8 +180,7 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
                 return (
                     self._reader.at_eof()
                     or self._writer.transport.is_closing()
-                    or self._poller is None
-                    or bool(self._poller.poll(0))
+                    or self._socket_readable()
                 )
             if info == "ssl_object":
                 return self._writer.get_extra_info("ssl_object")
@@ -183,6 +191,19 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
             if info == "socket":
                 return self._socket
             return None
+
+    async def _configured(
+        stream: AsyncioStream, options: Iterable[tuple[int, int, int | bytes | None]] | None
+    ) -> AsyncioStream:
+        """``stream`` with the socket options httpcore was given set (closed if one fails)."""
+        sock = stream.get_extra_info("socket")
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+        except OSError as exc:
+            await stream.aclose()
+            raise httpcore.ConnectError(exc) from exc
+        return stream
 
     class AsyncioBackend(httpcore.AsyncNetworkBackend):
         """httpcore's network backend over asyncio streams (TCP, and TLS on top of it).
@@ -202,20 +223,19 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
             local = None if local_address is None else (local_address, 0)
             try:
                 async with asyncio.timeout(timeout):
-                    reader, writer = await asyncio.open_connection(host, port, local_addr=local)
+                    reader, writer = await asyncio.open_connection(
+                        host,
+                        port,
+                        local_addr=local,
+                        # As anyio connects: IPv6 and IPv4 addresses raced, 250 ms apart, so
+                        # an unreachable address family costs no whole connect timeout.
+                        happy_eyeballs_delay=0.25,
+                    )
             except TimeoutError as exc:
                 raise httpcore.ConnectTimeout(exc) from exc
             except OSError as exc:
                 raise httpcore.ConnectError(exc) from exc
-            stream = AsyncioStream(reader, writer)
-            sock = writer.get_extra_info("socket")
-            try:
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-            except OSError as exc:
-                await stream.aclose()
-                raise httpcore.ConnectError(exc) from exc
-            return stream
+            return await _configured(AsyncioStream(reader, writer), socket_options)
 
         async def connect_unix_socket(
             self,
@@ -230,7 +250,7 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
                 raise httpcore.ConnectTimeout(exc) from exc
             except OSError as exc:
                 raise httpcore.ConnectError(exc) from exc
-            return AsyncioStream(reader, writer)
+            return await _configured(AsyncioStream(reader, writer), socket_options)
 
         async def sleep(self, seconds: float) -> None:
             await asyncio.sleep(seconds)
@@ -243,6 +263,8 @@ def async_transport(limits: httpx.Limits, **options: Any) -> httpx.AsyncHTTPTran
     """An ``httpx.AsyncHTTPTransport`` (``options`` as its own) whose pool uses `AsyncioBackend`
     where it can (Python 3.11+, the httpcore pool httpx 0.27/0.28 build), its default if not."""
     transport = httpx.AsyncHTTPTransport(limits=limits, **options)
+    # httpx offers no way to choose the backend; its pool (httpcore 1.x) keeps it in
+    # `_network_backend` and uses it for every connection it opens. Anything else: default kept.
     if sys.version_info >= (3, 11):
         pool = getattr(transport, "_pool", None)
         if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):

@@ -3,7 +3,8 @@
 The fakes run in a separate process (``fake_servers.py``), each answer delayed by
 ``--latency``. Every comparison alternates the two sides round by round over the same users
 (``examples/sync_export.py``'s: 20 attributes, an ``Order Completed`` event and a page view
-each) and prints the median of each side and their RATIO (ours / peer; above 1: we are faster).
+each) and prints the median of each side and their RATIO (ours / peer; above 1: we are faster),
+and the CPU time the benchmark's own process spent per user in the timed part (median).
 
 Sections (``--sections``, all by default):
 
@@ -143,6 +144,9 @@ def batch_groups(
 
 # -- the runs (each returns seconds) ---------------------------------------------------------
 
+#: The CPU time this process spent in each timed run (the fakes run in another process).
+CPU_SECONDS: list[float] = []
+
 
 async def ours_full_job(
     servers: FakeServers, mode: str, *, messages: Sequence[dict[str, Any]], settings: hc.Settings,
@@ -161,7 +165,7 @@ async def ours_full_job(
             connector = hc.AsyncConnector(
                 settings, customerio=client, hull=hull, mode=mode, max_concurrency=concurrency
             )
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(messages), chunk_size):
                 report = await connector.sync_user_updates(
                     messages[start : start + chunk_size], batch=mode == "batch"
@@ -170,6 +174,7 @@ async def ours_full_job(
                 if bad:
                     raise RuntimeError(f"{len(bad)} users failed, e.g. {bad[0]}")
             elapsed = time.perf_counter() - started
+            CPU_SECONDS.append(time.process_time() - cpu)
         finally:
             await hull.close()
     return elapsed
@@ -188,9 +193,11 @@ async def run_in_flight(
             for name, arguments in calls:
                 await send(name, arguments)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    CPU_SECONDS.append(time.process_time() - cpu)
+    return elapsed
 
 
 async def ours_client_v1(
@@ -249,10 +256,12 @@ async def peer_client_v1(
 async def peer_batch(servers: FakeServers, groups: Sequence[list[dict[str, Any]]]) -> float:
     async with peer_async_client(servers, 1) as peer:
         v2 = async_customerio.TrackAPIV2(peer)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for operations in groups:
             await v2.send_batch(operations)  # type: ignore[arg-type]
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        CPU_SECONDS.append(time.process_time() - cpu)
+        return elapsed
 
 
 def ours_sync_client(servers: FakeServers, users: Sequence[Any]) -> float:
@@ -260,7 +269,7 @@ def ours_sync_client(servers: FakeServers, users: Sequence[Any]) -> float:
     with hc.CustomerIOClient(
         info["site_id"], info["api_key"], base_url=info["customerio_url"], rate_limit=None
     ) as client:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for calls in users:
             for name, arguments in calls:
                 if name == "identify":
@@ -269,14 +278,16 @@ def ours_sync_client(servers: FakeServers, users: Sequence[Any]) -> float:
                 customer_id, event_name, data, timestamp, event_id = arguments
                 call = client.track_page if name == "page" else client.track
                 call(customer_id, event_name, data, timestamp=timestamp, id=event_id)
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        CPU_SECONDS.append(time.process_time() - cpu)
+        return elapsed
 
 
 def peer_sync_client(servers: FakeServers, users: Sequence[Any]) -> float:
     info = servers.info
     host, port = loopback_origin(info["customerio_url"])
     peer = LoopbackCustomerIO(info["site_id"], info["api_key"], host=host, port=port)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for calls in users:
         for name, arguments in calls:
             if name == "identify":
@@ -288,7 +299,9 @@ def peer_sync_client(servers: FakeServers, users: Sequence[Any]) -> float:
                 peer.pageview(customer_id, event_name, **data)
             else:
                 peer.track(customer_id, event_name, data, id=event_id, timestamp=timestamp)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    CPU_SECONDS.append(time.process_time() - cpu)
+    return elapsed
 
 
 # -- comparing -------------------------------------------------------------------------------
@@ -303,19 +316,24 @@ def compare(
     sides: dict[str, Callable[[], float]],
     rounds: int,
 ) -> dict[str, float]:
-    """Run every side once per round, in turn; print medians (count/s) and ratios to the last."""
+    """Run every side once per round, in turn; print medians (count/s) and ratios to the last,
+    and the CPU time this process spent per ``unit`` (median), the fakes' excluded."""
     seconds: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
         for name, run in sides.items():
             servers.reset()
+            CPU_SECONDS.clear()
             seconds[name].append(run())
+            cpu[name].extend(CPU_SECONDS)
     rates = {name: count / statistics.median(times) for name, times in seconds.items()}
     peer = list(sides)[-1]
     print(f"\n{label} ({count:,} {unit}, {rounds} rounds, medians):")
     for name, rate in rates.items():
         ratio = "" if name == peer else f"   ratio to {peer}: {rate / rates[peer]:.2f}"
         spread = ", ".join(f"{count / s:,.0f}" for s in seconds[name])
-        print(f"  {name:<32} {rate:>9,.0f} {unit}/s  [{spread}]{ratio}")
+        used = f"CPU {statistics.median(cpu[name]) / count * 1e3:.2f} ms/{unit.removesuffix('s')}"
+        print(f"  {name:<32} {rate:>9,.0f} {unit}/s  {used}  [{spread}]{ratio}")
     return rates
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
+from .. import _transport
 from .._ratelimit import (
     AsyncLimiter,
     AsyncRateLimiter,
@@ -886,16 +887,62 @@ class BaseCustomerIOClient:
 
     @staticmethod
     def _headers(request: ApiRequest) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        if request.content is not None:
-            headers["Content-Type"] = "application/json"
-        return headers
+        return dict(_JSON_BODY_HEADERS if request.content is not None else _NO_BODY_HEADERS)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(site_id={self.site_id!r}, region={self.region!r}, "
             f"base_url={self.base_url!r})"
         )
+
+
+_NO_BODY_HEADERS: Mapping[str, str] = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+_JSON_BODY_HEADERS: Mapping[str, str] = {**_NO_BODY_HEADERS, "Content-Type": "application/json"}
+
+
+class DirectRequests:
+    """Builds the ``httpx.Request`` a client sends straight to its own transport.
+
+    The headers are those ``httpx.Client.request`` sends for the same call (the client's
+    defaults, ours, the Basic credentials), worked out once per client instead of per request;
+    the timeout travels with each request, as the client would set it.
+
+    Args:
+        defaults: the HTTP client's default headers.
+        site_id: the Basic auth user.
+        api_key: the Basic auth password.
+        timeout: the client's timeout.
+    """
+
+    __slots__ = ("_authorization", "_extensions", "_with_body", "_without_body")
+
+    def __init__(
+        self,
+        defaults: httpx.Headers,
+        site_id: str,
+        api_key: str,
+        timeout: httpx.Timeout | float | None,
+    ) -> None:
+        self._authorization = _transport.basic_authorization(site_id, api_key)
+        self._with_body = _transport.request_headers(defaults, _JSON_BODY_HEADERS)
+        self._without_body = _transport.request_headers(defaults, _NO_BODY_HEADERS)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+
+    def __repr__(self) -> str:  # the credentials stay out of sight
+        return "DirectRequests(...)"
+
+    def build(self, request: ApiRequest, url: str) -> httpx.Request:
+        """The request to send ``request`` to ``url``."""
+        outgoing = httpx.Request(
+            request.method,
+            url,
+            headers=self._with_body if request.content is not None else self._without_body,
+            content=request.content,
+            extensions=self._extensions,
+        )
+        # Last, as httpx's auth flow adds it: the headers go out in the same order as before.
+        outgoing.headers["Authorization"] = self._authorization
+        return outgoing
 
 
 def make_sync_limiter(

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from .. import _transport
 from .._ratelimit import AsyncRateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
@@ -98,16 +99,21 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         self._sleep = sleep
         self._limiter = _base.make_async_limiter(rate_limit, sleep)
         self._owns_http = http_client is None
-        self._http = (
-            http_client
-            if http_client is not None
-            else httpx.AsyncClient(
-                timeout=timeout,
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
+        # A client of our own is sent through its transport directly (see _transport), unless
+        # the environment names a proxy: httpx then sends as the environment says.
+        self._transport: httpx.AsyncHTTPTransport | None = None
+        if http_client is not None:
+            self._http = http_client
+        else:
+            limits = httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             )
-        )
+            if not _transport.environment_proxies():
+                self._transport = _transport.async_transport(limits)
+            self._http = httpx.AsyncClient(
+                timeout=timeout, limits=limits, transport=self._transport
+            )
+        self._direct = _base.DirectRequests(self._http.headers, site_id, api_key, timeout)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._region_lock = asyncio.Lock()
 
@@ -133,7 +139,6 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
 
     async def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
         url = (origin or await self._origin_or_resolve()) + request.path
-        headers = self._headers(request)
         attempts = 0
 
         async def attempt() -> httpx.Response:
@@ -147,15 +152,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                     await self._limiter.acquire()
                     started = _report.clock()
                     try:
-                        response = await self._http.request(
-                            request.method,
-                            url,
-                            content=request.content,
-                            headers=headers,
-                            auth=self._auth,
-                            timeout=self.timeout,
-                            follow_redirects=False,  # redirects are vetted, never followed blindly
-                        )
+                        response = await self._request(request, url)
                     except httpx.TransportError as exc:
                         self._report(request, None, started)
                         error = _base.transport_error(request.method, url, exc)
@@ -174,6 +171,28 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             return response
 
         return await async_call_with_retries(attempt, self.retry, sleep=self._sleep)
+
+    async def _request(self, request: ApiRequest, url: str) -> httpx.Response:
+        """Send once (no redirect followed) and read the whole answer."""
+        if self._transport is None:
+            return await self._http.request(
+                request.method,
+                url,
+                content=request.content,
+                headers=self._headers(request),
+                auth=self._auth,
+                timeout=self.timeout,
+                follow_redirects=False,  # redirects are vetted, never followed blindly
+            )
+        outgoing = self._direct.build(request, url)
+        response = await self._transport.handle_async_request(outgoing)
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        response.request = outgoing
+        return response
 
     async def _origin_or_resolve(self) -> str:
         origin = self._origin()

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from .. import _transport
 from .._ratelimit import RateLimiter, SharedRateLimiter
 from .._retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
@@ -89,7 +90,16 @@ class CustomerIOClient(BaseCustomerIOClient):
         self._sleep = sleep
         self._limiter = _base.make_sync_limiter(rate_limit, sleep)
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        # A client of our own is sent through its transport directly (see _transport), unless
+        # the environment names a proxy: httpx then sends as the environment says.
+        self._transport: httpx.HTTPTransport | None = None
+        if http_client is not None:
+            self._http = http_client
+        else:
+            if not _transport.environment_proxies():
+                self._transport = _transport.sync_transport(httpx.Limits())
+            self._http = httpx.Client(timeout=timeout, transport=self._transport)
+        self._direct = _base.DirectRequests(self._http.headers, site_id, api_key, timeout)
         self._region_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- resource
@@ -114,7 +124,6 @@ class CustomerIOClient(BaseCustomerIOClient):
 
     def _send(self, request: ApiRequest, *, origin: str | None = None) -> httpx.Response:
         url = (origin or self._origin_or_resolve()) + request.path
-        headers = self._headers(request)
         attempts = 0
 
         def attempt() -> httpx.Response:
@@ -125,15 +134,7 @@ class CustomerIOClient(BaseCustomerIOClient):
                 self._limiter.acquire()
                 started = _report.clock()
                 try:
-                    response = self._http.request(
-                        request.method,
-                        url,
-                        content=request.content,
-                        headers=headers,
-                        auth=self._auth,
-                        timeout=self.timeout,
-                        follow_redirects=False,  # redirects are vetted, never followed blindly
-                    )
+                    response = self._request(request, url)
                 except httpx.TransportError as exc:
                     self._report(request, None, started)
                     error = _base.transport_error(request.method, url, exc)
@@ -152,6 +153,28 @@ class CustomerIOClient(BaseCustomerIOClient):
             return response
 
         return call_with_retries(attempt, self.retry, sleep=self._sleep)
+
+    def _request(self, request: ApiRequest, url: str) -> httpx.Response:
+        """Send once (no redirect followed) and read the whole answer."""
+        if self._transport is None:
+            return self._http.request(
+                request.method,
+                url,
+                content=request.content,
+                headers=self._headers(request),
+                auth=self._auth,
+                timeout=self.timeout,
+                follow_redirects=False,  # redirects are vetted, never followed blindly
+            )
+        outgoing = self._direct.build(request, url)
+        response = self._transport.handle_request(outgoing)
+        try:
+            response.read()
+        except BaseException:
+            response.close()
+            raise
+        response.request = outgoing
+        return response
 
     def _origin_or_resolve(self) -> str:
         origin = self._origin()

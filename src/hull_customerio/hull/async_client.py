@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from hull_customerio import _transport
 from hull_customerio._retry import RetryPolicy, async_call_with_retries
 from hull_customerio.errors import APIError
 from hull_customerio.metrics import Metrics, _report
@@ -190,7 +191,7 @@ class AsyncHullClient(HullCore):
             metrics=metrics,
         )
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        self._http = http_client if http_client is not None else _transport.async_client(timeout)
         self._sleep = sleep
         # Guards the queue and the tickets; held for bookkeeping only, never across a request.
         self._lock = asyncio.Lock()

@@ -1,0 +1,294 @@
+"""The HTTP transports the Customer.io clients build for themselves (not for injected clients).
+
+A client that creates its own HTTP client sends each request straight to the connection pool
+of its transport instead of through ``httpx.Client.send``: the client layer (cookie jar, auth
+flow, event hooks, URL merging, redirect machinery) costs a good share of the CPU of a request,
+and the Customer.io clients use none of it. They set the same headers themselves, the timeout
+per request, read the whole body, and vet redirects as before.
+
+Under asyncio (Python 3.11 and later) the connection pool of the async transport also talks to
+its sockets through asyncio streams (`AsyncioBackend`) rather than through anyio, which httpcore
+uses by default for any event loop: the same requests for noticeably less CPU, which is what
+bounds throughput when many requests are in flight. On older Pythons, or should httpx or
+httpcore change shape, the default backend is kept.
+
+None of this applies when the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``,
+``ALL_PROXY``): the clients then send through ``httpx`` as configured by the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import select
+import socket
+import ssl
+import sys
+import urllib.request
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpcore
+import httpx
+
+__all__ = [
+    "AsyncioBackend",
+    "AsyncioStream",
+    "async_client",
+    "async_transport",
+    "basic_authorization",
+    "environment_proxies",
+    "request_headers",
+    "sync_transport",
+    "uses_asyncio_backend",
+]
+
+
+def environment_proxies() -> bool:
+    """Whether the environment names a proxy that ``httpx`` would send through."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` header value of HTTP Basic auth, as ``httpx.BasicAuth`` sends it."""
+    credentials = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+def request_headers(defaults: httpx.Headers, own: Mapping[str, str]) -> httpx.Headers:
+    """The headers ``httpx.Client.request`` would send before the credentials: the client's
+    defaults with ``own`` over them (``Host`` and ``Content-Length`` come with each request)."""
+    headers = httpx.Headers(defaults)
+    headers.update(own)
+    return headers
+
+
+# ------------------------------------------------------------------------------ the backend
+
+
+if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
+
+    def _poller_for(sock: socket.socket | None) -> select.poll | None:
+        # One poll object per connection (Windows has none: select() is used there).
+        if sock is None or sock.fileno() < 0 or not hasattr(select, "poll"):
+            return None
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return poller
+
+    class AsyncioStream(httpcore.AsyncNetworkStream):
+        """One connection, as httpcore wants it, over an asyncio stream pair.
+
+        What httpcore writes is held until it reads (or until it holds `FLUSH_AT` bytes):
+        an HTTP/1.1 request, head and body, then leaves in one send, so the server is woken
+        once per request instead of once per part.
+        """
+
+        #: Bytes held back at most before they are sent without waiting for a read.
+        FLUSH_AT = 65_536
+
+        def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._reader = reader
+            self._writer = writer
+            self._socket: socket.socket | None = writer.get_extra_info("socket")
+            self._poller = _poller_for(self._socket)
+            self._unsent: list[bytes] = []
+            self._unsent_bytes = 0
+            self._write_timeout: float | None = None
+
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            if self._unsent:
+                await self._flush()
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self._reader.read(max_bytes)
+            except TimeoutError as exc:
+                raise httpcore.ReadTimeout(exc) from exc
+            except OSError as exc:
+                raise httpcore.ReadError(exc) from exc
+
+        async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            if not buffer:
+                return
+            self._unsent.append(buffer)
+            self._unsent_bytes += len(buffer)
+            self._write_timeout = timeout
+            if self._unsent_bytes >= self.FLUSH_AT:
+                await self._flush()
+
+        async def _flush(self) -> None:
+            data = b"".join(self._unsent)
+            self._unsent.clear()
+            self._unsent_bytes = 0
+            try:
+                async with asyncio.timeout(self._write_timeout):
+                    self._writer.write(data)
+                    await self._writer.drain()
+            except TimeoutError as exc:
+                raise httpcore.WriteTimeout(exc) from exc
+            except OSError as exc:
+                raise httpcore.WriteError(exc) from exc
+
+        async def aclose(self) -> None:
+            # As anyio closes a socket stream: half-close, close, one turn of the loop, abort.
+            # Bytes not sent yet belong to a request given up on: they are dropped.
+            self._unsent.clear()
+            transport = self._writer.transport
+            if transport.is_closing():
+                return
+            try:
+                if transport.can_write_eof():
+                    transport.write_eof()
+            except OSError:
+                pass
+            transport.close()
+            await asyncio.sleep(0)
+            transport.abort()
+
+        async def start_tls(
+            self,
+            ssl_context: ssl.SSLContext,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
+        ) -> httpcore.AsyncNetworkStream:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+            except TimeoutError as exc:
+                await self.aclose()
+                raise httpcore.ConnectTimeout(exc) from exc
+            except OSError as exc:  # ssl.SSLError included
+                await self.aclose()
+                raise httpcore.ConnectError(exc) from exc
+            return self
+
+        def _socket_readable(self) -> bool:
+            # httpcore asks whether an idle keep-alive connection is readable: if so the server
+            # closed it (or broke the protocol), and it must not be reused.
+            if self._socket is None or self._socket.fileno() < 0:
+                return True
+            if self._poller is not None:
+                return bool(self._poller.poll(0))
+            ready, _, _ = select.select([self._socket], [], [], 0)
+            return bool(ready)
+
+        def get_extra_info(self, info: str) -> Any:
+            if info == "is_readable":
+                # The event loop reads the socket as data comes, so a server's close shows as EOF
+                # on the reader (or a closing transport) rather than on the socket itself.
+                return (
+                    self._reader.at_eof()
+                    or self._writer.transport.is_closing()
+                    or self._socket_readable()
+                )
+            if info == "ssl_object":
+                return self._writer.get_extra_info("ssl_object")
+            if info == "client_addr":
+                return self._writer.get_extra_info("sockname")
+            if info == "server_addr":
+                return self._writer.get_extra_info("peername")
+            if info == "socket":
+                return self._socket
+            return None
+
+    async def _configured(
+        stream: AsyncioStream, options: Iterable[tuple[int, int, int | bytes | None]] | None
+    ) -> AsyncioStream:
+        """``stream`` with the socket options httpcore was given set (closed if one fails)."""
+        sock = stream.get_extra_info("socket")
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+        except OSError as exc:
+            await stream.aclose()
+            raise httpcore.ConnectError(exc) from exc
+        return stream
+
+    class AsyncioBackend(httpcore.AsyncNetworkBackend):
+        """httpcore's network backend over asyncio streams (TCP, and TLS on top of it).
+
+        httpcore's own backend for asyncio goes through anyio, whose cancel scopes and checkpoints
+        cost more per read and write than the requests themselves on a fast network.
+        """
+
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[tuple[int, int, int | bytes | None]] | None = None,
+        ) -> httpcore.AsyncNetworkStream:
+            local = None if local_address is None else (local_address, 0)
+            try:
+                async with asyncio.timeout(timeout):
+                    reader, writer = await asyncio.open_connection(
+                        host,
+                        port,
+                        local_addr=local,
+                        # As anyio connects: IPv6 and IPv4 addresses raced, 250 ms apart, so
+                        # an unreachable address family costs no whole connect timeout.
+                        happy_eyeballs_delay=0.25,
+                    )
+            except TimeoutError as exc:
+                raise httpcore.ConnectTimeout(exc) from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(exc) from exc
+            return await _configured(AsyncioStream(reader, writer), socket_options)
+
+        async def connect_unix_socket(
+            self,
+            path: str,
+            timeout: float | None = None,
+            socket_options: Iterable[tuple[int, int, int | bytes | None]] | None = None,
+        ) -> httpcore.AsyncNetworkStream:
+            try:
+                async with asyncio.timeout(timeout):
+                    reader, writer = await asyncio.open_unix_connection(path)
+            except TimeoutError as exc:
+                raise httpcore.ConnectTimeout(exc) from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(exc) from exc
+            return await _configured(AsyncioStream(reader, writer), socket_options)
+
+        async def sleep(self, seconds: float) -> None:
+            await asyncio.sleep(seconds)
+
+
+# ------------------------------------------------------------------------------ transports
+
+
+def async_transport(limits: httpx.Limits, **options: Any) -> httpx.AsyncHTTPTransport:
+    """An ``httpx.AsyncHTTPTransport`` (``options`` as its own) whose pool uses `AsyncioBackend`
+    where it can (Python 3.11+, the httpcore pool httpx 0.27/0.28 build), its default if not."""
+    transport = httpx.AsyncHTTPTransport(limits=limits, **options)
+    # httpx offers no way to choose the backend; its pool (httpcore 1.x) keeps it in
+    # `_network_backend` and uses it for every connection it opens. Anything else: default kept.
+    if sys.version_info >= (3, 11):
+        pool = getattr(transport, "_pool", None)
+        if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
+            pool._network_backend = AsyncioBackend()
+    return transport
+
+
+def async_client(timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` as ``httpx.AsyncClient(timeout=timeout)`` makes it, whose
+    transport uses `AsyncioBackend` (see `async_transport`) unless the environment names a
+    proxy."""
+    if environment_proxies():
+        return httpx.AsyncClient(timeout=timeout)
+    return httpx.AsyncClient(timeout=timeout, transport=async_transport(httpx.Limits()))
+
+
+def sync_transport(limits: httpx.Limits, **options: Any) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` (``options`` as its own) with httpx's defaults."""
+    return httpx.HTTPTransport(limits=limits, **options)
+
+
+def uses_asyncio_backend(transport: httpx.AsyncHTTPTransport) -> bool:
+    """Whether `async_transport` could put `AsyncioBackend` under ``transport``."""
+    if sys.version_info >= (3, 11):
+        pool = getattr(transport, "_pool", None)
+        return isinstance(getattr(pool, "_network_backend", None), AsyncioBackend)
+    return False

@@ -414,7 +414,7 @@ class AsyncHullClient(HullCore):
 
     async def _post(self, batch: Batch) -> None:
         """Post ``batch`` (in its own task), settle its messages with Hull's answer, then post
-        whatever queued meanwhile in the same slot, until nothing is left."""
+        the full batches queued meanwhile in the same slot; waiters post the rest."""
         todo = [batch]
         while todo:
             current = todo.pop(0)

@@ -421,7 +421,7 @@ class HullClient(HullCore):
 
     def _post(self, batch: Batch) -> None:
         """Post ``batch`` (on a pool thread), settle its messages with Hull's answer, then post
-        whatever queued meanwhile in the same slot, until nothing is left."""
+        the full batches queued meanwhile in the same slot; waiters post the rest."""
         todo = [batch]
         while todo:
             current = todo.pop(0)

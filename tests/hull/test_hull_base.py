@@ -228,7 +228,26 @@ def test_at_most_max_in_flight_batches_start_and_the_rest_wait_queued() -> None:
     assert len(queue) == 3
 
 
-def test_a_done_poster_takes_a_full_batch_queued_meanwhile_then_gives_its_slot_back() -> None:
+def test_a_done_poster_takes_what_queued_meanwhile_when_someone_waits() -> None:
+    queue = FirehoseQueue(flush_at=2, max_in_flight=1)
+    ticket = DeliveryTicket()
+    messages = _messages(3)
+    queue.add(messages[0], ticket)
+    batch = queue.add(messages[1], ticket)
+    queue.add(messages[2], ticket)  # queued while the first batch is under way
+    assert batch is not None
+    queue.settle(batch, None)
+
+    following = queue.next_batch(partial=True)
+
+    assert following is not None
+    assert _ids(following) == [messages[2].request_id]
+    assert queue.in_flight == 1
+    assert queue.next_batch(partial=True) is None
+    assert queue.in_flight == 0
+
+
+def test_with_nobody_waiting_a_done_poster_takes_only_a_full_batch() -> None:
     queue = FirehoseQueue(flush_at=2, max_in_flight=1)
     ticket = DeliveryTicket()
     messages = _messages(5)
@@ -239,34 +258,17 @@ def test_a_done_poster_takes_a_full_batch_queued_meanwhile_then_gives_its_slot_b
     assert batch is not None
     queue.settle(batch, None)
 
-    following = queue.next_batch()
+    following = queue.next_batch(partial=False)
 
     assert following is not None
     assert _ids(following) == [m.request_id for m in messages[2:4]]
-    assert queue.in_flight == 1
-    # One message is left: not a full batch, so the slot is given back; it waits for `start`.
-    assert queue.next_batch() is None
+    # One message is left: not a full batch, so the slot is given back; it waits for `start`
+    # (a wait, a flush, a close, post_pending) or for the queue to fill.
+    assert queue.next_batch(partial=False) is None
     assert queue.in_flight == 0
     assert len(queue) == 1
     (rest,) = queue.start()
     assert _ids(rest) == [messages[4].request_id]
-
-
-def test_a_done_poster_leaves_a_partial_batch_to_whoever_waits_for_it() -> None:
-    queue = FirehoseQueue(flush_at=3, max_in_flight=1)
-    ticket = DeliveryTicket()
-    messages = _messages(4)
-    for message in messages[:2]:
-        queue.add(message, ticket)
-    batch = queue.add(messages[2], ticket)
-    queue.add(messages[3], ticket)  # one message trickles in meanwhile
-    assert batch is not None
-    queue.settle(batch, None)
-
-    assert queue.next_batch() is None  # no small post nobody asked for
-    assert queue.in_flight == 0
-    (rest,) = queue.start()  # a wait, flush, close or post_pending sends it
-    assert _ids(rest) == [messages[3].request_id]
 
 
 def test_an_interrupted_poster_gives_its_slot_and_messages_back() -> None:

@@ -331,3 +331,32 @@ def test_post_pending_on_a_closed_client_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         hull.post_pending()
+
+
+def test_with_nobody_waiting_a_poster_does_not_post_a_partial_batch(
+    httpx_mock: HTTPXMock,
+) -> None:
+    release = threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        release.wait(10)
+        return httpx.Response(200, json={})
+
+    httpx_mock.add_callback(slow, url=FIREHOSE, is_reusable=True)
+    hull = sync_client(flush_at=3, max_in_flight=1)
+    ticket = hull.delivery()
+    for n in range(4):  # three make a full batch, posted at once; the fourth trickles in
+        hull.as_user({"id": f"u{n}"}, delivery=ticket).traits({"who": str(n)})
+    release.set()
+    for _ in range(100):  # the first post settles...
+        if len(ticket.delivered) == 3:
+            break
+        time.sleep(0.01)
+    time.sleep(0.1)
+
+    # ...and its poster stops: one message is no full batch and nobody waits for it.
+    assert len(httpx_mock.get_requests()) == 1
+    assert hull.pending == 1
+    assert hull.wait(ticket, timeout=5)  # a waiter sends it
+    assert [who(r) for r in httpx_mock.get_requests()] == [{"0", "1", "2"}, {"3"}]
+    hull.close()

@@ -577,16 +577,17 @@ class FirehoseQueue:
             batches.append(self._cut())
         return batches
 
-    def next_batch(self) -> Batch | None:
-        """For a poster that is done: the next full batch to post in its slot, or ``None``
-        (the slot is given back).
+    def next_batch(self, *, partial: bool = True) -> Batch | None:
+        """For a poster that is done: the next batch to post in its slot, or ``None`` (the
+        slot is given back).
 
-        Only a full batch: fewer messages wait for someone who wants them out (`start`, from
-        a wait, a flush, a close or `post_pending`) or for the queue to fill. A poster that
-        went on with whatever trickled in meanwhile made one small post after another while
-        nobody was waiting for them (a v1 sync: about 100 posts for 600 users instead of 12).
+        With ``partial`` (someone is waiting for messages) whatever is queued goes, up to
+        ``flush_at``; without, only a full batch: fewer messages wait for someone who wants
+        them out (`start`, from a wait, a flush, a close or `post_pending`) or for the queue
+        to fill. A poster that went on with whatever trickled in made one small post after
+        another while nobody waited for them (a v1 sync of 600 users: about 100 posts, not 12).
         """
-        if len(self._pending) >= self.flush_at:
+        if len(self._pending) >= self.flush_at or (partial and self._pending):
             return self._cut()
         self._in_flight -= 1
         return None

@@ -197,6 +197,7 @@ class AsyncHullClient(HullCore):
         self._lock = asyncio.Lock()
         # Notified whenever a message is settled or put back, so waiters re-check.
         self._changed = asyncio.Condition(self._lock)
+        self._waiting = 0  # callers in wait() or close(), under the lock
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> AsyncHullClient:
@@ -318,7 +319,11 @@ class AsyncHullClient(HullCore):
                     if self._closed:
                         raise RuntimeError(f"{type(self).__name__} is closed")
                     self._submit(self._queue.start())
-                    await self._changed.wait()
+                    self._waiting += 1  # see _post: posters go on with partial batches
+                    try:
+                        await self._changed.wait()
+                    finally:
+                        self._waiting -= 1
 
         if timeout is None:
             await settled()
@@ -377,7 +382,11 @@ class AsyncHullClient(HullCore):
             try:
                 while not self._queue.idle:
                     self._submit(self._queue.start())
-                    await self._changed.wait()
+                    self._waiting += 1  # see _post: posters go on with partial batches
+                    try:
+                        await self._changed.wait()
+                    finally:
+                        self._waiting -= 1
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
@@ -434,7 +443,7 @@ class AsyncHullClient(HullCore):
             async with self._changed:
                 todo[:0] = self._settle(current, error)
                 if not todo:
-                    following = self._queue.next_batch()
+                    following = self._queue.next_batch(partial=self._waiting > 0)
                     if following is not None:
                         todo.append(following)
                 self._changed.notify_all()

@@ -196,6 +196,7 @@ class HullClient(HullCore):
         self._lock = threading.Lock()
         # Notified whenever a message is settled or put back, so waiters re-check.
         self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # callers in wait() or close(), under the lock
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> HullClient:
@@ -325,7 +326,11 @@ class HullClient(HullCore):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._changed.wait(remaining)
+                self._waiting += 1  # see _post: posters go on with partial batches
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting -= 1
 
     def post_pending(self) -> None:
         """Start posting every queued message now, a partial batch too, without waiting for
@@ -374,7 +379,11 @@ class HullClient(HullCore):
             try:
                 while not self._queue.idle:
                     self._submit(self._queue.start())
-                    self._changed.wait()
+                    self._waiting += 1  # see _post: posters go on with partial batches
+                    try:
+                        self._changed.wait()
+                    finally:
+                        self._waiting -= 1
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
@@ -441,7 +450,7 @@ class HullClient(HullCore):
             with self._changed:
                 todo[:0] = self._settle(current, error)
                 if not todo:
-                    following = self._queue.next_batch()
+                    following = self._queue.next_batch(partial=self._waiting > 0)
                     if following is not None:
                         todo.append(following)
                 self._changed.notify_all()

@@ -370,27 +370,32 @@ _VALUES = st.recursive(
     | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
+_IDS = st.text(max_size=12)
+_PEOPLE = st.dictionaries(st.text(max_size=12), _VALUES, max_size=6)
 
 
-@given(
-    customer_id=st.text(max_size=12),
-    attributes=st.dictionaries(st.text(max_size=12), _VALUES, max_size=6),
-    limits=st.fixed_dictionaries(
+def _limits(longest_value: int) -> st.SearchStrategy[dict[str, int]]:
+    return st.fixed_dictionaries(
         {
             "max_attributes_per_person": st.integers(1, 8),
             "max_identifier_value_length": st.integers(1, 20),
             "max_attribute_name_length": st.integers(1, 20),
-            "max_attribute_value_length": st.integers(1, 40),
+            "max_attribute_value_length": st.integers(1, longest_value),
         }
-    ),
-)
+    )
+
+
+def _names_fit(attributes: dict[str, Any], limits: dict[str, int]) -> bool:
+    longest = limits["max_attribute_name_length"]
+    return all(name.isascii() and len(name) <= longest for name in attributes)
+
+
+@given(customer_id=_IDS, attributes=_PEOPLE, limits=_limits(longest_value=40))
 def test_a_person_the_planner_calls_plainly_valid_is_valid(
     customer_id: str, attributes: dict[str, Any], limits: dict[str, int]
 ) -> None:
     configured = settings(**limits)
-    names_fit = all(
-        name.isascii() and len(name) <= limits["max_attribute_name_length"] for name in attributes
-    )
+    names_fit = _names_fit(attributes, limits)
 
     if plainly_valid(customer_id, attributes, configured, names_fit):
         assert validate_person(customer_id, attributes, configured) == []
@@ -419,25 +424,12 @@ def test_names_not_known_to_fit_are_left_to_the_full_check() -> None:
     assert not plainly_valid("id-1", {"a": 1}, settings(), names_fit=False)
 
 
-@given(
-    customer_id=st.text(max_size=12),
-    attributes=st.dictionaries(st.text(max_size=12), _VALUES, max_size=6),
-    limits=st.fixed_dictionaries(
-        {
-            "max_attributes_per_person": st.integers(1, 8),
-            "max_identifier_value_length": st.integers(1, 20),
-            "max_attribute_name_length": st.integers(1, 20),
-            "max_attribute_value_length": st.integers(1, 400),
-        }
-    ),
-)
+@given(customer_id=_IDS, attributes=_PEOPLE, limits=_limits(longest_value=400))
 def test_a_person_whose_json_is_plainly_within_the_limits_is_valid(
     customer_id: str, attributes: dict[str, Any], limits: dict[str, int]
 ) -> None:
     configured = settings(**limits)
-    names_fit = all(
-        name.isascii() and len(name) <= limits["max_attribute_name_length"] for name in attributes
-    )
+    names_fit = _names_fit(attributes, limits)
     try:
         _, document = hashed_person(customer_id, attributes)
     except (ValueError, TypeError, RecursionError):

@@ -15,7 +15,6 @@ from ..errors import (
     APIError,
     ConfigurationError,
     HullCustomerIOError,
-    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import AsyncHullClient, DeliveryTicket
@@ -327,13 +326,13 @@ class AsyncConnector:
             ConfigurationError: the connector has no Customer.io client (webhook-only); raised
                 once the notification is authenticated, before anything is sent.
         """
-        read = _notifications.read_notification_body(body)
+        # Hull's signature is checked before the body is parsed: a body nobody vouched for is
+        # never read further than the check needs.
+        read = await _notifications.aauthenticate_raw(
+            self.notification_guard, body, headers, self._key_http_client
+        )
         if isinstance(read, NotificationAnswer):
             return read
-        try:
-            await self._authenticate(read, headers)
-        except NotificationAuthenticationError as exc:
-            return _notifications.refused_answer(exc)
         return await self._process(read)
 
     async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:

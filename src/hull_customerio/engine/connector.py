@@ -14,7 +14,6 @@ from ..errors import (
     APIError,
     ConfigurationError,
     HullCustomerIOError,
-    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import DeliveryTicket, HullClient
@@ -303,13 +302,13 @@ class Connector:
             ConfigurationError: the connector has no Customer.io client (webhook-only); raised
                 once the notification is authenticated, before anything is sent.
         """
-        read = _notifications.read_notification_body(body)
+        # Hull's signature is checked before the body is parsed: a body nobody vouched for is
+        # never read further than the check needs.
+        read = _notifications.authenticate_raw(
+            self.notification_guard, body, headers, self._key_http_client
+        )
         if isinstance(read, NotificationAnswer):
             return read
-        try:
-            self._authenticate(read, headers)
-        except NotificationAuthenticationError as exc:
-            return _notifications.refused_answer(exc)
         return self._process(read)
 
     def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:

@@ -19,7 +19,7 @@ Hull installs a connector from the JSON document the service publishes at
   checks the connector and publishes the result to Hull.
 
 Every URL is relative: Hull joins it to the address the connector is installed from, so the
-same manifest works wherever the service runs (and under a path prefix).
+same manifest works wherever the service runs.
 
 The manifest is built from tables (settings, sections, channels). Accounts are not synced yet:
 when they are, their settings (an account-segment picker, account-attribute pickers...) are new

@@ -5,7 +5,9 @@ settings, and relative URLs of the app's own endpoints."""
 from __future__ import annotations
 
 import json
+import re
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -372,3 +374,52 @@ def test_every_url_is_an_endpoint_of_the_app(manifest: dict[str, Any]) -> None:
     app: Any = create_app(hub)
     paths = {route.path for route in app.routes}
     assert manifest_urls(manifest) - paths <= NOT_SERVED_YET
+
+
+def test_a_new_channel_row_is_subscribed_filtered_batched_and_tagged(
+    manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # How accounts will join: one more row in the channel table, nothing rewritten.
+    from hull_customerio import manifest as module  # noqa: PLC0415
+
+    account = module._Channel(
+        "account:update", segments_setting="synchronized_account_segments", batch_tag="b-acc"
+    )
+    monkeypatch.setattr(module, "_CHANNELS", (*module._CHANNELS, account))
+    extended = build_manifest()
+    (subscription,) = extended["subscriptions"]
+    assert subscription["channels"] == [{"channel": "user:update"}, {"channel": "account:update"}]
+    assert subscription["conditions"]["channels"]["only"] == ["user:update", "account:update"]
+    assert subscription["conditions"]["segments"]["account:update"] == [
+        "private_settings.synchronized_account_segments"
+    ]
+    assert extended["batches"][1] == {"url": "/batch", "channels": [{"channel": "account:update"}]}
+    assert extended["tags"] == [*manifest["tags"], "b-acc"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The documentation page
+
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "installing-in-hull.md"
+FENCE = re.compile(r"^```python\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def test_the_pages_example_runs_as_written() -> None:
+    (code,) = [m["code"] for m in FENCE.finditer(PAGE.read_text(encoding="utf-8"))]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "installing-in-hull.md", "exec"), namespace)  # noqa: S102
+    assert namespace["manifest"] == build_manifest()
+    assert namespace["pinned"]["version"] == "1.4.0"
+
+
+def test_the_pages_table_lists_every_setting_with_its_default(manifest: dict[str, Any]) -> None:
+    rows = {
+        cells[2].strip("` "): cells[4].strip("` ")
+        for line in PAGE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("|") and len(cells := line.split("|")) == 6
+    }
+    for entry in manifest["private_settings"]:
+        assert entry["name"] in rows, entry["name"]
+        if isinstance(entry.get("default"), (int, str)) and entry["type"] != "boolean":
+            assert rows[entry["name"]] == str(entry["default"]), entry["name"]

@@ -290,8 +290,17 @@ _CHANNELS: tuple[_Channel, ...] = (
 
 #: Tags that do not depend on the channels: the service sends to Customer.io ("outgoing"),
 #: receives its webhooks ("incoming"), is notified by Hull's smart notifier, reads Hull's
-#: exported JSON-lines files, and its settings fit Hull's one-column layout.
-_TAGS: tuple[str, ...] = ("incoming", "outgoing", "oneColumn", "smart-notifier", "kraken-exports")
+#: exported JSON-lines files, and its settings fit Hull's one-column layout. One install per
+#: organisation ("single-install"): what it writes back on users (customerio/created_at,
+#: customerio/hash...) has one place per user, which two installs would overwrite in turn.
+_TAGS: tuple[str, ...] = (
+    "incoming",
+    "outgoing",
+    "oneColumn",
+    "smart-notifier",
+    "kraken-exports",
+    "single-install",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,9 +362,9 @@ def build_manifest(*, version: str | None = None) -> dict[str, Any]:
                 },
             }
         ],
-        "batches": [
-            {"url": _BATCH, "channels": [{"channel": channel.name} for channel in _CHANNELS]}
-        ],
+        # One entry per channel, as Hull's connectors list batches: /batch tells a file of
+        # users from a file of accounts by the file's own object type.
+        "batches": [{"url": _BATCH, "channels": [{"channel": c.name}]} for c in _CHANNELS],
         "incoming": [
             {
                 "url": _WEBHOOK,

@@ -362,8 +362,8 @@ def build_manifest(*, version: str | None = None) -> dict[str, Any]:
                 },
             }
         ],
-        # One entry per channel, as Hull's connectors list batches: /batch tells a file of
-        # users from a file of accounts by the file's own object type.
+        # One entry per channel, as Hull's connectors list batches; they may share /batch,
+        # since each exported file names its own object type.
         "batches": [{"url": _BATCH, "channels": [{"channel": c.name}]} for c in _CHANNELS],
         "incoming": [
             {

@@ -193,9 +193,10 @@ def test_connectors_sending_to_one_workspace_share_its_rate_limiter(setup: Any) 
     clients = hub._workspaces.values()
     assert len(clients) == 2  # one client per tenant...
     assert clients[0]._limiter is clients[1]._limiter  # ...one limiter per workspace
-    assert hub._core.limiter_users("site-1") == 2
+    key = next(iter(hub._limiter_keys.values()))
+    assert hub._core.limiter_users(key) == 2
     hubs.close(hub)
-    assert hub._core.limiter_users("site-1") == 0
+    assert hub._core.limiter_users(key) == 0
 
 
 def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:
@@ -204,13 +205,18 @@ def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:
     limiter_type = hc.AsyncConnectorHub if hubs.flavour == "async" else hc.ConnectorHub
     from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter  # noqa: PLC0415
 
-    def factory(site_id: str) -> Any:
-        made.append(site_id)
+    def factory(name: str) -> Any:
+        made.append(name)
         return AsyncRateLimiter(5) if limiter_type is hc.AsyncConnectorHub else RateLimiter(5)
 
     hub = hubs.hub(limiter_factory=factory)
     hubs.call(hub.answer_webhook, WEBHOOK, _signed_webhook(), _token_query(hub, alpha))
-    assert made == ["site-1"]
+    # The factory is given the Site ID and a fingerprint of the API key, never the key.
+    assert len(made) == 1
+    site_id, fingerprint = made[0].split(":")
+    assert site_id == "site-1"
+    assert len(fingerprint) == 16
+    assert all(c in "0123456789abcdef" for c in fingerprint)
     assert hub._workspaces.values()[0]._limiter.rate == 5
     hubs.close(hub)
 

@@ -897,9 +897,16 @@ PARSE_IN_THREAD_BYTES: Final = 256 * 1024
 
 
 def authenticate_raw(
-    guard: NotificationGuard, body: bytes, headers: object, http: httpx.Client | None
+    guard: NotificationGuard,
+    body: bytes,
+    headers: object,
+    http: httpx.Client | None,
+    envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
 ) -> NotificationEnvelope | NotificationAnswer:
     """Authenticate and read a raw notification: the signature before the body is parsed.
+
+    ``envelope_guard`` gives the guard that checks the parsed envelope (a hub's depends on the
+    connector the envelope names); by default ``guard`` itself.
 
     Returns:
         The envelope once accepted; else the answer: ``401`` refused, ``400`` not JSON.
@@ -913,11 +920,15 @@ def authenticate_raw(
         jti: str | None = stop.value
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
-    return _checked(guard, read_notification_body(body), jti)
+    return _checked(envelope_guard or (lambda _: guard), read_notification_body(body), jti)
 
 
 async def aauthenticate_raw(
-    guard: NotificationGuard, body: bytes, headers: object, http: httpx.AsyncClient | None
+    guard: NotificationGuard,
+    body: bytes,
+    headers: object,
+    http: httpx.AsyncClient | None,
+    envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
 ) -> NotificationEnvelope | NotificationAnswer:
     """The async `authenticate_raw`; a large body is parsed on a worker thread."""
     steps = guard.authenticate_body(body, headers)
@@ -933,16 +944,18 @@ async def aauthenticate_raw(
         read = await asyncio.to_thread(read_notification_body, body)
     else:
         read = read_notification_body(body)
-    return _checked(guard, read, jti)
+    return _checked(envelope_guard or (lambda _: guard), read, jti)
 
 
 def _checked(
-    guard: NotificationGuard, read: NotificationEnvelope | NotificationAnswer, jti: str | None
+    guard_of: Callable[[NotificationEnvelope], NotificationGuard],
+    read: NotificationEnvelope | NotificationAnswer,
+    jti: str | None,
 ) -> NotificationEnvelope | NotificationAnswer:
     if isinstance(read, NotificationAnswer):
         return read
     try:
-        guard.check_envelope(read, jti)
+        guard_of(read).check_envelope(read, jti)
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
     return read

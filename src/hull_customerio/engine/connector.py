@@ -280,9 +280,7 @@ class Connector:
         self._authenticate(envelope, headers)
         return self._process(envelope).body
 
-    def answer_notification(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> NotificationAnswer:
+    def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
         """Everything a web view needs to answer Hull's smart-notifier; never raises for bad
         input.
 

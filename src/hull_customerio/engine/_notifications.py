@@ -323,13 +323,16 @@ def trusted_key_url(url: str, trusted_hosts: Iterable[str]) -> str | None:
     """
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
+        # Reading the host decodes international labels: invalid punycode raises here, not
+        # later while the request is built.
+        host = parsed.host
+        if parsed.scheme != "https" or parsed.userinfo or not host:
+            return None
+        if not is_trusted_key_host(host, trusted_hosts):
+            return None
+        return str(parsed.copy_with(fragment=None))
+    except (httpx.InvalidURL, ValueError, TypeError):  # UnicodeError is a ValueError
         return None
-    if parsed.scheme != "https" or parsed.userinfo or not parsed.host:
-        return None
-    if not is_trusted_key_host(parsed.host, trusted_hosts):
-        return None
-    return str(parsed.copy_with(fragment=None))
 
 
 class NotificationKeyCache:

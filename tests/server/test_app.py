@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 import hull_customerio as hc
-from hull_customerio import server
 from hull_customerio.server import create_app
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 

@@ -68,7 +68,7 @@ def _check_settings(value: object) -> None:
     raise TypeError(
         f"settings must be a hull_customerio.Settings, got {_kind(value)}; build it with "
         "hull_customerio.Settings(site_id=..., api_key=..., ...) or "
-        "Settings.from_private_settings(mapping)"
+        "hull_customerio.Settings.from_private_settings(mapping)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,3 +183,20 @@ def test_an_unsigned_notification_is_refused_as_typed_before_any_connector_is_bu
 def test_max_connectors_below_one_is_refused(size: Any) -> None:
     with pytest.raises(ValueError, match="max_connectors"):
         register_tasks(Celery("bad", broker="memory://"), never_built, max_connectors=size)
+
+
+def test_the_documented_recipe_builds_a_signature_checking_connector_per_organization() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scaling-out.md").read_text()
+    (recipe,) = [block for block in page.split("```python\n") if "def build_connector" in block]
+    namespace: dict[str, Any] = {}
+    exec(compile(recipe.split("```")[0], "scaling-out.md", "exec"), namespace)  # noqa: S102
+    tasks = namespace["tasks"]
+    assert tasks.notification.acks_late is True
+
+    one = namespace["build_connector"](payload_for("one.hullapp.io", "site-1"))
+    two = namespace["build_connector"](payload_for("two.hullapp.io", "site-1"))
+    assert isinstance(one, hc.Connector)
+    assert one.notification_guard.require_signature is True
+    assert (one.hull.organization, two.hull.organization) == ("one.hullapp.io", "two.hullapp.io")
+    assert one.customerio.site_id == two.customerio.site_id == "site-1"
+    namespace["app"].close()

@@ -37,7 +37,6 @@ if "HC_TEST_VISIBILITY_TIMEOUT" in os.environ:
     }
 
 
-
 def build_connector(payload: Mapping[str, Any]) -> hc.Connector:
     """The documented recipe: called once per Hull connector and workspace (the tasks cache
     it); every connector of a workspace sends under that workspace's shared limit."""

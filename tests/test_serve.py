@@ -19,6 +19,17 @@ def test_serve_needs_the_token_key(
     assert "HULL_CUSTOMERIO_TOKEN_KEY" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_weak_token_key_and_says_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "short-secret")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "token_key must be at least 32 bytes" in err
+    assert "secrets.token_urlsafe(32)" in err
+    assert "short-secret" not in err
+
+
 def test_serve_runs_the_hub_app_with_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
@@ -26,7 +37,7 @@ def test_serve_runs_the_hub_app_with_uvicorn(monkeypatch: pytest.MonkeyPatch) ->
         seen["app"], seen["options"] = app, options
 
     monkeypatch.setattr(uvicorn, "run", run)
-    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret")
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret-of-32-bytes-at-least")
     code = main(["serve", "--port", "8123", "--batch-host", "files.example.com"])
     assert code == 0
     assert seen["options"] == {"host": "127.0.0.1", "port": 8123, "log_level": "info"}
@@ -37,7 +48,7 @@ def test_serve_runs_the_hub_app_with_uvicorn(monkeypatch: pytest.MonkeyPatch) ->
 def test_serve_refuses_an_unreadable_public_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret")
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret-of-32-bytes-at-least")
     assert main(["serve", "--public-key", "/nonexistent.pem"]) == 2
     assert "--public-key" in capsys.readouterr().err
 
@@ -67,7 +78,7 @@ def test_serve_writes_the_librarys_info_records_to_stderr_while_it_runs(
         logging.getLogger("hull_customerio.customerio").debug("Customer.io attempt 1 failed")
 
     monkeypatch.setattr(uvicorn, "run", run)
-    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret")
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "service-secret-of-32-bytes-at-least")
 
     assert main(["serve"]) == 0
 

@@ -20,6 +20,7 @@ from hull_customerio.cli import main as cli_main
 from hull_customerio.testing import FakeHull
 
 SHORT = 2000
+TOKEN_KEY = "a-service-token-key-of-32-bytes-at-least"
 NOTIFICATION = json.loads(
     (Path(__file__).parent / "data" / "notification-user-update.json").read_text()
 )
@@ -415,7 +416,7 @@ def test_hub_answer_batch_refuses_an_organization_that_is_not_a_hull_host_with_4
 ) -> None:
     fake = _hub_hull()
     with hc.ConnectorHub(
-        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+        token_key=TOKEN_KEY, hull_options={"http_client": httpx.Client(transport=fake.transport())}
     ) as hub:
         answer = hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
     assert (answer.http_status, answer.reason) == (403, "untrusted_organization")
@@ -430,7 +431,8 @@ def test_async_hub_answer_batch_refuses_an_organization_that_is_not_a_hull_host_
 
     async def answer() -> hc.NotificationAnswer:
         client = httpx.AsyncClient(transport=fake.transport())
-        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+        hub_options: dict[str, Any] = {"http_client": client}
+        async with hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options=hub_options) as hub:
             return await hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
 
     answer = asyncio.run(answer())
@@ -450,7 +452,7 @@ def _token_query(hub: hc.ConnectorHub | hc.AsyncConnectorHub, fake: FakeHull) ->
 def test_hub_answer_webhook_for_a_token_naming_an_untrusted_organization_is_403() -> None:
     fake = _hub_hull()
     with hc.ConnectorHub(
-        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+        token_key=TOKEN_KEY, hull_options={"http_client": httpx.Client(transport=fake.transport())}
     ) as hub:
         outcome = hub.answer_webhook(json.dumps(WEBHOOK).encode(), {}, _token_query(hub, fake))
     assert (outcome.http_status, outcome.reason) == (403, "untrusted_organization")
@@ -462,7 +464,8 @@ def test_async_hub_answer_webhook_for_a_token_naming_an_untrusted_organization_i
 
     async def answer() -> hc.WebhookOutcome:
         client = httpx.AsyncClient(transport=fake.transport())
-        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+        hub_options: dict[str, Any] = {"http_client": client}
+        async with hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options=hub_options) as hub:
             body = json.dumps(WEBHOOK).encode()
             return await hub.answer_webhook(body, {}, _token_query(hub, fake))
 
@@ -481,7 +484,7 @@ def test_app_status_refuses_an_organization_that_is_not_a_hull_host_with_403(
 
     async def status() -> httpx.Response:
         client = httpx.AsyncClient(transport=fake.transport())
-        hub = hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client})
+        hub = hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options={"http_client": client})
         app = create_app(hub)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://app.test"
@@ -524,7 +527,7 @@ def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
     body = json.dumps({"url": url}).encode()  # escaped: "\ud800" arrives as a lone surrogate
     query = _batch_query(fake.organization, fake)
     with hc.ConnectorHub(
-        token_key="k",
+        token_key=TOKEN_KEY,
         hull_options={"http_client": httpx.Client(transport=fake.transport())},
         batch_hosts=["127.0.0.1"],
     ) as hub:
@@ -533,7 +536,7 @@ def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
     async def async_answer() -> hc.NotificationAnswer:
         client = httpx.AsyncClient(transport=fake.transport())
         async with hc.AsyncConnectorHub(
-            token_key="k", hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
+            token_key=TOKEN_KEY, hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
         ) as hub:
             return await hub.answer_batch(body, {}, query)
 
@@ -546,7 +549,7 @@ def _app_post(content_length: str) -> httpx.Response:
     from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
 
     async def post() -> httpx.Response:
-        hub = hc.AsyncConnectorHub(token_key="k")
+        hub = hc.AsyncConnectorHub(token_key=TOKEN_KEY)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://app.test"
         ) as http:

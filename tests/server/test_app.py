@@ -204,7 +204,7 @@ def test_a_body_over_the_limit_is_refused_with_413(
 
 
 def test_the_hub_app_over_asgi_transport_refuses_a_webhook_without_a_token() -> None:
-    hub = hc.AsyncConnectorHub(token_key="k")
+    hub = hc.AsyncConnectorHub(token_key="a-service-token-key-of-32-bytes-at-least")
     app: Any = create_app(hub)
 
     async def scenario() -> httpx.Response:

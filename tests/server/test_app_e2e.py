@@ -29,7 +29,7 @@ WEBHOOK = {
 @pytest.fixture
 def app_url(tenants: dict[str, Tenant]) -> Iterator[str]:
     hub = hc.AsyncConnectorHub(
-        token_key="service-token-key",
+        token_key="service-token-key-of-32-bytes-at-least",
         mode="batch",
         notification_public_key=PUBLIC_KEY,
         **hub_options(tenants),
@@ -48,7 +48,7 @@ def _signed_headers(body: bytes, key: str) -> dict[str, str]:
 
 
 def _webhook_url(app_url: str, tenant: Tenant) -> str:
-    hub = hc.AsyncConnectorHub(token_key="service-token-key")
+    hub = hc.AsyncConnectorHub(token_key="service-token-key-of-32-bytes-at-least")
     return hub.webhook_url(
         app_url,
         organization=tenant.hull.organization,
@@ -96,7 +96,7 @@ def test_a_webhook_with_a_missing_tampered_or_foreign_token_is_refused_and_nothi
         last = url[-2]
         url = url[:-2] + ("A" if last != "A" else "B") + url[-1]
     else:
-        foreign = hc.AsyncConnectorHub(token_key="someone-elses-key")
+        foreign = hc.AsyncConnectorHub(token_key="someone-elses-token-key-of-32-bytes-or-more")
         url = foreign.webhook_url(
             app_url,
             organization=alpha.hull.organization,

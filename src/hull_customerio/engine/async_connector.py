@@ -24,6 +24,7 @@ from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
+from ._checks import check_arguments
 from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
@@ -75,6 +76,8 @@ class AsyncConnector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
+        TypeError: ``settings`` is not a `Settings`, or a client is of the wrong kind: a
+            `CustomerIOClient`, `HullClient` or ``httpx.Client`` belongs to a `Connector`.
         ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
             that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
             ``webhook_timeout`` that is not a positive number.
@@ -96,6 +99,13 @@ class AsyncConnector:
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
     ) -> None:
+        check_arguments(
+            "async",
+            settings=settings,
+            customerio=customerio,
+            hull=hull,
+            key_http_client=key_http_client,
+        )
         if max_concurrency < 1:
             raise ConfigurationError([f"max_concurrency must be at least 1, got {max_concurrency}"])
         self.metrics = guarded(metrics)

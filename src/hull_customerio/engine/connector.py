@@ -23,6 +23,7 @@ from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
+from ._checks import check_arguments
 from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
@@ -73,6 +74,10 @@ class Connector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
+        TypeError: ``settings`` is not a `Settings` (a dict of Hull settings goes through
+            `Settings.from_private_settings` first), or a client is of the wrong kind: an
+            `AsyncCustomerIOClient`, `AsyncHullClient` or ``httpx.AsyncClient`` belongs to an
+            `AsyncConnector`.
         ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, the public key is
             not a PEM RSA public key, ``trusted_key_hosts`` is a single string, or
             ``webhook_timeout`` is not a positive number.
@@ -93,6 +98,13 @@ class Connector:
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
     ) -> None:
+        check_arguments(
+            "sync",
+            settings=settings,
+            customerio=customerio,
+            hull=hull,
+            key_http_client=key_http_client,
+        )
         self.metrics = guarded(metrics)
         self.settings = settings
         self.customerio = customerio

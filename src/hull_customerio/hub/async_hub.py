@@ -76,8 +76,9 @@ class AsyncConnectorHub:
     settings, clients, reports — is ever used for another.
 
     Args:
-        token_key: the service's own secret for webhook-URL tokens (any non-empty text; keep
-            it the same across processes and restarts so the URLs keep working).
+        token_key: the service's own secret for webhook-URL tokens: random text of at least
+            32 bytes, e.g. from ``python -c "import secrets; print(secrets.token_urlsafe(32))"``;
+            keep it the same across processes and restarts so the URLs keep working.
         customerio_options: keyword arguments for every Customer.io client the hub builds
             (``base_url``, ``timeout``, ``retry``, ``rate_limit``...), or a function of the
             workspace's ``site_id`` returning them.
@@ -112,7 +113,7 @@ class AsyncConnectorHub:
             not be read) are counted too. Default: nowhere.
 
     Raises:
-        ConfigurationError: an empty ``token_key``, an unknown mode or a bound below 1.
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1.
     """
 
     def __init__(

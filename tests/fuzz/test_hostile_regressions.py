@@ -442,7 +442,8 @@ def test_async_hub_answer_batch_refuses_an_organization_that_is_not_a_hull_host_
 
 def _token_query(hub: hc.ConnectorHub | hc.AsyncConnectorHub, fake: FakeHull) -> dict:
     # A hub that pins Hull's URL may seal any organization; one that does not refuses it.
-    with hc.ConnectorHub(token_key=TOKEN_KEY, hull_options={"api_url": "https://pinned.test"}) as sealer:
+    pinned = {"api_url": "https://pinned.test"}
+    with hc.ConnectorHub(token_key=TOKEN_KEY, hull_options=pinned) as sealer:
         url = sealer.webhook_url(
             "https://c.example", organization="acme", connector_id=fake.id, secret=fake.secret
         )

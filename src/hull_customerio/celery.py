@@ -61,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .engine import Connector
-from .engine._core import flow_control_for
+from .engine._core import flow_control_for, log_event
 from .engine._notifications import SIGNATURE_HEADER
 from .errors import NotificationAuthenticationError
 from .hull.flow_control import flow_control_next
@@ -198,10 +198,13 @@ def _close(connector: Connector) -> None:
             continue
         try:
             client.close()
-        except Exception:
+        except Exception as exc:
             # A client that fails to close (Hull messages it could not deliver) must not
             # fail the task that happened to drop it; the failure is logged.
-            logger.exception("celery.connector.close_failed")
+            log_event(
+                logging.ERROR, "celery.connector.close_failed", reason="close_failed",
+                error=f"{type(exc).__name__}: {exc}",
+            )  # fmt: skip
 
 
 @attrs.frozen
@@ -369,10 +372,11 @@ def register_tasks(
                 answer = connector.handle_notification(payload, headers)
         if answer.get("flow_control", {}).get("type") == "retry":
             if task.request.retries >= max_retries:
-                logger.error(
-                    "celery.task.gave_up",
-                    extra={"task": task.name, "retries": task.request.retries},
-                )
+                log_event(
+                    logging.ERROR, "celery.task.gave_up", reason="retries_exhausted",
+                    error=f"Hull was asked to retry {task.request.retries} times; giving up",
+                    task=task.name, retries=task.request.retries,
+                )  # fmt: skip
                 return answer
             raise task.retry()
         return answer

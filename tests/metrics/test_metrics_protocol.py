@@ -119,8 +119,10 @@ def test_a_guarded_adapter_that_raises_is_logged_and_never_fails_the_caller(
         metrics.increment(m.OUTGOING_USERS, tags={"action": "identify", "status": "secret-tag"})
         metrics.timing(m.SERVICE_API_RESPONSE_TIME, 0.1)
     assert [r.getMessage() for r in caplog.records] == [
-        "metrics: increment('ship.outgoing.users') failed",
-        "metrics: timing('connector.service_api.response_time') failed",
+        "metrics.increment.failed reason=metrics_failed metric='ship.outgoing.users' "
+        "cause='RuntimeError: statsd is down'",
+        "metrics.timing.failed reason=metrics_failed metric='connector.service_api.response_time' "
+        "cause='RuntimeError: statsd is down'",
     ]
     assert "secret-tag" not in caplog.text
 

@@ -34,6 +34,7 @@ from ..errors import (
     ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
+    safe_service_text,
 )
 from ..hull import DeliveryTicket, HullFailureKind, hull_failure_kind
 from ..hull.flow_control import flow_control_next, flow_control_retry
@@ -834,8 +835,11 @@ def log_event(
 ) -> None:
     """Log one event: ``name key=value ...`` with ids and reason codes, the same in ``extra``.
 
-    ``extra`` also holds ``hull_event`` (``name``), and the fields not shown in the message
-    (``error``...). ``None`` values are left out of the message but kept in ``extra``.
+    ``extra`` also holds ``hull_event`` (``name``) and every field. ``None`` values are left out
+    of the message but kept in ``extra``. A warning or an error says why in the line itself:
+    its ``reason`` code and, as ``cause=``, the ``error`` text — emails masked, cut to 300
+    characters — so that a line read alone (or by a formatter that drops ``extra``) explains
+    itself.
     """
     if not logger.isEnabledFor(level):
         return
@@ -849,6 +853,10 @@ def log_event(
         if value is not None:
             parts.append(f"{label}=%s")
             args.append(_shown(value))
+    cause = fields.get("error")
+    if level >= logging.WARNING and cause is not None:
+        parts.append("cause=%s")
+        args.append(repr(safe_service_text(str(cause))))
     logger.log(
         level, " ".join(parts), *args, exc_info=exc_info, extra={"hull_event": name, **fields}
     )
@@ -877,6 +885,7 @@ def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None
             logging.ERROR if failed else logging.INFO,
             "outgoing.event.error" if failed else "outgoing.event.skip",
             context, **base, event_name=event_name, reason=reason,
+            error=(outcome.error or "the event was not sent") if failed else None,
         )  # fmt: skip
 
 
@@ -1001,6 +1010,7 @@ def webhook_delivered(
         event_name=event.event,
         event_id=event.event_id,
         reason=outcome.reason,
+        error=None if outcome.reason is None else outcome.message,
     )
     return outcome
 
@@ -1009,7 +1019,7 @@ def _webhook_outcome(
     status: int, reason: str, message: str, event: IncomingEvent | None = None
 ) -> WebhookOutcome:
     if event is None:
-        log_event(logging.WARNING, "incoming.event.error", reason=reason)
+        log_event(logging.WARNING, "incoming.event.error", reason=reason, error=message)
     return WebhookOutcome(http_status=status, reason=reason, message=message, event=event)
 
 

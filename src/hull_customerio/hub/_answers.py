@@ -45,9 +45,7 @@ def refused(reason: str) -> NotificationAnswer:
 
 
 def _next(reason: str, message: str) -> NotificationAnswer:
-    logger.error("incoming.notification.error",
-                 extra={"hull_event": "incoming.notification.error", "reason": reason,
-                        "error": message})  # fmt: skip
+    log_event(logging.ERROR, "incoming.notification.error", reason=reason, error=message)
     return NotificationAnswer(
         http_status=200, body=dict(flow_control_next()), reason=reason, message=message
     )
@@ -172,9 +170,10 @@ class BatchTally:
         """Put a parsed line in ``chunk``; count a bad one. ``True`` when it was added."""
         if isinstance(record, BadLine):
             self.malformed += 1
-            logger.error("outgoing.user.error", extra={"hull_event": "outgoing.user.error",
-                                                       "reason": "malformed_message",
-                                                       "error": record.error})  # fmt: skip
+            log_event(
+                logging.ERROR, "outgoing.user.error", reason="malformed_message",
+                error=record.error,
+            )  # fmt: skip
             return False
         chunk.append(record)
         return True

@@ -15,7 +15,7 @@ import httpx
 from .._ratelimit import AsyncRateLimiter
 from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
-from ..engine._core import record_webhook
+from ..engine._core import log_event, record_webhook
 from ..engine._notifications import (
     aauthenticate_raw,
     prepare_notification,
@@ -247,8 +247,10 @@ class AsyncConnectorHub:
             try:
                 await client.close()
             except HullCustomerIOError as exc:
-                name = "hub.client.close_failed"
-                logger.error(name, extra={"hull_event": name, "error": str(exc)})
+                log_event(
+                    logging.ERROR, "hub.client.close_failed", reason="close_failed",
+                    organization=client.organization, error=str(exc),
+                )  # fmt: skip
 
     async def _close_workspaces(self, clients: list[AsyncCustomerIOClient]) -> None:
         for client in clients:

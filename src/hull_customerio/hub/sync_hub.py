@@ -15,7 +15,7 @@ import httpx
 from .._ratelimit import RateLimiter
 from ..customerio import CustomerIOClient
 from ..engine import Connector
-from ..engine._core import record_webhook
+from ..engine._core import log_event, record_webhook
 from ..engine._notifications import (
     authenticate_raw,
     prepare_notification,
@@ -265,8 +265,10 @@ class ConnectorHub:
             try:
                 client.close()
             except HullCustomerIOError as exc:
-                name = "hub.client.close_failed"
-                logger.error(name, extra={"hull_event": name, "error": str(exc)})
+                log_event(
+                    logging.ERROR, "hub.client.close_failed", reason="close_failed",
+                    organization=client.organization, error=str(exc),
+                )  # fmt: skip
 
     def _close_workspaces(self, clients: list[CustomerIOClient]) -> None:
         for client in clients:

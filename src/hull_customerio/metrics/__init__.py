@@ -313,15 +313,21 @@ class GuardedMetrics:
         """Forward the counter; log and drop what it raises."""
         try:
             self.wrapped.increment(name, value, tags=tags)
-        except Exception:
-            _logger.warning("metrics: increment(%r) failed", name, exc_info=True)
+        except Exception as exc:
+            _logger.warning(
+                "metrics.increment.failed reason=metrics_failed metric=%r cause=%r",
+                name, f"{type(exc).__name__}: {exc}"[:300], exc_info=True,
+            )  # fmt: skip
 
     def timing(self, name: str, seconds: float, *, tags: Mapping[str, str] | None = None) -> None:
         """Forward the duration; log and drop what it raises."""
         try:
             self.wrapped.timing(name, seconds, tags=tags)
-        except Exception:
-            _logger.warning("metrics: timing(%r) failed", name, exc_info=True)
+        except Exception as exc:
+            _logger.warning(
+                "metrics.timing.failed reason=metrics_failed metric=%r cause=%r",
+                name, f"{type(exc).__name__}: {exc}"[:300], exc_info=True,
+            )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"GuardedMetrics({self.wrapped!r})"

@@ -41,16 +41,15 @@ echo "-- what the artefacts hold"
 "$PYTHON" - "$WHEEL" "$SDIST" "${EXTRAS[@]}" <<'PY'
 import sys
 import tarfile
-import tomllib
 import zipfile
 from email.parser import HeaderParser
 
 wheel, sdist, *extras = sys.argv[1:]
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+version = wheel.rsplit("/", 1)[-1].split("-")[1]
 problems = []
 
 names = zipfile.ZipFile(wheel).namelist()
-dist_info = f"hull_customerio-{project['version']}.dist-info/"
+dist_info = f"hull_customerio-{version}.dist-info/"
 for name in names:
     if not name.startswith(("hull_customerio/", dist_info)):
         problems.append(f"wheel: unexpected file {name}")

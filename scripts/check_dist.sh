@@ -153,4 +153,24 @@ for extra in "${EXTRAS[@]}"; do
     echo "$extra: import $module"
 done
 
+echo "-- another project that depends on the wheel by a direct reference (as the docs show)"
+mkdir -p "$WORK/dependent/src/dependent"
+touch "$WORK/dependent/src/dependent/__init__.py"
+cat >"$WORK/dependent/pyproject.toml" <<TOML
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "dependent"
+version = "1.0"
+dependencies = ["hull-customerio[server] @ file://$WHEEL"]
+
+[tool.hatch.metadata]
+allow-direct-references = true
+TOML
+new_env dependent "$WORK/dependent"
+(cd "$WORK/run" && "$WORK/dependent/bin/python" -I -c "import hull_customerio.server, dependent")
+echo "dependent: installed hull-customerio[server] through its pyproject.toml"
+
 echo "dist checked: $(basename "$WHEEL"), $(basename "$SDIST")"

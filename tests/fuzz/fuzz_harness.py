@@ -989,6 +989,187 @@ def check_cli_command(data: bytes, command: list[str]) -> None:
         expect(len(lines[0]) <= SHORT, "a long error line")
 
 
+# The service's edge (SPEC §8.7): organizations, key URLs and bodies an attacker chooses.
+
+HOST_PIECES = [
+    "acme42.hullapp.io", "hullapp.io", "a.hullbeta.io", "x.hull.io", "127.0.0.1", "[::1]",
+    "169.254.169.254", "10.0.0.1", "localhost", "evil.example", "hullapp.io.evil.example",
+    "xn--a.hullapp.io", "xn--hullapp-xyz.io", "xn--bcher-kva.hullapp.io", "xn--.hullapp.io",
+    "\u0430cme.hullapp.io", "ACME42.HULLAPP.IO.", "acme42.hullapp.io..", "-a.hullapp.io",
+    "0x7f.1", "2130706433", "1.hullapp.io", "a_b.hullapp.io", "%31%32%37.0.0.1",
+]
+HOST_SUFFIXES = [
+    "", ":6379", ":443", ":0", ":99999", "/", "/api/v1/app#", "/internal", "?x=1", "#frag",
+    "@127.0.0.1", ".", " ", "\n", "\\", "%2f", ":6379/x#",
+]
+HOST_PREFIXES = ["", "https://", "http://", "user@", "user:pw@", "//", " ", "HTTPS://"]
+
+
+def hostile_host(hostile: Hostile) -> str:
+    """An organization or key host: Hull's own, IP literals, ports, paths, IDN, junk."""
+    rng = hostile.rng
+    if rng.random() < 0.1:
+        return _hostile_text(hostile)[:300]
+    return rng.choice(HOST_PREFIXES) + rng.choice(HOST_PIECES) + rng.choice(HOST_SUFFIXES)
+
+
+_TRUSTED = hc.HULL_KEY_HOSTS
+
+
+def _is_trusted_host(host: str) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in _TRUSTED)
+
+
+class _Recording:
+    """An httpx transport recording every request; answers like Hull for the fake."""
+
+    def __init__(self) -> None:
+        self.urls: list[httpx.URL] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(request.url)
+        return httpx.Response(200, json={"private_settings": {}})
+
+
+_EDGE_HUB: list[tuple[hc.ConnectorHub, _Recording]] = []
+
+
+def _edge_hub() -> tuple[hc.ConnectorHub, _Recording]:
+    if not _EDGE_HUB:
+        recording = _Recording()
+        hub = hc.ConnectorHub(
+            token_key=TOKEN_KEY,
+            notification_public_key=None,
+            hull_options={"http_client": httpx.Client(transport=httpx.MockTransport(recording))},
+            http_client=httpx.Client(transport=httpx.MockTransport(recording)),
+            settings_ttl=0,
+        )
+        _EDGE_HUB.append((hub, recording))
+    return _EDGE_HUB[0]
+
+
+def check_hub_organization(organization: str) -> None:
+    """Any organization: 200, 401 or 403 from every entry point that takes one, never a
+    crash; a request is made only to a host name under Hull's domains, never another."""
+    hub, recording = _edge_hub()
+    recording.urls.clear()
+    query = {"organization": organization, "id": FAKE_HULL.id, "secret": FAKE_HULL.secret}
+    answers = [
+        hub.answer_status(query),
+        hub.answer_credentials(query, base_url="https://connector.example"),
+        hub.answer_batch(_json_bytes(BATCH_BODY), {}, query),
+    ]
+    for answer in answers:
+        check_notification_answer(answer, frozenset({200, 400, 401, 403, 502, 503}))
+        if answer.reason == "untrusted_organization":
+            expect(answer.http_status == 403, "untrusted_organization without 403")
+    try:
+        hub.webhook_url("https://c.example", organization=organization, connector_id="1",
+                        secret="s")  # fmt: skip
+    except hc.ConfigurationError as exc:
+        short(exc)
+    for url in recording.urls:
+        expect(url.scheme == "https" and url.port is None, f"a request to {url}")
+        expect(_is_trusted_host(url.host), f"a request to host {url.host!r}")
+    if recording.urls:
+        expect(answers[0].reason != "untrusted_organization", "refused after a request")
+
+
+def check_key_url(key_url: str) -> None:
+    """Any signature key URL: 200 or 401, never a crash, and a key fetched only over https
+    from a host under Hull's domains (the fake answers none: key_unavailable)."""
+    hub, recording = _edge_hub()
+    recording.urls.clear()
+    headers = FAKE_HULL.sign_notification(NOTIFICATION_ID, key_url=key_url)
+    answer = hub.answer_notification(SIGNED.body, headers)
+    check_notification_answer(answer, frozenset({401}))
+    for url in recording.urls:
+        expect(url.scheme == "https" and not url.userinfo, f"a key fetched from {url}")
+        expect(_is_trusted_host(url.host), f"a key fetched from host {url.host!r}")
+    hub._core.key_cache.clear()  # every input gets its own fetch budget
+
+
+def hostile_key_url(hostile: Hostile) -> str:
+    rng = hostile.rng
+    return (rng.choice(["https://", "http://", "", "HTTPS://", "https:///", "ftp://"])
+            + hostile_host(hostile).removeprefix("https://")
+            + rng.choice(["/key", "", "/smart-notifier/public-key", "?a", "#"]))  # fmt: skip
+
+
+class BodyRequest:
+    """A raw upload: its body, the Content-Length it declares (or none), chunked or not."""
+
+    def __init__(self, body: bytes, declared: str | None, chunked: bool, path: str) -> None:
+        self.body, self.declared, self.chunked, self.path = body, declared, chunked, path
+
+    def __repr__(self) -> str:
+        return (f"BodyRequest(path={self.path!r}, size={len(self.body)}, "
+                f"declared={(self.declared or '')[:40]!r}, chunked={self.chunked})")  # fmt: skip
+
+
+BODY_LIMIT = 2000
+
+
+def hostile_body(hostile: Hostile) -> BodyRequest:
+    rng = hostile.rng
+    size = rng.choice([0, 1, BODY_LIMIT - 1, BODY_LIMIT, BODY_LIMIT + 1, rng.randrange(5000)])
+    body = bytes(rng.randrange(256) for _ in range(min(size, 64))) * (size // 64 + 1)
+    body = body[:size]
+    declared_kind = rng.randrange(5)
+    declared: str | None
+    if declared_kind == 0:
+        declared = None
+    elif declared_kind == 1:
+        declared = str(len(body))
+    elif declared_kind == 2:
+        declared = rng.choice(["-1", "0" * 300 + "5", "9" * 50, "1e3", "12 ", "0x10"])
+    else:
+        declared = str(rng.choice([0, BODY_LIMIT + 1, 10**12]))
+    path = rng.choice(["/smart-notifier", "/batch", "/webhook"])
+    return BodyRequest(body, declared, rng.random() < 0.3, path)
+
+
+_LIMITED_APP: list[httpx.AsyncClient] = []
+
+
+def check_body_limits(request: BodyRequest) -> None:
+    """Any upload: 413 exactly when it is larger than the limit (declared or sent), never a
+    5xx but a 503 from a full budget; the budget is free again after each request."""
+    from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
+
+    if not _LIMITED_APP:
+        app = create_app(_async_hub(), max_body_bytes=BODY_LIMIT,
+                         max_pending_body_bytes=BODY_LIMIT * 3, body_timeout=5)  # fmt: skip
+        _LIMITED_APP.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                              base_url="http://connector.test"))  # fmt: skip
+    client = _LIMITED_APP[0]
+
+    async def answer(_: hc.AsyncConnector) -> tuple[httpx.Response, httpx.Response]:
+        content: Any = request.body
+        if request.chunked:
+
+            async def chunks() -> Any:
+                for at in range(0, len(request.body), 700):
+                    yield request.body[at : at + 700]
+
+            content = chunks()
+        headers = {} if request.declared is None else {"content-length": request.declared}
+        first = await client.post(request.path, content=content, headers=headers)
+        after = await client.get("/health")
+        return first, after
+
+    response, health = _run(answer)
+    expect(response.status_code < 500 or response.status_code == 503,
+           f"{request.path} answered {response.status_code}")  # fmt: skip
+    expect(response.status_code != 503, "a 503 with one request at a time: budget not freed")
+    expect(health.status_code == 200, "health did not answer")
+    too_large = len(request.body) > BODY_LIMIT
+    if too_large:
+        expect(response.status_code == 413, f"{len(request.body)} bytes answered "
+               f"{response.status_code}")  # fmt: skip
+    expect(isinstance(response.json(), dict), "an answer that is not a JSON object")
+
+
 # --------------------------------------------------------------------------------------------
 # Targets: name -> (input maker, check).
 
@@ -1018,6 +1199,9 @@ TARGETS: dict[str, Target] = {
     "AsyncConnectorHub.answer_webhook": (webhook_request, check_async_hub_answer_webhook),
     "app endpoints": (app_request, check_app),
     "cli sync": (Hostile.cli_file, check_cli_sync),
+    "hub organizations": (hostile_host, check_hub_organization),
+    "key URLs": (hostile_key_url, check_key_url),
+    "app body limits": (hostile_body, check_body_limits),
 }
 
 

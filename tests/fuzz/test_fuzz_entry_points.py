@@ -327,7 +327,7 @@ def test_every_entry_point_has_a_fuzz_target() -> None:
         "ConnectorHub.answer_notification", "AsyncConnectorHub.answer_notification",
         "ConnectorHub.answer_batch", "AsyncConnectorHub.answer_batch",
         "ConnectorHub.answer_webhook", "AsyncConnectorHub.answer_webhook", "app endpoints",
-        "cli sync",
+        "cli sync", "hub organizations", "key URLs", "app body limits",
     }  # fmt: skip
 
 
@@ -364,3 +364,40 @@ def _depth(value: object) -> int:
         value = value[0] if isinstance(value, list) else next(iter(value.values()))
         depth += 1
     return depth
+
+
+# The service's edge (SPEC §8.7): organizations, key URLs and bodies an attacker chooses.
+
+
+@FEW
+@given(st.one_of(signed(harness.hostile_host), hostile_text))
+def test_a_hub_calls_hull_only_on_a_host_under_hulls_domains_whatever_the_organization(
+    organization: str,
+) -> None:
+    harness.check_hub_organization(organization)
+
+
+@FEW
+@given(st.one_of(signed(harness.hostile_key_url), hostile_text))
+def test_a_key_is_fetched_only_over_https_from_hulls_domains_whatever_the_key_url(
+    key_url: str,
+) -> None:
+    harness.check_key_url(key_url)
+
+
+@FEW
+@given(signed(harness.hostile_body))
+def test_the_app_answers_413_exactly_for_a_body_over_its_limit_and_frees_its_budget(
+    request_: harness.BodyRequest,
+) -> None:
+    harness.check_body_limits(request_)
+
+
+def test_the_edge_targets_reach_hull_for_a_hull_organization() -> None:
+    """The organization check is not refusing everything: Hull's own host gets through."""
+    hub, recording = harness._edge_hub()
+    recording.urls.clear()
+    query = {"organization": "acme42.hullapp.io", "id": "1", "secret": "s"}
+    assert hub.answer_status(query).reason != "untrusted_organization"
+    assert [url.host for url in recording.urls] == ["acme42.hullapp.io"] * len(recording.urls)
+    assert recording.urls

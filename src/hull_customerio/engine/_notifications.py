@@ -326,13 +326,28 @@ def trusted_key_url(url: str, trusted_hosts: Iterable[str]) -> str | None:
         # Reading the host decodes international labels: invalid punycode raises here, not
         # later while the request is built.
         host = parsed.host
-        if parsed.scheme != "https" or parsed.userinfo or not host:
+        if parsed.scheme != "https" or parsed.userinfo or not _is_plain_host(host):
             return None
         if not is_trusted_key_host(host, trusted_hosts):
             return None
         return str(parsed.copy_with(fragment=None))
     except (httpx.InvalidURL, ValueError, TypeError):  # UnicodeError is a ValueError
         return None
+
+
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
+
+
+def _is_plain_host(host: str) -> bool:
+    """A host name or IP literal as DNS and sockets take it: no empty label (``a..b``, a
+    trailing dot), no percent-encoding or other characters."""
+    return (
+        bool(host)
+        and set(host.lower()) <= _HOST_CHARACTERS
+        and not host.startswith(".")
+        and not host.endswith(".")
+        and ".." not in host
+    )
 
 
 class NotificationKeyCache:

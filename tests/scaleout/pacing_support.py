@@ -1,9 +1,9 @@
 """Measuring pacing: a loopback server that only records when requests arrive, and senders.
 
-`CaptureServer` runs in a process of its own (spawned), so that what it stamps is when a
-request reached it, not when a busy test process got round to it: an asyncio HTTP/1.1 server
-(keep-alive, any method and path) that answers every request ``200 {}`` and notes the
-`time.monotonic()` at which its head was read — a clock every process of the host shares.
+`CaptureServer` runs in a process of its own (spawned): a small HTTP/1.1 server (keep-alive,
+any method and path, a thread per connection) that answers every request ``200 {}`` and notes
+when it arrived. The time is the kernel's receive stamp of the packet (``SO_TIMESTAMPNS``), so
+it says when the request reached the host, not when a busy process got round to reading it.
 
 `send_as_fast_as_allowed` is the work of one sending process: several
 `AsyncCustomerIOClient` sharing one `RedisRateLimiter`, each with several requests in flight,
@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,47 +34,78 @@ LANES = 2
 WARM_UP = "warm-up"
 
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+# Linux: ask the kernel to stamp each received packet (CLOCK_REALTIME, nanoseconds); the
+# control message carrying the stamp has the same number (35 on 64-bit Linux; Python names
+# neither).
+SO_TIMESTAMPNS = 35
+_STAMP = struct.Struct("qq")
 
 
-async def _serve_connection(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, arrivals: list[tuple[float, str]]
+def _receive(connection: socket.socket) -> tuple[bytes, float | None]:
+    """Read what has arrived and when the kernel received it (``None``: it did not say)."""
+    data, ancillary, _, _ = connection.recvmsg(65536, socket.CMSG_SPACE(_STAMP.size))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = _STAMP.unpack(payload[: _STAMP.size])
+            return data, seconds + nanoseconds / 1e9
+    return data, None
+
+
+def _serve_connection(
+    connection: socket.socket, arrivals: list[tuple[float, str]], unstamped: list[str]
 ) -> None:
-    try:
+    with connection:
+        connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        pending = b""
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            arrived = time.monotonic()
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            length = 0
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            if length:
-                await reader.readexactly(length)
-            path = request_line.split(" ")[1] if " " in request_line else ""
-            arrivals.append((arrived, path))
-            writer.write(_ANSWER)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
-    finally:
-        writer.close()
+            try:
+                data, received = _receive(connection)
+            except OSError:
+                return
+            if not data:
+                return
+            pending += data
+            # A client waits for each answer, so a request is complete in what has arrived.
+            while b"\r\n\r\n" in pending:
+                head, _, rest = pending.partition(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                length = 0
+                for line in header_lines:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                if len(rest) < length:
+                    break
+                pending = rest[length:]
+                path = request_line.split(" ")[1] if " " in request_line else ""
+                if received is None:
+                    unstamped.append(path)
+                arrivals.append((time.time() if received is None else received, path))
+                connection.sendall(_ANSWER)
 
 
-async def _capture(connection: Any) -> None:
+def _capture_process(control: Any) -> None:
     arrivals: list[tuple[float, str]] = []
-    server = await asyncio.start_server(
-        lambda r, w: _serve_connection(r, w, arrivals), "127.0.0.1", 0
-    )
-    connection.send(server.sockets[0].getsockname()[1])
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, connection.recv)  # "stop"
-    server.close()
-    connection.send(arrivals)
+    unstamped: list[str] = []
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    # Set on the listener, the option is the accepted connections' from their first packet.
+    listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    control.send(listener.getsockname()[1])
 
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the run is over
+                return
+            threading.Thread(
+                target=_serve_connection, args=(connection, arrivals, unstamped), daemon=True
+            ).start()
 
-def _capture_process(connection: Any) -> None:
-    asyncio.run(_capture(connection))
+    threading.Thread(target=accept, daemon=True).start()
+    control.recv()  # "stop"
+    listener.close()
+    control.send((sorted(arrivals), unstamped))
 
 
 class CaptureServer:
@@ -82,8 +116,10 @@ class CaptureServer:
         self._connection, child = context.Pipe()
         self._process = context.Process(target=_capture_process, args=(child,), daemon=True)
         self.url = ""
-        #: ``(time.monotonic() at arrival, path)`` of every request, in arrival order.
+        #: ``(time.time() at arrival, path)`` of every request, in arrival order.
         self.arrivals: list[tuple[float, str]] = []
+        #: Paths of the requests the kernel gave no receive stamp for (read time used instead).
+        self.unstamped: list[str] = []
 
     @contextlib.contextmanager
     def running(self) -> Iterator[CaptureServer]:
@@ -97,7 +133,7 @@ class CaptureServer:
             if self._process.is_alive():
                 self._connection.send("stop")
                 if self._connection.poll(30):
-                    self.arrivals = self._connection.recv()
+                    self.arrivals, self.unstamped = self._connection.recv()
             self._process.join(10)
             if self._process.is_alive():  # pragma: no cover - only if it hangs
                 self._process.kill()

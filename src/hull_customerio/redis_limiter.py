@@ -120,8 +120,10 @@ class RedisRateLimiter:
         socket_timeout: seconds to wait for Redis before reporting it unreachable.
 
     Raises:
-        ValueError: ``rate``, ``burst`` or ``socket_timeout`` is out of range, or ``key`` is
-            empty.
+        ValueError: ``rate``, ``burst`` or ``socket_timeout`` is out of range, ``key`` is
+            empty, or ``redis_url`` is not a URL Redis clients can read (the error shows it
+            masked).
+        TypeError: ``redis_url`` is not a string.
     """
 
     def __init__(

@@ -81,6 +81,11 @@ def test_a_url_that_is_not_a_redis_url_is_refused_without_its_password() -> None
         RedisRateLimiter("redis://cache:port/0", key="k", rate=10)
 
 
+def test_a_url_that_is_not_a_string_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="redis_url must be a string"):
+        RedisRateLimiter(b"redis://cache/0", key="k", rate=10)  # type: ignore[arg-type]
+
+
 def test_a_pickled_limiter_keeps_its_limit_for_another_process() -> None:
     limiter = RedisRateLimiter("redis://127.0.0.1:1/0", key="cio:site", rate=5, burst=10)
     copy = pickle.loads(pickle.dumps(limiter))  # noqa: S301 - our own object

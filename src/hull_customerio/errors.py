@@ -206,8 +206,8 @@ class RateLimiterUnavailableError(APIConnectionError):
 
     Raised before a request by a limiter kept outside the process (Redis) when its store cannot
     be reached. It is a connection error, so the clients retry it like one and, when it lasts,
-    the engine reports the users as not delivered: nothing is ever sent unlimited. ``url`` is
-    the store's address without its password.
+    the engine reports the users as not sent, with the reason ``rate_limiter_unavailable``:
+    nothing is ever sent unlimited. ``url`` is the store's address without its credentials.
     """
 
 

@@ -31,6 +31,7 @@ from ..errors import (
     ConfigurationError,
     DeliveryError,
     HullCustomerIOError,
+    RateLimiterUnavailableError,
     ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
@@ -88,6 +89,9 @@ FAILURE_MESSAGES: Mapping[str, str] = {
     "sending it again as it is cannot help.",
     "customerio_unavailable": "Customer.io could not be reached, so this user was not sent; "
     "the notification is answered retry.",
+    "rate_limiter_unavailable": "The shared rate limiter (Redis) could not be reached, so "
+    "nothing was sent to Customer.io for this user (or, when it failed part-way, the rest of "
+    "their events); the notification is answered retry.",
     "malformed_message": "The message is malformed and cannot be synchronized.",
     "internal_error": "An unexpected error stopped this user; the others went on.",
     "credentials_mismatch": (
@@ -148,6 +152,8 @@ class Execution:
     request_id: str | None = None
     #: Customer.io accepted every identify chunk, or the deletion.
     person_sent: bool = False
+    #: An identify chunk or the deletion failed (or was never sent): no write-back.
+    person_failed: bool = False
     #: Events Customer.io was asked for and did not accept.
     events_failed: list[OutgoingEvent] = attrs.field(factory=list)
 
@@ -203,6 +209,12 @@ def _describe(exc: HullCustomerIOError) -> str:
     return str(exc)
 
 
+def _failure_code(code: str, exc: HullCustomerIOError | None) -> str:
+    """``code``, unless the call was never sent because the shared rate limiter was out of
+    reach: then ``rate_limiter_unavailable``, whatever the call was."""
+    return "rate_limiter_unavailable" if isinstance(exc, RateLimiterUnavailableError) else code
+
+
 def user_calls(
     plan: UserPlan, execution: Execution | None = None
 ) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
@@ -225,15 +237,18 @@ def user_calls(
             (result,) = yield [CustomerIOCall("identify", (plan.customer_id, chunk))]
             execution.calls.append("identify")
             if isinstance(result, HullCustomerIOError):
-                execution.fail("identify_failed", result, _describe(result))
-                execution.events_skipped += [(e.name, "identify_failed") for e in plan.events]
+                code = _failure_code("identify_failed", result)
+                execution.person_failed = True
+                execution.fail(code, result, _describe(result))
+                execution.events_skipped += [(e.name, code) for e in plan.events]
                 return execution
         execution.person_sent = bool(plan.chunks)
     elif plan.action is Action.DELETE:
         (result,) = yield [CustomerIOCall("delete", (plan.customer_id,))]
         execution.calls.append("delete")
         if isinstance(result, HullCustomerIOError):
-            execution.fail("delete_failed", result, _describe(result))
+            execution.person_failed = True
+            execution.fail(_failure_code("delete_failed", result), result, _describe(result))
             return execution
         execution.person_sent = True
     if plan.events:
@@ -274,21 +289,22 @@ def _record_event(
     if error is None:
         execution.events_sent.append(event)
         return
-    execution.events_skipped.append((event.name, "send_failed"))
+    code = _failure_code("event_failed", error)
+    execution.events_skipped.append((event.name, _failure_code("send_failed", error)))
     execution.events_failed.append(event)
-    execution.fail("event_failed", error, f"event {event.name!r}: {_describe(error)}")
+    execution.fail(code, error, f"event {event.name!r}: {_describe(error)}")
 
 
 def writes_back(execution: Execution) -> bool:
     """Whether the user's sync state is written back to Hull, once the person calls are done.
 
     Not for an error plan nor a plan without traits, nor when the identify or the deletion
-    failed; whatever happens to the events afterwards does not change it.
+    failed or was not sent; whatever happens to the events afterwards does not change it.
     """
     return (
         execution.plan.action is not Action.ERROR
         and execution.plan.traits is not None
-        and execution.failure not in {"identify_failed", "delete_failed"}
+        and not execution.person_failed
     )
 
 
@@ -679,7 +695,8 @@ class Unreachable:
 
     Once ``threshold`` users did, the sync stops sending: each user not started yet ends in
     ``customerio_unavailable`` (a transient failure, so the notification is answered
-    ``retry``) instead of waiting through its own retries.
+    ``retry``) instead of waiting through its own retries. A shared rate limiter out of reach
+    counts the same way, and those users end in ``rate_limiter_unavailable``.
     """
 
     def __init__(self, threshold: int = CUSTOMERIO_UNAVAILABLE_AFTER) -> None:
@@ -704,8 +721,9 @@ class Unreachable:
         """The execution of a user not sent because Customer.io is unreachable."""
         execution = Execution(plan)
         detail = f"not sent: {self.error}" if self.error is not None else "not sent"
-        execution.fail("customerio_unavailable", self.error, detail)
-        execution.events_skipped += [(e.name, "customerio_unavailable") for e in plan.events]
+        code = _failure_code("customerio_unavailable", self.error)
+        execution.fail(code, self.error, detail)
+        execution.events_skipped += [(e.name, code) for e in plan.events]
         return execution
 
 

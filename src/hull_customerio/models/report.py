@@ -29,7 +29,9 @@ class UserOutcome:
             ``identify_failed``, ``delete_failed``, ``event_failed``, ``writeback_failed``
             (Hull did not take the write-back: retry), ``writeback_rejected`` (Hull refused it
             for good: not retried), ``customerio_unavailable`` (Customer.io could not be
-            reached, so the user was not sent), ``malformed_message``, ``invalid_attributes``,
+            reached, so the user was not sent), ``rate_limiter_unavailable`` (the shared rate
+            limiter's Redis could not be reached, so nothing was sent for the user),
+            ``malformed_message``, ``invalid_attributes``,
             ``internal_error``, ``credentials_mismatch`` (a notification naming another
             Customer.io workspace).
         message: the reason as a sentence for people.

@@ -6,13 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._logging import configure_logging
+from .._logging import logging_to_stderr
 from .._serve import run_serve
 from ..config import CUSTOMERIO_VARIABLES
 from ..engine import AsyncConnector, Connector
@@ -76,15 +75,8 @@ def log_to_stderr(level: int | None) -> Iterator[None]:
     if level is None:
         yield
         return
-    logger = logging.getLogger("hull_customerio")
-    previous_level = logger.level
-    handler = configure_logging(level, stream=sys.stderr)
-    try:
+    with logging_to_stderr(level):
         yield
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-        logger.setLevel(previous_level)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +335,5 @@ def run_webhook(args: argparse.Namespace) -> int:
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
-    """``serve``: the app under uvicorn, the library's records (INFO and above) on stderr."""
-    with log_to_stderr(logging.INFO):
-        return run_serve(args, UsageError)
+    """``serve``: the app under uvicorn; its and the library's records on stderr, masked."""
+    return run_serve(args, UsageError)

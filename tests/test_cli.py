@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import hull_customerio as hc
 from hull_customerio import sign_webhook
 from hull_customerio.cli import main
 from hull_customerio.testing import FakeCustomerIO, FakeHull
@@ -945,6 +947,113 @@ def test_webhook_bad_input_exits_2(
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
     assert expected in err
+
+
+# --------------------------------------------------------------------------------------------
+# webhook-url (SPEC §8.8)
+
+SERVICE_KEY = "the-services-token-key-0123456789abcdef"
+WEBHOOK_SIGNING_KEY = "cio-signing-key-for-webhook-url"
+
+
+def _forwarded_by_a_hub(token_key: str, url: str, hull: FakeHull) -> hc.WebhookOutcome:
+    """What a hub with ``token_key`` answers Customer.io posting a signed webhook to ``url``."""
+    body = (WEBHOOKS / "reporting-email-sent.json").read_bytes()
+    timestamp = str(int(time.time()))
+    headers = {
+        "x-cio-timestamp": timestamp,
+        "x-cio-signature": sign_webhook(body, timestamp=timestamp, signing_key=WEBHOOK_SIGNING_KEY),
+    }
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    hub = hc.ConnectorHub(token_key=token_key, hull_options={"api_url": hull.url,
+                                                             "firehose_url": hull.url})  # fmt: skip
+    try:
+        return hub.answer_webhook(body, headers, query)
+    finally:
+        hub.close()
+
+
+def test_webhook_url_prints_the_hubs_url_whose_token_opens_to_the_connector(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", SERVICE_KEY)
+    with FakeHull(private_settings={"webhook_signing_key": WEBHOOK_SIGNING_KEY}) as hull:
+        code, out, err = run(
+            capsys, "webhook-url", "--base-url", "https://hooks.example.com/hull/",
+            "--organization", hull.organization, "--id", hull.id, "--secret", hull.secret,
+        )  # fmt: skip
+        url = out.strip()
+        expected = hc.ConnectorHub(token_key=SERVICE_KEY).webhook_url(
+            "https://hooks.example.com/hull/",
+            organization=hull.organization, connector_id=hull.id, secret=hull.secret,
+        )  # fmt: skip
+
+        # The shape of the hub's own URL (its token holds a random nonce: never twice the same).
+        assert (code, err, out.count("\n")) == (0, "", 1)
+        assert url.startswith("https://hooks.example.com/hull/webhook?token=")
+        assert len(url) == len(expected)
+        assert hull.secret not in url
+        # The token opens, through a hub with the same key, to exactly these credentials: Hull
+        # (which checks them) receives the event.
+        outcome = _forwarded_by_a_hub(SERVICE_KEY, url, hull)
+        assert (outcome.http_status, outcome.reason) == (200, None)
+        assert [track.event for track in hull.tracks] == ["Email Sent"]
+        # A hub with another key cannot open it.
+        foreign = _forwarded_by_a_hub(SERVICE_KEY + "-other", url, hull)
+        assert foreign.http_status == 401
+        assert len(hull.tracks) == 1
+
+
+def test_webhook_url_takes_the_credentials_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", SERVICE_KEY)
+    with FakeHull(private_settings={"webhook_signing_key": WEBHOOK_SIGNING_KEY}) as hull:
+        monkeypatch.setenv("HULL_ORGANIZATION", hull.organization)
+        monkeypatch.setenv("HULL_ID", hull.id)
+        monkeypatch.setenv("HULL_SECRET", hull.secret)
+
+        code, out, _ = run(capsys, "webhook-url", "--base-url", "http://127.0.0.1:8000")
+
+        assert code == 0
+        assert _forwarded_by_a_hub(SERVICE_KEY, out.strip(), hull).http_status == 200
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        (["--base-url", "https://h.example", "--organization", "o.hullapp.io", "--id", "1",
+          "--secret", "s"], {}, "HULL_CUSTOMERIO_TOKEN_KEY is not set"),
+        (["--base-url", "https://h.example", "--id", "1"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"},
+         "missing the connector's --organization (or HULL_ORGANIZATION), --secret (or "
+         "HULL_SECRET)"),
+        (["--base-url", "h.example", "--organization", "o", "--id", "1", "--secret", "s"],
+         {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url must be the service's http(s) base"),
+        (["--base-url", "https://h.example/?x=1", "--organization", "o", "--id", "1",
+          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url must be"),
+        (["--base-url", "https://h.example", "--organization", "o", "--id", "1",
+          "--secret", "s\u00e9cr\u00e8t"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"},
+         "invalid connector credentials: organization, connector_id and secret must be"),
+        (["--organization", "o"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url"),
+    ],
+)  # fmt: skip
+def test_webhook_url_bad_usage_is_one_line_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    environment: dict[str, str],
+    expected: str,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = run(capsys, "webhook-url", *argv)
+
+    assert (code, out) == (2, "")
+    assert expected in err
+    assert "s\u00e9cr\u00e8t" not in err
+    if "--base-url" in argv:  # argparse's own usage errors print a usage line first
+        assert err.count("\n") == 1
 
 
 # --------------------------------------------------------------------------------------------

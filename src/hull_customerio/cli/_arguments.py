@@ -7,7 +7,14 @@ import math
 from importlib import metadata
 
 from .._serve import add_serve_parser
-from ._commands import run_check, run_plan, run_serve_command, run_sync, run_webhook
+from ._commands import (
+    run_check,
+    run_plan,
+    run_serve_command,
+    run_sync,
+    run_webhook,
+    run_webhook_url,
+)
 from ._common import PROG
 from ._progress import DEFAULT_INTERVAL
 
@@ -169,6 +176,35 @@ def build_parser() -> argparse.ArgumentParser:
         "since saved payloads are old)",
     )
     webhook.set_defaults(run=run_webhook)
+
+    webhook_url = commands.add_parser(
+        "webhook-url",
+        help="print a connector's Customer.io webhook URL for a service run by 'serve'",
+        description="Print the URL to give Customer.io as the reporting webhook of one Hull "
+        "connector served by a hub ('serve'): the service's base URL, /webhook, and a token "
+        "sealing the connector's credentials with the service's token key. The same URL the "
+        "service's /credentials answers.",
+        epilog="environment:\n  HULL_CUSTOMERIO_TOKEN_KEY  the service's secret for webhook URLs "
+        "(required;\n      the same as the service's)\n  HULL_ORGANIZATION, HULL_ID, "
+        "HULL_SECRET  defaults of the connector's credentials",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    webhook_url.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="the service's public base URL, e.g. https://hooks.example.com",
+    )
+    webhook_url.add_argument(
+        "--organization", metavar="HOST", help="the organization (default $HULL_ORGANIZATION)"
+    )
+    webhook_url.add_argument("--id", metavar="ID", help="the connector id (default $HULL_ID)")
+    webhook_url.add_argument(
+        "--secret",
+        metavar="SECRET",
+        help="the connector secret (default $HULL_SECRET; prefer the environment)",
+    )
+    webhook_url.set_defaults(run=run_webhook_url)
 
     add_serve_parser(commands, run_serve_command)
     return parser

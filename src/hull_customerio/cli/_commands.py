@@ -6,17 +6,31 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
+import urllib.parse
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._logging import logging_to_stderr
 from .._serve import run_serve
-from ..config import CUSTOMERIO_VARIABLES
+from ..config import (
+    CUSTOMERIO_VARIABLES,
+    HULL_VARIABLES,
+    SERVICE_VARIABLES,
+    token_key_from_env,
+)
 from ..engine import AsyncConnector, Connector
 from ..engine._core import check_status_messages, malformed_outcome, status_from
-from ..errors import APIError, APIStatusError, WebhookPayloadError, WebhookVerificationError
+from ..errors import (
+    APIError,
+    APIStatusError,
+    ConfigurationError,
+    WebhookPayloadError,
+    WebhookVerificationError,
+)
+from ..hub import ConnectorHub
 from ..hull import HullClient, hull_failure_kind
 from ..models.hull import UserUpdateMessage
 from ..models.report import Status, UserOutcome
@@ -58,6 +72,7 @@ __all__ = [
     "run_serve_command",
     "run_sync",
     "run_webhook",
+    "run_webhook_url",
 ]
 
 #: ``check``'s error when Hull answers 401 or 403 to the connector's credentials.
@@ -327,6 +342,54 @@ def run_webhook(args: argparse.Namespace) -> int:
         "source": event.source,
     }
     print(dump(record))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# webhook-url
+
+TOKEN_KEY = SERVICE_VARIABLES["token_key"]
+
+
+def run_webhook_url(args: argparse.Namespace) -> int:
+    """``webhook-url``: the connector's webhook URL, as a hub with the service's key builds it."""
+    try:
+        token_key = token_key_from_env()
+    except ConfigurationError as exc:
+        raise UsageError("; ".join(exc.problems)) from None
+    base_url = args.base_url.strip()
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UsageError(
+            "--base-url must be the service's http(s) base URL, without a query, e.g. "
+            "https://hooks.example.com"
+        )
+    given = {
+        "organization": (args.organization, HULL_VARIABLES["organization"], "--organization"),
+        "connector_id": (args.id, HULL_VARIABLES["id"], "--id"),
+        "secret": (args.secret, HULL_VARIABLES["secret"], "--secret"),
+    }
+    credentials: dict[str, str] = {}
+    missing: list[str] = []
+    for name, (flag_value, variable, flag) in given.items():
+        value = (first(flag_value, os.environ.get(variable)) or "").strip()
+        if value:
+            credentials[name] = value
+        else:
+            missing.append(f"{flag} (or {variable})")
+    if missing:
+        raise UsageError("missing the connector's " + ", ".join(missing))
+    try:
+        hub = ConnectorHub(token_key=token_key)
+    except ConfigurationError as exc:
+        raise UsageError(f"{TOKEN_KEY}: " + "; ".join(exc.problems)) from None
+    try:
+        url = hub.webhook_url(base_url, **credentials)
+    except ConfigurationError as exc:
+        raise UsageError("invalid connector credentials: " + "; ".join(exc.problems)) from None
+    finally:
+        hub.close()
+    print(url)
     return EXIT_OK
 
 

@@ -239,6 +239,14 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"users read and processed at a time (default {DEFAULT_CHUNK_SIZE}); users are "
         "de-duplicated within a chunk",
     )
+    parser.add_argument(
+        "--skip",
+        type=_whole_number,
+        default=0,
+        metavar="N",
+        help="leave out the first N users (messages) of FILE: what an interrupted run says to "
+        "go on from",
+    )
 
 
 def _add_customerio_arguments(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +281,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 

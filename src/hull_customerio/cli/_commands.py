@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -12,6 +13,8 @@ import urllib.parse
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import attrs
 
 from .._logging import logging_to_stderr
 from .._serve import run_serve
@@ -40,7 +43,7 @@ from ..rules.signature import verify_webhook_signature
 from ..rules.webhooks import parse_webhook
 from ..settings import Settings
 from ._clients import async_customerio_client, async_hull_client, customerio_client, hull_client
-from ._common import EXIT_FAILED, EXIT_OK, UsageError, first, note, one_line
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, first, note, one_line
 from ._input import (
     Entry,
     json_problem,
@@ -61,8 +64,9 @@ from ._output import (
     unplanned_record,
     webhook_record,
 )
-from ._progress import Progress, make_progress
+from ._progress import NoProgress, Progress, make_progress
 from ._settings import build_settings, environment, warn_if_nobody_is_sent
+from ._stats import Position, RequestCounter, RunClock, resume_hint, run_line
 
 __all__ = [
     "INVALID_HULL_CREDENTIALS",
@@ -99,17 +103,34 @@ def log_to_stderr(level: int | None) -> Iterator[None]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    """``plan FILE``: each user's plan as a JSON line; no network."""
-    with open_text(args.file) as stream:
-        source = read_input(stream, name_of(args.file))
-        chunks = read_chunks(source.entries, args.chunk_size)
-        settings = build_settings(args, source.private_settings, credentials=False)
-        batch = args.batch or source.is_export
-        warn_if_nobody_is_sent(settings, batch)
-        for chunk in chunks:
-            for record in _plan_chunk(chunk, settings, batch=batch):
-                print(dump(record))
+    """``plan FILE``: each user's plan as a JSON line; no network.
+
+    On Ctrl-C: where it stopped (the users whose plans were all printed) and how to go on.
+    """
+    position = Position(done=args.skip)
+    try:
+        with open_text(args.file) as stream:
+            source = read_input(stream, name_of(args.file))
+            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            settings = build_settings(args, source.private_settings, credentials=False)
+            batch = args.batch or source.is_export
+            warn_if_nobody_is_sent(settings, batch)
+            for chunk in chunks:
+                for record in _plan_chunk(chunk, settings, batch=batch):
+                    print(dump(record))
+                # Printed (buffered lines are written on the way out, Ctrl-C or not), then
+                # flushed so a reader downstream sees each chunk as soon as it is planned.
+                position.chunk_done(chunk)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(resume_hint(position, name_of(args.file), verb="planned"), file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _skipped(entries: Iterator[Entry], skip: int) -> Iterator[Entry]:
+    """``entries`` without the first ``skip`` (``--skip``)."""
+    return itertools.islice(entries, skip, None) if skip else entries
 
 
 def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> list[dict[str, Any]]:
@@ -147,66 +168,92 @@ def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> l
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    """``sync FILE``: send the users, write back to Hull, print a summary."""
-    with open_text(args.file) as stream:
-        source = read_input(stream, name_of(args.file))
-        chunks = read_chunks(source.entries, args.chunk_size)
-        settings = build_settings(args, source.private_settings, credentials=True)
-        batch = args.batch or source.is_export
-        tally = Tally()
-        progress = make_progress(
-            sys.stderr,
-            every_chunk=args.progress,
-            enabled=not args.no_progress,
-            interval=args.progress_interval,
-            total=source.total,
-        )
-        try:
-            asyncio.run(_sync_all(args, settings, chunks, tally, progress, batch=batch))
-        except UsageError:
-            progress.close()  # the bar ends before the summary starts
-            if tally.total:  # the users before the bad line were synced: say so
-                summarise(tally, sys.stderr)
-            raise
-        finally:
-            progress.close()
-    summarise(tally, sys.stderr if args.json else sys.stdout)
+    """``sync FILE``: send the users, write back to Hull, print a summary.
+
+    The summary ends with the run's time, rate and requests. On Ctrl-C the summary of the
+    users done so far goes to stderr, with where the run stopped and how to go on from there.
+    """
+    clock = RunClock()
+    requests = RequestCounter()
+    position = Position(done=args.skip)
+    tally = Tally()
+    progress: Progress = NoProgress()
+    try:
+        with open_text(args.file) as stream:
+            source = read_input(stream, name_of(args.file))
+            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            settings = build_settings(args, source.private_settings, credentials=True)
+            batch = args.batch or source.is_export
+            progress = make_progress(
+                sys.stderr,
+                every_chunk=args.progress,
+                enabled=not args.no_progress,
+                interval=args.progress_interval,
+                total=None if source.total is None else max(source.total - args.skip, 0),
+            )
+            run = _SyncRun(args, settings, tally, progress, position, requests, batch=batch)
+            try:
+                asyncio.run(run.sync_all(chunks))
+            except UsageError:
+                progress.close()  # the bar ends before the summary starts
+                if tally.total:  # the users before the bad line were synced: say so
+                    summarise(tally, sys.stderr)
+                raise
+            finally:
+                progress.close()
+    except KeyboardInterrupt:
+        progress.close()
+        summarise(tally, sys.stderr, run_line(tally.total, clock.elapsed(), requests))
+        print(resume_hint(position, name_of(args.file), verb="synced"), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    last_line = run_line(tally.total, clock.elapsed(), requests)
+    summarise(tally, sys.stderr if args.json else sys.stdout, last_line)
     return EXIT_FAILED if tally.failed else EXIT_OK
 
 
-async def _sync_all(
-    args: argparse.Namespace,
-    settings: Settings,
-    chunks: Iterator[list[Entry]],
-    tally: Tally,
-    progress: Progress,
-    *,
-    batch: bool,
-) -> None:
-    customerio = async_customerio_client(args, settings, max_concurrency=args.concurrency)
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(customerio)
-        hull = async_hull_client(args)
-        if hull is None:
-            note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): syncing "
-                 "without writing back to Hull")  # fmt: skip
-        else:
-            await stack.enter_async_context(hull)
-        warn_if_nobody_is_sent(settings, batch)
-        connector = AsyncConnector(
-            settings,
-            customerio=customerio,
-            hull=hull,
-            mode=args.mode,
-            max_concurrency=args.concurrency,
+@attrs.define
+class _SyncRun:
+    """One ``sync``: its arguments, and what it counts as it goes."""
+
+    args: argparse.Namespace
+    settings: Settings
+    tally: Tally
+    progress: Progress
+    position: Position
+    requests: RequestCounter
+    batch: bool
+
+    async def sync_all(self, chunks: Iterator[list[Entry]]) -> None:
+        args, settings = self.args, self.settings
+        customerio = async_customerio_client(
+            args, settings, max_concurrency=args.concurrency, metrics=self.requests
         )
-        for chunk in chunks:
-            results = await _sync_chunk(connector, chunk, batch=batch)
-            for outcome, line in results:
-                tally.add(outcome)
-                if args.json:
-                    print(dump(outcome_record(outcome, line)), flush=True)
-            progress.update(tally, len(results))
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(customerio)
+            hull = async_hull_client(args, metrics=self.requests)
+            if hull is None:
+                note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): syncing "
+                     "without writing back to Hull")  # fmt: skip
+            else:
+                await stack.enter_async_context(hull)
+            warn_if_nobody_is_sent(settings, self.batch)
+            connector = AsyncConnector(
+                settings,
+                customerio=customerio,
+                hull=hull,
+                mode=args.mode,
+                max_concurrency=args.concurrency,
+            )
+            for chunk in chunks:
+                results = await _sync_chunk(connector, chunk, batch=self.batch)
+                # No await from here to the next chunk: a Ctrl-C (a cancellation) finds the
+                # counts and the position agreeing, a chunk at a time.
+                for outcome, line in results:
+                    self.tally.add(outcome)
+                    if args.json:
+                        print(dump(outcome_record(outcome, line)), flush=True)
+                self.position.chunk_done(chunk)
+                self.progress.update(self.tally, len(results))
 
 
 async def _sync_chunk(

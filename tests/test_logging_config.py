@@ -202,3 +202,31 @@ def test_configured_handlers_mask_what_any_of_their_loggers_write() -> None:
     lines = stream.getvalue().splitlines()
     assert lines[0].endswith("WARNING uvicorn.error: bad request to /status?secret=***")
     assert lines[1].endswith("INFO hull_customerio.hub: limiter at redis://***@r:6379")
+
+
+def test_the_public_module_gives_the_filter_and_the_rule() -> None:
+    from hull_customerio import redaction  # noqa: PLC0415
+
+    assert redaction.RedactingFilter is RedactingFilter
+    assert redaction.redact("/x?token=t") == "/x?token=***"
+
+
+def test_a_filter_on_a_servers_access_logger_masks_dict_arguments_too() -> None:
+    # gunicorn logs its access line with a dict of "atoms" (r: request line, U: path, q: query).
+    stream = io.StringIO()
+    logger = logging.getLogger("test.gunicorn.access")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.addFilter(RedactingFilter())
+    logger.propagate = False
+    try:
+        logger.warning(
+            '%(h)s "%(r)s" %(s)s %(q)s',
+            {"h": "10.0.0.1", "r": "GET /status?id=i&secret=s3 HTTP/1.1", "s": 200,
+             "q": "id=i&secret=s3"},
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(handler)
+    assert (
+        stream.getvalue() == '10.0.0.1 "GET /status?id=i&secret=*** HTTP/1.1" 200 id=i&secret=***\n'
+    )

@@ -29,7 +29,7 @@ Sync Hull users to Customer.io, check the connection, and inspect webhooks.
 
 FILE is a Hull notification (a JSON object with "messages") or JSON lines (one user:update
 message per line); "-" reads standard input. Exit codes: 0 success, 1 something failed,
-2 bad input or usage. See docs/cli.md.
+2 bad input or usage, 130 interrupted (plan and sync then say how to go on). See docs/cli.md.
 """
 
 _ENVIRONMENT = """\

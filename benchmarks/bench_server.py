@@ -49,7 +49,7 @@ def customerio_options(site_id):
     return {"base_url": config["workspaces"][site_id], "rate_limit": config["rate_limit"]}
 
 hub = AsyncConnectorHub(
-    token_key="bench-token-key",
+    token_key="bench-token-key-of-32-bytes-or-more",
     hull_options=hull_options,
     customerio_options=customerio_options,
     notification_public_key=config["public_key"],

@@ -1187,17 +1187,21 @@ def test_webhook_url_takes_the_credentials_from_the_environment(
     [
         (["--base-url", "https://h.example", "--organization", "o.hullapp.io", "--id", "1",
           "--secret", "s"], {}, "HULL_CUSTOMERIO_TOKEN_KEY is not set"),
-        (["--base-url", "https://h.example", "--id", "1"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"},
+        (["--base-url", "https://h.example", "--id", "1"],
+         {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY},
          "missing the connector's --organization (or HULL_ORGANIZATION), --secret (or "
          "HULL_SECRET)"),
         (["--base-url", "h.example", "--organization", "o", "--id", "1", "--secret", "s"],
-         {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url must be the service's http(s) base"),
+         {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url must be the service's http"),
         (["--base-url", "https://h.example/?x=1", "--organization", "o", "--id", "1",
-          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url must be"),
+          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url must be"),
         (["--base-url", "https://h.example", "--organization", "o", "--id", "1",
-          "--secret", "s\u00e9cr\u00e8t"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"},
+          "--secret", "s\u00e9cr\u00e8t"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY},
          "invalid connector credentials: organization, connector_id and secret must be"),
-        (["--organization", "o"], {"HULL_CUSTOMERIO_TOKEN_KEY": "k"}, "--base-url"),
+        (["--organization", "o"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url"),
+        (["--base-url", "https://h.example", "--organization", "o", "--id", "1",
+          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": "short-k\u00e9y"},
+         "HULL_CUSTOMERIO_TOKEN_KEY: token_key must be at least 32 bytes"),
     ],
 )  # fmt: skip
 def test_webhook_url_bad_usage_is_one_line_and_exit_code_2(
@@ -1215,6 +1219,7 @@ def test_webhook_url_bad_usage_is_one_line_and_exit_code_2(
     assert (code, out) == (2, "")
     assert expected in err
     assert "s\u00e9cr\u00e8t" not in err
+    assert "short-k\u00e9y" not in err
     if "--base-url" in argv:  # argparse's own usage errors print a usage line first
         assert err.count("\n") == 1
 

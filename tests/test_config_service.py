@@ -8,7 +8,7 @@ import hull_customerio as hc
 from hull_customerio.config import SERVICE_VARIABLES, hub_options_from_env, token_key_from_env
 from hull_customerio.redis_limiter import RedisRateLimiter
 
-KEY = "a-token-key-of-the-service"
+KEY = "a-token-key-of-the-service-32-bytes-or-more"
 
 
 def test_only_the_token_key_gives_the_hubs_defaults() -> None:
@@ -47,13 +47,15 @@ def test_the_options_build_a_hub() -> None:
     options = hub_options_from_env({
         "HULL_CUSTOMERIO_TOKEN_KEY": KEY, "CUSTOMERIO_RATE_LIMIT": "20",
         "HULL_CUSTOMERIO_TRUSTED_KEY_HOSTS": "hullapp.io",
+        "HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS": "hullapp.io,hullbeta.io",
     })  # fmt: skip
-    hub = hc.ConnectorHub(**options)
-    hub.close()
+    for hub in (hc.ConnectorHub(**options), hc.AsyncConnectorHub(**options)):
+        assert repr(hub)  # built: every option is one the hubs take
+    hc.ConnectorHub(**options).close()
 
 
 @pytest.mark.parametrize(("rate", "expected"), [(None, 100.0), ("40", 40.0), ("2.5", 2.5)])
-def test_a_redis_url_shares_each_workspaces_limit_under_its_site_id(
+def test_a_redis_url_shares_each_workspaces_limit_under_the_hubs_name_for_it(
     rate: str | None, expected: float
 ) -> None:
     env = {"HULL_CUSTOMERIO_TOKEN_KEY": KEY, "HULL_CUSTOMERIO_REDIS_URL": "redis://:pw@r:6379/2"}
@@ -63,9 +65,9 @@ def test_a_redis_url_shares_each_workspaces_limit_under_its_site_id(
     options = hub_options_from_env(env)
 
     assert "customerio_options" not in options  # the rate is the shared limiter's
-    limiter = options["limiter_factory"]("site-1")
+    limiter = options["limiter_factory"]("site-1:0123456789abcdef")
     assert isinstance(limiter, RedisRateLimiter)
-    assert (limiter.key, limiter.rate) == ("customerio:site-1", expected)
+    assert (limiter.key, limiter.rate) == ("customerio:site-1:0123456789abcdef", expected)
     assert "pw" not in repr(limiter)
 
 

@@ -61,6 +61,17 @@ def test_serve_needs_the_token_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert "HULL_CUSTOMERIO_TOKEN_KEY" in err
 
 
+def test_serve_refuses_a_weak_token_key_and_says_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", "short-secret")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "token_key must be at least 32 bytes" in err
+    assert "secrets.token_urlsafe(32)" in err
+    assert "short-secret" not in err
+
+
 def test_serve_runs_the_hub_app_with_uvicorn_and_its_own_logging(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -131,8 +142,7 @@ def test_serve_builds_the_hub_from_the_environment(monkeypatch: pytest.MonkeyPat
     class RecordingHub(hc.AsyncConnectorHub):
         def __init__(self, **options: Any) -> None:
             built.update(options)
-            known = {k: v for k, v in options.items() if k != "trusted_hull_hosts"}
-            super().__init__(**known)
+            super().__init__(**options)
 
     monkeypatch.setattr("hull_customerio.hub.AsyncConnectorHub", RecordingHub)
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
@@ -340,6 +350,33 @@ def test_json_log_format_writes_one_object_per_line_masked(
     )
     for secret in (hull.secret, token, API_KEY, PASSWORD, TOKEN_KEY):
         assert secret not in logs
+
+
+def test_public_url_makes_the_webhook_urls_the_service_shows(
+    start_serve: Callable[..., Served], fakes: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    _, hull = fakes
+    served = start_serve("--public-url", "https://hooks.example.com/hull")
+    credentials = {"organization": hull.organization, "id": hull.id, "secret": hull.secret}
+
+    health = httpx.get(f"{served.url}/health")
+    shown = httpx.get(f"{served.url}/credentials", params=credentials)
+    assert (health.status_code, shown.status_code) == (200, 200), shown.text
+    url = shown.json()["url"]
+    assert url.startswith("https://hooks.example.com/hull/webhook?token=")
+    # The token is this service's: a webhook posted with it reaches the connector's Hull.
+    body = json.dumps(WEBHOOK).encode()
+    token = url.split("?", 1)[1]
+    answer = httpx.post(
+        f"{served.url}/webhook?{token}", content=body, headers=_signed_webhook(body)
+    )
+    logs = served.stop()
+
+    assert answer.status_code == 200, answer.text
+    assert [track.event for track in hull.tracks] == ["Email Sent"]
+    assert "/credentials?organization=" in logs
+    assert hull.secret not in logs
+    assert token.split("=", 1)[1] not in logs
 
 
 def test_no_access_log_writes_no_request_line(

@@ -22,6 +22,8 @@ from cattrs.cols import (
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception as _cattrs_format_exception
 
+from .errors import _rebuild_exception
+
 __all__ = [
     "JsonObject",
     "canonical_json",
@@ -199,6 +201,10 @@ class WrongTypeError(TypeError):
 
     def __init__(self, expected: str, value: object) -> None:
         super().__init__(f"expected {expected}, got {describe(value)}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The constructor's arguments are not its args: rebuild from the message instead.
+        return (_rebuild_exception, (type(self), self.args), self.__dict__)
 
 
 def _format(exc: BaseException, type_: type | None) -> str:

@@ -1,9 +1,9 @@
 """Run notifications and batch files on Celery workers, under one shared rate limit.
 
-The web side answers Hull at once and enqueues; workers run the engine. Every process that
-sends to a Customer.io workspace shares one
-[`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter], so adding workers adds
-throughput up to the workspace's limit and never past it::
+The web side answers Hull at once and enqueues the notification with its request headers;
+workers check Hull's signature and run the engine. Every process that sends to a Customer.io
+workspace shares one [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter], so
+adding workers adds throughput up to the workspace's limit and never past it::
 
     from celery import Celery
     import hull_customerio as hc
@@ -12,15 +12,25 @@ throughput up to the workspace's limit and never past it::
 
     app = Celery("connector", broker="redis://localhost:6379/1")
 
-    def build_connector(payload):          # called in the worker; cache what you build
+    def build_connector(payload):          # called once per connector and worker process
         settings = hc.Settings.from_private_settings(payload["connector"]["private_settings"])
+        configuration = payload["configuration"]
         limiter = RedisRateLimiter("redis://localhost:6379/0",
                                    key=f"cio:{settings.site_id}", rate=100)
-        return hc.Connector(settings, customerio=hc.CustomerIOClient(
-            settings.site_id, settings.api_key, rate_limit=limiter), hull=...)
+        return hc.Connector(
+            settings,
+            customerio=hc.CustomerIOClient(settings.site_id, settings.api_key,
+                                           region=settings.region, rate_limit=limiter),
+            hull=hc.HullClient(configuration["id"], configuration["secret"],
+                               configuration["organization"]),
+            require_signature=True,
+        )
 
     tasks = register_tasks(app, build_connector)
-    # web endpoint:  return tasks.enqueue_notification(payload)   -> {"flow_control": next}
+    # web endpoint:  return tasks.enqueue_notification(payload, request.headers)
+
+The tasks keep the connectors they build, one per Hull connector and Customer.io workspace
+([`ConnectorKey`][hull_customerio.celery.ConnectorKey]), so ``build_connector`` need not cache.
 
 Tasks are acknowledged only once they finish (``acks_late``) and given back to the queue when
 the worker running them dies (``reject_on_worker_lost``), so a killed worker loses nothing:
@@ -32,10 +42,13 @@ This module needs the ``celery`` extra: ``pip install "hull-customerio[celery]"`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -48,16 +61,147 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .engine import Connector
+from .engine._core import flow_control_for
+from .engine._notifications import SIGNATURE_HEADER
+from .errors import NotificationAuthenticationError
 from .hull.flow_control import flow_control_next
+from .models.hull import parse_notification
 
-__all__ = ["ConnectorBuilder", "HullTasks", "register_tasks"]
+__all__ = ["ConnectorBuilder", "ConnectorKey", "HullTasks", "register_tasks"]
 
 logger = logging.getLogger("hull_customerio.celery")
 
-#: Builds (or returns a cached) connector for a notification payload, in the worker process.
+#: Builds the connector for a notification payload, in the worker process. The tasks call it
+#: once per [`ConnectorKey`][hull_customerio.celery.ConnectorKey] and keep what it returns.
 ConnectorBuilder = Callable[[Mapping[str, Any]], Connector]
 
 DEFAULT_BATCH_CHUNK = 100
+#: Connectors a worker process keeps at most; the least recently used one is dropped past it.
+DEFAULT_MAX_CONNECTORS = 64
+
+
+@attrs.frozen(repr=False)
+class ConnectorKey:
+    """What a cached connector is for: one Hull connector sending to one Customer.io workspace.
+
+    Two organizations sending to the same workspace are two keys (each has its own Hull
+    client and credentials), and so is a connector whose secret or Customer.io credentials
+    changed. A part that is missing or not text in the payload is ``None``.
+
+    Attributes:
+        organization: the Hull organization (``configuration.organization``).
+        connector_id: the Hull connector id (``configuration.id``).
+        secret: the Hull connector secret (``configuration.secret``); never in ``repr``.
+        site_id: the Customer.io Site ID (``connector.private_settings.site_id``).
+        api_key: the Customer.io API key; never in ``repr``.
+        region: the Customer.io region setting.
+    """
+
+    organization: str | None
+    connector_id: str | None
+    secret: str | None
+    site_id: str | None
+    api_key: str | None
+    region: str | None
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> ConnectorKey:
+        """The key of the connector a notification payload is for (nothing is checked yet)."""
+        configuration = _object(payload.get("configuration"))
+        settings = _object(_object(payload.get("connector")).get("private_settings"))
+        return cls(
+            organization=_text(configuration.get("organization")),
+            connector_id=_text(configuration.get("id")),
+            secret=_text(configuration.get("secret")),
+            site_id=_text(settings.get("site_id")),
+            api_key=_text(settings.get("api_key")),
+            region=_text(settings.get("region")),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectorKey(organization={self.organization!r}, "
+            f"connector_id={self.connector_id!r}, secret='***', site_id={self.site_id!r}, "
+            f"api_key='***', region={self.region!r})"
+        )
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@attrs.define(eq=False)
+class _Entry:
+    connector: Connector
+    users: int = 0
+    dropped: bool = False
+
+
+class _ConnectorCache:
+    """Connectors by key, least recently used dropped past ``max_size``; a dropped connector's
+    clients are closed once no task uses it (threads of a worker may share the cache)."""
+
+    def __init__(self, build: ConnectorBuilder, max_size: int) -> None:
+        self._build = build
+        self._max_size = max_size
+        self._entries: OrderedDict[ConnectorKey, _Entry] = OrderedDict()
+        # Held for the bookkeeping only, never while building or closing a connector.
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self, payload: Mapping[str, Any]) -> Iterator[Connector]:
+        key = ConnectorKey.of(payload)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                entry.users += 1
+        if entry is None:
+            entry = _Entry(self._build(payload), users=1)
+            entry = self._insert(key, entry)
+        try:
+            yield entry.connector
+        finally:
+            with self._lock:
+                entry.users -= 1
+                unused = entry.dropped and entry.users == 0
+            if unused:
+                _close(entry.connector)
+
+    def _insert(self, key: ConnectorKey, built: _Entry) -> _Entry:
+        to_close: list[Connector] = []
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                # Another thread built the same connector meanwhile: keep theirs.
+                entry.users += 1
+                to_close.append(built.connector)
+            else:
+                entry = self._entries[key] = built
+                while len(self._entries) > self._max_size:
+                    _, oldest = self._entries.popitem(last=False)
+                    oldest.dropped = True
+                    if oldest.users == 0:
+                        to_close.append(oldest.connector)
+        for connector in to_close:
+            _close(connector)
+        return entry
+
+
+def _close(connector: Connector) -> None:
+    for client in (connector.customerio, connector.hull):
+        if client is None:
+            continue
+        try:
+            client.close()
+        except Exception:
+            # A client that fails to close (Hull messages it could not deliver) must not
+            # fail the task that happened to drop it; the failure is logged.
+            logger.exception("celery.connector.close_failed")
 
 
 @attrs.frozen
@@ -82,13 +226,19 @@ class HullTasks:
 
         Args:
             payload: the notification's JSON body, decoded.
-            headers: the request's headers, when the worker's connector should check Hull's
-                signature on them; only these plain strings travel with the task.
+            headers: the request's headers: the worker checks Hull's signature in them
+                (without them, the notification is refused). Only these plain strings travel
+                with the task.
 
-        The worker checks the notification's credentials and settings as the connector always
-        does; a refused one sends nothing.
+        The worker checks the notification's signature, credentials and settings as the
+        connector always does; a refused one sends nothing. Celery's own logs and events show
+        the task's arguments as the notification's id only: the payload holds credentials.
         """
-        self.notification.delay(_plain(payload), None if headers is None else dict(headers))
+        body = _plain(payload)
+        self.notification.apply_async(
+            (body, None if headers is None else {str(k): str(v) for k, v in headers.items()}),
+            argsrepr=f"(notification {_short_id(body)}, headers)",
+        )
         return dict(flow_control_next())
 
     def enqueue_batch(
@@ -124,13 +274,18 @@ class HullTasks:
             except ValueError:
                 chunk.append(text)
             if len(chunk) >= chunk_size:
-                self.batch.delay({**base, "messages": chunk})
+                self._enqueue_chunk({**base, "messages": chunk})
                 enqueued += 1
                 chunk = []
         if chunk:
-            self.batch.delay({**base, "messages": chunk})
+            self._enqueue_chunk({**base, "messages": chunk})
             enqueued += 1
         return enqueued
+
+    def _enqueue_chunk(self, chunk: dict[str, Any]) -> None:
+        self.batch.apply_async(
+            (chunk,), argsrepr=f"(batch of {len(chunk['messages'])} for {_short_id(chunk)})"
+        )
 
 
 def register_tasks(
@@ -140,44 +295,78 @@ def register_tasks(
     name: str = "hull_customerio",
     retry_delay: float = 5.0,
     max_retries: int = 20,
+    max_connectors: int = DEFAULT_MAX_CONNECTORS,
+    require_signature: bool = True,
 ) -> HullTasks:
     """Register the notification and batch tasks on your Celery app.
 
     Args:
         app: your Celery application (its broker, queues and settings are yours).
-        build_connector: called in the worker with each payload; returns the
-            [`Connector`][hull_customerio.Connector] to run it with. Build the Customer.io client
-            with a shared [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter], and
-            cache connectors (e.g. per ``site_id``) rather than building one per task.
+        build_connector: called in the worker the first time a Hull connector and
+            Customer.io workspace ([`ConnectorKey`][hull_customerio.celery.ConnectorKey]) is
+            seen, with that task's payload; returns the [`Connector`][hull_customerio.Connector]
+            to run it with. Build its Hull client from the payload's ``configuration`` and its
+            Customer.io client with a shared
+            [`RedisRateLimiter`][hull_customerio.redis_limiter.RedisRateLimiter]. Do not cache
+            connectors yourself: the tasks keep them, keyed by connector.
         name: prefix of the task names (``<name>.notification``, ``<name>.batch``).
         retry_delay: seconds before a task whose users failed for a passing reason (the
             engine answered ``retry``) runs again.
         max_retries: how many times such a task is retried before it is given up (logged).
+        max_connectors: connectors each worker process keeps; past it the least recently used
+            one is dropped and its clients closed.
+        require_signature: refuse a notification whose headers carry no Hull signature (the
+            connector verifies the signature when there is one). Keep it on: a connector
+            built from the payload's own credentials can only tell Hull's notifications from
+            anyone's by the signature.
 
     Returns:
-        The tasks, with the web side's ``enqueue_notification`` and ``enqueue_batch``.
+        The tasks, with the web side's ``enqueue_notification`` and ``enqueue_batch``. A
+        notification that must be refused fails its task with
+        [`NotificationAuthenticationError`][hull_customerio.errors.NotificationAuthenticationError]
+        (its ``reason`` says why), an expected failure Celery logs without a traceback and
+        never retries; nothing of it is sent.
     """
+    if (
+        isinstance(max_connectors, bool)
+        or not isinstance(max_connectors, int)
+        or max_connectors < 1
+    ):
+        raise ValueError(
+            f"max_connectors must be a whole number of at least 1, got {max_connectors!r}"
+        )
+    connectors = _ConnectorCache(build_connector, max_connectors)
     options: dict[str, Any] = {
         "bind": True,
         "acks_late": True,
         "reject_on_worker_lost": True,
         "max_retries": max_retries,
         "default_retry_delay": retry_delay,
+        # A refusal is an answer, not a crash: logged as expected, without a traceback.
+        "throws": (NotificationAuthenticationError,),
     }
 
     def run(
         task: Any, payload: Mapping[str, Any], headers: Mapping[str, str] | None, *, batch: bool
     ) -> dict[str, Any]:
-        connector = build_connector(payload)
-        if batch:
-            payload = {**payload, "is_export": True}
-        if headers is None:
-            answer = connector.handle_notification(payload)
-        else:
-            # Connectors that authenticate notifications take the request's headers too
-            # (handle_notification(payload, headers)); typed loosely to accept both forms.
-            handle: Any = connector.handle_notification
-            answer = handle(payload, headers)
+        if not batch and require_signature and not _signed(headers):
+            raise NotificationAuthenticationError(
+                "The notification is not signed by Hull, and a signature is required: enqueue "
+                "it with the request's headers, enqueue_notification(payload, headers).",
+                reason="missing_signature",
+            )
+        with connectors.lease(payload) as connector:
+            if batch:
+                # Hull signs no batch call: the web side vouched for the envelope (it read the
+                # settings from Hull with the request's credentials) before enqueueing it.
+                report = connector.sync_notification(
+                    parse_notification({**payload, "is_export": True})
+                )
+                answer = flow_control_for(report)
+            elif headers is None:
+                answer = connector.handle_notification(payload)
+            else:
+                answer = connector.handle_notification(payload, headers)
         if answer.get("flow_control", {}).get("type") == "retry":
             if task.request.retries >= max_retries:
                 logger.error(
@@ -200,6 +389,20 @@ def register_tasks(
         notification=app.task(name=f"{name}.notification", **options)(notification),
         batch=app.task(name=f"{name}.batch", **options)(batch),
     )
+
+
+def _signed(headers: Mapping[str, str] | None) -> bool:
+    if not isinstance(headers, Mapping):
+        return False
+    return any(
+        isinstance(key, str) and key.lower() == SIGNATURE_HEADER and bool(value)
+        for key, value in headers.items()
+    )
+
+
+def _short_id(payload: Mapping[str, Any]) -> str:
+    notification_id = payload.get("notification_id")
+    return repr(notification_id[:64]) if isinstance(notification_id, str) else "(no id)"
 
 
 def _plain(payload: Mapping[str, Any]) -> dict[str, Any]:

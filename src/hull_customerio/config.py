@@ -478,9 +478,10 @@ def _shared_limiter(
         problems.append(f"{name} needs the 'redis' extra: pip install 'hull-customerio[redis]'")
         return None
 
-    def limiter(site_id: str) -> RedisRateLimiter:
-        # The key every process sharing the workspace names the same way (as the docs' recipe).
-        return RedisRateLimiter(url, key=f"customerio:{site_id}", rate=rate)
+    def limiter(name: str) -> RedisRateLimiter:
+        # ``name`` is the hub's name of a workspace's limiter: its site_id and a fingerprint of
+        # its api_key, so a tenant naming another's site_id never spends that tenant's rate.
+        return RedisRateLimiter(url, key=f"customerio:{name}", rate=rate)
 
     return limiter
 
@@ -498,7 +499,8 @@ def hub_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, 
       organization's domain);
     - `HULL_CUSTOMERIO_REDIS_URL` → `limiter_factory`: each workspace's limit (at
       `CUSTOMERIO_RATE_LIMIT`, else 100 requests per second) kept in Redis under
-      `customerio:<site_id>`, shared by every process configured alike (extra `redis`);
+      `customerio:<site_id>:<fingerprint of the API key>`, shared by every hub process
+      configured alike (extra `redis`);
     - `HULL_CUSTOMERIO_TRUSTED_KEY_HOSTS` and `HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS` (comma-
       separated host names) → `trusted_key_hosts` and `trusted_hull_hosts`.
 

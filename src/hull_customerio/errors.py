@@ -29,13 +29,16 @@ Exception texts carry the method, the URL, the status and the service's own erro
 never carry credentials or request bodies (which hold personal data). The service's messages may
 quote the input, so the text shows them shortened, with every email address masked
 (``j***@example.com``); ``APIStatusError.body`` keeps the answer as it came.
+
+Every exception survives ``pickle`` with its type, text and attributes, so it crosses process
+boundaries intact (Celery workers, ``multiprocessing``, ``concurrent.futures``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "APIConnectionError",
@@ -65,7 +68,28 @@ Service = Literal["customerio", "hull"]
 
 
 class HullCustomerIOError(Exception):
-    """Base class of every exception raised by ``hull_customerio``."""
+    """Base class of every exception raised by ``hull_customerio``.
+
+    Every subclass pickles with its type, text and attributes, whatever its constructor takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce rebuilds with cls(*self.args), which cannot pass the
+        # keyword-only arguments most of our constructors take. Rebuild without calling the
+        # constructor instead: the same args, then every attribute restored as it was.
+        return (_rebuild_exception, (type(self), self.args), self.__dict__)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _rebuild_exception(cls: type[_E], args: tuple[Any, ...]) -> _E:
+    """An instance of ``cls`` with ``args``, before pickle restores its attributes.
+
+    Also the way other exceptions of the package whose constructors differ from their
+    ``args`` pickle (their ``__reduce__`` returns this with their ``__dict__``).
+    """
+    return cls.__new__(cls, *args)
 
 
 class ConfigurationError(HullCustomerIOError, ValueError):

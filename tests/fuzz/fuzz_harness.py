@@ -551,7 +551,7 @@ HULL_QUERY = {"organization": FAKE_HULL.organization, "id": FAKE_HULL.id,
               "secret": FAKE_HULL.secret}  # fmt: skip
 BATCH_URL = "http://127.0.0.1:9/batch/users.json"
 BATCH_BODY = {"url": BATCH_URL, "format": "json", "object_type": "user_report"}
-TOKEN_KEY = "fuzz-token-key"
+TOKEN_KEY = "fuzz-token-key-of-32-bytes-or-more"
 HEADER_NAMES = ["x-hull-smart-notifier-signature", "x-hull-smart-notifier-signature-version",
                 "x-hull-smart-notifier-signature-public-key-url", "x-hull-smart-notifier",
                 "X-CIO-Signature", "X-CIO-Timestamp", "content-type", "content-length",

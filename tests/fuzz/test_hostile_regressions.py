@@ -20,6 +20,7 @@ from hull_customerio.cli import main as cli_main
 from hull_customerio.testing import FakeHull
 
 SHORT = 2000
+TOKEN_KEY = "a-service-token-key-of-32-bytes-at-least"
 NOTIFICATION = json.loads(
     (Path(__file__).parent / "data" / "notification-user-update.json").read_text()
 )
@@ -410,66 +411,72 @@ BATCH_BODY = json.dumps({"url": "http://127.0.0.1/batch.json"}).encode()
 
 
 @pytest.mark.parametrize("organization", NOT_A_HOST)
-def test_hub_answer_batch_refuses_an_organization_that_is_not_a_host_with_401(
+def test_hub_answer_batch_refuses_an_organization_that_is_not_a_hull_host_with_403(
     organization: str,
 ) -> None:
     fake = _hub_hull()
     with hc.ConnectorHub(
-        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+        token_key=TOKEN_KEY, hull_options={"http_client": httpx.Client(transport=fake.transport())}
     ) as hub:
         answer = hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
-    assert (answer.http_status, answer.reason) == (401, "wrong_connector")
+    assert (answer.http_status, answer.reason) == (403, "untrusted_organization")
     assert fake.requests == []
 
 
 @pytest.mark.parametrize("organization", NOT_A_HOST)
-def test_async_hub_answer_batch_refuses_an_organization_that_is_not_a_host_with_401(
+def test_async_hub_answer_batch_refuses_an_organization_that_is_not_a_hull_host_with_403(
     organization: str,
 ) -> None:
     fake = _hub_hull()
 
     async def answer() -> hc.NotificationAnswer:
         client = httpx.AsyncClient(transport=fake.transport())
-        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+        hub_options: dict[str, Any] = {"http_client": client}
+        async with hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options=hub_options) as hub:
             return await hub.answer_batch(BATCH_BODY, {}, _batch_query(organization, fake))
 
     answer = asyncio.run(answer())
-    assert (answer.http_status, answer.reason) == (401, "wrong_connector")
+    assert (answer.http_status, answer.reason) == (403, "untrusted_organization")
     assert fake.requests == []
 
 
 def _token_query(hub: hc.ConnectorHub | hc.AsyncConnectorHub, fake: FakeHull) -> dict:
-    url = hub.webhook_url(
-        "https://c.example", organization="acme", connector_id=fake.id, secret=fake.secret
-    )
+    # A hub that pins Hull's URL may seal any organization; one that does not refuses it.
+    pinned = {"api_url": "https://pinned.test"}
+    with hc.ConnectorHub(token_key=TOKEN_KEY, hull_options=pinned) as sealer:
+        url = sealer.webhook_url(
+            "https://c.example", organization="acme", connector_id=fake.id, secret=fake.secret
+        )
     return {"token": url.split("token=", 1)[1]}
 
 
-def test_hub_answer_webhook_for_a_token_naming_an_organization_that_is_not_a_host_is_401() -> None:
+def test_hub_answer_webhook_for_a_token_naming_an_untrusted_organization_is_403() -> None:
     fake = _hub_hull()
     with hc.ConnectorHub(
-        token_key="k", hull_options={"http_client": httpx.Client(transport=fake.transport())}
+        token_key=TOKEN_KEY, hull_options={"http_client": httpx.Client(transport=fake.transport())}
     ) as hub:
         outcome = hub.answer_webhook(json.dumps(WEBHOOK).encode(), {}, _token_query(hub, fake))
-    assert (outcome.http_status, outcome.reason) == (401, "invalid_token")
+    assert (outcome.http_status, outcome.reason) == (403, "untrusted_organization")
+    assert fake.requests == []
 
 
-def test_async_hub_answer_webhook_for_a_token_naming_an_organization_that_is_not_a_host_is_401(
-) -> None:  # fmt: skip
+def test_async_hub_answer_webhook_for_a_token_naming_an_untrusted_organization_is_403() -> None:
     fake = _hub_hull()
 
     async def answer() -> hc.WebhookOutcome:
         client = httpx.AsyncClient(transport=fake.transport())
-        async with hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client}) as hub:
+        hub_options: dict[str, Any] = {"http_client": client}
+        async with hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options=hub_options) as hub:
             body = json.dumps(WEBHOOK).encode()
             return await hub.answer_webhook(body, {}, _token_query(hub, fake))
 
     outcome = asyncio.run(answer())
-    assert (outcome.http_status, outcome.reason) == (401, "invalid_token")
+    assert (outcome.http_status, outcome.reason) == (403, "untrusted_organization")
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize("organization", NOT_A_HOST)
-def test_app_status_refuses_an_organization_that_is_not_a_host_with_401(
+def test_app_status_refuses_an_organization_that_is_not_a_hull_host_with_403(
     organization: str,
 ) -> None:
     from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
@@ -478,7 +485,7 @@ def test_app_status_refuses_an_organization_that_is_not_a_host_with_401(
 
     async def status() -> httpx.Response:
         client = httpx.AsyncClient(transport=fake.transport())
-        hub = hc.AsyncConnectorHub(token_key="k", hull_options={"http_client": client})
+        hub = hc.AsyncConnectorHub(token_key=TOKEN_KEY, hull_options={"http_client": client})
         app = create_app(hub)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://app.test"
@@ -486,8 +493,9 @@ def test_app_status_refuses_an_organization_that_is_not_a_host_with_401(
             return await http.get("/status", params=_batch_query(organization, fake))
 
     response = asyncio.run(status())
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "wrong_connector"
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "untrusted_organization"
+    assert fake.requests == []
 
 
 def test_a_channel_name_of_a_megabyte_is_not_copied_into_the_answer_or_the_log(
@@ -520,7 +528,7 @@ def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
     body = json.dumps({"url": url}).encode()  # escaped: "\ud800" arrives as a lone surrogate
     query = _batch_query(fake.organization, fake)
     with hc.ConnectorHub(
-        token_key="k",
+        token_key=TOKEN_KEY,
         hull_options={"http_client": httpx.Client(transport=fake.transport())},
         batch_hosts=["127.0.0.1"],
     ) as hub:
@@ -529,7 +537,7 @@ def test_a_batch_url_httpx_cannot_read_is_refused_with_400(url: str) -> None:
     async def async_answer() -> hc.NotificationAnswer:
         client = httpx.AsyncClient(transport=fake.transport())
         async with hc.AsyncConnectorHub(
-            token_key="k", hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
+            token_key=TOKEN_KEY, hull_options={"http_client": client}, batch_hosts=["127.0.0.1"]
         ) as hub:
             return await hub.answer_batch(body, {}, query)
 
@@ -542,7 +550,7 @@ def _app_post(content_length: str) -> httpx.Response:
     from hull_customerio.server import create_app  # noqa: PLC0415 -- the 'server' extra
 
     async def post() -> httpx.Response:
-        hub = hc.AsyncConnectorHub(token_key="k")
+        hub = hc.AsyncConnectorHub(token_key=TOKEN_KEY)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://app.test"
         ) as http:
@@ -559,15 +567,15 @@ def _app_post(content_length: str) -> httpx.Response:
 def test_the_app_answers_a_content_length_of_thousands_of_digits_413(digits: int) -> None:
     response = _app_post("9" * digits)
     assert response.status_code == 413
-    assert response.json()["reason"] == "body_too_large"
+    assert response.json()["error"]["code"] == "body_too_large"
 
 
 @pytest.mark.parametrize("content_length", ["\u00b2", "1\u00b9", "-1", "0" * 5000 + "2"])
 def test_the_app_ignores_a_content_length_that_is_not_a_length(content_length: str) -> None:
     # "²".isdigit() holds but int("²") raises: such a header must not become a 500.
     response = _app_post(content_length)
-    assert response.status_code == 401  # read and answered: "{}" carries no credentials
-    assert response.json()["error"]["code"] == "missing_credentials"
+    assert response.status_code == 401  # read and answered: "{}" carries no signature
+    assert response.json()["error"]["code"] == "missing_signature"
 
 
 def test_a_site_id_of_a_megabyte_naming_another_workspace_is_not_copied_into_the_answer() -> None:

@@ -16,6 +16,7 @@ import hull_customerio as hc
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
 SIGNER = FakeHull()
+TOKEN_KEY = "the-hub-token-key-of-32-bytes-or-more"
 WEBHOOK = json.dumps({
     "metric": "sent", "event_id": "01E4C4CT6YDC7Y5M7FE1GWWPQJ", "object_type": "email",
     "timestamp": 1613063089,
@@ -72,7 +73,7 @@ class Hubs:
 
         cls = hc.ConnectorHub if self.flavour == "sync" else hc.AsyncConnectorHub
         options: dict[str, Any] = {
-            "token_key": "key", "hull_options": hull_options, "customerio_options":
+            "token_key": TOKEN_KEY, "hull_options": hull_options, "customerio_options":
             customerio_options, "clock": self.clock,
             "notification_public_key": SIGNER.notification_public_key,
         }  # fmt: skip
@@ -164,7 +165,7 @@ def test_a_changed_signing_key_is_used_once_the_cached_settings_expire(setup: An
 def test_a_webhook_with_a_foreign_token_is_refused_without_calling_hull(setup: Any) -> None:
     hubs, alpha, _, _ = setup
     hub = hubs.hub()
-    other = hubs.hub(token_key="another")
+    other = hubs.hub(token_key="another-service-token-key-of-32-bytes")
     query = _token_query(other, alpha)
     hubs.call(other.close if hubs.flavour == "sync" else other.aclose)
     outcome = hubs.call(hub.answer_webhook, WEBHOOK, _signed_webhook(), query)
@@ -193,9 +194,10 @@ def test_connectors_sending_to_one_workspace_share_its_rate_limiter(setup: Any) 
     clients = hub._workspaces.values()
     assert len(clients) == 2  # one client per tenant...
     assert clients[0]._limiter is clients[1]._limiter  # ...one limiter per workspace
-    assert hub._core.limiter_users("site-1") == 2
+    key = next(iter(hub._limiter_keys.values()))
+    assert hub._core.limiter_users(key) == 2
     hubs.close(hub)
-    assert hub._core.limiter_users("site-1") == 0
+    assert hub._core.limiter_users(key) == 0
 
 
 def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:
@@ -204,13 +206,18 @@ def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:
     limiter_type = hc.AsyncConnectorHub if hubs.flavour == "async" else hc.ConnectorHub
     from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter  # noqa: PLC0415
 
-    def factory(site_id: str) -> Any:
-        made.append(site_id)
+    def factory(name: str) -> Any:
+        made.append(name)
         return AsyncRateLimiter(5) if limiter_type is hc.AsyncConnectorHub else RateLimiter(5)
 
     hub = hubs.hub(limiter_factory=factory)
     hubs.call(hub.answer_webhook, WEBHOOK, _signed_webhook(), _token_query(hub, alpha))
-    assert made == ["site-1"]
+    # The factory is given the Site ID and a fingerprint of the API key, never the key.
+    assert len(made) == 1
+    site_id, fingerprint = made[0].split(":")
+    assert site_id == "site-1"
+    assert len(fingerprint) == 16
+    assert all(c in "0123456789abcdef" for c in fingerprint)
     assert hub._workspaces.values()[0]._limiter.rate == 5
     hubs.close(hub)
 
@@ -345,18 +352,19 @@ def test_a_batch_with_credentials_hull_refuses_is_answered_401(setup: Any) -> No
 
 
 def test_webhook_urls_fit_customerios_field_and_repr_hides_secrets(flavour: str) -> None:
-    hub = Hubs(flavour, [], []).hub(token_key="the-service-secret")
+    hub = Hubs(flavour, [], []).hub(token_key="the-service-secret-of-32-bytes-or-more")
     url = hub.webhook_url(
         "https://connector.example.com", organization="o" * 28 + ".hullapp.io",
         connector_id="f" * 24, secret="s" * 32,
     )  # fmt: skip
     assert len(url) <= 255
-    assert "the-service-secret" not in repr(hub)
+    assert "the-service-secret-of-32-bytes-or-more" not in repr(hub)
     assert "s" * 32 not in url
 
 
-@pytest.mark.parametrize("bad", [{"token_key": ""}, {"max_tenants": 0}, {"mode": "v3"},
-                                 {"settings_ttl": -1}, {"batch_chunk_size": 0}])  # fmt: skip
+@pytest.mark.parametrize("bad", [{"token_key": ""}, {"token_key": "x" * 31}, {"max_tenants": 0},
+                                 {"mode": "v3"}, {"settings_ttl": -1},
+                                 {"batch_chunk_size": 0}])  # fmt: skip
 def test_bad_hub_options_are_a_configuration_error(flavour: str, bad: dict[str, Any]) -> None:
     with pytest.raises(hc.ConfigurationError):
         Hubs(flavour, [], []).hub(**bad)

@@ -12,30 +12,31 @@ from hull_customerio import ConfigurationError
 from hull_customerio.hub._tokens import HullCredentials, TokenCodec, build_webhook_url
 
 CREDENTIALS = HullCredentials("acme42.hullapp.io", "5c8a1f2e3b4d5e6f7a8b9c0d", "s3cr3t-value")
+SERVICE_KEY = "service-token-key-of-32-bytes-or-more"
 
 
 def test_a_token_opens_to_the_credentials_it_sealed() -> None:
-    codec = TokenCodec("service-key")
+    codec = TokenCodec(SERVICE_KEY)
     assert codec.open(codec.seal(CREDENTIALS)) == CREDENTIALS
 
 
 def test_a_token_opens_in_another_codec_with_the_same_token_key() -> None:
-    token = TokenCodec("service-key").seal(CREDENTIALS)
-    assert TokenCodec("service-key").open(token) == CREDENTIALS
+    token = TokenCodec(SERVICE_KEY).seal(CREDENTIALS)
+    assert TokenCodec(SERVICE_KEY).open(token) == CREDENTIALS
 
 
 def test_a_token_sealed_under_another_key_does_not_open() -> None:
-    token = TokenCodec("other-service-key").seal(CREDENTIALS)
-    assert TokenCodec("service-key").open(token) is None
+    token = TokenCodec("another-service-key-of-32-bytes-or-more").seal(CREDENTIALS)
+    assert TokenCodec(SERVICE_KEY).open(token) is None
 
 
 def test_sealing_twice_gives_different_tokens() -> None:
-    codec = TokenCodec("service-key")
+    codec = TokenCodec(SERVICE_KEY)
     assert codec.seal(CREDENTIALS) != codec.seal(CREDENTIALS)
 
 
 def test_changing_any_character_of_a_token_makes_it_refused() -> None:
-    codec = TokenCodec("service-key")
+    codec = TokenCodec(SERVICE_KEY)
     token = codec.seal(CREDENTIALS)
     alphabet = string.ascii_letters + string.digits + "-_"
     for index, char in enumerate(token):
@@ -45,7 +46,7 @@ def test_changing_any_character_of_a_token_makes_it_refused() -> None:
 
 
 def test_a_truncated_or_extended_token_is_refused() -> None:
-    codec = TokenCodec("service-key")
+    codec = TokenCodec(SERVICE_KEY)
     token = codec.seal(CREDENTIALS)
     for cut in range(len(token)):
         assert codec.open(token[:cut]) is None
@@ -58,11 +59,11 @@ def test_a_truncated_or_extended_token_is_refused() -> None:
     "token", ["", "not a token", "%%%", "A" * 10_000, "\ud800", "AQ", "AQAAAAAAAAAAAAAAAAAAAAAA"]
 )
 def test_garbage_tokens_are_refused(token: str) -> None:
-    assert TokenCodec("service-key").open(token) is None
+    assert TokenCodec(SERVICE_KEY).open(token) is None
 
 
 def test_a_connector_id_that_is_not_24_hex_characters_still_round_trips() -> None:
-    codec = TokenCodec("k")
+    codec = TokenCodec(SERVICE_KEY)
     odd = HullCredentials("acme.hullapp.io", "not-hex-id", "x")
     assert codec.open(codec.seal(odd)) == odd
 
@@ -78,17 +79,46 @@ def test_a_connector_id_that_is_not_24_hex_characters_still_round_trips() -> Non
 )
 def test_unusable_credentials_are_a_configuration_error(credentials: HullCredentials) -> None:
     with pytest.raises(ConfigurationError):
-        TokenCodec("k").seal(credentials)
+        TokenCodec(SERVICE_KEY).seal(credentials)
 
 
-def test_an_empty_token_key_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError):
-        TokenCodec("")
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "",
+        "x" * 31,  # one byte short
+        "\u00e9" * 15 + "x",  # 31 bytes in UTF-8, though only 16 characters
+        "correct horse battery staple",
+    ],
+    ids=["empty", "31-ascii", "31-utf8", "passphrase"],
+)
+def test_a_token_key_under_32_bytes_is_refused_with_how_to_make_one(weak: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        TokenCodec(weak)
+    text = str(refused.value)
+    assert "token_key must be at least 32 bytes" in text
+    assert "secrets.token_urlsafe(32)" in text
+    if weak:
+        assert weak not in text
+
+
+@pytest.mark.parametrize(
+    "key", ["x" * 32, "\u00e9" * 16, "k" * 1000], ids=["32-ascii", "32-utf8", "long"]
+)
+def test_a_token_key_of_32_bytes_or_more_is_accepted(key: str) -> None:
+    codec = TokenCodec(key)
+    assert codec.open(codec.seal(CREDENTIALS)) == CREDENTIALS
+
+
+@pytest.mark.parametrize("key", [None, b"a-bytes-token-key-of-32-bytes-or-more", 12345])
+def test_a_token_key_that_is_not_text_is_refused(key: object) -> None:
+    with pytest.raises(ConfigurationError, match="token_key must be a string"):
+        TokenCodec(key)  # type: ignore[arg-type]
 
 
 def test_reprs_hide_secrets() -> None:
     assert "s3cr3t" not in repr(CREDENTIALS)
-    assert "service-key" not in repr(TokenCodec("service-key"))
+    assert SERVICE_KEY not in repr(TokenCodec(SERVICE_KEY))
 
 
 _ascii = st.text(alphabet=string.ascii_letters + string.digits + ".-_", min_size=1)
@@ -104,7 +134,7 @@ _ascii = st.text(alphabet=string.ascii_letters + string.digits + ".-_", min_size
 def test_the_whole_webhook_url_fits_customerio_255_characters(
     organization: str, secret: str, connector_id: str, base_url: str
 ) -> None:
-    codec = TokenCodec("service-key")
+    codec = TokenCodec(SERVICE_KEY)
     credentials = HullCredentials(organization, connector_id, secret)
     token = codec.seal(credentials)
     url = build_webhook_url(base_url, token)

@@ -1,11 +1,13 @@
 """The Celery app the end-to-end tests run in real worker processes (`celery -A ... worker`).
 
 Everything it needs comes from environment variables the test sets: the Redis broker, the
-shared limiter's Redis and key, and the loopback fakes' URLs.
+shared limiter's Redis and key, the loopback fakes' URLs and Hull's public key. It is the
+recipe the scaling-out page documents.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -34,33 +36,34 @@ if "HC_TEST_VISIBILITY_TIMEOUT" in os.environ:
         "unacked_restore_throttle": 1,
     }
 
-_connectors: dict[str, hc.Connector] = {}
-
 
 def build_connector(payload: Mapping[str, Any]) -> hc.Connector:
-    """One connector per workspace and worker process, sending under the shared limit."""
+    """The documented recipe: called once per Hull connector and workspace (the tasks cache
+    it); every connector of a workspace sends under that workspace's shared limit."""
     settings = hc.Settings.from_private_settings(payload["connector"]["private_settings"])
-    connector = _connectors.get(settings.site_id)
-    if connector is None:
-        limiter = RedisRateLimiter(
-            os.environ["HC_TEST_LIMITER_REDIS"],
-            key=f"{os.environ['HC_TEST_LIMITER_KEY']}:{settings.site_id}",
-            rate=float(os.environ["HC_TEST_RATE"]),
-        )
-        configuration = payload["configuration"]
-        customerio = hc.CustomerIOClient(
-            settings.site_id, settings.api_key, base_url=os.environ["HC_TEST_CIO_URL"],
-            rate_limit=limiter, retry=RETRY, timeout=5.0,
-        )  # fmt: skip
-        hull = hc.HullClient(
-            configuration["id"], configuration["secret"], configuration["organization"],
-            api_url=os.environ["HC_TEST_HULL_URL"], firehose_url=os.environ["HC_TEST_HULL_URL"],
-            retry=RETRY,
-        )  # fmt: skip
-        connector = _connectors[settings.site_id] = hc.Connector(
-            settings, customerio=customerio, hull=hull
-        )
-    return connector
+    configuration = payload["configuration"]
+    limiter = RedisRateLimiter(
+        os.environ["HC_TEST_LIMITER_REDIS"],
+        key=f"{os.environ['HC_TEST_LIMITER_KEY']}:{settings.site_id}",
+        rate=float(os.environ["HC_TEST_RATE"]),
+    )
+    customerio = hc.CustomerIOClient(
+        settings.site_id, settings.api_key, base_url=os.environ["HC_TEST_CIO_URL"],
+        rate_limit=limiter, retry=RETRY, timeout=5.0,
+    )  # fmt: skip
+    # Each organization's Hull is its own loopback fake here.
+    hull_url = json.loads(os.environ["HC_TEST_HULL_URLS"])[configuration["organization"]]
+    hull = hc.HullClient(
+        configuration["id"], configuration["secret"], configuration["organization"],
+        api_url=hull_url, firehose_url=hull_url, retry=RETRY,
+    )  # fmt: skip
+    return hc.Connector(
+        settings,
+        customerio=customerio,
+        hull=hull,
+        notification_public_key=os.environ["HC_TEST_HULL_PUBLIC_KEY"],
+        require_signature=True,
+    )
 
 
 tasks = register_tasks(app, build_connector, name="test", retry_delay=0.5, max_retries=5)

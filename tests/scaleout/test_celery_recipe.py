@@ -34,11 +34,22 @@ DATA = HERE.parent / "data"
 HULL_ID = "5c8a1f2e3b4d5e6f7a8b9c0d"
 HULL_SECRET = "connector-secret-for-tests"
 HULL_ORG = "acme42.hullapp.io"
+OTHER_ID = "6d9b2f3e4c5d6e7f8a9b0c1d"
+OTHER_SECRET = "other-connector-secret"
+OTHER_ORG = "globex7.hullapp.io"
 
 
 @pytest.fixture
 def hull() -> Iterator[FakeHull]:
     with FakeHull(id=HULL_ID, secret=HULL_SECRET, organization=HULL_ORG) as fake:
+        yield fake
+
+
+@pytest.fixture
+def other_hull(hull: FakeHull) -> Iterator[FakeHull]:
+    """A second organization; Hull signs every organization's notifications with one key."""
+    with FakeHull(id=OTHER_ID, secret=OTHER_SECRET, organization=OTHER_ORG) as fake:
+        fake.notification_private_key = hull.notification_private_key
         yield fake
 
 
@@ -50,7 +61,11 @@ def cio() -> Iterator[FakeCustomerIO]:
 
 @pytest.fixture
 def worker_env(
-    redis_server: RedisServer, cio: FakeCustomerIO, hull: FakeHull, monkeypatch: pytest.MonkeyPatch
+    redis_server: RedisServer,
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+    other_hull: FakeHull,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
     """The environment of the worker and of the web side: a broker of this test's own."""
     broker = redis_server.url(db=1)
@@ -64,7 +79,8 @@ def worker_env(
         "HC_TEST_LIMITER_KEY": f"celery-test-{uuid.uuid4().hex}",
         "HC_TEST_RATE": "50",
         "HC_TEST_CIO_URL": cio.url,
-        "HC_TEST_HULL_URL": hull.url,
+        "HC_TEST_HULL_URLS": json.dumps({HULL_ORG: hull.url, OTHER_ORG: other_hull.url}),
+        "HC_TEST_HULL_PUBLIC_KEY": hull.notification_public_key,
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -86,14 +102,18 @@ def web_side(worker_env: dict[str, str]) -> Any:
 def start_worker(worker_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*, pool: str = "solo") -> subprocess.Popen[bytes]:
+    def start(
+        *, pool: str = "solo", loglevel: str = "WARNING", log: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {**os.environ, **worker_env, "PYTHONPATH": str(HERE)}
         command = [
             sys.executable, "-m", "celery", "-A", "celery_test_app", "worker",
-            f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING",
+            f"--pool={pool}", "--concurrency=1", f"--loglevel={loglevel}",
             "--without-heartbeat", "--without-mingle", "--without-gossip",
             f"--hostname=w{len(started)}-{uuid.uuid4().hex[:6]}@localhost",
         ]  # fmt: skip
+        if log is not None:
+            command.append(f"--logfile={log}")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command, cwd=HERE, env=env, start_new_session=True
         )
@@ -103,9 +123,7 @@ def start_worker(worker_env: dict[str, str]) -> Iterator[Callable[..., subproces
     yield start
     for process in started:
         if process.poll() is None:
-            with_children = [process.pid] + [
-                child.pid for child in _children(process.pid)
-            ]
+            with_children = [process.pid] + [child.pid for child in _children(process.pid)]
             for pid in with_children:
                 _kill(pid, signal.SIGTERM)
             try:
@@ -128,10 +146,15 @@ def _kill(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
-def notification(users: int, *, tag: str) -> dict[str, Any]:
+def notification(users: int, *, tag: str, hull: FakeHull | None = None) -> dict[str, Any]:
     """A `user:update` notification of `users` users in the synchronised segment, each with a
-    "Signed Up" event of its own Hull `event_id`."""
+    "Signed Up" event of its own Hull `event_id`; from `hull`'s connector when given."""
     payload: dict[str, Any] = json.loads((DATA / "notification-user-update.json").read_text())
+    if hull is not None:
+        payload["configuration"] = {
+            "id": hull.id, "organization": hull.organization, "secret": hull.secret,
+        }  # fmt: skip
+        payload["connector"]["id"] = hull.id
     template = payload["messages"][0]
     messages = []
     for number in range(users):
@@ -156,6 +179,13 @@ def notification(users: int, *, tag: str) -> dict[str, Any]:
     payload["messages"] = messages
     payload["notification_id"] = f"{tag}-notification"
     return payload
+
+
+def enqueue_signed(web_side: Any, hull: FakeHull, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the web side does: enqueue the notification with the request's headers, which
+    carry Hull's signature."""
+    signed = hull.sign_payload(payload)
+    return web_side.enqueue_notification(signed.payload, signed.headers)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -184,9 +214,7 @@ def test_a_worker_runs_enqueued_notifications_and_the_web_side_answers_next_at_o
     cio: FakeCustomerIO,
     hull: FakeHull,
 ) -> None:
-    answers = [
-        web_side.enqueue_notification(notification(4, tag=tag)) for tag in ("a", "b", "c")
-    ]
+    answers = [enqueue_signed(web_side, hull, notification(4, tag=tag)) for tag in ("a", "b", "c")]
     # Hull is answered before any worker exists: nothing has reached Customer.io yet.
     assert answers == [{"flow_control": {"type": "next"}}] * 3
     assert cio.people == {}
@@ -204,11 +232,12 @@ def test_a_notification_answered_retry_is_retried_by_the_worker_until_it_succeed
     web_side: Any,
     start_worker: Callable[..., subprocess.Popen[bytes]],
     cio: FakeCustomerIO,
+    hull: FakeHull,
 ) -> None:
     # One user, more 503s than the client's 4 attempts: the first run can only end in "retry",
     # so the user lands only if the task itself runs again.
     cio.fail_next(503, 6)
-    web_side.enqueue_notification(notification(1, tag="retry"))
+    enqueue_signed(web_side, hull, notification(1, tag="retry"))
     start_worker()
     wait_for(lambda: expected_ids("retry", 1) <= set(cio.people), 60, "the user")
     statuses = [request.status for request in cio.requests]
@@ -239,7 +268,7 @@ def test_a_task_whose_worker_process_is_killed_is_redone_with_no_user_lost_or_ev
     users = 12
     # Slow answers, so that the task is surely still running when its process is killed.
     cio.latency = 0.15
-    web_side.enqueue_notification(notification(users, tag="kill"))
+    enqueue_signed(web_side, hull, notification(users, tag="kill"))
     worker = start_worker(pool="prefork")
 
     wait_for(lambda: len(cio.events) >= 2, 60, "the task to be half-way")
@@ -277,7 +306,7 @@ def test_a_task_whose_whole_worker_is_killed_is_redone_by_another_worker(
     monkeypatch.setenv("HC_TEST_VISIBILITY_TIMEOUT", "4")
     users = 12
     cio.latency = 0.15
-    web_side.enqueue_notification(notification(users, tag="host"))
+    enqueue_signed(web_side, hull, notification(users, tag="host"))
     first = start_worker()
 
     wait_for(lambda: len(cio.events) >= 2, 60, "the task to be half-way")
@@ -295,3 +324,69 @@ def test_a_task_whose_whole_worker_is_killed_is_redone_by_another_worker(
     assert len(cio.duplicate_events) >= 1
     assert {event.id for event in cio.duplicate_events} <= set(ids)
     wait_for(lambda: written_back(hull, expected_ids("host", users)), 30, "write-backs")
+
+
+def test_two_organizations_on_one_workspace_are_both_synced_by_one_worker(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+    other_hull: FakeHull,
+) -> None:
+    # Issue 22: a recipe caching connectors by site_id alone refused the second organization
+    # (its Hull credentials are not the cached connector's). Alternate them, twice over.
+    for round_ in range(2):
+        enqueue_signed(web_side, hull, notification(2, tag=f"acme{round_}", hull=hull))
+        enqueue_signed(
+            web_side, other_hull, notification(2, tag=f"globex{round_}", hull=other_hull)
+        )
+    start_worker()
+
+    acme = expected_ids("acme0", 2) | expected_ids("acme1", 2)
+    globex = expected_ids("globex0", 2) | expected_ids("globex1", 2)
+    wait_for(lambda: acme | globex <= set(cio.people), 60, "both organizations' users")
+    # Each organization's write-backs reached its own Hull, and only its own.
+    wait_for(lambda: written_back(hull, acme), 30, "acme's write-backs")
+    wait_for(lambda: written_back(other_hull, globex), 30, "globex's write-backs")
+    assert not written_back(hull, globex)
+    assert not written_back(other_hull, acme)
+
+
+def test_a_notification_with_a_bad_signature_is_refused_in_the_worker_as_a_typed_error(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+    tmp_path: Path,
+) -> None:
+    forger = FakeHull(id=HULL_ID, secret=HULL_SECRET, organization=HULL_ORG)  # another key
+    forged = forger.sign_payload(notification(2, tag="forged"))
+    web_side.enqueue_notification(forged.payload, forged.headers)
+    # Signed by Hull, but for another notification: the signature names its id.
+    replayed = notification(2, tag="replayed")
+    replayed_headers = hull.sign_notification("another-notification")
+    web_side.enqueue_notification(replayed, replayed_headers)
+    # No headers at all: nothing to check the notification with.
+    web_side.enqueue_notification(notification(2, tag="unsigned"))
+    enqueue_signed(web_side, hull, notification(2, tag="genuine"))
+
+    log = tmp_path / "worker.log"
+    start_worker(pool="prefork", loglevel="INFO", log=log)
+    wait_for(lambda: expected_ids("genuine", 2) <= set(cio.people), 60, "the genuine users")
+    wait_for(lambda: log.read_text().count("raised expected") >= 3, 30, "three refusals logged")
+
+    text = log.read_text()
+    assert set(cio.people) == expected_ids("genuine", 2)
+    # Each refusal arrives as its own type (it crossed from the pool process by pickle),
+    # logged as expected, without a traceback.
+    refusals = [line for line in text.splitlines() if "raised expected" in line]
+    assert len(refusals) == 3
+    assert all("NotificationAuthenticationError(" in line for line in refusals)
+    assert sum("does not verify with Hull's public key" in line for line in refusals) == 1
+    assert sum("issued for another notification" in line for line in refusals) == 1
+    assert sum("not signed by Hull" in line for line in refusals) == 1
+    assert "raised unexpected" not in text
+    assert "Traceback" not in text
+    # The credentials in the payload never reach Celery's log.
+    assert HULL_SECRET not in text
+    assert "key-456" not in text

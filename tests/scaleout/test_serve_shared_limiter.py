@@ -3,6 +3,7 @@ rate limit is kept in a real Redis, under the key every process configured alike
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import redis
@@ -39,5 +40,10 @@ def test_serve_counts_each_workspaces_requests_in_the_redis_of_the_environment(
         keys = [key.decode() for key in client.keys("*customerio:site-shared*")]
     finally:
         client.close()
-    # `limits` names its moving window <prefix>/<key>/<amount>/<multiples>/<granularity>.
-    assert [key.split("/", 1)[1] for key in keys] == ["customerio:site-shared/40/1/second"]
+    # `limits` names its moving window <prefix>/<key>/<amount>/<multiples>/<granularity>; the
+    # hub names a workspace's limiter <site_id>:<fingerprint of the api_key>.
+    (key,) = keys
+    name, rate = key.split("/", 1)[1].split("/", 1)
+    assert re.fullmatch(r"customerio:site-shared:[0-9a-f]{16}", name), key
+    assert rate == "40/1/second"
+    assert "key-shared" not in key

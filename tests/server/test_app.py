@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 import hull_customerio as hc
-from hull_customerio import server
 from hull_customerio.server import create_app
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
@@ -56,8 +55,14 @@ class AppClient:
 @pytest.fixture
 def client(fakes: tuple[FakeHull, FakeCustomerIO]) -> Iterator[AppClient]:
     """The app over one AsyncConnector (its own settings and clients)."""
+    test_client = AppClient(create_app(_connector(fakes)))
+    yield test_client
+    test_client.close()
+
+
+def _connector(fakes: tuple[FakeHull, FakeCustomerIO]) -> hc.AsyncConnector:
     hull, customerio = fakes
-    connector = hc.AsyncConnector(
+    return hc.AsyncConnector(
         hc.Settings.from_private_settings(SETTINGS),
         customerio=hc.AsyncCustomerIOClient(
             "site", "key", http_client=httpx.AsyncClient(transport=customerio.transport())
@@ -68,9 +73,6 @@ def client(fakes: tuple[FakeHull, FakeCustomerIO]) -> Iterator[AppClient]:
         ),
         notification_public_key=hull.notification_public_key,
     )  # fmt: skip
-    test_client = AppClient(create_app(connector))
-    yield test_client
-    test_client.close()
 
 
 def _query(hull: FakeHull, **changes: str) -> dict[str, str]:
@@ -96,7 +98,9 @@ def test_smart_notifier_refuses_another_connectors_notification_with_401(
     signed = stranger.signed_notification([MESSAGE])
     answer = client.post("/smart-notifier", content=signed.body, headers=signed.headers)
     assert answer.status_code == 401
-    assert answer.json()["error"]["code"] == "wrong_connector"
+    # The stranger signs with a key of its own: the signature, checked before the body is
+    # even parsed, is what refuses it.
+    assert answer.json()["error"]["code"] == "bad_signature"
     assert customerio.requests == []
 
 
@@ -174,15 +178,33 @@ def test_wrong_methods_and_paths(client: AppClient) -> None:
     assert client.get("/nowhere").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/smart-notifier", "/batch", "/webhook"])
 def test_a_body_over_the_limit_is_refused_with_413(
-    client: AppClient, monkeypatch: pytest.MonkeyPatch
+    fakes: tuple[FakeHull, FakeCustomerIO], path: str
 ) -> None:
-    monkeypatch.setattr(server, "MAX_BODY_BYTES", 10)
-    assert client.post("/smart-notifier", content=b"x" * 11).status_code == 413
+    small = AppClient(create_app(_connector(fakes), max_body_bytes=10))
+    try:
+        at_limit = small.post(path, content=b"x" * 10)
+        over = small.post(path, content=b"x" * 11)
+        # Without a Content-Length (chunked), the bytes are counted as they arrive.
+
+        async def chunks() -> Any:
+            yield b"x" * 6
+            yield b"x" * 5
+
+        chunked = small.post(path, content=chunks())
+    finally:
+        small.close()
+    assert at_limit.status_code != 413
+    assert over.status_code == 413
+    assert over.json() == {
+        "error": {"code": "body_too_large", "message": "The request body is too large."}
+    }
+    assert chunked.status_code == 413
 
 
 def test_the_hub_app_over_asgi_transport_refuses_a_webhook_without_a_token() -> None:
-    hub = hc.AsyncConnectorHub(token_key="k")
+    hub = hc.AsyncConnectorHub(token_key="a-service-token-key-of-32-bytes-at-least")
     app: Any = create_app(hub)
 
     async def scenario() -> httpx.Response:
@@ -192,5 +214,5 @@ def test_the_hub_app_over_asgi_transport_refuses_a_webhook_without_a_token() -> 
 
     answer = asyncio.run(scenario())
     assert answer.status_code == 401
-    assert answer.json()["reason"] == "invalid_token"
+    assert answer.json()["error"]["code"] == "invalid_token"
     asyncio.run(hub.aclose())

@@ -29,7 +29,7 @@ WEBHOOK = {
 @pytest.fixture
 def app_url(tenants: dict[str, Tenant]) -> Iterator[str]:
     hub = hc.AsyncConnectorHub(
-        token_key="service-token-key",
+        token_key="service-token-key-of-32-bytes-at-least",
         mode="batch",
         notification_public_key=PUBLIC_KEY,
         **hub_options(tenants),
@@ -48,7 +48,7 @@ def _signed_headers(body: bytes, key: str) -> dict[str, str]:
 
 
 def _webhook_url(app_url: str, tenant: Tenant) -> str:
-    hub = hc.AsyncConnectorHub(token_key="service-token-key")
+    hub = hc.AsyncConnectorHub(token_key="service-token-key-of-32-bytes-at-least")
     return hub.webhook_url(
         app_url,
         organization=tenant.hull.organization,
@@ -96,7 +96,7 @@ def test_a_webhook_with_a_missing_tampered_or_foreign_token_is_refused_and_nothi
         last = url[-2]
         url = url[:-2] + ("A" if last != "A" else "B") + url[-1]
     else:
-        foreign = hc.AsyncConnectorHub(token_key="someone-elses-key")
+        foreign = hc.AsyncConnectorHub(token_key="someone-elses-token-key-of-32-bytes-or-more")
         url = foreign.webhook_url(
             app_url,
             organization=alpha.hull.organization,
@@ -106,7 +106,7 @@ def test_a_webhook_with_a_missing_tampered_or_foreign_token_is_refused_and_nothi
     body = json.dumps(WEBHOOK).encode()
     answer = httpx.post(url, content=body, headers=_signed_headers(body, alpha.signing_key))
     assert answer.status_code == 401
-    assert answer.json()["reason"] == "invalid_token"
+    assert answer.json()["error"]["code"] == "invalid_token"
     assert alpha.hull.requests == []
 
 
@@ -199,10 +199,14 @@ def test_a_notification_whose_settings_name_no_workspace_is_answered_next_withou
     assert alpha.hull.requests == []
 
 
-def test_an_unparseable_notification_is_answered_400(app_url: str) -> None:
+def test_an_unsigned_unparseable_notification_is_refused_before_it_is_parsed(
+    app_url: str,
+) -> None:
+    # The hub requires Hull's signature, and checks it before reading the body: an unsigned
+    # body is refused as such, whatever it holds.
     answer = httpx.post(f"{app_url}/smart-notifier", content=b"{not json")
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "invalid_body"
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "missing_signature"
 
 
 def test_a_batch_file_is_streamed_to_the_workspace_its_connectors_settings_name(

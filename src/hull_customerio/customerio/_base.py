@@ -33,7 +33,7 @@ from .._ratelimit import (
     sync_limiter,
 )
 from .._retry import RetryPolicy, parse_retry_after
-from .._serialization import one_shot
+from .._serialization import describe, one_shot
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -808,10 +808,14 @@ class BaseCustomerIOClient:
         metrics: Metrics | None = None,
     ) -> None:
         problems = []
-        if not isinstance(site_id, str) or not site_id.strip():
-            problems.append("site_id is required")
-        if not isinstance(api_key, str) or not api_key.strip():
-            problems.append("api_key is required")
+        for name, value, what in (("site_id", site_id, "Site ID"),
+                                  ("api_key", api_key, "Track API key")):  # fmt: skip
+            if value is None or (isinstance(value, str) and not value.strip()):
+                problems.append(f"{name} is required (the workspace's {what})")
+            elif not isinstance(value, str):
+                problems.append(
+                    f"{name} must be a string (the workspace's {what}), got {describe(value)}"
+                )
         if region not in ("us", "eu", "auto"):
             problems.append(f"region must be one of 'us', 'eu', 'auto', got {region!r}")
         if not isinstance(retry, RetryPolicy):

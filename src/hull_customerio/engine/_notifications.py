@@ -23,11 +23,13 @@ So the signature proves that Hull issued a notification with that id; the body's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
 
@@ -58,7 +60,10 @@ __all__ = [
     "NotificationGuard",
     "NotificationKeyCache",
     "RefusalReason",
+    "aauthenticate_raw",
     "afetch_key",
+    "authenticate_raw",
+    "body_names_notification",
     "envelope_of",
     "fetch_key",
     "is_trusted_key_host",
@@ -69,6 +74,7 @@ __all__ = [
     "read_public_key",
     "refused_answer",
     "trusted_key_url",
+    "unverified_jti",
     "verify_notification_signature",
 ]
 
@@ -317,53 +323,82 @@ def trusted_key_url(url: str, trusted_hosts: Iterable[str]) -> str | None:
     """
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
+        # Reading the host decodes international labels: invalid punycode raises here, not
+        # later while the request is built.
+        host = parsed.host
+        if parsed.scheme != "https" or parsed.userinfo or not host:
+            return None
+        if not is_trusted_key_host(host, trusted_hosts):
+            return None
+        return str(parsed.copy_with(fragment=None))
+    except (httpx.InvalidURL, ValueError, TypeError):  # UnicodeError is a ValueError
         return None
-    if parsed.scheme != "https" or parsed.userinfo or not parsed.host:
-        return None
-    if not is_trusted_key_host(parsed.host, trusted_hosts):
-        return None
-    return str(parsed.copy_with(fragment=None))
 
 
 class NotificationKeyCache:
-    """Hull's public keys by URL: bounded (least recently used dropped first), expiring.
+    """Hull's public keys by URL: bounded, expiring, and hard to abuse.
 
     One cache may be shared by any number of connectors, sync and async, across threads and
     event loops: a service serving many connectors passes the same cache to each
     (``Connector(..., key_cache=cache)``) so a key is fetched once per URL, not once per
-    connector. It holds a lock only while it reads or changes its table, never while a key is
-    fetched. A key that could not be fetched is not cached; the next notification tries again.
+    connector. It holds a lock only while it reads or changes its tables, never while a key is
+    fetched.
+
+    Anyone can send a notification naming a key URL, so the cache keeps three tables:
+
+    - *proven* keys, which verified a signature: at most ``max_size`` (least recently used
+      dropped first), each trusted for ``ttl`` seconds;
+    - keys fetched but not yet proven, kept ``retry_after`` seconds in a table of their own,
+      so URLs nobody proved can never push a proven key out;
+    - URLs whose fetch failed, not fetched again for ``retry_after`` seconds.
+
+    On top of that, at most ``max_fetches_per_minute`` fetches start in any minute.
 
     Args:
-        max_size: how many keys to keep.
-        ttl: how long a key is trusted before it is fetched again, in seconds (``None``:
-            until dropped for space). Hull may rotate its key.
+        max_size: how many proven keys to keep.
+        ttl: how long a proven key is trusted before it is fetched again, in seconds
+            (``None``: until dropped for space). Hull may rotate its key.
+        retry_after: seconds a failed URL is not fetched again, and an unproven key is kept.
+        max_fetches_per_minute: key fetches allowed in any 60 seconds.
         clock: the monotonic time source (for tests).
 
     Raises:
-        ConfigurationError: ``max_size`` below 1 or a ``ttl`` that is not positive.
+        ConfigurationError: a size, duration or budget that is not positive.
     """
+
+    #: Unproven keys and failed URLs remembered at most (each table).
+    MAX_UNPROVEN = 256
 
     def __init__(
         self,
         max_size: int = 32,
         ttl: float | None = 3600.0,
         *,
+        retry_after: float = 60.0,
+        max_fetches_per_minute: int = 30,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         problems = []
-        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
-            problems.append(f"max_size must be a positive integer, got {max_size!r}")
+        for name, value in (("max_size", max_size),
+                            ("max_fetches_per_minute", max_fetches_per_minute)):  # fmt: skip
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name} must be a positive integer, got {value!r}")
         if ttl is not None and not ttl > 0:
             problems.append(f"ttl must be positive seconds or None, got {ttl!r}")
+        if not isinstance(retry_after, int | float) or not retry_after > 0:
+            problems.append(f"retry_after must be positive seconds, got {retry_after!r}")
         if problems:
             raise ConfigurationError(problems)
         self.max_size = max_size
         self.ttl = ttl
+        self.retry_after = float(retry_after)
+        self.max_fetches_per_minute = max_fetches_per_minute
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: OrderedDict[str, tuple[float, RSAPublicKey]] = OrderedDict()
+        self._unproven: OrderedDict[str, tuple[float, RSAPublicKey]] = OrderedDict()
+        self._failed: OrderedDict[str, float] = OrderedDict()
+        self._fetches: deque[float] = deque()
 
     def __repr__(self) -> str:
         return f"NotificationKeyCache(max_size={self.max_size}, ttl={self.ttl}, size={len(self)})"
@@ -373,7 +408,7 @@ class NotificationKeyCache:
             return len(self._keys)
 
     def get(self, url: str) -> RSAPublicKey | None:
-        """The key cached for ``url``, or ``None`` when absent or expired."""
+        """The proven key cached for ``url``, or ``None`` when absent or expired."""
         now = self._clock()
         with self._lock:
             entry = self._keys.get(url)
@@ -387,18 +422,74 @@ class NotificationKeyCache:
             return key
 
     def put(self, url: str, key: RSAPublicKey) -> None:
-        """Remember ``key`` for ``url``, dropping the least recently used key when full."""
+        """Remember ``key`` for ``url`` as proven, dropping the least recently used when full."""
         now = self._clock()
         with self._lock:
+            self._unproven.pop(url, None)
+            self._failed.pop(url, None)
             self._keys[url] = (now, key)
             self._keys.move_to_end(url)
             while len(self._keys) > self.max_size:
                 self._keys.popitem(last=False)
 
+    def unproven(self, url: str) -> RSAPublicKey | None:
+        """A key fetched from ``url`` less than ``retry_after`` seconds ago, not yet proven."""
+        now = self._clock()
+        with self._lock:
+            entry = self._unproven.get(url)
+            if entry is None:
+                return None
+            if now - entry[0] >= self.retry_after:
+                del self._unproven[url]
+                return None
+            return entry[1]
+
+    def put_unproven(self, url: str, key: RSAPublicKey) -> None:
+        """Remember a key just fetched, until it verifies a signature (then `put`) or expires."""
+        with self._lock:
+            self._remember(self._unproven, url, (self._clock(), key))
+
+    def failed_recently(self, url: str) -> bool:
+        """Whether fetching ``url`` failed less than ``retry_after`` seconds ago."""
+        now = self._clock()
+        with self._lock:
+            failed_at = self._failed.get(url)
+            if failed_at is None:
+                return False
+            if now - failed_at >= self.retry_after:
+                del self._failed[url]
+                return False
+            return True
+
+    def remember_failure(self, url: str) -> None:
+        """``url`` could not be fetched or read: do not fetch it again for ``retry_after``."""
+        with self._lock:
+            self._remember(self._failed, url, self._clock())
+
+    def take_fetch(self) -> bool:
+        """Count one fetch against the per-minute budget; ``False`` when it is spent."""
+        now = self._clock()
+        with self._lock:
+            while self._fetches and now - self._fetches[0] >= 60.0:
+                self._fetches.popleft()
+            if len(self._fetches) >= self.max_fetches_per_minute:
+                return False
+            self._fetches.append(now)
+            return True
+
     def clear(self) -> None:
-        """Forget every key."""
+        """Forget every key, failure and fetch."""
         with self._lock:
             self._keys.clear()
+            self._unproven.clear()
+            self._failed.clear()
+            self._fetches.clear()
+
+    def _remember(self, table: OrderedDict[str, Any], url: str, value: Any) -> None:
+        table[url] = value
+        table.move_to_end(url)
+        while len(table) > self.MAX_UNPROVEN:
+            table.popitem(last=False)
 
 
 @attrs.frozen
@@ -530,6 +621,46 @@ def verify_notification_signature(
     return None
 
 
+def unverified_jti(signature: str) -> str | None:
+    """The ``jti`` of an RS256 JWT that has not expired, read *without* verifying it.
+
+    These are the checks that cost nothing: a token that fails them is refused before any key
+    is fetched. ``None`` when the token is malformed, not RS256, has no ``jti`` string, or its
+    ``exp`` has passed (with `SIGNATURE_LEEWAY`).
+    """
+    try:
+        if jwt.get_unverified_header(signature).get("alg") != "RS256":
+            return None
+        claims = jwt.decode(signature, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        return None
+    expires = claims.get("exp")
+    if expires is not None:
+        if isinstance(expires, bool) or not isinstance(expires, int | float):
+            return None
+        if expires + SIGNATURE_LEEWAY < time.time():
+            return None
+    return jti
+
+
+def body_names_notification(body: bytes, notification_id: str) -> bool:
+    """Whether a raw notification body holds ``"notification_id": "<notification_id>"``.
+
+    A byte search, not a parse: what the service may check of a body nobody has vouched for
+    yet. The parsed body is checked again once the signature verified.
+    """
+    value = json.dumps(notification_id).encode("ascii")
+    pattern = rb'"notification_id"\s*:\s*' + re.escape(value)
+    return re.search(pattern, body) is not None
+
+
+#: The envelope refusals before parsing are logged with: nothing read yet.
+_UNREAD = NotificationEnvelope(payload={}, configuration=HullConfiguration())
+
+
 # --------------------------------------------------------------------------------------------
 # The guard: one per connector.
 
@@ -610,7 +741,7 @@ class NotificationGuard:
     def authenticate(
         self, envelope: NotificationEnvelope, headers: object
     ) -> Generator[KeyRequest, KeyResponse, None]:
-        """Check a notification; yields a `KeyRequest` when a key must be fetched.
+        """Check a notification already parsed; yields a `KeyRequest` when a key must be fetched.
 
         Raises:
             NotificationAuthenticationError: the notification must be refused (logged as
@@ -623,25 +754,108 @@ class NotificationGuard:
             if self.require_signature or self.hull is None:
                 raise self._refuse("missing_signature", envelope)
             return
+        notification_id = envelope.notification_id
+        jti = yield from self._verify(
+            signature, lowered, lambda jti: jti == notification_id, envelope
+        )
+        if jti != notification_id:
+            raise self._refuse("wrong_notification_id", envelope)
+
+    def authenticate_body(
+        self, body: bytes, headers: object
+    ) -> Generator[KeyRequest, KeyResponse, str | None]:
+        """Check Hull's signature of a raw notification *before* its body is parsed.
+
+        Only what the check needs is read of the body: that it names the signature's ``jti``
+        as its ``notification_id`` (a byte search, done only before a key is fetched). Call
+        `check_envelope` once the body is parsed.
+
+        Returns:
+            The signature's ``jti``, or ``None`` for an unsigned notification this guard
+            may still accept (``require_signature`` off and a Hull client to check the
+            credentials against).
+
+        Raises:
+            NotificationAuthenticationError: the notification must be refused.
+        """
+        lowered = lower_headers(headers)
+        signature = lowered.get(SIGNATURE_HEADER, "")
+        if not signature:
+            if self.require_signature or self.hull is None:
+                raise self._refuse("missing_signature", None)
+            return None
+        return (
+            yield from self._verify(
+                signature, lowered, lambda jti: body_names_notification(body, jti), None
+            )
+        )
+
+    def check_envelope(self, envelope: NotificationEnvelope, jti: str | None) -> None:
+        """The checks `authenticate_body` leaves for after parsing: the signature was issued
+        for this notification, and its credentials are the connector's.
+
+        Raises:
+            NotificationAuthenticationError: the notification must be refused.
+        """
+        if jti is not None and envelope.notification_id != jti:
+            raise self._refuse("wrong_notification_id", envelope)
+        self._check_configuration(envelope)
+
+    def _verify(
+        self,
+        signature: str,
+        lowered: Mapping[str, str],
+        names_notification: Callable[[str], bool],
+        envelope: NotificationEnvelope | None,
+    ) -> Generator[KeyRequest, KeyResponse, str]:
+        """Verify ``signature``; local checks first, a key fetched only if they all pass."""
         if lowered.get(SIGNATURE_VERSION_HEADER, "") not in _SIGNATURE_VERSIONS:
             raise self._refuse("unsupported_signature_version", envelope)
         if len(signature) > MAX_SIGNATURE_LENGTH or not signature.isascii():
             raise self._refuse("bad_signature", envelope)
-        key = self.public_key
-        if key is None:
+        url = None
+        if self.public_key is None:
             url = trusted_key_url(lowered.get(KEY_URL_HEADER, ""), self.trusted_key_hosts)
             if url is None:
                 raise self._refuse("untrusted_key_url", envelope)
-            key = self.key_cache.get(url)
-            if key is None:
-                fetched = read_public_key((yield KeyRequest(url, signature)))
-                if isinstance(fetched, str):
-                    raise self._refuse("key_unavailable", envelope, fetched)
-                self.key_cache.put(url, fetched)
-                key = fetched
-        failure = verify_notification_signature(signature, key, envelope.notification_id)
+        jti = unverified_jti(signature)
+        if jti is None:
+            raise self._refuse("bad_signature", envelope)
+        fetched_from: str | None = None
+        if self.public_key is not None:
+            key = self.public_key
+        elif (cached := self.key_cache.get(url or "")) is not None:
+            key = cached
+        else:
+            # Nothing leaves the service for a notification that fails the local checks.
+            if not names_notification(jti):
+                raise self._refuse("wrong_notification_id", envelope)
+            key = yield from self._unproven_key(url or "", signature, envelope)
+            fetched_from = url
+        failure = verify_notification_signature(signature, key, jti)
         if failure is not None:
             raise self._refuse(failure, envelope)
+        if fetched_from is not None:
+            self.key_cache.put(fetched_from, key)
+        return jti
+
+    def _unproven_key(
+        self, url: str, signature: str, envelope: NotificationEnvelope | None
+    ) -> Generator[KeyRequest, KeyResponse, RSAPublicKey]:
+        cache = self.key_cache
+        key = cache.unproven(url)
+        if key is not None:
+            return key
+        if cache.failed_recently(url):
+            raise self._refuse("key_unavailable", envelope, "it failed less than a minute ago")
+        if not cache.take_fetch():
+            raise self._refuse("key_unavailable", envelope, "too many key fetches this minute")
+        fetched = read_public_key((yield KeyRequest(url, signature)))
+        if isinstance(fetched, str):
+            cache.remember_failure(url)
+            raise self._refuse("key_unavailable", envelope, fetched)
+        cache.put_unproven(url, fetched)
+        return fetched
 
     def _check_configuration(self, envelope: NotificationEnvelope) -> None:
         hull = self.hull
@@ -663,9 +877,11 @@ class NotificationGuard:
 
     @staticmethod
     def _refuse(
-        reason: RefusalReason, envelope: NotificationEnvelope, detail: str | None = None
+        reason: RefusalReason, envelope: NotificationEnvelope | None, detail: str | None = None
     ) -> NotificationAuthenticationError:
         message = REFUSAL_MESSAGES[reason] + (f" ({detail})" if detail else "")
+        if envelope is None:
+            envelope = _UNREAD
         configuration = envelope.configuration
         _core.log_event(
             logging.WARNING, "incoming.notification.refused", reason=reason,
@@ -673,6 +889,79 @@ class NotificationGuard:
             organization=configuration.organization, error=message,
         )  # fmt: skip
         return NotificationAuthenticationError(message, reason=reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Driving the guard over a raw body: the sync and the async loop.
+
+#: A body longer than this is parsed on a worker thread by the async drivers, so that parsing
+#: it does not hold up the event loop (about a millisecond of parsing per 100 kB).
+PARSE_IN_THREAD_BYTES: Final = 256 * 1024
+
+
+def authenticate_raw(
+    guard: NotificationGuard,
+    body: bytes,
+    headers: object,
+    http: httpx.Client | None,
+    envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
+) -> NotificationEnvelope | NotificationAnswer:
+    """Authenticate and read a raw notification: the signature before the body is parsed.
+
+    ``envelope_guard`` gives the guard that checks the parsed envelope (a hub's depends on the
+    connector the envelope names); by default ``guard`` itself.
+
+    Returns:
+        The envelope once accepted; else the answer: ``401`` refused, ``400`` not JSON.
+    """
+    steps = guard.authenticate_body(body, headers)
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(fetch_key(http, request))
+    except StopIteration as stop:
+        jti: str | None = stop.value
+    except NotificationAuthenticationError as exc:
+        return refused_answer(exc)
+    return _checked(envelope_guard or (lambda _: guard), read_notification_body(body), jti)
+
+
+async def aauthenticate_raw(
+    guard: NotificationGuard,
+    body: bytes,
+    headers: object,
+    http: httpx.AsyncClient | None,
+    envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
+) -> NotificationEnvelope | NotificationAnswer:
+    """The async `authenticate_raw`; a large body is parsed on a worker thread."""
+    steps = guard.authenticate_body(body, headers)
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(await afetch_key(http, request))
+    except StopIteration as stop:
+        jti: str | None = stop.value
+    except NotificationAuthenticationError as exc:
+        return refused_answer(exc)
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        read = await asyncio.to_thread(read_notification_body, body)
+    else:
+        read = read_notification_body(body)
+    return _checked(envelope_guard or (lambda _: guard), read, jti)
+
+
+def _checked(
+    guard_of: Callable[[NotificationEnvelope], NotificationGuard],
+    read: NotificationEnvelope | NotificationAnswer,
+    jti: str | None,
+) -> NotificationEnvelope | NotificationAnswer:
+    if isinstance(read, NotificationAnswer):
+        return read
+    try:
+        guard_of(read).check_envelope(read, jti)
+    except NotificationAuthenticationError as exc:
+        return refused_answer(exc)
+    return read
 
 
 def _normalize_organization(organization: str) -> str:

@@ -15,7 +15,6 @@ from ..errors import (
     APIError,
     ConfigurationError,
     HullCustomerIOError,
-    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import AsyncHullClient, DeliveryTicket
@@ -25,6 +24,7 @@ from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
+from ._checks import check_arguments
 from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
@@ -76,6 +76,8 @@ class AsyncConnector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
+        TypeError: ``settings`` is not a `Settings`, or a client is of the wrong kind: a
+            `CustomerIOClient`, `HullClient` or ``httpx.Client`` belongs to a `Connector`.
         ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
             that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
             ``webhook_timeout`` that is not a positive number.
@@ -97,6 +99,13 @@ class AsyncConnector:
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
     ) -> None:
+        check_arguments(
+            "async",
+            settings=settings,
+            customerio=customerio,
+            hull=hull,
+            key_http_client=key_http_client,
+        )
         if max_concurrency < 1:
             raise ConfigurationError([f"max_concurrency must be at least 1, got {max_concurrency}"])
         self.metrics = guarded(metrics)
@@ -327,13 +336,13 @@ class AsyncConnector:
             ConfigurationError: the connector has no Customer.io client (webhook-only); raised
                 once the notification is authenticated, before anything is sent.
         """
-        read = _notifications.read_notification_body(body)
+        # Hull's signature is checked before the body is parsed: a body nobody vouched for is
+        # never read further than the check needs.
+        read = await _notifications.aauthenticate_raw(
+            self.notification_guard, body, headers, self._key_http_client
+        )
         if isinstance(read, NotificationAnswer):
             return read
-        try:
-            await self._authenticate(read, headers)
-        except NotificationAuthenticationError as exc:
-            return _notifications.refused_answer(exc)
         return await self._process(read)
 
     async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:

@@ -14,7 +14,6 @@ from ..errors import (
     APIError,
     ConfigurationError,
     HullCustomerIOError,
-    NotificationAuthenticationError,
     ValidationError,
 )
 from ..hull import DeliveryTicket, HullClient
@@ -24,6 +23,7 @@ from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
+from ._checks import check_arguments
 from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
@@ -74,6 +74,10 @@ class Connector:
     answer is the truth about its own Hull messages, whoever's request carried them.
 
     Raises:
+        TypeError: ``settings`` is not a `Settings` (a dict of Hull settings goes through
+            `Settings.from_private_settings` first), or a client is of the wrong kind: an
+            `AsyncCustomerIOClient`, `AsyncHullClient` or ``httpx.AsyncClient`` belongs to an
+            `AsyncConnector`.
         ConfigurationError: ``mode`` is neither ``"v1"`` nor ``"batch"``, the public key is
             not a PEM RSA public key, ``trusted_key_hosts`` is a single string, or
             ``webhook_timeout`` is not a positive number.
@@ -94,6 +98,13 @@ class Connector:
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
     ) -> None:
+        check_arguments(
+            "sync",
+            settings=settings,
+            customerio=customerio,
+            hull=hull,
+            key_http_client=key_http_client,
+        )
         self.metrics = guarded(metrics)
         self.settings = settings
         self.customerio = customerio
@@ -281,9 +292,7 @@ class Connector:
         self._authenticate(envelope, headers)
         return self._process(envelope).body
 
-    def answer_notification(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> NotificationAnswer:
+    def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
         """Everything a web view needs to answer Hull's smart-notifier; never raises for bad
         input.
 
@@ -303,13 +312,13 @@ class Connector:
             ConfigurationError: the connector has no Customer.io client (webhook-only); raised
                 once the notification is authenticated, before anything is sent.
         """
-        read = _notifications.read_notification_body(body)
+        # Hull's signature is checked before the body is parsed: a body nobody vouched for is
+        # never read further than the check needs.
+        read = _notifications.authenticate_raw(
+            self.notification_guard, body, headers, self._key_http_client
+        )
         if isinstance(read, NotificationAnswer):
             return read
-        try:
-            self._authenticate(read, headers)
-        except NotificationAuthenticationError as exc:
-            return _notifications.refused_answer(exc)
         return self._process(read)
 
     def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 
 import attrs
 
-from ..engine._core import check_status_messages, status_from
+from ..engine._core import check_status_messages, log_event, status_from
 from ..errors import APIError, APIStatusError, ConfigurationError, ValidationError
 from ..hull.flow_control import flow_control_next
 from ..models.report import Status, SyncReport
 from ..settings import Settings
 from ._auth import NotificationAnswer
 from ._batch import BadLine, BatchRequest, credentials_from_query, parse_batch_request
+from ._errors import UntrustedOrganizationError, UnusableCredentialsError
 from ._tokens import HullCredentials
 
 __all__ = ["BatchTally"]
@@ -22,10 +23,14 @@ __all__ = ["BatchTally"]
 logger = logging.getLogger("hull_customerio")
 
 
-def _answer(status: int, reason: str, message: str) -> NotificationAnswer:
-    level = logging.WARNING if status in (400, 401) else logging.ERROR
-    name = "incoming.notification.refused" if status == 401 else "incoming.notification.error"
-    logger.log(level, name, extra={"hull_event": name, "reason": reason, "error": message})
+def _answer(
+    status: int, reason: str, message: str, cause: Exception | None = None
+) -> NotificationAnswer:
+    """An error answer holding ``message`` only; ``cause`` (a remote's answer...) is logged."""
+    level = logging.WARNING if status < 500 else logging.ERROR
+    refused_here = status in (401, 403)
+    name = "incoming.notification.refused" if refused_here else "incoming.notification.error"
+    log_event(level, name, reason=reason, error=message if cause is None else f"{message} {cause}")
     return NotificationAnswer(
         http_status=status,
         body={"error": {"code": reason, "message": message}},
@@ -108,10 +113,44 @@ def batch_settings_failure(exc: Exception) -> NotificationAnswer:
     if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
         return refused("wrong_connector")
     if isinstance(exc, APIError):
-        return _answer(503, "hull_unavailable", f"Hull could not be reached: {exc}")
+        return _answer(503, "hull_unavailable", "Hull could not be reached.", exc)
     if isinstance(exc, ConfigurationError):
         return unusable_settings(exc)
     raise exc
+
+
+def untrusted_organization() -> NotificationAnswer:
+    """The organization is not a host under the hub's trusted Hull domains: nothing was sent."""
+    return _answer(
+        403, "untrusted_organization", "The organization is not one this service may call."
+    )
+
+
+def status_failure(exc: Exception) -> NotificationAnswer:
+    """Why a status or credentials call could not be answered; never Hull's own words."""
+    if isinstance(exc, UntrustedOrganizationError):
+        return untrusted_organization()
+    if isinstance(exc, UnusableCredentialsError):
+        return refused("wrong_connector")
+    if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+        return refused("wrong_connector")
+    if isinstance(exc, APIError):
+        return _answer(503, "hull_unavailable", "Hull could not be reached.", exc)
+    return _answer(503, "invalid_settings", f"The connector's settings are invalid: {exc}")
+
+
+def status_answer(status: Status) -> NotificationAnswer:
+    """200 with the status just published to Hull."""
+    return NotificationAnswer(
+        http_status=200,
+        body={"status": status.status, "messages": list(status.messages)},
+        message=f"status {status.status}",
+    )
+
+
+def credentials_answer(url: str) -> NotificationAnswer:
+    """200 with the connector's webhook URL (what Hull shows in the connector's settings)."""
+    return NotificationAnswer(http_status=200, body={"url": url}, message="webhook URL")
 
 
 def status_without_credentials(settings: Settings) -> Status:

@@ -8,6 +8,7 @@ missing live here, once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ..engine._core import log_event
 from ..engine._notifications import (
     NotificationAnswer,
     NotificationEnvelope,
@@ -29,18 +31,22 @@ from ..metrics import Metrics, guarded
 from ..models.hull import HullConfiguration
 from ..models.report import WebhookOutcome
 from ..settings import Settings
-from ._answers import missing_workspace_credentials
+from ._answers import missing_workspace_credentials, refused, untrusted_organization
 from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
 from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
 from ._cache import LeaseCache, TtlCache
+from ._errors import UntrustedOrganizationError, UnusableCredentialsError
+from ._hosts import trusted_hull_host
 from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
 
 __all__ = [
     "DEFAULT_MAX_TENANTS",
     "DEFAULT_SETTINGS_TTL",
     "HubCore",
+    "UntrustedOrganizationError",
     "UnusableCredentialsError",
     "WorkspaceKey",
+    "limiter_name",
 ]
 
 logger = logging.getLogger("hull_customerio")
@@ -51,11 +57,6 @@ DEFAULT_MAX_TENANTS = 256
 DEFAULT_SETTINGS_TTL = 60.0
 #: The default request rate per Customer.io workspace, shared by every connector sending to it.
 DEFAULT_WORKSPACE_RATE = 100.0
-
-
-class UnusableCredentialsError(ConfigurationError):
-    """No Hull client can be built for these credentials (say, an organization that is not a
-    host name): whoever sent them is answered as refused, never with a crash."""
 
 
 Options = Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
@@ -73,6 +74,16 @@ class WorkspaceKey:
 
     def __repr__(self) -> str:
         return f"WorkspaceKey(organization={self.hull.organization!r}, site_id={self.site_id!r})"
+
+
+def limiter_name(key: WorkspaceKey) -> str:
+    """The name of the rate limiter a workspace's clients share: its ``site_id`` and a
+    fingerprint of its ``api_key`` (``"<site_id>:<16 hex digits>"``), never the key itself.
+
+    It is what a ``limiter_factory`` receives: a good name for a limit kept in Redis.
+    """
+    digest = hashlib.sha256(f"{key.site_id}\0{key.api_key}".encode("utf-8", "surrogatepass"))
+    return f"{key.site_id}:{digest.hexdigest()[:16]}"
 
 
 def read_json(body: bytes) -> object:
@@ -124,10 +135,17 @@ def unsendable_answer(
     return missing_workspace_credentials()
 
 
-def webhook_refused(status: int, reason: str, message: str) -> WebhookOutcome:
-    """A webhook answered without forwarding anything (logged without secrets)."""
-    logger.warning("incoming.event.error", extra={"hull_event": "incoming.event.error",
-                                                  "reason": reason})  # fmt: skip
+def webhook_refused(
+    status: int, reason: str, message: str, cause: Exception | None = None
+) -> WebhookOutcome:
+    """A webhook answered without forwarding anything (logged without secrets).
+
+    The answer holds ``message`` only; the ``cause`` (what Hull answered...) goes to the log.
+    """
+    log_event(
+        logging.WARNING, "incoming.event.error", reason=reason,
+        error=message if cause is None else f"{message} {cause}",
+    )  # fmt: skip
     return WebhookOutcome(http_status=status, reason=reason, message=message, event=None)
 
 
@@ -146,8 +164,17 @@ def settings_failure(exc: Exception) -> WebhookOutcome:
             503, "hull_credentials_refused", "Hull refused the connector's credentials."
         )
     if isinstance(exc, APIError):
-        return webhook_refused(503, "hull_unavailable", f"Hull could not be reached: {exc}")
-    return webhook_refused(503, "invalid_settings", f"The connector's settings are invalid: {exc}")
+        return webhook_refused(503, "hull_unavailable", "Hull could not be reached.", exc)
+    return webhook_refused(
+        503, "invalid_settings", "The connector's settings in Hull are invalid.", exc
+    )
+
+
+def untrusted_webhook() -> WebhookOutcome:
+    """A webhook token naming an organization this hub may not call."""
+    return webhook_refused(
+        403, "untrusted_organization", "The organization is not one this service may call."
+    )
 
 
 class HubCore(Generic[L]):
@@ -161,6 +188,8 @@ class HubCore(Generic[L]):
             organization returning them.
         notification_public_key, trusted_key_hosts, require_signature: given to every
             connector the hub builds.
+        trusted_hull_hosts: the domains an organization named by a request must be under
+            before Hull's URL is built from it (unless ``hull_options`` pin ``api_url``).
         mode: the connectors' mode (``"v1"`` or ``"batch"``).
         max_tenants: clients kept open at most, per kind (Hull, Customer.io).
         settings_ttl: seconds the settings read from Hull are reused.
@@ -187,6 +216,7 @@ class HubCore(Generic[L]):
         notification_public_key: str | None = None,
         trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
         require_signature: bool = True,
+        trusted_hull_hosts: Sequence[str] = HULL_KEY_HOSTS,
         mode: str = "v1",
         max_tenants: int = DEFAULT_MAX_TENANTS,
         settings_ttl: float = DEFAULT_SETTINGS_TTL,
@@ -206,6 +236,12 @@ class HubCore(Generic[L]):
             problems.append(f"settings_ttl must be seconds >= 0, got {settings_ttl!r}")
         if mode not in ("v1", "batch"):
             problems.append(f"mode must be 'v1' or 'batch', got {mode!r}")
+        if isinstance(trusted_hull_hosts, str) or not all(
+            isinstance(host, str) and host.strip(". ") for host in trusted_hull_hosts
+        ):
+            problems.append(
+                "trusted_hull_hosts must be a list of domain names, e.g. ['hullapp.io']"
+            )
         if problems:
             raise ConfigurationError(problems)
         self.metrics = guarded(metrics)
@@ -215,10 +251,14 @@ class HubCore(Generic[L]):
         self.notification_public_key = notification_public_key
         self.trusted_key_hosts = tuple(trusted_key_hosts)
         self.require_signature = require_signature
+        self.trusted_hull_hosts = tuple(trusted_hull_hosts)
         # Public keys fetched from Hull are shared by every connector of the hub.
         self.key_cache = NotificationKeyCache()
-        # Refuse a bad key now rather than on every notification.
-        self.guard(NotificationEnvelope(payload={}, configuration=HullConfiguration()))
+        # Checks a raw notification's signature before its body is parsed (and refuses a bad
+        # key now rather than on every notification).
+        self.body_guard = self.guard(
+            NotificationEnvelope(payload={}, configuration=HullConfiguration())
+        )
         self.mode = mode
         self.max_tenants = max_tenants
         self.batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
@@ -253,6 +293,10 @@ class HubCore(Generic[L]):
             raise ConfigurationError(
                 ["organization, connector_id and secret must be 1-255 printable ASCII characters"]
             )
+        if self.checked_credentials(credentials) is None:
+            raise ConfigurationError(
+                [f"organization must be a host name under {', '.join(self.trusted_hull_hosts)}"]
+            )
         token = self._codec.seal(credentials)
         return build_webhook_url(base_url, token)
 
@@ -285,33 +329,72 @@ class HubCore(Generic[L]):
 
     # -------------------------------------------------------------------- shared limiters
 
-    def take_limiter(self, site_id: str, default: Callable[[float | None], L]) -> L:
-        """The workspace's limiter (made on first use), counted as used by one more client."""
-        found = self._limiters.get(site_id)
+    def take_limiter(self, key: WorkspaceKey, default: Callable[[float | None], L]) -> L:
+        """The limiter of the workspace ``key`` sends to (made on first use), counted as used
+        by one more client.
+
+        Clients share a limiter only when they present the same ``site_id`` *and*
+        ``api_key``: a request naming another tenant's (public) Site ID with a wrong key gets
+        a limiter of its own and cannot spend that tenant's rate.
+        """
+        name = limiter_name(key)
+        found = self._limiters.get(name)
         if found is None:
             if self._limiter_factory is not None:
-                limiter = self._limiter_factory(site_id)
+                limiter = self._limiter_factory(name)
             else:
-                rate = self.customerio_options(site_id).get("rate_limit", DEFAULT_WORKSPACE_RATE)
+                rate = self.customerio_options(key.site_id).get(
+                    "rate_limit", DEFAULT_WORKSPACE_RATE
+                )
                 limiter = default(rate)
             found = (limiter, 0)
-        self._limiters[site_id] = (found[0], found[1] + 1)
+        self._limiters[name] = (found[0], found[1] + 1)
         return found[0]
 
-    def drop_limiter(self, site_id: str) -> None:
+    def drop_limiter(self, key: WorkspaceKey) -> None:
         """One client of the workspace is gone; forget the limiter with its last client."""
-        found = self._limiters.get(site_id)
+        name = limiter_name(key)
+        found = self._limiters.get(name)
         if found is None:
             return
         if found[1] <= 1:
-            del self._limiters[site_id]
+            del self._limiters[name]
         else:
-            self._limiters[site_id] = (found[0], found[1] - 1)
+            self._limiters[name] = (found[0], found[1] - 1)
 
-    def limiter_users(self, site_id: str) -> int:
-        """How many cached clients share the workspace's limiter (0: none kept)."""
-        found = self._limiters.get(site_id)
+    def limiter_users(self, key: WorkspaceKey) -> int:
+        """How many cached clients share the limiter of ``key`` (0: none kept)."""
+        found = self._limiters.get(limiter_name(key))
         return 0 if found is None else found[1]
+
+    # -------------------------------------------------------------------- organizations
+
+    def checked_credentials(self, credentials: HullCredentials) -> HullCredentials | None:
+        """``credentials`` with their organization as Hull's URL will be built from it, or
+        ``None`` when the organization may not be called (not a host name under
+        ``trusted_hull_hosts``). Decided without any network I/O. When the Hull options pin
+        ``api_url`` the organization names no host and is not restricted.
+        """
+        if not usable_credentials(credentials):
+            return None
+        host = trusted_hull_host(credentials.organization, self.trusted_hull_hosts)
+        if host is not None:
+            return attrs.evolve(credentials, organization=host)
+        return credentials if self._pins_hull_url(credentials.organization) else None
+
+    def admit(self, credentials: HullCredentials) -> HullCredentials | NotificationAnswer:
+        """`checked_credentials`, or the answer refusing them: 401 ``wrong_connector`` for
+        credentials that could not be anyone's, 403 ``untrusted_organization``."""
+        if not usable_credentials(credentials):
+            return refused("wrong_connector")
+        checked = self.checked_credentials(credentials)
+        return untrusted_organization() if checked is None else checked
+
+    def _pins_hull_url(self, organization: str) -> bool:
+        try:
+            return bool(self.hull_options(organization).get("api_url"))
+        except Exception:
+            return False
 
     # ------------------------------------------------------------------------- settings
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ..errors import ConfigurationError
 
 __all__ = [
+    "MIN_TOKEN_KEY_BYTES",
     "HullCredentials",
     "TokenCodec",
     "build_webhook_url",
@@ -85,6 +86,36 @@ def usable_credentials(credentials: HullCredentials) -> bool:
         is_header_safe(part)
         for part in (credentials.organization, credentials.connector_id, credentials.secret)
     )
+
+
+#: The shortest ``token_key`` accepted, in bytes (UTF-8): as many as the key derived from it.
+MIN_TOKEN_KEY_BYTES = 32
+_HOW_TO_MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def check_token_key(token_key: object) -> None:
+    """Refuse a ``token_key`` that is not text or is too short to be a secret.
+
+    Webhook URLs are sealed under a key derived from ``token_key``; a short one could be
+    guessed offline from a single URL, so anything under 32 bytes is refused. The message
+    never shows the key, only its length.
+
+    Raises:
+        ConfigurationError: naming ``token_key`` and how to make a good one.
+    """
+    if not isinstance(token_key, str):
+        kind = "None" if token_key is None else f"a {type(token_key).__name__}"
+        raise ConfigurationError(
+            [f"token_key must be a string, got {kind}; make one with: {_HOW_TO_MAKE_ONE}"]
+        )
+    size = len(token_key.encode("utf-8", "surrogatepass"))
+    if size < MIN_TOKEN_KEY_BYTES:
+        raise ConfigurationError(
+            [
+                f"token_key must be at least {MIN_TOKEN_KEY_BYTES} bytes of random text, got "
+                f"{size}; make one with: {_HOW_TO_MAKE_ONE}"
+            ]
+        )
 
 
 def _derive_key(token_key: str) -> bytes:
@@ -150,18 +181,18 @@ class TokenCodec:
     process, a restart), and with no other.
 
     Args:
-        token_key: the service's own secret; any non-empty text (a long random string is
-            best). The encryption key is derived from it.
+        token_key: the service's own secret: random text of at least 32 bytes (UTF-8), e.g.
+            from ``python -c "import secrets; print(secrets.token_urlsafe(32))"``.
+            The encryption key is derived from it.
 
     Raises:
-        ConfigurationError: ``token_key`` is empty or not text.
+        ConfigurationError: ``token_key`` is not text, or shorter than 32 bytes.
     """
 
     __slots__ = ("_aead",)
 
     def __init__(self, token_key: str) -> None:
-        if not isinstance(token_key, str) or not token_key:
-            raise ConfigurationError(["token_key must be a non-empty string"])
+        check_token_key(token_key)
         self._aead = ChaCha20Poly1305(_derive_key(token_key))
 
     def __repr__(self) -> str:

@@ -17,24 +17,24 @@ from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
 from ..engine._core import record_webhook
 from ..engine._notifications import (
-    NotificationEnvelope,
-    afetch_key,
-    read_notification_body,
+    aauthenticate_raw,
+    prepare_notification,
+    processed_answer,
 )
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
-from ..hull._base import normalize_organization
 from ..metrics import Metrics
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers, _core
-from ._auth import HULL_KEY_HOSTS, NotificationAnswer, authenticate
+from ._auth import HULL_KEY_HOSTS, NotificationAnswer
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_LINE_BYTES,
     BatchRequest,
     JsonLines,
     check_batch_url,
+    credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
 from ._core import (
@@ -76,8 +76,9 @@ class AsyncConnectorHub:
     settings, clients, reports — is ever used for another.
 
     Args:
-        token_key: the service's own secret for webhook-URL tokens (any non-empty text; keep
-            it the same across processes and restarts so the URLs keep working).
+        token_key: the service's own secret for webhook-URL tokens: random text of at least
+            32 bytes, e.g. from ``python -c "import secrets; print(secrets.token_urlsafe(32))"``;
+            keep it the same across processes and restarts so the URLs keep working.
         customerio_options: keyword arguments for every Customer.io client the hub builds
             (``base_url``, ``timeout``, ``retry``, ``rate_limit``...), or a function of the
             workspace's ``site_id`` returning them.
@@ -87,6 +88,10 @@ class AsyncConnectorHub:
         trusted_key_hosts: hosts the public key may be fetched from when not given.
         require_signature: refuse notifications without a valid Hull signature (on by
             default: a hub trusts nothing but Hull's signature and the credentials).
+        trusted_hull_hosts: the domains an organization named by a request must be under
+            (a plain host name: no IP address, port, path or user info) before the hub
+            calls Hull there; anything else is refused with ``untrusted_organization``
+            before any network I/O. Not applied when ``hull_options`` pin ``api_url``.
         mode: ``"v1"`` or ``"batch"`` for the connectors it builds.
         max_tenants: Hull clients, and Customer.io clients, kept open at most.
         settings_ttl: seconds a connector's settings read from Hull are reused (webhooks and
@@ -108,7 +113,7 @@ class AsyncConnectorHub:
             not be read) are counted too. Default: nowhere.
 
     Raises:
-        ConfigurationError: an empty ``token_key``, an unknown mode or a bound below 1.
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1.
     """
 
     def __init__(
@@ -120,6 +125,7 @@ class AsyncConnectorHub:
         notification_public_key: str | None = None,
         trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
         require_signature: bool = True,
+        trusted_hull_hosts: Sequence[str] = HULL_KEY_HOSTS,
         mode: str = "v1",
         max_tenants: int = DEFAULT_MAX_TENANTS,
         settings_ttl: float = DEFAULT_SETTINGS_TTL,
@@ -140,6 +146,7 @@ class AsyncConnectorHub:
             notification_public_key=notification_public_key,
             trusted_key_hosts=trusted_key_hosts,
             require_signature=require_signature,
+            trusted_hull_hosts=trusted_hull_hosts,
             mode=mode,
             max_tenants=max_tenants,
             settings_ttl=settings_ttl,
@@ -153,6 +160,8 @@ class AsyncConnectorHub:
         self._hulls: LeaseCache[HullCredentials, AsyncHullClient]
         self._workspaces: LeaseCache[WorkspaceKey, AsyncCustomerIOClient]
         self._hulls, self._workspaces = self._core.new_caches()
+        # Which workspace key each cached Customer.io client was built for (its limiter's).
+        self._limiter_keys: dict[int, WorkspaceKey] = {}
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=_DOWNLOAD_TIMEOUT)
         self._resolver: Resolver = resolver or resolve_host
@@ -222,14 +231,16 @@ class AsyncConnectorHub:
     def _build_customerio(self, key: WorkspaceKey) -> AsyncCustomerIOClient:
         options = self._core.customerio_options(key.site_id)
         options.pop("rate_limit", None)
-        limiter = self._core.take_limiter(key.site_id, AsyncRateLimiter)
+        limiter = self._core.take_limiter(key, AsyncRateLimiter)
         try:
-            return AsyncCustomerIOClient(
+            client = AsyncCustomerIOClient(
                 key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
             )
         except BaseException:
-            self._core.drop_limiter(key.site_id)
+            self._core.drop_limiter(key)
             raise
+        self._limiter_keys[id(client)] = key
+        return client
 
     async def _close_hulls(self, clients: list[AsyncHullClient]) -> None:
         for client in clients:
@@ -241,7 +252,7 @@ class AsyncConnectorHub:
 
     async def _close_workspaces(self, clients: list[AsyncCustomerIOClient]) -> None:
         for client in clients:
-            self._core.drop_limiter(client.site_id)
+            self._core.drop_limiter(self._limiter_keys.pop(id(client)))
             await client.aclose()
 
     def _check_open(self) -> None:
@@ -288,21 +299,20 @@ class AsyncConnectorHub:
     ) -> NotificationAnswer:
         """Answer one of Hull's notifications for whichever connector it names.
 
-        The tenant is taken from the notification's ``configuration`` (organization, id,
-        secret) and its settings from its ``connector.private_settings``; the notification is
-        then handled by a connector built on that tenant's (cached) clients, which checks
-        Hull's signature (required by default). Never raises for bad input.
+        Hull's signature (required by default) is verified before the body is even parsed.
+        The tenant is then taken from the notification's ``configuration`` (organization, id,
+        secret) — its organization must be a host under ``trusted_hull_hosts`` — and its
+        settings from its ``connector.private_settings``; the users are synchronised by a
+        connector built on that tenant's (cached) clients. Never raises for bad input.
         """
-        read = read_notification_body(body)
+        read = await aauthenticate_raw(
+            self._core.body_guard, body, headers, self._http, self._core.guard
+        )
         if isinstance(read, NotificationAnswer):
             return read
-        # Authenticated before any client is built: a refused request costs the hub nothing.
-        refused = await self._authenticate(read, headers)
-        if refused is not None:
-            return refused
-        credentials = _core.claimed_credentials(read)
-        if not usable_credentials(credentials):
-            return _answers.refused("wrong_connector")
+        credentials = self._core.admit(_core.claimed_credentials(read))
+        if isinstance(credentials, NotificationAnswer):
+            return credentials
         settings = _answers.notification_settings(read.payload)
         key = None if settings is None else self._core.workspace_key(credentials, settings)
         if settings is None or key is None:
@@ -310,23 +320,13 @@ class AsyncConnectorHub:
             return _core.unsendable_answer(read, settings)
         try:
             async with self._hull(credentials) as hull, self._customerio(key) as customerio:
+                prepared = prepare_notification(read, site_id=customerio.site_id)
+                if isinstance(prepared, NotificationAnswer):
+                    return prepared
                 connector = self._connector(settings, customerio, hull)
-                return await connector.answer_notification(body, headers)
+                return processed_answer(await connector.sync_notification(prepared))
         except ConfigurationError as exc:
             return _answers.unusable_settings(exc)
-
-    async def _authenticate(
-        self, envelope: NotificationEnvelope, headers: Mapping[str, str]
-    ) -> NotificationAnswer | None:
-        steps = authenticate(self._core.guard(envelope), envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                response = await afetch_key(self._http, request)
-                request = steps.send(response)
-        except StopIteration as stop:
-            refused: NotificationAnswer | None = stop.value
-        return refused
 
     # ---------------------------------------------------------------------------- batches
 
@@ -361,7 +361,10 @@ class AsyncConnectorHub:
         read = _answers.read_batch(body, query)
         if isinstance(read, NotificationAnswer):
             return read
-        credentials, request = read
+        credentials = self._core.admit(read[0])
+        if isinstance(credentials, NotificationAnswer):
+            return credentials
+        request = read[1]
         try:
             async with self._hull(credentials) as hull:
                 try:
@@ -402,9 +405,12 @@ class AsyncConnectorHub:
         still has its webhooks forwarded (no Customer.io client is needed for them). Never
         raises for bad input.
         """
-        credentials = self._core.open_token(query)
-        if credentials is None:
+        opened = self._core.open_token(query)
+        if opened is None:
             return record_webhook(self._core.metrics, _core.invalid_token())
+        credentials = self._core.checked_credentials(opened)
+        if credentials is None:
+            return record_webhook(self._core.metrics, _core.untrusted_webhook())
         try:
             async with self._hull(credentials) as hull:
                 try:
@@ -427,12 +433,17 @@ class AsyncConnectorHub:
         """Check one connector's health with its current settings and publish it to Hull.
 
         Raises:
+            UntrustedOrganizationError: the organization is not a host under
+                ``trusted_hull_hosts``, or a credential is unusable (nothing was sent).
             APIError: Hull could not be reached or refused the credentials.
             ConfigurationError: the connector's settings in Hull are invalid.
         """
-        credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
-        if not usable_credentials(credentials):
+        claimed = HullCredentials(organization, connector_id, secret)
+        if not usable_credentials(claimed):
             raise _core.UnusableCredentialsError(["the connector's credentials are not valid"])
+        credentials = self._core.checked_credentials(claimed)
+        if credentials is None:
+            raise _core.UntrustedOrganizationError()
         async with self._hull(credentials) as hull:
             settings = await self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)
@@ -442,6 +453,57 @@ class AsyncConnectorHub:
                 return status
             async with self._customerio(key) as customerio:
                 return await self._connector(settings, customerio, hull).publish_status()
+
+    async def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
+        """Answer Hull's status call (``/status``): `publish_status` for the connector whose
+        credentials the query carries (``organization``, ``id`` or ``ship``, ``secret``).
+
+        Never raises for bad input, and never repeats what Hull answered to a caller whose
+        credentials Hull has not accepted: 200 ``{"status", "messages"}``; 401 missing or
+        refused credentials; 403 ``untrusted_organization``; 503 ``hull_unavailable`` or
+        ``invalid_settings``.
+        """
+        credentials = credentials_from_query(query)
+        if credentials is None:
+            return _answers.refused("missing_credentials")
+        try:
+            status = await self.publish_status(
+                organization=credentials.organization,
+                connector_id=credentials.connector_id,
+                secret=credentials.secret,
+            )
+        except (APIError, ConfigurationError) as exc:
+            return _answers.status_failure(exc)
+        return _answers.status_answer(status)
+
+    async def answer_credentials(
+        self, query: Mapping[str, str], *, base_url: str
+    ) -> NotificationAnswer:
+        """Answer Hull's ``/credentials`` call: the connector's webhook URL, once Hull accepted
+        the credentials the query carries (as for `answer_status`).
+
+        Returns:
+            200 ``{"url": <webhook URL under base_url>}``; otherwise as `answer_status`.
+        """
+        credentials = credentials_from_query(query)
+        if credentials is None:
+            return _answers.refused("missing_credentials")
+        checked = self._core.admit(credentials)
+        if isinstance(checked, NotificationAnswer):
+            return checked
+        try:
+            async with self._hull(checked) as hull:
+                # Reading the connector's settings is what proves the credentials to Hull.
+                await self._settings(checked, hull)
+            url = self.webhook_url(
+                base_url,
+                organization=checked.organization,
+                connector_id=checked.connector_id,
+                secret=checked.secret,
+            )
+        except (APIError, ConfigurationError) as exc:
+            return _answers.status_failure(exc)
+        return _answers.credentials_answer(url)
 
     # --------------------------------------------------------------------------- resource
 

@@ -17,24 +17,24 @@ from ..customerio import CustomerIOClient
 from ..engine import Connector
 from ..engine._core import record_webhook
 from ..engine._notifications import (
-    NotificationEnvelope,
-    fetch_key,
-    read_notification_body,
+    authenticate_raw,
+    prepare_notification,
+    processed_answer,
 )
 from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
 from ..hull import HullClient
-from ..hull._base import normalize_organization
 from ..metrics import Metrics
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers, _core
-from ._auth import HULL_KEY_HOSTS, NotificationAnswer, authenticate
+from ._auth import HULL_KEY_HOSTS, NotificationAnswer
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_LINE_BYTES,
     BatchRequest,
     JsonLines,
     check_batch_url,
+    credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
 from ._core import (
@@ -77,8 +77,9 @@ class ConnectorHub:
     settings, clients, reports — is ever used for another.
 
     Args:
-        token_key: the service's own secret for webhook-URL tokens (any non-empty text; keep
-            it the same across processes and restarts so the URLs keep working).
+        token_key: the service's own secret for webhook-URL tokens: random text of at least
+            32 bytes, e.g. from ``python -c "import secrets; print(secrets.token_urlsafe(32))"``;
+            keep it the same across processes and restarts so the URLs keep working.
         customerio_options: keyword arguments for every Customer.io client the hub builds
             (``base_url``, ``timeout``, ``retry``, ``rate_limit``...), or a function of the
             workspace's ``site_id`` returning them.
@@ -88,6 +89,10 @@ class ConnectorHub:
         trusted_key_hosts: hosts the public key may be fetched from when not given.
         require_signature: refuse notifications without a valid Hull signature (on by
             default: a hub trusts nothing but Hull's signature and the credentials).
+        trusted_hull_hosts: the domains an organization named by a request must be under
+            (a plain host name: no IP address, port, path or user info) before the hub
+            calls Hull there; anything else is refused with ``untrusted_organization``
+            before any network I/O. Not applied when ``hull_options`` pin ``api_url``.
         mode: ``"v1"`` or ``"batch"`` for the connectors it builds.
         max_tenants: Hull clients, and Customer.io clients, kept open at most.
         settings_ttl: seconds a connector's settings read from Hull are reused (webhooks and
@@ -109,7 +114,7 @@ class ConnectorHub:
             not be read) are counted too. Default: nowhere.
 
     Raises:
-        ConfigurationError: an empty ``token_key``, an unknown mode or a bound below 1.
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1.
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class ConnectorHub:
         notification_public_key: str | None = None,
         trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
         require_signature: bool = True,
+        trusted_hull_hosts: Sequence[str] = HULL_KEY_HOSTS,
         mode: str = "v1",
         max_tenants: int = DEFAULT_MAX_TENANTS,
         settings_ttl: float = DEFAULT_SETTINGS_TTL,
@@ -141,6 +147,7 @@ class ConnectorHub:
             notification_public_key=notification_public_key,
             trusted_key_hosts=trusted_key_hosts,
             require_signature=require_signature,
+            trusted_hull_hosts=trusted_hull_hosts,
             mode=mode,
             max_tenants=max_tenants,
             settings_ttl=settings_ttl,
@@ -154,6 +161,8 @@ class ConnectorHub:
         self._hulls: LeaseCache[HullCredentials, HullClient]
         self._workspaces: LeaseCache[WorkspaceKey, CustomerIOClient]
         self._hulls, self._workspaces = self._core.new_caches()
+        # Which workspace key each cached Customer.io client was built for (its limiter's).
+        self._limiter_keys: dict[int, WorkspaceKey] = {}
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=_DOWNLOAD_TIMEOUT)
         self._resolver: Resolver = resolver or resolve_host
@@ -240,14 +249,16 @@ class ConnectorHub:
     def _build_customerio(self, key: WorkspaceKey) -> CustomerIOClient:
         options = self._core.customerio_options(key.site_id)
         options.pop("rate_limit", None)
-        limiter = self._core.take_limiter(key.site_id, RateLimiter)
+        limiter = self._core.take_limiter(key, RateLimiter)
         try:
-            return CustomerIOClient(
+            client = CustomerIOClient(
                 key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
             )
         except BaseException:
-            self._core.drop_limiter(key.site_id)
+            self._core.drop_limiter(key)
             raise
+        self._limiter_keys[id(client)] = key
+        return client
 
     def _close_hulls(self, clients: list[HullClient]) -> None:
         for client in clients:
@@ -260,7 +271,7 @@ class ConnectorHub:
     def _close_workspaces(self, clients: list[CustomerIOClient]) -> None:
         for client in clients:
             with self._lock:
-                self._core.drop_limiter(client.site_id)
+                self._core.drop_limiter(self._limiter_keys.pop(id(client)))
             client.close()
 
     def _check_open(self) -> None:
@@ -307,21 +318,18 @@ class ConnectorHub:
     def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
         """Answer one of Hull's notifications for whichever connector it names.
 
-        The tenant is taken from the notification's ``configuration`` (organization, id,
-        secret) and its settings from its ``connector.private_settings``; the notification is
-        then handled by a connector built on that tenant's (cached) clients, which checks
-        Hull's signature (required by default). Never raises for bad input.
+        Hull's signature (required by default) is verified before the body is even parsed.
+        The tenant is then taken from the notification's ``configuration`` (organization, id,
+        secret) — its organization must be a host under ``trusted_hull_hosts`` — and its
+        settings from its ``connector.private_settings``; the users are synchronised by a
+        connector built on that tenant's (cached) clients. Never raises for bad input.
         """
-        read = read_notification_body(body)
+        read = authenticate_raw(self._core.body_guard, body, headers, self._http, self._core.guard)
         if isinstance(read, NotificationAnswer):
             return read
-        # Authenticated before any client is built: a refused request costs the hub nothing.
-        refused = self._authenticate(read, headers)
-        if refused is not None:
-            return refused
-        credentials = _core.claimed_credentials(read)
-        if not usable_credentials(credentials):
-            return _answers.refused("wrong_connector")
+        credentials = self._core.admit(_core.claimed_credentials(read))
+        if isinstance(credentials, NotificationAnswer):
+            return credentials
         settings = _answers.notification_settings(read.payload)
         key = None if settings is None else self._core.workspace_key(credentials, settings)
         if settings is None or key is None:
@@ -329,23 +337,13 @@ class ConnectorHub:
             return _core.unsendable_answer(read, settings)
         try:
             with self._hull(credentials) as hull, self._customerio(key) as customerio:
+                prepared = prepare_notification(read, site_id=customerio.site_id)
+                if isinstance(prepared, NotificationAnswer):
+                    return prepared
                 connector = self._connector(settings, customerio, hull)
-                return connector.answer_notification(body, headers)
+                return processed_answer(connector.sync_notification(prepared))
         except ConfigurationError as exc:
             return _answers.unusable_settings(exc)
-
-    def _authenticate(
-        self, envelope: NotificationEnvelope, headers: Mapping[str, str]
-    ) -> NotificationAnswer | None:
-        steps = authenticate(self._core.guard(envelope), envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                response = fetch_key(self._http, request)
-                request = steps.send(response)
-        except StopIteration as stop:
-            refused: NotificationAnswer | None = stop.value
-        return refused
 
     # ---------------------------------------------------------------------------- batches
 
@@ -380,7 +378,10 @@ class ConnectorHub:
         read = _answers.read_batch(body, query)
         if isinstance(read, NotificationAnswer):
             return read
-        credentials, request = read
+        credentials = self._core.admit(read[0])
+        if isinstance(credentials, NotificationAnswer):
+            return credentials
+        request = read[1]
         try:
             with self._hull(credentials) as hull:
                 try:
@@ -421,9 +422,12 @@ class ConnectorHub:
         still has its webhooks forwarded (no Customer.io client is needed for them). Never
         raises for bad input.
         """
-        credentials = self._core.open_token(query)
-        if credentials is None:
+        opened = self._core.open_token(query)
+        if opened is None:
             return record_webhook(self._core.metrics, _core.invalid_token())
+        credentials = self._core.checked_credentials(opened)
+        if credentials is None:
+            return record_webhook(self._core.metrics, _core.untrusted_webhook())
         try:
             with self._hull(credentials) as hull:
                 try:
@@ -446,12 +450,17 @@ class ConnectorHub:
         """Check one connector's health with its current settings and publish it to Hull.
 
         Raises:
+            UntrustedOrganizationError: the organization is not a host under
+                ``trusted_hull_hosts``, or a credential is unusable (nothing was sent).
             APIError: Hull could not be reached or refused the credentials.
             ConfigurationError: the connector's settings in Hull are invalid.
         """
-        credentials = HullCredentials(normalize_organization(organization), connector_id, secret)
-        if not usable_credentials(credentials):
+        claimed = HullCredentials(organization, connector_id, secret)
+        if not usable_credentials(claimed):
             raise _core.UnusableCredentialsError(["the connector's credentials are not valid"])
+        credentials = self._core.checked_credentials(claimed)
+        if credentials is None:
+            raise _core.UntrustedOrganizationError()
         with self._hull(credentials) as hull:
             settings = self._settings(credentials, hull)
             key = self._core.workspace_key(credentials, settings)
@@ -461,6 +470,45 @@ class ConnectorHub:
                 return status
             with self._customerio(key) as customerio:
                 return self._connector(settings, customerio, hull).publish_status()
+
+    def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
+        """Answer Hull's status call; see
+        [`AsyncConnectorHub.answer_status`][hull_customerio.AsyncConnectorHub.answer_status]."""
+        credentials = credentials_from_query(query)
+        if credentials is None:
+            return _answers.refused("missing_credentials")
+        try:
+            status = self.publish_status(
+                organization=credentials.organization,
+                connector_id=credentials.connector_id,
+                secret=credentials.secret,
+            )
+        except (APIError, ConfigurationError) as exc:
+            return _answers.status_failure(exc)
+        return _answers.status_answer(status)
+
+    def answer_credentials(self, query: Mapping[str, str], *, base_url: str) -> NotificationAnswer:
+        """Answer Hull's ``/credentials`` call; see
+        [`AsyncConnectorHub.answer_credentials`][hull_customerio.AsyncConnectorHub.answer_credentials]."""
+        credentials = credentials_from_query(query)
+        if credentials is None:
+            return _answers.refused("missing_credentials")
+        checked = self._core.admit(credentials)
+        if isinstance(checked, NotificationAnswer):
+            return checked
+        try:
+            with self._hull(checked) as hull:
+                # Reading the connector's settings is what proves the credentials to Hull.
+                self._settings(checked, hull)
+            url = self.webhook_url(
+                base_url,
+                organization=checked.organization,
+                connector_id=checked.connector_id,
+                secret=checked.secret,
+            )
+        except (APIError, ConfigurationError) as exc:
+            return _answers.status_failure(exc)
+        return _answers.credentials_answer(url)
 
     # --------------------------------------------------------------------------- resource
 

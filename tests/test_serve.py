@@ -207,15 +207,24 @@ def test_serve_writes_the_librarys_info_records_to_stderr_while_it_runs(
     server = logging.getLogger("uvicorn")
     server_state = (list(server.handlers), server.level, server.propagate)
 
+    errors = logging.getLogger("uvicorn.error")
+    errors_level = errors.level
+
     def run(app: Any, **options: Any) -> None:
+        # uvicorn.run sets its own loggers' level from log_level (another test's uvicorn may
+        # have left it at WARNING), then logs.
+        errors.setLevel(options["log_level"].upper())
         logging.getLogger("hull_customerio.hub").info("incoming.webhook.success user=%s", "u-1")
         logging.getLogger("hull_customerio.customerio").debug("Customer.io attempt 1 failed")
-        logging.getLogger("uvicorn.error").info("Started server process")
+        errors.info("Started server process")
 
     monkeypatch.setattr(uvicorn, "run", run)
     monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", TOKEN_KEY)
 
-    assert main(["serve"]) == 0
+    try:
+        assert main(["serve"]) == 0
+    finally:
+        errors.setLevel(errors_level)
 
     err = capsys.readouterr().err
     assert " INFO hull_customerio.hub: incoming.webhook.success user=u-1\n" in err
@@ -377,6 +386,32 @@ def test_public_url_makes_the_webhook_urls_the_service_shows(
     assert "/credentials?organization=" in logs
     assert hull.secret not in logs
     assert token.split("=", 1)[1] not in logs
+
+
+def test_trusted_hull_hosts_from_the_environment_decide_which_organizations_are_served(
+    fakes: tuple[FakeCustomerIO, FakeHull], tmp_path: Path
+) -> None:
+    customerio, hull = fakes
+    # Hull's URL not pinned: the service derives it from the organization, under these hosts
+    # only. `.test` never resolves, so nothing here can reach a real host.
+    environment = {"HULL_API_URL": "", "HULL_FIREHOSE_URL": "",
+                   "HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS": "hull.test"}  # fmt: skip
+    with running_serve(tmp_path, customerio, hull, environment=environment) as served:
+
+        def status(organization: str) -> httpx.Response:
+            query = {"organization": organization, "id": hull.id, "secret": hull.secret}
+            return httpx.get(f"{served.url}/status", params=query, timeout=30)
+
+        hull_domain = status("acme42.hullapp.io")  # Hull's own domain: not listed any more
+        listed = status("acme.hull.test")
+        logs = served.stop()
+
+    assert hull_domain.status_code == 403, hull_domain.text
+    assert hull_domain.json()["error"]["code"] == "untrusted_organization"
+    assert listed.status_code != 403, listed.text  # tried (and failed to resolve), not refused
+    assert "untrusted_organization" not in listed.text
+    assert hull.requests == []
+    assert hull.secret not in logs
 
 
 def test_no_access_log_writes_no_request_line(

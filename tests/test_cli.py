@@ -6,15 +6,19 @@ import io
 import json
 import logging
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import hull_customerio as hc
 from hull_customerio import sign_webhook
 from hull_customerio.cli import main
 from hull_customerio.testing import FakeCustomerIO, FakeHull
@@ -502,7 +506,17 @@ def test_sync_against_the_fakes_sends_everyone_and_exits_0(
     code, out, err = run(capsys, "sync", str(NOTIFICATION))
 
     assert code == 0
-    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+    summary, last = out.splitlines()
+    assert summary == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed."
+    # The last line: time, rate, and every request the fakes received.
+    took = re.fullmatch(
+        r"Took (\d+\.\d) s: (\d+) users/s, (\d+) Customer\.io requests?, (\d+) Hull requests?\.",
+        last,
+    )
+    assert took is not None, last
+    assert (int(took[3]), int(took[4])) == (len(customerio.requests), len(hull.requests))
+    assert len(customerio.requests) == 4  # identify, event, page, delete
+    assert len(hull.requests) >= 1
     assert customerio.people["cust-001"]["first_name"] == "Ada"
     assert [e.name for e in customerio.events_for("cust-001")] == [
         "Signed Up",
@@ -525,7 +539,8 @@ def test_sync_exits_1_when_a_user_fails_and_names_them_in_the_summary(
     code, out, _ = run(capsys, "sync", str(NOTIFICATION))
 
     assert code == 1
-    summary, failure = out.splitlines()
+    summary, failure, last = out.splitlines()
+    assert last.startswith("Took ")
     assert summary == "Synced 3 users: 1 succeeded, 1 skipped, 1 failed."
     assert failure.startswith(f"  failed: {ADA} (cust-001): identify_failed: ")
     assert "400" in failure
@@ -948,6 +963,268 @@ def test_webhook_bad_input_exits_2(
 
 
 # --------------------------------------------------------------------------------------------
+# Ctrl-C: what was done, and how to go on (issue 22)
+
+
+def _many_users(tmp_path: Path, count: int) -> tuple[Path, Path]:
+    """``count`` users of a synchronized segment as JSON lines, and their settings file."""
+    users = tmp_path / "many.jsonl"
+    users.write_text("".join(
+        json.dumps({"user": {"id": f"u{n:04d}", "external_id": f"ext-{n:04d}",
+                             "email": f"user{n}@example.com"},
+                    "segments": [{"id": "seg", "name": "Segment"}]}) + "\n"
+        for n in range(1, count + 1)
+    ))  # fmt: skip
+    settings = tmp_path / "many-settings.json"
+    settings.write_text(json.dumps({"site_id": "site-123", "api_key": API_KEY,
+                                    "synchronized_segments": ["seg"]}))  # fmt: skip
+    return users, settings
+
+
+def _fake_environment(customerio: FakeCustomerIO, hull: FakeHull) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CUSTOMERIO_", "HULL_"))}
+    env.update({"CUSTOMERIO_BASE_URL": customerio.url, "HULL_ID": hull.id,
+                "HULL_SECRET": hull.secret, "HULL_ORGANIZATION": hull.organization,
+                "HULL_API_URL": hull.url, "HULL_FIREHOSE_URL": hull.url})  # fmt: skip
+    return env
+
+
+def _wait_for(path: Path, predicate: Any, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text()
+        if predicate(text):
+            return text
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out; so far: {text!r}")
+        time.sleep(0.02)
+
+
+def test_ctrl_c_during_sync_prints_what_was_done_and_how_to_go_on(
+    tmp_path: Path, customerio: FakeCustomerIO, hull: FakeHull
+) -> None:
+    users, settings = _many_users(tmp_path, 200)
+    customerio.latency = 0.05  # 200 identifies, 2 at a time: about 5 s, so Ctrl-C lands mid-run
+    err_path = tmp_path / "sync.err"
+    command = [sys.executable, "-m", "hull_customerio", "sync", str(users), "--settings",
+               str(settings), "--chunk-size", "10", "--concurrency", "2", "--rate-limit", "0",
+               "--progress"]  # fmt: skip
+    with err_path.open("wb") as err:
+        process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+            command, env=_fake_environment(customerio, hull), stdout=subprocess.PIPE, stderr=err
+        )
+    try:
+        _wait_for(err_path, lambda text: text.count("users/s") >= 3)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = err_path.read_text().splitlines()
+
+    assert process.returncode == 130
+    assert out == b""  # the summary of an interrupted run goes to stderr, with the hint
+    assert "Traceback" not in "\n".join(lines)
+    summary, took, hint = lines[-3:]
+    done = int(re.fullmatch(r"Synced (\d+) users: \1 succeeded, 0 skipped, 0 failed\.", summary)[1])
+    assert done % 10 == 0  # whole chunks
+    assert 30 <= done < 200
+    assert re.fullmatch(
+        r"Took \d+\.\d s: \d+ users/s, \d+ Customer\.io requests, \d+ Hull requests?\.", took
+    )
+    assert hint == (
+        f"hull-customerio: interrupted: the first {done} users of {users} were synced, "
+        f"through line {done}; to go on, run the same command with --skip {done}"
+    )
+    # What it says is done is done: sent, and written back to Hull.
+    done_ids = [f"ext-{n:04d}" for n in range(1, done + 1)]
+    assert set(done_ids) <= set(customerio.people)
+    assert all(hull.traits_for(external_id=i).get("customerio/id") == i for i in done_ids)
+
+    # Going on from there sends the rest; nobody is missed.
+    customerio.latency = 0.0
+    resumed = subprocess.run(  # noqa: S603 -- our own interpreter and module
+        [*command, "--skip", str(done)], env=_fake_environment(customerio, hull),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith(
+        f"Synced {200 - done} users: {200 - done} succeeded, 0 skipped, 0 failed.\n"
+    )
+    assert len(customerio.people) == 200
+
+
+def test_ctrl_c_during_plan_says_which_plans_were_printed(tmp_path: Path) -> None:
+    users, settings = _many_users(tmp_path, 30)
+    lines = users.read_text().splitlines(keepends=True)
+    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+        [sys.executable, "-m", "hull_customerio", "plan", "-", "--settings", str(settings),
+         "--chunk-size", "10"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        # Two whole chunks and part of a third: the plan waits for the rest of its input.
+        process.stdin.write("".join(lines[:25]).encode())
+        process.stdin.flush()
+        printed = [process.stdout.readline() for _ in range(20)]
+        # The 20th line may reach us while its print() is still returning: give the plan time
+        # to get back to waiting for its input, where nothing is half done.
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130
+    assert [json.loads(line)["user_id"] for line in printed] == [f"u{n:04d}" for n in range(1, 21)]
+    assert out == b""
+    assert err.decode() == (
+        "hull-customerio: interrupted: the first 20 users of <stdin> were planned, through "
+        "line 20; to go on, run the same command with --skip 20\n"
+    )
+
+
+def test_skip_leaves_out_the_first_users(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    users, settings = _many_users(tmp_path, 5)
+
+    code, out, _ = run(capsys, "plan", str(users), "--settings", str(settings), "--skip", "3")
+
+    assert code == 0
+    assert [record["user_id"] for record in json_lines(out)] == ["u0004", "u0005"]
+
+
+def test_skip_of_a_notification_counts_its_messages(
+    capsys: pytest.CaptureFixture[str], services: tuple[FakeCustomerIO, FakeHull]
+) -> None:
+    customerio, _ = services
+
+    code, out, _ = run(capsys, "sync", str(NOTIFICATION), "--skip", "2")
+
+    assert code == 0
+    assert out.startswith("Synced 1 user: 0 succeeded, 1 skipped, 0 failed.\n")
+    assert customerio.requests == []  # Ada and Grace were left out; Linus is skipped
+
+
+# --------------------------------------------------------------------------------------------
+# webhook-url (SPEC §8.8)
+
+SERVICE_KEY = "the-services-token-key-0123456789abcdef"
+WEBHOOK_SIGNING_KEY = "cio-signing-key-for-webhook-url"
+
+
+def _forwarded_by_a_hub(token_key: str, url: str, hull: FakeHull) -> hc.WebhookOutcome:
+    """What a hub with ``token_key`` answers Customer.io posting a signed webhook to ``url``."""
+    body = (WEBHOOKS / "reporting-email-sent.json").read_bytes()
+    timestamp = str(int(time.time()))
+    headers = {
+        "x-cio-timestamp": timestamp,
+        "x-cio-signature": sign_webhook(body, timestamp=timestamp, signing_key=WEBHOOK_SIGNING_KEY),
+    }
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    hub = hc.ConnectorHub(token_key=token_key, hull_options={"api_url": hull.url,
+                                                             "firehose_url": hull.url})  # fmt: skip
+    try:
+        return hub.answer_webhook(body, headers, query)
+    finally:
+        hub.close()
+
+
+def test_webhook_url_prints_the_hubs_url_whose_token_opens_to_the_connector(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", SERVICE_KEY)
+    with FakeHull(private_settings={"webhook_signing_key": WEBHOOK_SIGNING_KEY}) as hull:
+        code, out, err = run(
+            capsys, "webhook-url", "--base-url", "https://hooks.example.com/hull/",
+            "--organization", hull.organization, "--id", hull.id, "--secret", hull.secret,
+        )  # fmt: skip
+        url = out.strip()
+        expected = hc.ConnectorHub(token_key=SERVICE_KEY).webhook_url(
+            "https://hooks.example.com/hull/",
+            organization=hull.organization, connector_id=hull.id, secret=hull.secret,
+        )  # fmt: skip
+
+        # The shape of the hub's own URL (its token holds a random nonce: never twice the same).
+        assert (code, err, out.count("\n")) == (0, "", 1)
+        assert url.startswith("https://hooks.example.com/hull/webhook?token=")
+        assert len(url) == len(expected)
+        assert hull.secret not in url
+        # The token opens, through a hub with the same key, to exactly these credentials: Hull
+        # (which checks them) receives the event.
+        outcome = _forwarded_by_a_hub(SERVICE_KEY, url, hull)
+        assert (outcome.http_status, outcome.reason) == (200, None)
+        assert [track.event for track in hull.tracks] == ["Email Sent"]
+        # A hub with another key cannot open it.
+        foreign = _forwarded_by_a_hub(SERVICE_KEY + "-other", url, hull)
+        assert foreign.http_status == 401
+        assert len(hull.tracks) == 1
+
+
+def test_webhook_url_takes_the_credentials_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", SERVICE_KEY)
+    with FakeHull(private_settings={"webhook_signing_key": WEBHOOK_SIGNING_KEY}) as hull:
+        monkeypatch.setenv("HULL_ORGANIZATION", hull.organization)
+        monkeypatch.setenv("HULL_ID", hull.id)
+        monkeypatch.setenv("HULL_SECRET", hull.secret)
+
+        code, out, _ = run(capsys, "webhook-url", "--base-url", "http://127.0.0.1:8000")
+
+        assert code == 0
+        assert _forwarded_by_a_hub(SERVICE_KEY, out.strip(), hull).http_status == 200
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        (["--base-url", "https://h.example", "--organization", "o.hullapp.io", "--id", "1",
+          "--secret", "s"], {}, "HULL_CUSTOMERIO_TOKEN_KEY is not set"),
+        (["--base-url", "https://h.example", "--id", "1"],
+         {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY},
+         "missing the connector's --organization (or HULL_ORGANIZATION), --secret (or "
+         "HULL_SECRET)"),
+        (["--base-url", "h.example", "--organization", "o", "--id", "1", "--secret", "s"],
+         {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url must be the service's http"),
+        (["--base-url", "https://h.example/?x=1", "--organization", "o", "--id", "1",
+          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url must be"),
+        (["--base-url", "https://h.example", "--organization", "o", "--id", "1",
+          "--secret", "s\u00e9cr\u00e8t"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY},
+         "invalid connector credentials: organization, connector_id and secret must be"),
+        (["--organization", "o"], {"HULL_CUSTOMERIO_TOKEN_KEY": SERVICE_KEY}, "--base-url"),
+        (["--base-url", "https://h.example", "--organization", "o", "--id", "1",
+          "--secret", "s"], {"HULL_CUSTOMERIO_TOKEN_KEY": "short-k\u00e9y"},
+         "HULL_CUSTOMERIO_TOKEN_KEY: token_key must be at least 32 bytes"),
+    ],
+)  # fmt: skip
+def test_webhook_url_bad_usage_is_one_line_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    environment: dict[str, str],
+    expected: str,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = run(capsys, "webhook-url", *argv)
+
+    assert (code, out) == (2, "")
+    assert expected in err
+    assert "s\u00e9cr\u00e8t" not in err
+    assert "short-k\u00e9y" not in err
+    if "--base-url" in argv:  # argparse's own usage errors print a usage line first
+        assert err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------
 # The installed program.
 
 
@@ -1048,7 +1325,7 @@ def test_rate_limit_spaces_the_customerio_requests(
                        "--rate-limit", "5", "--concurrency", "5")  # fmt: skip
     elapsed = time.monotonic() - started
 
-    assert (code, out) == (0, "Synced 5 users: 5 succeeded, 0 skipped, 0 failed.\n")
+    assert (code, out.splitlines()[0]) == (0, "Synced 5 users: 5 succeeded, 0 skipped, 0 failed.")
     assert len(customerio.requests) == 5
     # One request per 0.2 s: the fifth cannot leave before 0.8 s, however fast the rest is.
     # (Arrival times are no measure: on a busy machine new connections bunch them up.)
@@ -1216,7 +1493,7 @@ def test_a_short_run_without_a_terminal_prints_no_progress_line(
 
     assert code == 0
     assert _progress_lines(err) == []
-    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+    assert out.splitlines()[0] == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed."
 
 
 def test_no_progress_prints_nothing_however_long_the_run(
@@ -1252,7 +1529,7 @@ def test_on_a_terminal_sync_draws_a_progress_bar(
     assert "\r" in drawn  # redrawn in place, not one line per update
     assert "3/3" in drawn  # a notification's size is known: the bar has a total
     assert "2 succeeded, 1 skipped, 0 failed" in drawn
-    assert out == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed.\n"
+    assert out.splitlines()[0] == "Synced 3 users: 2 succeeded, 1 skipped, 0 failed."
 
 
 def test_on_a_terminal_without_tqdm_progress_lines_come_every_two_seconds(

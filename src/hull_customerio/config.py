@@ -26,6 +26,18 @@ Hull (all three credentials, or none):
 | `HULL_API_URL` | the REST API URL (default `https://<organization>`) |
 | `HULL_FIREHOSE_URL` | the firehose URL (default Hull's) |
 
+A service serving many connectors (`ConnectorHub`, `AsyncConnectorHub`, `hull-customerio
+serve`) reads `CUSTOMERIO_BASE_URL`, `CUSTOMERIO_RATE_LIMIT`, `HULL_API_URL` and
+`HULL_FIREHOSE_URL` above for every connector it serves (each connector's own credentials
+come from Hull), and these (`hub_options_from_env`):
+
+| variable | meaning |
+|---|---|
+| `HULL_CUSTOMERIO_TOKEN_KEY` | the service's secret for webhook-URL tokens (required); secret |
+| `HULL_CUSTOMERIO_REDIS_URL` | share each workspace's rate limit through Redis (extra `redis`) |
+| `HULL_CUSTOMERIO_TRUSTED_KEY_HOSTS` | hosts Hull's public key may come from, comma-separated |
+| `HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS` | domains an organization must be under, comma-separated |
+
 Connector settings: `HULL_CUSTOMERIO_SETTINGS` holds a JSON object of settings (the keys of
 Hull's `private_settings`), and each other settings key may be given as
 `HULL_CUSTOMERIO_<KEY>`, e.g. `HULL_CUSTOMERIO_SYNCHRONIZED_SEGMENTS=seg1,seg2`. Lists are
@@ -54,8 +66,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, overload
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -67,13 +80,16 @@ from .settings import Settings
 __all__ = [
     "CUSTOMERIO_VARIABLES",
     "HULL_VARIABLES",
+    "SERVICE_VARIABLES",
     "SETTINGS_PREFIX",
     "SETTINGS_VARIABLE",
     "async_customerio_client_from_env",
     "async_hull_client_from_env",
     "customerio_client_from_env",
+    "hub_options_from_env",
     "hull_client_from_env",
     "settings_from_env",
+    "token_key_from_env",
 ]
 
 #: The Customer.io variables, by the settings key or client option they give.
@@ -92,6 +108,13 @@ HULL_VARIABLES: Mapping[str, str] = {
     "organization": "HULL_ORGANIZATION",
     "api_url": "HULL_API_URL",
     "firehose_url": "HULL_FIREHOSE_URL",
+}
+#: The variables of a service serving many connectors, by the hub argument they give.
+SERVICE_VARIABLES: Mapping[str, str] = {
+    "token_key": "HULL_CUSTOMERIO_TOKEN_KEY",
+    "redis_url": "HULL_CUSTOMERIO_REDIS_URL",
+    "trusted_key_hosts": "HULL_CUSTOMERIO_TRUSTED_KEY_HOSTS",
+    "trusted_hull_hosts": "HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS",
 }
 #: The variable holding a JSON object of connector settings.
 SETTINGS_VARIABLE = "HULL_CUSTOMERIO_SETTINGS"
@@ -385,3 +408,149 @@ def async_hull_client_from_env(
         return None
     id, secret, organization, arguments = found
     return AsyncHullClient(id, secret, organization, **arguments)
+
+
+# --------------------------------------------------------------------------------------------
+# A service serving many connectors
+
+
+# The rate a shared limiter keeps when CUSTOMERIO_RATE_LIMIT is unset: the clients' default.
+_DEFAULT_SHARED_RATE = 100.0
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def token_key_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The service's secret for webhook-URL tokens, from `HULL_CUSTOMERIO_TOKEN_KEY`.
+
+    Args:
+        environ: Where to read the variable; `os.environ` by default.
+
+    Returns:
+        The key, as given (surrounding spaces removed).
+
+    Raises:
+        ConfigurationError: The variable is unset or empty.
+    """
+    name = SERVICE_VARIABLES["token_key"]
+    value = _get(_environ(environ), name)
+    if value is None:
+        raise ConfigurationError([f"{name} is not set (the service's secret for webhook URLs)"])
+    return value
+
+
+def _hosts(env: Mapping[str, str], key: str, problems: list[str]) -> tuple[str, ...] | None:
+    name = SERVICE_VARIABLES[key]
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    hosts = tuple(host.strip() for host in raw.split(",") if host.strip())
+    if not hosts:
+        problems.append(f"{name} must list host names, comma-separated")
+        return None
+    return hosts
+
+
+def _shared_limiter(
+    env: Mapping[str, str], rate_limit: Mapping[str, Any], problems: list[str]
+) -> Callable[[str], Any] | None:
+    name = SERVICE_VARIABLES["redis_url"]
+    url = _get(env, name)
+    if url is None:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in _REDIS_SCHEMES:
+        # The URL may hold a password: it is never repeated.
+        problems.append(f"{name} must be a redis://, rediss:// or unix:// URL")
+        return None
+    rate = rate_limit.get("rate_limit", _DEFAULT_SHARED_RATE)
+    if rate is None:
+        problems.append(
+            f"{CUSTOMERIO_VARIABLES['rate_limit']} turns the rate limit off, but {name} asks "
+            "for a shared one: unset one of them"
+        )
+        return None
+    try:
+        from .redis_limiter import RedisRateLimiter  # noqa: PLC0415 -- an optional extra
+    except ImportError:
+        problems.append(f"{name} needs the 'redis' extra: pip install 'hull-customerio[redis]'")
+        return None
+
+    def limiter(name: str) -> RedisRateLimiter:
+        # ``name`` is the hub's name of a workspace's limiter: its site_id and a fingerprint of
+        # its api_key, so a tenant naming another's site_id never spends that tenant's rate.
+        return RedisRateLimiter(url, key=f"customerio:{name}", rate=rate)
+
+    return limiter
+
+
+def hub_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for `ConnectorHub` / `AsyncConnectorHub`, from the environment.
+
+    What it reads, and the hub argument each gives:
+
+    - `HULL_CUSTOMERIO_TOKEN_KEY` → `token_key` (required);
+    - `CUSTOMERIO_BASE_URL` and `CUSTOMERIO_RATE_LIMIT` → `customerio_options` (`base_url`,
+      `rate_limit`) for every workspace;
+    - `HULL_API_URL` and `HULL_FIREHOSE_URL` → `hull_options` (`api_url`, `firehose_url`) for
+      every organization (a test server; pinning Hull's URL also lifts the check of the
+      organization's domain);
+    - `HULL_CUSTOMERIO_REDIS_URL` → `limiter_factory`: each workspace's limit (at
+      `CUSTOMERIO_RATE_LIMIT`, else 100 requests per second) kept in Redis under
+      `customerio:<site_id>:<fingerprint of the API key>`, shared by every hub process
+      configured alike (extra `redis`);
+    - `HULL_CUSTOMERIO_TRUSTED_KEY_HOSTS` and `HULL_CUSTOMERIO_TRUSTED_HULL_HOSTS` (comma-
+      separated host names) → `trusted_key_hosts` and `trusted_hull_hosts`.
+
+    A variable that is unset (or empty) gives no argument: the hub's default holds.
+
+    Args:
+        environ: Where to read the variables; `os.environ` by default.
+
+    Returns:
+        The arguments, e.g. `AsyncConnectorHub(**hub_options_from_env(), mode="batch")`.
+
+    Raises:
+        ConfigurationError: A variable is missing or invalid; every problem is listed, each
+            naming its variable, never a secret's value.
+
+    Example:
+        ```python
+        import hull_customerio as hc
+        from hull_customerio.config import hub_options_from_env
+
+        hub = hc.AsyncConnectorHub(**hub_options_from_env())
+        ```
+    """
+    env = _environ(environ)
+    problems: list[str] = []
+    options: dict[str, Any] = {}
+    try:
+        options["token_key"] = token_key_from_env(env)
+    except ConfigurationError as exc:
+        problems.extend(exc.problems)
+    customerio: dict[str, Any] = {}
+    base_url = _get(env, CUSTOMERIO_VARIABLES["base_url"])
+    if base_url is not None:
+        customerio["base_url"] = base_url
+    rate_limit = _rate_limit(env, problems)
+    limiter = _shared_limiter(env, rate_limit, problems)
+    if limiter is not None:
+        options["limiter_factory"] = limiter
+    else:
+        customerio.update(rate_limit)
+    if customerio:
+        options["customerio_options"] = customerio
+    hull = {key: value for key in ("api_url", "firehose_url")
+            if (value := _get(env, HULL_VARIABLES[key])) is not None}  # fmt: skip
+    if hull:
+        options["hull_options"] = hull
+    for key in ("trusted_key_hosts", "trusted_hull_hosts"):
+        hosts = _hosts(env, key, problems)
+        if hosts is not None:
+            options[key] = hosts
+    if problems:
+        raise ConfigurationError(problems)
+    return options

@@ -7,6 +7,7 @@ Subcommands:
 - ``check``: the connector's status: settings, and one call each to check the Customer.io and
   Hull credentials.
 - ``webhook FILE``: what a Customer.io webhook payload would become.
+- ``webhook-url``: the Customer.io webhook URL of one connector served by ``serve``.
 - ``serve``: the connector service for any number of Hull connectors (the ``server`` extra).
 
 FILE is a Hull notification (a JSON object with ``messages``) or a JSON-lines stream of
@@ -14,11 +15,13 @@ FILE is a Hull notification (a JSON object with ``messages``) or a JSON-lines st
 
 Exit codes: ``0`` success; ``1`` a user failed (``sync``), the status is ``error``
 (``check``) or the webhook would not become an event (``webhook``); ``2`` bad input or usage;
-``130`` interrupted.
+``130`` interrupted (``plan`` and ``sync`` then say what was done and the ``--skip N`` that goes
+on from there).
 
 The package is split by concern: ``_input`` reads FILE, ``_settings`` and ``_clients`` build
 the settings and clients (through `hull_customerio.config`), ``_output`` prints, ``_progress``
-shows how far a sync is, ``_commands`` runs each command and ``_arguments`` parses.
+shows how far a sync is, ``_stats`` times and counts a run and knows where it stopped,
+``_commands`` runs each command and ``_arguments`` parses.
 """
 
 from __future__ import annotations

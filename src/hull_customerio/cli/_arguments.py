@@ -7,7 +7,14 @@ import math
 from importlib import metadata
 
 from .._serve import add_serve_parser
-from ._commands import run_check, run_plan, run_serve_command, run_sync, run_webhook
+from ._commands import (
+    run_check,
+    run_plan,
+    run_serve_command,
+    run_sync,
+    run_webhook,
+    run_webhook_url,
+)
 from ._common import PROG
 from ._progress import DEFAULT_INTERVAL
 
@@ -22,7 +29,7 @@ Sync Hull users to Customer.io, check the connection, and inspect webhooks.
 
 FILE is a Hull notification (a JSON object with "messages") or JSON lines (one user:update
 message per line); "-" reads standard input. Exit codes: 0 success, 1 something failed,
-2 bad input or usage. See docs/cli.md.
+2 bad input or usage, 130 interrupted (plan and sync then say how to go on). See docs/cli.md.
 """
 
 _ENVIRONMENT = """\
@@ -170,6 +177,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     webhook.set_defaults(run=run_webhook)
 
+    webhook_url = commands.add_parser(
+        "webhook-url",
+        help="print a connector's Customer.io webhook URL for a service run by 'serve'",
+        description="Print the URL to give Customer.io as the reporting webhook of one Hull "
+        "connector served by a hub ('serve'): the service's base URL, /webhook, and a token "
+        "sealing the connector's credentials with the service's token key. The same URL the "
+        "service's /credentials answers.",
+        epilog="environment:\n  HULL_CUSTOMERIO_TOKEN_KEY  the service's secret for webhook URLs "
+        "(required;\n      the same as the service's)\n  HULL_ORGANIZATION, HULL_ID, "
+        "HULL_SECRET  defaults of the connector's credentials",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    webhook_url.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="the service's public base URL, e.g. https://hooks.example.com",
+    )
+    webhook_url.add_argument(
+        "--organization", metavar="HOST", help="the organization (default $HULL_ORGANIZATION)"
+    )
+    webhook_url.add_argument("--id", metavar="ID", help="the connector id (default $HULL_ID)")
+    webhook_url.add_argument(
+        "--secret",
+        metavar="SECRET",
+        help="the connector secret (default $HULL_SECRET; prefer the environment)",
+    )
+    webhook_url.set_defaults(run=run_webhook_url)
+
     add_serve_parser(commands, run_serve_command)
     return parser
 
@@ -202,6 +238,14 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"users read and processed at a time (default {DEFAULT_CHUNK_SIZE}); users are "
         "de-duplicated within a chunk",
+    )
+    parser.add_argument(
+        "--skip",
+        type=_whole_number,
+        default=0,
+        metavar="N",
+        help="leave out the first N users (messages) of FILE: what an interrupted run says to "
+        "go on from",
     )
 
 
@@ -237,6 +281,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 

@@ -15,6 +15,7 @@ from ..config import (
 from ..customerio import AsyncCustomerIOClient, CustomerIOClient
 from ..errors import ConfigurationError
 from ..hull import AsyncHullClient, HullClient
+from ..metrics import Metrics
 from ..settings import Settings
 from ._common import UsageError
 from ._input import settings_problems
@@ -53,13 +54,21 @@ def customerio_client(args: argparse.Namespace, settings: Settings) -> CustomerI
 
 
 def async_customerio_client(
-    args: argparse.Namespace, settings: Settings, *, max_concurrency: int
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    max_concurrency: int,
+    metrics: Metrics | None = None,
 ) -> AsyncCustomerIOClient:
     """The asyncio client (``sync``), with at most ``max_concurrency`` requests in flight."""
     options = _customerio_options(args, settings)
     try:
         return async_customerio_client_from_env(
-            environment(args), settings=settings, max_concurrency=max_concurrency, **options
+            environment(args),
+            settings=settings,
+            max_concurrency=max_concurrency,
+            metrics=metrics,
+            **options,
         )
     except ConfigurationError as exc:
         raise UsageError(settings_problems(exc)) from None
@@ -91,12 +100,14 @@ def hull_client(args: argparse.Namespace) -> HullClient | None:
         raise UsageError("invalid Hull credentials: " + "; ".join(exc.problems)) from None
 
 
-def async_hull_client(args: argparse.Namespace) -> AsyncHullClient | None:
+def async_hull_client(
+    args: argparse.Namespace, *, metrics: Metrics | None = None
+) -> AsyncHullClient | None:
     """The asyncio Hull client, or ``None`` when no Hull credential is given."""
     env = environment(args)
     if not _check_hull_credentials(env):
         return None
     try:
-        return async_hull_client_from_env(env)
+        return async_hull_client_from_env(env, metrics=metrics)
     except ConfigurationError as exc:
         raise UsageError("invalid Hull credentials: " + "; ".join(exc.problems)) from None

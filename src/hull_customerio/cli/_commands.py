@@ -5,19 +5,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
-import logging
+import os
 import sys
+import urllib.parse
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._logging import configure_logging
+import attrs
+
+from .._logging import logging_to_stderr
 from .._serve import run_serve
-from ..config import CUSTOMERIO_VARIABLES
+from ..config import (
+    CUSTOMERIO_VARIABLES,
+    HULL_VARIABLES,
+    SERVICE_VARIABLES,
+    token_key_from_env,
+)
 from ..engine import AsyncConnector, Connector
 from ..engine._core import check_status_messages, malformed_outcome, status_from
-from ..errors import APIError, APIStatusError, WebhookPayloadError, WebhookVerificationError
+from ..errors import (
+    APIError,
+    APIStatusError,
+    ConfigurationError,
+    WebhookPayloadError,
+    WebhookVerificationError,
+)
+from ..hub import ConnectorHub
 from ..hull import HullClient, hull_failure_kind
 from ..models.hull import UserUpdateMessage
 from ..models.report import Status, UserOutcome
@@ -27,7 +43,7 @@ from ..rules.signature import verify_webhook_signature
 from ..rules.webhooks import parse_webhook
 from ..settings import Settings
 from ._clients import async_customerio_client, async_hull_client, customerio_client, hull_client
-from ._common import EXIT_FAILED, EXIT_OK, UsageError, first, note, one_line
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, first, note, one_line
 from ._input import (
     Entry,
     json_problem,
@@ -48,8 +64,9 @@ from ._output import (
     unplanned_record,
     webhook_record,
 )
-from ._progress import Progress, make_progress
+from ._progress import NoProgress, Progress, make_progress
 from ._settings import build_settings, environment, warn_if_nobody_is_sent
+from ._stats import Position, RequestCounter, RunClock, resume_hint, run_line
 
 __all__ = [
     "INVALID_HULL_CREDENTIALS",
@@ -59,6 +76,7 @@ __all__ = [
     "run_serve_command",
     "run_sync",
     "run_webhook",
+    "run_webhook_url",
 ]
 
 #: ``check``'s error when Hull answers 401 or 403 to the connector's credentials.
@@ -76,15 +94,8 @@ def log_to_stderr(level: int | None) -> Iterator[None]:
     if level is None:
         yield
         return
-    logger = logging.getLogger("hull_customerio")
-    previous_level = logger.level
-    handler = configure_logging(level, stream=sys.stderr)
-    try:
+    with logging_to_stderr(level):
         yield
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-        logger.setLevel(previous_level)
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,17 +103,34 @@ def log_to_stderr(level: int | None) -> Iterator[None]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    """``plan FILE``: each user's plan as a JSON line; no network."""
-    with open_text(args.file) as stream:
-        source = read_input(stream, name_of(args.file))
-        chunks = read_chunks(source.entries, args.chunk_size)
-        settings = build_settings(args, source.private_settings, credentials=False)
-        batch = args.batch or source.is_export
-        warn_if_nobody_is_sent(settings, batch)
-        for chunk in chunks:
-            for record in _plan_chunk(chunk, settings, batch=batch):
-                print(dump(record))
+    """``plan FILE``: each user's plan as a JSON line; no network.
+
+    On Ctrl-C: where it stopped (the users whose plans were all printed) and how to go on.
+    """
+    position = Position(done=args.skip)
+    try:
+        with open_text(args.file) as stream:
+            source = read_input(stream, name_of(args.file))
+            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            settings = build_settings(args, source.private_settings, credentials=False)
+            batch = args.batch or source.is_export
+            warn_if_nobody_is_sent(settings, batch)
+            for chunk in chunks:
+                for record in _plan_chunk(chunk, settings, batch=batch):
+                    print(dump(record))
+                # Printed (buffered lines are written on the way out, Ctrl-C or not), then
+                # flushed so a reader downstream sees each chunk as soon as it is planned.
+                position.chunk_done(chunk)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(resume_hint(position, name_of(args.file), verb="planned"), file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _skipped(entries: Iterator[Entry], skip: int) -> Iterator[Entry]:
+    """``entries`` without the first ``skip`` (``--skip``)."""
+    return itertools.islice(entries, skip, None) if skip else entries
 
 
 def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> list[dict[str, Any]]:
@@ -140,66 +168,92 @@ def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> l
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    """``sync FILE``: send the users, write back to Hull, print a summary."""
-    with open_text(args.file) as stream:
-        source = read_input(stream, name_of(args.file))
-        chunks = read_chunks(source.entries, args.chunk_size)
-        settings = build_settings(args, source.private_settings, credentials=True)
-        batch = args.batch or source.is_export
-        tally = Tally()
-        progress = make_progress(
-            sys.stderr,
-            every_chunk=args.progress,
-            enabled=not args.no_progress,
-            interval=args.progress_interval,
-            total=source.total,
-        )
-        try:
-            asyncio.run(_sync_all(args, settings, chunks, tally, progress, batch=batch))
-        except UsageError:
-            progress.close()  # the bar ends before the summary starts
-            if tally.total:  # the users before the bad line were synced: say so
-                summarise(tally, sys.stderr)
-            raise
-        finally:
-            progress.close()
-    summarise(tally, sys.stderr if args.json else sys.stdout)
+    """``sync FILE``: send the users, write back to Hull, print a summary.
+
+    The summary ends with the run's time, rate and requests. On Ctrl-C the summary of the
+    users done so far goes to stderr, with where the run stopped and how to go on from there.
+    """
+    clock = RunClock()
+    requests = RequestCounter()
+    position = Position(done=args.skip)
+    tally = Tally()
+    progress: Progress = NoProgress()
+    try:
+        with open_text(args.file) as stream:
+            source = read_input(stream, name_of(args.file))
+            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            settings = build_settings(args, source.private_settings, credentials=True)
+            batch = args.batch or source.is_export
+            progress = make_progress(
+                sys.stderr,
+                every_chunk=args.progress,
+                enabled=not args.no_progress,
+                interval=args.progress_interval,
+                total=None if source.total is None else max(source.total - args.skip, 0),
+            )
+            run = _SyncRun(args, settings, tally, progress, position, requests, batch=batch)
+            try:
+                asyncio.run(run.sync_all(chunks))
+            except UsageError:
+                progress.close()  # the bar ends before the summary starts
+                if tally.total:  # the users before the bad line were synced: say so
+                    summarise(tally, sys.stderr)
+                raise
+            finally:
+                progress.close()
+    except KeyboardInterrupt:
+        progress.close()
+        summarise(tally, sys.stderr, run_line(tally.total, clock.elapsed(), requests))
+        print(resume_hint(position, name_of(args.file), verb="synced"), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    last_line = run_line(tally.total, clock.elapsed(), requests)
+    summarise(tally, sys.stderr if args.json else sys.stdout, last_line)
     return EXIT_FAILED if tally.failed else EXIT_OK
 
 
-async def _sync_all(
-    args: argparse.Namespace,
-    settings: Settings,
-    chunks: Iterator[list[Entry]],
-    tally: Tally,
-    progress: Progress,
-    *,
-    batch: bool,
-) -> None:
-    customerio = async_customerio_client(args, settings, max_concurrency=args.concurrency)
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(customerio)
-        hull = async_hull_client(args)
-        if hull is None:
-            note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): syncing "
-                 "without writing back to Hull")  # fmt: skip
-        else:
-            await stack.enter_async_context(hull)
-        warn_if_nobody_is_sent(settings, batch)
-        connector = AsyncConnector(
-            settings,
-            customerio=customerio,
-            hull=hull,
-            mode=args.mode,
-            max_concurrency=args.concurrency,
+@attrs.define
+class _SyncRun:
+    """One ``sync``: its arguments, and what it counts as it goes."""
+
+    args: argparse.Namespace
+    settings: Settings
+    tally: Tally
+    progress: Progress
+    position: Position
+    requests: RequestCounter
+    batch: bool
+
+    async def sync_all(self, chunks: Iterator[list[Entry]]) -> None:
+        args, settings = self.args, self.settings
+        customerio = async_customerio_client(
+            args, settings, max_concurrency=args.concurrency, metrics=self.requests
         )
-        for chunk in chunks:
-            results = await _sync_chunk(connector, chunk, batch=batch)
-            for outcome, line in results:
-                tally.add(outcome)
-                if args.json:
-                    print(dump(outcome_record(outcome, line)), flush=True)
-            progress.update(tally, len(results))
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(customerio)
+            hull = async_hull_client(args, metrics=self.requests)
+            if hull is None:
+                note("no Hull credentials (HULL_ID, HULL_SECRET, HULL_ORGANIZATION): syncing "
+                     "without writing back to Hull")  # fmt: skip
+            else:
+                await stack.enter_async_context(hull)
+            warn_if_nobody_is_sent(settings, self.batch)
+            connector = AsyncConnector(
+                settings,
+                customerio=customerio,
+                hull=hull,
+                mode=args.mode,
+                max_concurrency=args.concurrency,
+            )
+            for chunk in chunks:
+                results = await _sync_chunk(connector, chunk, batch=self.batch)
+                # No await from here to the next chunk: a Ctrl-C (a cancellation) finds the
+                # counts and the position agreeing, a chunk at a time.
+                for outcome, line in results:
+                    self.tally.add(outcome)
+                    if args.json:
+                        print(dump(outcome_record(outcome, line)), flush=True)
+                self.position.chunk_done(chunk)
+                self.progress.update(self.tally, len(results))
 
 
 async def _sync_chunk(
@@ -339,10 +393,57 @@ def run_webhook(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# webhook-url
+
+TOKEN_KEY = SERVICE_VARIABLES["token_key"]
+
+
+def run_webhook_url(args: argparse.Namespace) -> int:
+    """``webhook-url``: the connector's webhook URL, as a hub with the service's key builds it."""
+    try:
+        token_key = token_key_from_env()
+    except ConfigurationError as exc:
+        raise UsageError("; ".join(exc.problems)) from None
+    base_url = args.base_url.strip()
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UsageError(
+            "--base-url must be the service's http(s) base URL, without a query, e.g. "
+            "https://hooks.example.com"
+        )
+    given = {
+        "organization": (args.organization, HULL_VARIABLES["organization"], "--organization"),
+        "connector_id": (args.id, HULL_VARIABLES["id"], "--id"),
+        "secret": (args.secret, HULL_VARIABLES["secret"], "--secret"),
+    }
+    credentials: dict[str, str] = {}
+    missing: list[str] = []
+    for name, (flag_value, variable, flag) in given.items():
+        value = (first(flag_value, os.environ.get(variable)) or "").strip()
+        if value:
+            credentials[name] = value
+        else:
+            missing.append(f"{flag} (or {variable})")
+    if missing:
+        raise UsageError("missing the connector's " + ", ".join(missing))
+    try:
+        hub = ConnectorHub(token_key=token_key)
+    except ConfigurationError as exc:
+        raise UsageError(f"{TOKEN_KEY}: " + "; ".join(exc.problems)) from None
+    try:
+        url = hub.webhook_url(base_url, **credentials)
+    except ConfigurationError as exc:
+        raise UsageError("invalid connector credentials: " + "; ".join(exc.problems)) from None
+    finally:
+        hub.close()
+    print(url)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # serve
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
-    """``serve``: the app under uvicorn, the library's records (INFO and above) on stderr."""
-    with log_to_stderr(logging.INFO):
-        return run_serve(args, UsageError)
+    """``serve``: the app under uvicorn; its and the library's records on stderr, masked."""
+    return run_serve(args, UsageError)

@@ -140,8 +140,8 @@ class Tally:
         )
 
 
-def summarise(tally: Tally, out: IO[str]) -> None:
-    """The sync's summary: the counts, then each failed user shown (the first 50)."""
+def summarise(tally: Tally, out: IO[str], last_line: str | None = None) -> None:
+    """The sync's summary: the counts, each failed user shown (the first 50), ``last_line``."""
     print(f"Synced {tally.counts()}.", file=out)
     for outcome in tally.failures:
         who = outcome.user_id or "(unknown user)"
@@ -153,6 +153,8 @@ def summarise(tally: Tally, out: IO[str]) -> None:
     hidden = tally.failed - len(tally.failures)
     if hidden:
         print(f"  ... and {hidden} more failed users (--json lists every one)", file=out)
+    if last_line is not None:
+        print(last_line, file=out)
 
 
 def print_status(status: Status, *, as_json: bool) -> None:

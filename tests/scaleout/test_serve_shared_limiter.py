@@ -1,0 +1,49 @@
+"""`hull-customerio serve` with `HULL_CUSTOMERIO_REDIS_URL` (SPEC §8.8, §9): each workspace's
+rate limit is kept in a real Redis, under the key every process configured alike shares."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import redis
+from scaleout_support import RedisServer
+
+from hull_customerio.testing import FakeCustomerIO, FakeHull
+from serve_support import running_serve
+
+SETTINGS = {"site_id": "site-shared", "api_key": "key-shared",
+            "synchronized_segments": ["seg"]}  # fmt: skip
+
+
+def test_serve_counts_each_workspaces_requests_in_the_redis_of_the_environment(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    url = redis_server.url(db=3)
+    with (
+        FakeCustomerIO(site_id="site-shared", api_key="key-shared") as customerio,
+        FakeHull(private_settings=SETTINGS) as hull,
+        running_serve(
+            tmp_path, customerio, hull,
+            environment={"HULL_CUSTOMERIO_REDIS_URL": url, "CUSTOMERIO_RATE_LIMIT": "40"},
+        ) as served,
+    ):  # fmt: skip
+        user = {"user": {"id": "u1", "external_id": "e1", "email": "e1@example.com"},
+                "segments": [{"id": "seg", "name": "S"}]}  # fmt: skip
+        answer = hull.send_notification(served.url, hull.notification([user]))
+        logs = served.stop()
+
+    assert answer.status_code == 200, logs
+    assert "e1" in customerio.people
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [key.decode() for key in client.keys("*customerio:site-shared*")]
+    finally:
+        client.close()
+    # `limits` names its moving window <prefix>/<key>/<amount>/<multiples>/<granularity>; the
+    # hub names a workspace's limiter <site_id>:<fingerprint of the api_key>.
+    (key,) = keys
+    name, rate = key.split("/", 1)[1].split("/", 1)
+    assert re.fullmatch(r"customerio:site-shared:[0-9a-f]{16}", name), key
+    assert rate == "40/1/second"
+    assert "key-shared" not in key

@@ -90,17 +90,21 @@ def test_serve_runs_the_hub_app_with_uvicorn_and_its_own_logging(
         "log_config": None,  # ours, with the masking filter, not uvicorn's
         "log_level": "info",
         "access_log": True,
+        "timeout_graceful_shutdown": 30.0,  # a running batch cannot hold a shutdown forever
     }
     routes = {route.path for route in seen["app"].routes}
-    assert {"/smart-notifier", "/batch", "/webhook", "/status"} <= routes
+    assert routes == {"/smart-notifier", "/batch", "/webhook", "/status", "/credentials",
+                      "/health", "/manifest.json"}  # fmt: skip
 
 
 def test_no_access_log_turns_uvicorns_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
     monkeypatch.setenv("HULL_CUSTOMERIO_TOKEN_KEY", TOKEN_KEY)
-    assert main(["serve", "--no-access-log", "--log-level", "warning"]) == 0
+    assert main(["serve", "--no-access-log", "--log-level", "warning",
+                 "--graceful-timeout", "5"]) == 0  # fmt: skip
     assert (seen["access_log"], seen["log_level"]) == (False, "warning")
+    assert seen["timeout_graceful_shutdown"] == 5.0
 
 
 def test_serve_refuses_an_unreadable_public_key(

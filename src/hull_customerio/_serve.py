@@ -102,6 +102,14 @@ def add_serve_parser(
         help="the lowest level logged (default info)",
     )
     serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on shutdown, how long requests still running (a batch download...) may go on "
+        "before they are cancelled (default 30)",
+    )
+    serve.add_argument(
         "--no-access-log",
         dest="access_log",
         action="store_false",
@@ -178,5 +186,8 @@ def run_serve(args: argparse.Namespace, usage_error: type[Exception]) -> int:
             log_config=None,
             log_level=args.log_level,
             access_log=args.access_log,
+            # A batch download may run for an hour: past the grace period, a shutdown
+            # cancels what is still running rather than wait for it.
+            timeout_graceful_shutdown=max(0.0, args.graceful_timeout),
         )
     return 0

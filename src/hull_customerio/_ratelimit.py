@@ -18,6 +18,8 @@ client's ``rate_limit=`` holds into the one shape each client calls.
 
 from __future__ import annotations
 
+import hashlib
+
 import asyncio
 import threading
 import time
@@ -25,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
+    "workspace_limiter_name",
     "AsyncLimiter",
     "AsyncRateLimiter",
     "RateLimiter",
@@ -34,6 +37,18 @@ __all__ = [
     "async_limiter",
     "sync_limiter",
 ]
+
+
+def workspace_limiter_name(site_id: str, api_key: str) -> str:
+    """The name of one Customer.io workspace's shared limit: ``"<site_id>:<fingerprint>"``.
+
+    The fingerprint is 16 hex digits of a SHA-256 of the Site ID and the API key, never the
+    key itself: connectors share a limit only when they present the same Site ID *and* API
+    key, so a request naming another tenant's (public) Site ID with a wrong key cannot spend
+    that tenant's rate.
+    """
+    digest = hashlib.sha256(f"{site_id}\0{api_key}".encode("utf-8", "surrogatepass"))
+    return f"{site_id}:{digest.hexdigest()[:16]}"
 
 
 class TokenBucket:

@@ -8,7 +8,7 @@ adding workers adds throughput up to the workspace's limit and never past it::
     from celery import Celery
     import hull_customerio as hc
     from hull_customerio.celery import register_tasks
-    from hull_customerio.redis_limiter import RedisRateLimiter
+    from hull_customerio.redis_limiter import RedisRateLimiter, workspace_key
 
     app = Celery("connector", broker="redis://localhost:6379/1")
 
@@ -16,7 +16,7 @@ adding workers adds throughput up to the workspace's limit and never past it::
         settings = hc.Settings.from_private_settings(payload["connector"]["private_settings"])
         configuration = payload["configuration"]
         limiter = RedisRateLimiter("redis://localhost:6379/0",
-                                   key=f"cio:{settings.site_id}", rate=100)
+                                   key=workspace_key(settings.site_id, settings.api_key), rate=100)
         return hc.Connector(
             settings,
             customerio=hc.CustomerIOClient(settings.site_id, settings.api_key,

@@ -481,6 +481,7 @@ def _shared_limiter(
     def limiter(name: str) -> RedisRateLimiter:
         # ``name`` is the hub's name of a workspace's limiter: its site_id and a fingerprint of
         # its api_key, so a tenant naming another's site_id never spends that tenant's rate.
+        # The same key as workspace_key(site_id, api_key), which the recipes use.
         return RedisRateLimiter(url, key=f"customerio:{name}", rate=rate)
 
     return limiter

@@ -45,9 +45,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'hull-customerio[redis]'"
     ) from exc
 
+from ._ratelimit import workspace_limiter_name
 from .errors import RateLimiterUnavailableError
 
-__all__ = ["RedisRateLimiter"]
+__all__ = ["RedisRateLimiter", "workspace_key"]
+
+def workspace_key(site_id: str, api_key: str) -> str:
+    """The limiter ``key`` every process sending to one Customer.io workspace should use:
+    ``"customerio:<site_id>:<fingerprint of the api_key>"``.
+
+    ``hull-customerio serve``, the hubs' ``limiter_factory`` from the environment and the
+    documented recipes all name a workspace's limit this way, so they share it. The API key
+    is in it only as a 16-hex-digit fingerprint.
+    """
+    return f"customerio:{workspace_limiter_name(site_id, api_key)}"
+
 
 # How long a request to Redis may take before the limiter gives up and reports it unreachable.
 DEFAULT_SOCKET_TIMEOUT = 2.0

@@ -8,7 +8,6 @@ missing live here, once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -18,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .._ratelimit import workspace_limiter_name
 from ..engine._core import log_event
 from ..engine._notifications import (
     NotificationAnswer,
@@ -77,13 +77,9 @@ class WorkspaceKey:
 
 
 def limiter_name(key: WorkspaceKey) -> str:
-    """The name of the rate limiter a workspace's clients share: its ``site_id`` and a
-    fingerprint of its ``api_key`` (``"<site_id>:<16 hex digits>"``), never the key itself.
-
-    It is what a ``limiter_factory`` receives: a good name for a limit kept in Redis.
-    """
-    digest = hashlib.sha256(f"{key.site_id}\0{key.api_key}".encode("utf-8", "surrogatepass"))
-    return f"{key.site_id}:{digest.hexdigest()[:16]}"
+    """The name of the rate limiter a workspace's clients share (see
+    `workspace_limiter_name`): what a ``limiter_factory`` receives."""
+    return workspace_limiter_name(key.site_id, key.api_key)
 
 
 def read_json(body: bytes) -> object:

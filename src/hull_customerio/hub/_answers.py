@@ -107,7 +107,9 @@ def batch_stopped(reason: str, why: str, tally: BatchTally) -> NotificationAnswe
     """The batch file was not read to its end (``reason``: ``batch_too_large``,
     ``batch_too_slow`` or ``download_failed``); the users read before were synced (502: Hull
     may send the batch again). The body holds the error and the counts, as a 200 does."""
-    message = f"{why}; the {tally.users} users read before were processed ({tally.summary()})"
+    message = why
+    if tally.users:
+        message += f"; the {tally.users} users read before were processed ({tally.summary()})"
     answer = _answer(502, reason, message)
     return attrs.evolve(answer, body={**answer.body, **tally.counts()})
 

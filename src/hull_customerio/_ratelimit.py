@@ -18,16 +18,14 @@ client's ``rate_limit=`` holds into the one shape each client calls.
 
 from __future__ import annotations
 
-import hashlib
-
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
-    "workspace_limiter_name",
     "AsyncLimiter",
     "AsyncRateLimiter",
     "RateLimiter",
@@ -36,6 +34,7 @@ __all__ = [
     "TokenBucket",
     "async_limiter",
     "sync_limiter",
+    "workspace_limiter_name",
 ]
 
 

@@ -31,16 +31,14 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
         "e.g. pip install 'hull-customerio[server]'"
     ) from exc
 
-import httpx
-
 from .engine import AsyncConnector
 from .engine._core import log_event
 from .errors import APIError, ConfigurationError
 from .hub import AsyncConnectorHub, _answers
 from .hub._auth import NotificationAnswer
-from .hub._batch import credentials_from_query
+from .hub._batch import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_SECONDS, credentials_from_query
 from .hub._tokens import HullCredentials
-from .hub.async_hub import check_download, stream_batch
+from .hub.async_hub import download_and_sync
 from .manifest import build_manifest
 from .models.report import WebhookOutcome
 
@@ -71,6 +69,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_pending_body_bytes: int = DEFAULT_MAX_PENDING_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_batch_bytes: int | None = None,
+    max_batch_seconds: float | None = None,
 ) -> Starlette:
     """The ASGI app serving one connector or, through a hub, any number of them.
 
@@ -99,29 +99,45 @@ def create_app(
     Args:
         hub_or_connector: an [`AsyncConnectorHub`][hull_customerio.AsyncConnectorHub], or one
             [`AsyncConnector`][hull_customerio.AsyncConnector] built with its Hull client.
-        batch_hosts: hosts batch files may be downloaded from. ``None``: any public host over
-            ``https`` (never a loopback or private address); a list: only those hosts, and for
-            a listed loopback or private address plain ``http`` too (tests).
+        batch_hosts: hosts batch files may be downloaded from. ``None``: a hub's own
+            ``batch_hosts``, or for one connector any public host over ``https`` (never a
+            loopback or private address); a list: only those hosts, and for a listed loopback
+            or private address plain ``http`` too (tests).
         public_url: the app's public base URL (``https://connector.example.com``, with the
             prefix it is mounted under), used to build webhook URLs; default: the scheme and
             host of the request asking.
         max_body_bytes: the largest request body read.
         max_pending_body_bytes: the bytes of all request bodies being read at once, together.
         body_timeout: seconds a request body may take to arrive.
+        max_batch_bytes, max_batch_seconds: where a batch file's download stops, for one
+            connector (default 5 GB and one hour; the users read until then are synced). A hub
+            takes them as its own arguments, so they are refused here with a hub.
 
     Returns:
         A Starlette application. On shutdown it closes a hub (and every client the hub
         built); a connector's clients stay yours to close.
 
     Raises:
-        ConfigurationError: a limit that is not positive, or a ``public_url`` that is not an
-            ``http(s)`` URL.
+        ConfigurationError: a limit that is not positive, a ``public_url`` that is not an
+            ``http(s)`` URL, or batch limits given with a hub.
     """
     limits = _BodyLimits.checked(max_body_bytes, max_pending_body_bytes, body_timeout)
     base = _checked_public_url(public_url)
     target = hub_or_connector
+    if isinstance(target, AsyncConnectorHub) and (
+        max_batch_bytes is not None or max_batch_seconds is not None
+    ):
+        raise ConfigurationError(
+            ["max_batch_bytes and max_batch_seconds are the hub's own arguments: pass them to "
+             "AsyncConnectorHub(...)"]
+        )  # fmt: skip
+    batch_limits = {
+        "max_bytes": DEFAULT_MAX_BATCH_BYTES if max_batch_bytes is None else max_batch_bytes,
+        "max_seconds": (
+            DEFAULT_MAX_BATCH_SECONDS if max_batch_seconds is None else max_batch_seconds
+        ),
+    }
     hosts = None if batch_hosts is None else tuple(batch_hosts)
-    downloads = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
     manifest = build_manifest()
 
     async def smart_notifier(request: Request) -> Response:
@@ -137,9 +153,11 @@ def create_app(
             return body
         query = dict(request.query_params)
         if isinstance(target, AsyncConnectorHub):
-            work = target.answer_batch(body, dict(request.headers), query, batch_hosts=hosts)
+            # The hub's own batch_hosts, unless the app was given a list of its own.
+            override = {} if hosts is None else {"batch_hosts": hosts}
+            work = target.answer_batch(body, dict(request.headers), query, **override)
         else:
-            work = _connector_batch(target, body, query, hosts, downloads)
+            work = _connector_batch(target, body, query, hosts, batch_limits)
         answer = await _unless_disconnected(request, work)
         if answer is None:
             return _closed()
@@ -175,7 +193,6 @@ def create_app(
         try:
             yield
         finally:
-            await downloads.aclose()
             if isinstance(target, AsyncConnectorHub):
                 await target.aclose()
 
@@ -412,7 +429,7 @@ async def _connector_batch(
     body: bytes,
     query: Mapping[str, str],
     hosts: Sequence[str] | None,
-    downloads: httpx.AsyncClient,
+    limits: Mapping[str, Any],
 ) -> NotificationAnswer:
     read = _answers.read_batch(body, query)
     if isinstance(read, NotificationAnswer):
@@ -420,7 +437,6 @@ async def _connector_batch(
     credentials, request = read
     if not _is_connector(connector, credentials):
         return _answers.refused("wrong_connector")
-    refused = await check_download(request, hosts)
-    if refused is not None:
-        return refused
-    return await stream_batch(connector, request, downloads)
+    return await download_and_sync(
+        connector, request, hosts, max_bytes=limits["max_bytes"], max_seconds=limits["max_seconds"]
+    )

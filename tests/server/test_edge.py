@@ -462,3 +462,84 @@ def test_tenants_with_one_site_id_and_different_api_keys_do_not_share_a_limiter(
             asyncio.run(hub.aclose())
     assert limiters[0] is limiters[2]
     assert limiters[0] is not limiters[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Batch downloads: the caller leaving, the app shutting down.
+
+
+def _batch_hub(fake: FakeHull) -> hc.AsyncConnectorHub:
+    from hull_customerio.testing import FakeCustomerIO  # noqa: PLC0415
+
+    workspace = FakeCustomerIO(site_id="site", api_key="key")
+    return hc.AsyncConnectorHub(
+        token_key=TOKEN_KEY,
+        hull_options={"api_url": f"https://{fake.organization}",
+                      "http_client": httpx.AsyncClient(transport=fake.transport())},
+        customerio_options={"http_client": httpx.AsyncClient(transport=workspace.transport()),
+                            "rate_limit": None},
+        batch_hosts=["127.0.0.1"],
+    )  # fmt: skip
+
+
+def _batch_request(url: str, fake: FakeHull, file_url: str) -> socket.socket:
+    query = httpx.QueryParams(_query(fake.organization, fake))
+    body = json.dumps({"url": file_url, "format": "json", "object_type": "user_report"})
+    return _raw_post(
+        url, f"/batch?{query}", f"Content-Length: {len(body)}\r\n".encode(), body.encode()
+    )
+
+
+def test_a_batch_download_stops_when_its_caller_disconnects(
+    fake: FakeHull, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hub.batch_download_support import FileServer, endless  # noqa: PLC0415
+
+    caplog.set_level(logging.WARNING)
+    with FileServer(endless) as files, serve(create_app(_batch_hub(fake))) as url:
+        caller = _batch_request(url, fake, files.url())
+        deadline = time.monotonic() + 5
+        while not files.connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert files.connections, "the download did not start"
+        time.sleep(0.5)
+        caller.close()
+        assert files.wait_closed(timeout=3.0), "the download went on after the caller left"
+    aborted = [r.getMessage() for r in caplog.records
+               if r.getMessage().startswith("incoming.request.aborted")]  # fmt: skip
+    assert any("reason=client_disconnected" in line for line in aborted)
+
+
+def test_a_running_batch_download_does_not_hold_a_shutdown(fake: FakeHull) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    from hub.batch_download_support import FileServer, endless  # noqa: PLC0415
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(_batch_hub(fake)), log_level="warning", lifespan="on", access_log=False,
+        timeout_graceful_shutdown=1,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    with FileServer(endless) as files:
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        caller = _batch_request(f"http://127.0.0.1:{port}", fake, files.url())
+        deadline = time.monotonic() + 5
+        while not files.connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert files.connections, "the download did not start"
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.should_exit = True
+        thread.join(timeout=10)
+        took = time.monotonic() - started
+        assert not thread.is_alive()
+        assert took < 5, f"shutdown took {took:.1f} s"
+        assert files.wait_closed(timeout=3.0)
+        caller.close()
+    sock.close()

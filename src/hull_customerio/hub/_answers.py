@@ -106,6 +106,17 @@ def download_failed(message: str) -> NotificationAnswer:
     return _answer(502, "download_failed", message)
 
 
+def batch_stopped(reason: str, why: str, tally: BatchTally) -> NotificationAnswer:
+    """The batch file was not read to its end (``reason``: ``batch_too_large``,
+    ``batch_too_slow`` or ``download_failed``); the users read before were synced (502: Hull
+    may send the batch again). The body holds the error and the counts, as a 200 does."""
+    message = why
+    if tally.users:
+        message += f"; the {tally.users} users read before were processed ({tally.summary()})"
+    answer = _answer(502, reason, message)
+    return attrs.evolve(answer, body={**answer.body, **tally.counts()})
+
+
 def batch_settings_failure(exc: Exception) -> NotificationAnswer:
     """Hull refused the credentials (401), was unreachable (503) or has unusable settings."""
     if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
@@ -184,16 +195,27 @@ class BatchTally:
         self.skipped += report.skipped
         self.failed += report.failed
 
-    def answer(self) -> NotificationAnswer:
-        """200 with the counts."""
-        body = {
-            "users": self.succeeded + self.skipped + self.failed + self.malformed,
+    @property
+    def users(self) -> int:
+        """Users counted so far (malformed lines included)."""
+        return self.succeeded + self.skipped + self.failed + self.malformed
+
+    def counts(self) -> dict[str, int]:
+        """``users``, ``succeeded``, ``skipped`` and ``failed`` (malformed lines included)."""
+        return {
+            "users": self.users,
             "succeeded": self.succeeded,
             "skipped": self.skipped,
             "failed": self.failed + self.malformed,
         }
-        message = (
+
+    def summary(self) -> str:
+        """The counts in words."""
+        return (
             f"{self.succeeded} synchronized, {self.skipped} skipped, "
-            f"{self.failed + self.malformed} failed."
+            f"{self.failed + self.malformed} failed"
         )
-        return NotificationAnswer(http_status=200, body=body, message=message)
+
+    def answer(self) -> NotificationAnswer:
+        """200 with the counts."""
+        return NotificationAnswer(http_status=200, body=self.counts(), message=self.summary() + ".")

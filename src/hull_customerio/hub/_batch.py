@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,11 +22,15 @@ from ._tokens import HullCredentials, is_header_safe
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_BATCH_BYTES",
+    "DEFAULT_MAX_BATCH_SECONDS",
     "DEFAULT_MAX_LINE_BYTES",
     "BatchRequest",
     "JsonLines",
+    "ascii_host",
     "check_batch_url",
     "credentials_from_query",
+    "is_ip_literal",
     "is_public_address",
     "parse_batch_request",
 ]
@@ -34,7 +39,14 @@ __all__ = [
 DEFAULT_CHUNK_SIZE = 500
 #: A line longer than this is one malformed user, not a reason to hold it all in memory.
 DEFAULT_MAX_LINE_BYTES = 1_000_000
+#: A batch download stops after this many bytes of the file (5 GB).
+DEFAULT_MAX_BATCH_BYTES = 5_000_000_000
+#: A batch download stops this many seconds after it started (one hour).
+DEFAULT_MAX_BATCH_SECONDS = 3600.0
 _MAX_BODY = 64_000
+#: One label of a host name as it goes on the wire (letters, digits, ``-``; ``_`` is seen in
+#: real names too).
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 
 
 @attrs.frozen
@@ -95,6 +107,31 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def ascii_host(host: str) -> str:
+    """``host`` as it is looked up and named on the wire: an IP literal as it is, a host name
+    in lower case, international labels as ``xn--`` labels, no trailing dot.
+
+    Raises:
+        ValidationError: ``host`` is not an IP literal nor a valid host name (an empty or
+            overlong label, a character no host name has, an ``xn--`` label that does not
+            decode).
+    """
+    host = host.lower().rstrip(".")
+    if is_ip_literal(host):
+        return host
+    try:
+        encoded = host.encode("idna").decode("ascii")
+        labels = encoded.split(".")
+        for label in labels:
+            if label.startswith("xn--"):
+                label.encode("ascii").decode("idna")  # raises for a label that is not punycode
+    except UnicodeError:
+        raise ValidationError("the batch URL's host is not a valid host name") from None
+    if len(encoded) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValidationError("the batch URL's host is not a valid host name")
+    return encoded
+
+
 def _host_of(url: str) -> tuple[str, str]:
     try:
         parts = urlsplit(url)
@@ -104,6 +141,10 @@ def _host_of(url: str) -> tuple[str, str]:
         raise ValidationError("the batch URL is not a valid URL") from None
     if not host:
         raise ValidationError("the batch URL has no host")
+    if "@" in parts.netloc:
+        # Credentials in a URL, or a host hidden behind them (``https://a.example\@b.example``).
+        raise ValidationError("the batch URL must not carry user-info")
+    ascii_host(host)
     return parts.scheme.lower(), host.lower().rstrip(".")
 
 
@@ -131,14 +172,14 @@ def check_batch_url(
             raise ValidationError(f"the batch URL's host {host!r} is not an allowed host")
         if scheme not in ("https", "http") or (scheme == "http" and is_public_address(host)):
             raise ValidationError("the batch URL must use https")
-        if scheme == "http" and not _is_ip_literal(host) and host != "localhost":
+        if scheme == "http" and not is_ip_literal(host) and host != "localhost":
             raise ValidationError("the batch URL must use https")
         return host
     if scheme != "https":
         raise ValidationError("the batch URL must use https")
     if host == "localhost" or host.endswith(".localhost"):
         raise ValidationError("the batch URL must name a public host")
-    if _is_ip_literal(host) and not is_public_address(host):
+    if is_ip_literal(host) and not is_public_address(host):
         raise ValidationError("the batch URL must name a public host")
     if addresses is not None:
         resolved = list(addresses)
@@ -147,7 +188,8 @@ def check_batch_url(
     return host
 
 
-def _is_ip_literal(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address (IPv4, or IPv6 with an optional zone)."""
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

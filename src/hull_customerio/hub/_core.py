@@ -33,7 +33,12 @@ from ..models.report import WebhookOutcome
 from ..settings import Settings
 from ._answers import missing_workspace_credentials, refused, untrusted_organization
 from ._auth import HULL_KEY_HOSTS, ClaimedIdentity, NotificationKeyCache
-from ._batch import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_LINE_BYTES
+from ._batch import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_SECONDS,
+    DEFAULT_MAX_LINE_BYTES,
+)
 from ._cache import LeaseCache, TtlCache
 from ._errors import UntrustedOrganizationError, UnusableCredentialsError
 from ._hosts import trusted_hull_host
@@ -195,12 +200,15 @@ class HubCore(Generic[L]):
         batch_hosts: hosts batch files may be downloaded from (``None``: any public host).
         batch_chunk_size: users sent through the engine at a time from a batch file.
         max_batch_line_bytes: longest line of a batch file kept (longer: one bad line).
+        max_batch_bytes: bytes of a batch file downloaded at most.
+        max_batch_seconds: seconds a batch download may last.
         clock: a monotonic clock in seconds, for the settings cache.
         metrics: given to every client and connector the hub builds (unless the client
             options name their own); the hub counts the webhooks it answers itself.
 
     Raises:
-        ConfigurationError: an empty ``token_key`` or a bound below 1.
+        ConfigurationError: an empty ``token_key`` or a bound below 1 (``max_batch_seconds``:
+            not above 0).
     """
 
     def __init__(
@@ -220,14 +228,20 @@ class HubCore(Generic[L]):
         batch_hosts: Sequence[str] | None = None,
         batch_chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_batch_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
     ) -> None:
         problems = []
         for name, value in (("max_tenants", max_tenants), ("batch_chunk_size", batch_chunk_size),
-                            ("max_batch_line_bytes", max_batch_line_bytes)):  # fmt: skip
+                            ("max_batch_line_bytes", max_batch_line_bytes),
+                            ("max_batch_bytes", max_batch_bytes)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name} must be a whole number of at least 1, got {value!r}")
+        if isinstance(max_batch_seconds, bool) or not isinstance(max_batch_seconds, int | float) \
+                or not 0 < max_batch_seconds < float("inf"):  # fmt: skip
+            problems.append(f"max_batch_seconds must be seconds above 0, got {max_batch_seconds!r}")
         if not isinstance(settings_ttl, int | float) or not settings_ttl >= 0:
             problems.append(f"settings_ttl must be seconds >= 0, got {settings_ttl!r}")
         if mode not in ("v1", "batch"):
@@ -260,6 +274,8 @@ class HubCore(Generic[L]):
         self.batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
         self.batch_chunk_size = batch_chunk_size
         self.max_batch_line_bytes = max_batch_line_bytes
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_seconds = float(max_batch_seconds)
         self._limiter_factory = limiter_factory
         self._clock = clock
         self._settings: TtlCache[HullCredentials, Settings] = TtlCache(settings_ttl, max_tenants)

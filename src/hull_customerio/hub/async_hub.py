@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import httpcore
 import httpx
 
 from .._ratelimit import AsyncRateLimiter
@@ -30,10 +32,10 @@ from . import _answers, _core
 from ._auth import HULL_KEY_HOSTS, NotificationAnswer
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_SECONDS,
     DEFAULT_MAX_LINE_BYTES,
     BatchRequest,
-    JsonLines,
-    check_batch_url,
     credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
@@ -46,9 +48,26 @@ from ._core import (
     settings_failure,
     settings_from_app,
 )
+from ._download import (
+    DOWNLOAD_ERRORS,
+    BatchFeed,
+    CheckedBackend,
+    DownloadTarget,
+    alookup,
+    async_pool,
+    async_response,
+    download_target,
+    request_arguments,
+)
 from ._tokens import HullCredentials, usable_credentials
 
-__all__ = ["AsyncConnectorHub", "check_download", "resolve_host", "stream_batch"]
+__all__ = [
+    "AsyncConnectorHub",
+    "checked_target",
+    "download_and_sync",
+    "resolve_host",
+    "sync_from",
+]
 
 logger = logging.getLogger("hull_customerio")
 
@@ -59,7 +78,8 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to (without blocking the event loop)."""
+    """The addresses ``host`` resolves to (without blocking the event loop); a batch download
+    looks its host up once, with this or the hub's ``resolver``."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
@@ -103,9 +123,12 @@ class AsyncConnectorHub:
             host (never loopback or private addresses unless listed).
         batch_chunk_size: users of a batch file sent through the engine at a time.
         max_batch_line_bytes: a batch file line longer than this is one malformed user.
-        http_client: the ``httpx.AsyncClient`` batch files are downloaded with (the hub does
-            not close an injected one).
-        resolver: how host names are resolved before a download (tests inject one).
+        max_batch_bytes: a batch download stops after this many bytes (default 5 GB).
+        max_batch_seconds: a batch download stops after this many seconds (default an hour).
+        http_client: the ``httpx.AsyncClient`` Hull's public keys are fetched with (the hub
+            does not close an injected one). Batch files are not downloaded with it: each
+            download has a connection of its own, to the address checked for its host.
+        resolver: how a batch host's name is looked up (once per download; tests inject one).
         clock: a monotonic clock for the settings cache.
         metrics: where every client and connector the hub builds reports (see
             `hull_customerio.metrics`), unless ``customerio_options``/``hull_options`` name
@@ -113,7 +136,8 @@ class AsyncConnectorHub:
             not be read) are counted too. Default: nowhere.
 
     Raises:
-        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1.
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1
+            (``max_batch_seconds``: not above 0).
     """
 
     def __init__(
@@ -133,6 +157,8 @@ class AsyncConnectorHub:
         batch_hosts: Sequence[str] | None = None,
         batch_chunk_size: int = 500,
         max_batch_line_bytes: int = 1_000_000,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
         http_client: httpx.AsyncClient | None = None,
         resolver: Resolver | None = None,
         clock: Callable[[], float] | None = None,
@@ -154,6 +180,8 @@ class AsyncConnectorHub:
             batch_hosts=batch_hosts,
             batch_chunk_size=batch_chunk_size,
             max_batch_line_bytes=max_batch_line_bytes,
+            max_batch_bytes=max_batch_bytes,
+            max_batch_seconds=max_batch_seconds,
             metrics=metrics,
             **extra,
         )
@@ -346,7 +374,10 @@ class AsyncConnectorHub:
         ``secret``); they must be accepted by Hull, which also gives the connector's current
         settings. The body names the JSON-lines file; it is streamed and sent through the batch
         rules (segment filter bypassed) ``batch_chunk_size`` users at a time, so memory stays
-        bounded whatever its size. Only ``https`` URLs on allowed hosts are downloaded.
+        bounded whatever its size. Only ``https`` URLs on allowed hosts are downloaded; the host
+        is looked up once and the connection goes to the address checked. The download stops
+        after ``max_batch_bytes`` bytes or ``max_batch_seconds`` seconds; cancelling the task
+        (the caller left, the app shuts down) stops it at once and closes its connection.
 
         Args:
             body: ``{"url", "format": "json", "object_type": "user_report"}``.
@@ -357,7 +388,8 @@ class AsyncConnectorHub:
         Returns:
             200 with the counts of users that succeeded, were skipped or failed; 400 for a
             body or URL that cannot be used; 401 for missing or refused credentials; 502 when
-            the file could not be downloaded; 503 when Hull could not be reached.
+            the file could not be downloaded, or not to its end (see `sync_from`); 503 when
+            Hull could not be reached.
         """
         hosts = self._core.batch_hosts if batch_hosts is _UNSET else batch_hosts
         read = _answers.read_batch(body, query)
@@ -374,20 +406,21 @@ class AsyncConnectorHub:
                 except (APIError, ConfigurationError) as exc:
                     return _answers.batch_settings_failure(exc)
                 # Only once Hull accepted the credentials is the URL looked at (and resolved).
-                refused_url = await check_download(request, hosts, self._resolver)
-                if refused_url is not None:
-                    return refused_url
+                target = await checked_target(request, hosts, self._resolver)
+                if isinstance(target, NotificationAnswer):
+                    return target
                 key = self._core.workspace_key(credentials, settings)
                 if key is None:
                     return _answers.missing_workspace_credentials()
                 async with self._customerio(key) as customerio:
                     connector = self._connector(settings, customerio, hull)
-                    return await stream_batch(
+                    return await sync_from(
                         connector,
-                        request,
-                        self._http,
+                        target,
                         chunk_size=self._core.batch_chunk_size,
                         max_line_bytes=self._core.max_batch_line_bytes,
+                        max_bytes=self._core.max_batch_bytes,
+                        max_seconds=self._core.max_batch_seconds,
                     )
         except _core.UnusableCredentialsError:
             return _answers.refused("wrong_connector")
@@ -526,63 +559,133 @@ class AsyncConnectorHub:
         await self.aclose()
 
 
-async def check_download(
+async def checked_target(
     request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
-) -> NotificationAnswer | None:
-    """``None`` when ``request.url`` may be downloaded, else the 400 answer saying why.
+) -> DownloadTarget | NotificationAnswer:
+    """Where ``request.url`` may be downloaded from, or the 400 answer saying why.
 
-    With no allowed-host list, the host's addresses are resolved and must all be public.
+    The URL must be ``https`` (or plain ``http`` for a listed loopback or private address)
+    and name an allowed host without user-info; the host is looked up once with
+    ``resolver`` and, unless it is listed in ``hosts``, every address must be public. The
+    download then connects to those addresses only.
     """
     try:
-        host = check_batch_url(request.url, hosts)
-        # Parsed as the download will parse it: a URL httpx cannot read is refused here.
-        url = httpx.URL(request.url)
+        return await alookup(download_target(request.url, hosts), resolver)
     except ValidationError as exc:
         return _answers.batch_url_refused(str(exc))
-    except (UnicodeError, httpx.InvalidURL):
-        return _answers.batch_url_refused("the batch URL is not a valid URL")
-    if hosts is None:
-        try:
-            addresses = await resolver(host, url.port or 443)
-            check_batch_url(request.url, hosts, addresses)
-        except ValidationError as exc:
-            return _answers.batch_url_refused(str(exc))
-        except (OSError, UnicodeError, httpx.InvalidURL):
-            return _answers.batch_url_refused("the batch URL's host could not be resolved")
-    return None
 
 
-async def stream_batch(
+
+async def download_and_sync(
     connector: AsyncConnector,
     request: BatchRequest,
-    http: httpx.AsyncClient,
+    hosts: Sequence[str] | None,
     *,
+    resolver: Resolver = resolve_host,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> NotificationAnswer:
-    """Download the batch file and sync its users ``chunk_size`` at a time (batch rules).
+    """Check ``request.url`` (`checked_target`), download the file from the checked address
+    and sync its users (`sync_from`): a batch for one connector, as the hub answers it.
 
-    At most one chunk of users and one line of the file are held in memory; each chunk's
-    report is counted, then dropped.
+    Args:
+        connector: syncs the users (batch rules).
+        request: the batch request (its URL).
+        hosts: hosts files may come from; ``None``: any public ``https`` host.
+        resolver: how the host's name is looked up (once).
+        max_bytes: bytes of the file read at most.
+        max_seconds: seconds the download may take.
+        chunk_size: users synced at a time.
+        max_line_bytes: a longer line is one malformed user.
+        ssl_context: the TLS settings (default: httpx's, with the system's trust settings).
+
+    Returns:
+        400 for a URL that may not be downloaded; else what `sync_from` answers.
     """
-    tally = _answers.BatchTally()
-    lines = JsonLines(max_line_bytes)
-    chunk: list[Mapping[str, Any]] = []
+    target = await checked_target(request, hosts, resolver)
+    if isinstance(target, NotificationAnswer):
+        return target
+    return await sync_from(
+        connector,
+        target,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        ssl_context=ssl_context,
+    )
+
+
+async def sync_from(
+    connector: AsyncConnector,
+    target: DownloadTarget,
+    *,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+) -> NotificationAnswer:
+    """Download the batch file from ``target``'s checked addresses and sync its users
+    ``chunk_size`` at a time (batch rules).
+
+    At most one chunk of users and one line of the file are held in memory. The download
+    stops after ``max_bytes`` bytes or ``max_seconds`` seconds (counted from the call; a
+    chunk being synced is never cut, the reads after it are). Cancelling the calling task
+    stops the download at once and closes its connection.
+
+    Returns:
+        200 with the counts when the file was read to its end. 502 ``download_failed`` when
+        it answered another status than 200 (a redirect is not followed) or could not be
+        read; 502 ``batch_too_large`` / ``batch_too_slow`` at a limit. A 502 after part of
+        the file was read says so: the users read in full before the stop were synced, and
+        the body holds their counts.
+    """
+    feed = BatchFeed(
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+    )
+    pool = async_pool(CheckedBackend(target, feed.deadline, feed.clock), ssl_context)
+    async with pool:
+        return await _sync_stream(connector, feed, _checked_response(pool, target))
+
+
+@contextlib.asynccontextmanager
+async def _checked_response(
+    pool: httpcore.AsyncConnectionPool, target: DownloadTarget
+) -> AsyncIterator[httpx.Response]:
+    async with pool.stream(**request_arguments(target)) as response:
+        yield async_response(response)
+
+
+
+async def _sync_stream(
+    connector: AsyncConnector,
+    feed: BatchFeed,
+    opened: contextlib.AbstractAsyncContextManager[httpx.Response],
+) -> NotificationAnswer:
     try:
-        async with http.stream("GET", request.url) as response:
+        async with opened as response:
             if response.status_code != 200:
                 return _answers.download_failed(f"the batch file answered {response.status_code}")
-            async for data in response.aiter_bytes():
-                for record in lines.feed(data):
-                    if tally.add(record, chunk) and len(chunk) >= chunk_size:
-                        tally.count(await connector.sync_user_updates(chunk, batch=True))
-                        chunk.clear()
-            for record in lines.close():
-                tally.add(record, chunk)
-    except httpx.HTTPError as exc:
-        return _answers.download_failed(
-            f"the batch file could not be downloaded ({type(exc).__name__})"
-        )
-    if chunk:
-        tally.count(await connector.sync_user_updates(chunk, batch=True))
-    return tally.answer()
+            body = response.aiter_bytes()
+            try:
+                async for data in body:
+                    for chunk in feed.feed(data):
+                        feed.count(await connector.sync_user_updates(chunk, batch=True))
+                    if feed.stopped is not None:
+                        break
+            finally:
+                if isinstance(body, AsyncGenerator):
+                    await body.aclose()
+    except DOWNLOAD_ERRORS as exc:
+        feed.fail(exc)
+    rest = feed.rest()
+    if rest:
+        feed.count(await connector.sync_user_updates(rest, batch=True))
+    return feed.answer()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
+import httpcore
 import httpx
 
 from .._ratelimit import RateLimiter
@@ -30,10 +32,10 @@ from . import _answers, _core
 from ._auth import HULL_KEY_HOSTS, NotificationAnswer
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_SECONDS,
     DEFAULT_MAX_LINE_BYTES,
     BatchRequest,
-    JsonLines,
-    check_batch_url,
     credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
@@ -46,9 +48,26 @@ from ._core import (
     settings_failure,
     settings_from_app,
 )
+from ._download import (
+    DOWNLOAD_ERRORS,
+    BatchFeed,
+    DownloadTarget,
+    SyncCheckedBackend,
+    download_target,
+    lookup,
+    request_arguments,
+    sync_pool,
+    sync_response,
+)
 from ._tokens import HullCredentials, usable_credentials
 
-__all__ = ["ConnectorHub", "check_download", "resolve_host", "stream_batch"]
+__all__ = [
+    "ConnectorHub",
+    "checked_target",
+    "download_and_sync",
+    "resolve_host",
+    "sync_from",
+]
 
 logger = logging.getLogger("hull_customerio")
 
@@ -59,7 +78,8 @@ Resolver = Callable[[str, int], list[str]]
 
 
 def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to."""
+    """The addresses ``host`` resolves to; a batch download looks its host up once, with this
+    or the hub's ``resolver``."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
@@ -104,9 +124,12 @@ class ConnectorHub:
             host (never loopback or private addresses unless listed).
         batch_chunk_size: users of a batch file sent through the engine at a time.
         max_batch_line_bytes: a batch file line longer than this is one malformed user.
-        http_client: the ``httpx.Client`` batch files are downloaded with (the hub does
-            not close an injected one).
-        resolver: how host names are resolved before a download (tests inject one).
+        max_batch_bytes: a batch download stops after this many bytes (default 5 GB).
+        max_batch_seconds: a batch download stops after this many seconds (default an hour).
+        http_client: the ``httpx.Client`` Hull's public keys are fetched with (the hub does
+            not close an injected one). Batch files are not downloaded with it: each download
+            has a connection of its own, to the address checked for its host.
+        resolver: how a batch host's name is looked up (once per download; tests inject one).
         clock: a monotonic clock for the settings cache.
         metrics: where every client and connector the hub builds reports (see
             `hull_customerio.metrics`), unless ``customerio_options``/``hull_options`` name
@@ -114,7 +137,8 @@ class ConnectorHub:
             not be read) are counted too. Default: nowhere.
 
     Raises:
-        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1.
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1
+            (``max_batch_seconds``: not above 0).
     """
 
     def __init__(
@@ -134,6 +158,8 @@ class ConnectorHub:
         batch_hosts: Sequence[str] | None = None,
         batch_chunk_size: int = 500,
         max_batch_line_bytes: int = 1_000_000,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
         http_client: httpx.Client | None = None,
         resolver: Resolver | None = None,
         clock: Callable[[], float] | None = None,
@@ -155,6 +181,8 @@ class ConnectorHub:
             batch_hosts=batch_hosts,
             batch_chunk_size=batch_chunk_size,
             max_batch_line_bytes=max_batch_line_bytes,
+            max_batch_bytes=max_batch_bytes,
+            max_batch_seconds=max_batch_seconds,
             metrics=metrics,
             **extra,
         )
@@ -363,7 +391,9 @@ class ConnectorHub:
         ``secret``); they must be accepted by Hull, which also gives the connector's current
         settings. The body names the JSON-lines file; it is streamed and sent through the batch
         rules (segment filter bypassed) ``batch_chunk_size`` users at a time, so memory stays
-        bounded whatever its size. Only ``https`` URLs on allowed hosts are downloaded.
+        bounded whatever its size. Only ``https`` URLs on allowed hosts are downloaded; the host
+        is looked up once and the connection goes to the address checked. The download stops
+        after ``max_batch_bytes`` bytes or ``max_batch_seconds`` seconds.
 
         Args:
             body: ``{"url", "format": "json", "object_type": "user_report"}``.
@@ -374,7 +404,8 @@ class ConnectorHub:
         Returns:
             200 with the counts of users that succeeded, were skipped or failed; 400 for a
             body or URL that cannot be used; 401 for missing or refused credentials; 502 when
-            the file could not be downloaded; 503 when Hull could not be reached.
+            the file could not be downloaded, or not to its end (see `sync_from`); 503 when
+            Hull could not be reached.
         """
         hosts = self._core.batch_hosts if batch_hosts is _UNSET else batch_hosts
         read = _answers.read_batch(body, query)
@@ -391,20 +422,21 @@ class ConnectorHub:
                 except (APIError, ConfigurationError) as exc:
                     return _answers.batch_settings_failure(exc)
                 # Only once Hull accepted the credentials is the URL looked at (and resolved).
-                refused_url = check_download(request, hosts, self._resolver)
-                if refused_url is not None:
-                    return refused_url
+                target = checked_target(request, hosts, self._resolver)
+                if isinstance(target, NotificationAnswer):
+                    return target
                 key = self._core.workspace_key(credentials, settings)
                 if key is None:
                     return _answers.missing_workspace_credentials()
                 with self._customerio(key) as customerio:
                     connector = self._connector(settings, customerio, hull)
-                    return stream_batch(
+                    return sync_from(
                         connector,
-                        request,
-                        self._http,
+                        target,
                         chunk_size=self._core.batch_chunk_size,
                         max_line_bytes=self._core.max_batch_line_bytes,
+                        max_bytes=self._core.max_batch_bytes,
+                        max_seconds=self._core.max_batch_seconds,
                     )
         except _core.UnusableCredentialsError:
             return _answers.refused("wrong_connector")
@@ -533,63 +565,100 @@ class ConnectorHub:
         self.close()
 
 
-def check_download(
+def checked_target(
     request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
-) -> NotificationAnswer | None:
-    """``None`` when ``request.url`` may be downloaded, else the 400 answer saying why.
-
-    With no allowed-host list, the host's addresses are resolved and must all be public.
-    """
+) -> DownloadTarget | NotificationAnswer:
+    """Where ``request.url`` may be downloaded from, or the 400 answer saying why; see
+    the async `checked_target`."""
     try:
-        host = check_batch_url(request.url, hosts)
-        # Parsed as the download will parse it: a URL httpx cannot read is refused here.
-        url = httpx.URL(request.url)
+        return lookup(download_target(request.url, hosts), resolver)
     except ValidationError as exc:
         return _answers.batch_url_refused(str(exc))
-    except (UnicodeError, httpx.InvalidURL):
-        return _answers.batch_url_refused("the batch URL is not a valid URL")
-    if hosts is None:
-        try:
-            addresses = resolver(host, url.port or 443)
-            check_batch_url(request.url, hosts, addresses)
-        except ValidationError as exc:
-            return _answers.batch_url_refused(str(exc))
-        except (OSError, UnicodeError, httpx.InvalidURL):
-            return _answers.batch_url_refused("the batch URL's host could not be resolved")
-    return None
 
 
-def stream_batch(
+
+def download_and_sync(
     connector: Connector,
     request: BatchRequest,
-    http: httpx.Client,
+    hosts: Sequence[str] | None,
     *,
+    resolver: Resolver = resolve_host,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> NotificationAnswer:
-    """Download the batch file and sync its users ``chunk_size`` at a time (batch rules).
+    """Check ``request.url``, download the file from the checked address and sync its users;
+    see the async `download_and_sync`."""
+    target = checked_target(request, hosts, resolver)
+    if isinstance(target, NotificationAnswer):
+        return target
+    return sync_from(
+        connector,
+        target,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        ssl_context=ssl_context,
+    )
 
-    At most one chunk of users and one line of the file are held in memory; each chunk's
-    report is counted, then dropped.
-    """
-    tally = _answers.BatchTally()
-    lines = JsonLines(max_line_bytes)
-    chunk: list[Mapping[str, Any]] = []
+
+def sync_from(
+    connector: Connector,
+    target: DownloadTarget,
+    *,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+) -> NotificationAnswer:
+    """Download the batch file from ``target``'s checked addresses and sync its users; see
+    the async `sync_from` (every read and write
+    on the connection ends by the deadline here too)."""
+    feed = BatchFeed(
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+    )
+    with sync_pool(SyncCheckedBackend(target, feed.deadline, feed.clock), ssl_context) as pool:
+        return _sync_stream(connector, feed, _checked_response(pool, target))
+
+
+@contextlib.contextmanager
+def _checked_response(
+    pool: httpcore.ConnectionPool, target: DownloadTarget
+) -> Iterator[httpx.Response]:
+    with pool.stream(**request_arguments(target)) as response:
+        yield sync_response(response)
+
+
+
+def _sync_stream(
+    connector: Connector,
+    feed: BatchFeed,
+    opened: contextlib.AbstractContextManager[httpx.Response],
+) -> NotificationAnswer:
     try:
-        with http.stream("GET", request.url) as response:
+        with opened as response:
             if response.status_code != 200:
                 return _answers.download_failed(f"the batch file answered {response.status_code}")
-            for data in response.iter_bytes():
-                for record in lines.feed(data):
-                    if tally.add(record, chunk) and len(chunk) >= chunk_size:
-                        tally.count(connector.sync_user_updates(chunk, batch=True))
-                        chunk.clear()
-            for record in lines.close():
-                tally.add(record, chunk)
-    except httpx.HTTPError as exc:
-        return _answers.download_failed(
-            f"the batch file could not be downloaded ({type(exc).__name__})"
-        )
-    if chunk:
-        tally.count(connector.sync_user_updates(chunk, batch=True))
-    return tally.answer()
+            body = response.iter_bytes()
+            try:
+                for data in body:
+                    for chunk in feed.feed(data):
+                        feed.count(connector.sync_user_updates(chunk, batch=True))
+                    if feed.stopped is not None:
+                        break
+            finally:
+                if isinstance(body, Generator):
+                    body.close()
+    except DOWNLOAD_ERRORS as exc:
+        feed.fail(exc)
+    rest = feed.rest()
+    if rest:
+        feed.count(connector.sync_user_updates(rest, batch=True))
+    return feed.answer()

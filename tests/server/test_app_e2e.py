@@ -269,3 +269,76 @@ def test_status_is_published_to_each_connectors_own_organization(
     assert answer.json() == {"status": "ok", "messages": []}
     assert [s.status for s in beta.hull.statuses] == ["ok"]
     assert alpha.hull.statuses == []
+
+
+# Operating the service (SPEC §8.8): health, manifest, credentials, over the real server.
+
+
+def test_health_answers_without_credentials_or_any_outbound_call(
+    app_url: str, tenants: dict[str, Tenant]
+) -> None:
+    answer = httpx.get(f"{app_url}/health")
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    for tenant in tenants.values():
+        assert tenant.hull.requests == []
+        assert tenant.customerio.requests == []
+
+
+def test_the_manifest_is_served_as_json_with_the_apps_endpoints(app_url: str) -> None:
+    from hull_customerio.manifest import build_manifest  # noqa: PLC0415
+
+    answer = httpx.get(f"{app_url}/manifest.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    manifest = answer.json()
+    assert manifest == build_manifest()
+    assert manifest["subscriptions"][0]["url"] == "/smart-notifier"
+    assert manifest["status"]["url"] == "/status"
+
+
+def test_credentials_give_the_connectors_own_webhook_url_which_brings_its_webhooks_home(
+    app_url: str, tenants: dict[str, Tenant]
+) -> None:
+    alpha = tenants["alpha"]
+    query = {"organization": alpha.hull.organization, "id": alpha.hull.id,
+             "secret": alpha.hull.secret}  # fmt: skip
+    answer = httpx.get(f"{app_url}/credentials", params=query)
+    assert answer.status_code == 200
+    url = answer.json()["url"]
+    assert url.startswith(f"{app_url}/webhook?token=")
+    body = json.dumps(WEBHOOK).encode()
+    delivered = httpx.post(url, content=body, headers=_signed_headers(body, alpha.signing_key))
+    assert delivered.status_code == 200
+    assert tenants["beta"].hull.tracks == []
+    assert len(alpha.hull.tracks) == 1
+
+
+def test_credentials_that_hull_refuses_get_401_and_no_url(
+    app_url: str, tenants: dict[str, Tenant]
+) -> None:
+    alpha = tenants["alpha"]
+    query = {"organization": alpha.hull.organization, "id": alpha.hull.id, "secret": "wrong"}
+    answer = httpx.post(f"{app_url}/credentials", params=query)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "wrong_connector"
+    assert "url" not in answer.json()
+
+
+def test_a_single_connectors_credentials_name_its_webhook_under_the_public_url(
+    tenants: dict[str, Tenant],
+) -> None:
+    alpha = tenants["alpha"].hull
+    connector = hc.AsyncConnector(
+        hc.Settings(site_id="site-alpha", api_key="key-alpha"),
+        customerio=hc.AsyncCustomerIOClient("site-alpha", "key-alpha"),
+        hull=hc.AsyncHullClient(alpha.id, alpha.secret, alpha.organization, api_url=alpha.url),
+    )
+    app = create_app(connector, public_url="https://connector.example.com/hull/")
+    with serve(app) as url:
+        good = httpx.get(f"{url}/credentials", params={
+            "organization": alpha.organization, "id": alpha.id, "secret": alpha.secret})  # fmt: skip
+        bad = httpx.get(f"{url}/credentials", params={
+            "organization": alpha.organization, "id": alpha.id, "secret": "nope"})  # fmt: skip
+    assert (good.status_code, good.json()) == (
+        200, {"url": "https://connector.example.com/hull/webhook"})  # fmt: skip
+    assert bad.status_code == 401

@@ -335,10 +335,9 @@ def test_a_single_connectors_credentials_name_its_webhook_under_the_public_url(
     )
     app = create_app(connector, public_url="https://connector.example.com/hull/")
     with serve(app) as url:
-        good = httpx.get(f"{url}/credentials", params={
-            "organization": alpha.organization, "id": alpha.id, "secret": alpha.secret})  # fmt: skip
-        bad = httpx.get(f"{url}/credentials", params={
-            "organization": alpha.organization, "id": alpha.id, "secret": "nope"})  # fmt: skip
+        query = {"organization": alpha.organization, "id": alpha.id}
+        good = httpx.get(f"{url}/credentials", params={**query, "secret": alpha.secret})
+        bad = httpx.get(f"{url}/credentials", params={**query, "secret": "nope"})
     assert (good.status_code, good.json()) == (
         200, {"url": "https://connector.example.com/hull/webhook"})  # fmt: skip
     assert bad.status_code == 401

@@ -79,7 +79,7 @@ def test_calling_it_again_replaces_its_handler(library_logger: logging.Logger) -
     configure_logging("warning", stream=second)
 
     outcome()  # INFO: below the new level
-    library_logger.warning("outgoing.user.error")
+    library_logger.warning("outgoing.user.error reason=identify_failed cause='boom'")
 
     ours = [h for h in library_logger.handlers if h.get_name() == HANDLER_NAME]
     assert len(ours) == 1

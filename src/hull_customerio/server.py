@@ -109,9 +109,10 @@ def create_app(
         max_body_bytes: the largest request body read.
         max_pending_body_bytes: the bytes of all request bodies being read at once, together.
         body_timeout: seconds a request body may take to arrive.
-        max_batch_bytes, max_batch_seconds: where a batch file's download stops, for one
-            connector (default 5 GB and one hour; the users read until then are synced). A hub
-            takes them as its own arguments, so they are refused here with a hub.
+        max_batch_bytes: where a batch file's download stops, for one connector (default
+            5 GB; the users read until then are synced). A hub takes it as its own argument,
+            so it is refused here with a hub.
+        max_batch_seconds: the same in time (default one hour).
 
     Returns:
         A Starlette application. On shutdown it closes a hub (and every client the hub

@@ -40,7 +40,9 @@ def test_the_json_logging_recipe_writes_one_object_per_line_with_the_extra_field
     try:
         raise ValueError("boom")
     except ValueError:
-        library_logger.exception("outgoing.user.error", extra={"hull_event": "x"})
+        library_logger.exception(
+            "outgoing.user.error reason=identify_failed cause='boom'", extra={"hull_event": "x"}
+        )
     first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert first == {
         "time": first["time"],
@@ -95,7 +97,7 @@ def test_the_uvicorn_recipe_routes_the_library_logger_to_uvicorns_handler(
     try:
         assert given["app"] == "service:app"
         logging.config.dictConfig(given["log_config"])  # what uvicorn.run does with it
-        library_logger.error("outgoing.user.error user=u1 reason=identify_failed")
+        library_logger.error("outgoing.user.error user=u1 reason=identify_failed cause='boom'")
         err = capsys.readouterr().err
     finally:
         library_logger.propagate = True

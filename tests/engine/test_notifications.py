@@ -172,7 +172,7 @@ def test_a_payload_that_is_not_an_object_has_no_credentials(payload: Any) -> Non
         ("https://keys.hull.io/key", True),
         ("https://x.hullbeta.io/key", True),
         ("https://ACME42.HULLAPP.IO/key", True),
-        ("https://acme42.hullapp.io./key", True),
+        ("https://acme42.hullapp.io./key", False),  # a trailing dot: not a plain host name
         ("https://acme42.hullapp.io:8443/key", True),
         ("http://acme42.hullapp.io/key", False),
         ("ftp://acme42.hullapp.io/key", False),

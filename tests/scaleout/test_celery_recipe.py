@@ -240,8 +240,11 @@ def test_a_notification_answered_retry_is_retried_by_the_worker_until_it_succeed
     enqueue_signed(web_side, hull, notification(1, tag="retry"))
     start_worker()
     wait_for(lambda: expected_ids("retry", 1) <= set(cio.people), 60, "the user")
+    # The user's event follows its identify: wait for it too, then check it came once.
+    wait_for(lambda: len(cio.events) >= 1, 30, "the user's event")
     statuses = [request.status for request in cio.requests]
     assert statuses[:6] == [503] * 6
+    time.sleep(0.5)
     assert len(cio.events) == 1
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 from scaleout_support import RedisServer
 
+from hull_customerio.redis_limiter import KEY_PREFIX, workspace_key
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 from serve_support import running_serve
 
@@ -40,10 +41,9 @@ def test_serve_counts_each_workspaces_requests_in_the_redis_of_the_environment(
         keys = [key.decode() for key in client.keys("*customerio:site-shared*")]
     finally:
         client.close()
-    # `limits` names its moving window <prefix>/<key>/<amount>/<multiples>/<granularity>; the
-    # hub names a workspace's limiter <site_id>:<fingerprint of the api_key>.
+    # The limiter keeps one key per limit: its prefix, then the name every recipe gives a
+    # workspace's limit (`workspace_key`): the site_id and a fingerprint of the api_key.
     (key,) = keys
-    name, rate = key.split("/", 1)[1].split("/", 1)
-    assert re.fullmatch(r"customerio:site-shared:[0-9a-f]{16}", name), key
-    assert rate == "40/1/second"
+    assert key == KEY_PREFIX + workspace_key("site-shared", "key-shared")
+    assert re.fullmatch(r"hull_customerio:gcra:customerio:site-shared:[0-9a-f]{16}", key), key
     assert "key-shared" not in key

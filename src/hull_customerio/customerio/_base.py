@@ -883,10 +883,11 @@ class BaseCustomerIOClient:
         if changed:
             log = _redirect_logger.warning if first else _redirect_logger.info
             log(
-                "Customer.io redirected requests to %s; sending there from now on. If the "
-                'workspace is in the EU region, configure region="eu" to avoid the redirect.',
+                "customerio.redirected reason=region_redirect cause='Customer.io redirected "
+                "requests to %s; sending there from now on. If the workspace is in the EU "
+                "region, configure region=\"eu\" to avoid the redirect.'",
                 origin,
-                extra={"redirected_to": origin},
+                extra={"redirected_to": origin, "reason": "region_redirect"},
             )
 
     @staticmethod

@@ -265,7 +265,8 @@ def test_concurrent_callers_each_get_their_own_turn(redis_url: str, limit_key: s
 
     waits = asyncio.run(scenario())
     # Ten asked at once: they go one every 50 ms, each after its own wait, without polling.
-    assert waits[0] < 0.03
+    # (The first waits for no turn: less than one spacing, whatever the machine's load.)
+    assert waits[0] < 0.05
     assert 0.4 < waits[-1] < 0.6
     assert all(later - earlier > 0.03 for earlier, later in itertools.pairwise(waits))
 

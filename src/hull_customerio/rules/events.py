@@ -39,7 +39,7 @@ def event_ulid(key: str, millis: int | None) -> str:
     # The 130 encoded bits (two zero bits on top) are the time's 50 bits then two 40-bit
     # halves of the hash; each is cut into 10-bit pairs of characters. Small ints, one lookup
     # per pair: the same 26 characters as encoding the 128-bit number 5 bits at a time.
-    # Measured 2026-12-06: 9.5 % of planning CPU against that plain 26-step loop, 14 % against
+    # Measured 2026-12-06: 9.3 % of planning CPU against that plain 26-step loop, 14 % against
     # base64.b32encode + translate (bench_peers' plan fixture, 3,000 users, medians of 9
     # alternating rounds, three runs); kept.
     when = 0 if millis is None or millis < 0 else min(millis, _MAX_MILLIS)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from builders import raw_message, user
@@ -21,7 +20,6 @@ from hull_customerio.models.hull import (
     UserUpdateMessage,
     parse_notification,
 )
-from hull_customerio.models.plan import OutgoingEvent, person_event
 from hull_customerio.settings import Settings
 
 SAMPLE = Path(__file__).parents[1] / "data" / "notification-user-update.json"
@@ -445,18 +443,3 @@ def test_a_notification_without_messages_or_connector_parses_to_defaults() -> No
 
     assert (notification.messages, notification.malformed) == ([], [])
     assert notification.settings == Settings()
-
-
-def test_the_planners_event_constructor_builds_what_the_class_builds() -> None:
-    fast = person_event("page", "https://x", {"a": 1}, 17, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "e-1")
-    normal = OutgoingEvent(
-        kind="page", name="https://x", data={"a": 1}, timestamp=17,
-        id="01ARZ3NDEKTSV4RRFFQ69G5FAV", type="page", source_event_id="e-1",
-    )  # fmt: skip
-
-    assert fast == normal
-    # Every field is set: a field added to the class must be added to the constructor too.
-    for field in attrs.fields(OutgoingEvent):
-        assert getattr(fast, field.name) == getattr(normal, field.name)
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        fast.name = "other"  # type: ignore[misc]

@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from golden_plans import GOLDEN_PATH, dumps, plan_case, plan_dict
-from hypothesis import given
-from hypothesis import strategies as st
 
 from hull_customerio.models.hull import UserUpdateMessage
 from hull_customerio.rules import _compiled
@@ -118,49 +116,47 @@ def test_threads_planning_with_shared_and_fresh_settings_get_the_serial_plans() 
         assert list(fresh_results) == expected
 
 
-# -- the generated whitelist reader reads what the loop reads --
-
-_NAMES = st.sampled_from(
-    ["plan", "traits_plan", "signed_up_at", "traits_signed_up_at", "account.tier", "id", "a/b"]
-) | st.text(max_size=8)
-_DATA = st.dictionaries(
-    _NAMES.map(lambda name: name.removeprefix("account.")),
-    st.none() | st.integers() | st.text(max_size=6) | st.sampled_from(["2024-01-15T10:00:00Z"]),
-    max_size=8,
-)
+# -- the whitelist reader --
 
 
-@given(names=st.lists(_NAMES, max_size=8, unique=True), user=_DATA, account=_DATA)
-def test_the_generated_reader_reads_what_the_loop_reads(
-    names: list[str], user: dict[str, Any], account: dict[str, Any]
-) -> None:
-    selectors = compiled(Settings(synchronized_attributes=names)).attribute_selectors
-    generated: dict[str, Any] = {}
-    looped: dict[str, Any] = {}
-
-    _compiled.whitelist_reader(selectors)(user.get, account.get, generated)
-    _compiled._loop_reader(selectors)(user.get, account.get, looped)
-
-    assert list(generated.items()) == list(looped.items())
-
-
-def test_names_that_are_not_identifiers_are_read_as_they_are() -> None:
-    names = ["it's", 'say "hi"', "back\\slash", "new\nline", "caf\u00e9", "x\x00y"]
-    selectors = compiled(Settings(synchronized_attributes=names)).attribute_selectors
-    user = {name: number for number, name in enumerate(names)}
+def test_the_reader_takes_the_name_as_given_else_its_other_form_in_whitelist_order() -> None:
+    settings = Settings(synchronized_attributes=["b", "traits_a", "account.tier", "absent"])
+    user = {"traits_b": 1, "b": 2, "a": 3, "tier": "user's"}
+    account = {"traits_tier": "gold"}
     read: dict[str, Any] = {}
 
-    _compiled.whitelist_reader(selectors)(user.get, {}.get, read)
+    compiled(settings).read_whitelisted(user.get, account.get, read)
 
-    assert list(read.values()) == list(range(len(names)))
+    assert list(read.items()) == [("b", 2), ("a", 3), ("account_tier", "gold")]
 
 
-def test_a_whitelist_beyond_the_generated_size_is_read_by_the_loop(monkeypatch: Any) -> None:
-    monkeypatch.setattr(_compiled, "GENERATED_AT_MOST", 2)
-    settings = Settings(synchronized_attributes=["a", "b", "c_at"])
-    user = {"traits_a": 1, "b": 2, "c_at": "2024-01-15T10:00:00Z"}
+def test_the_reader_keeps_a_present_none_and_skips_an_absent_name() -> None:
+    settings = Settings(synchronized_attributes=["empty", "gone"])
+    read: dict[str, Any] = {}
+
+    compiled(settings).read_whitelisted({"empty": None}.get, {}.get, read)
+
+    assert read == {"empty": None}
+
+
+def test_the_reader_casts_dates_it_can_read_and_keeps_the_others_as_they_are() -> None:
+    settings = Settings(synchronized_attributes=["c_at", "d_date", "e_at", "plain"])
+    user = {"c_at": "2024-01-15T10:00:00Z", "d_date": 1705312800000, "e_at": "soon",
+            "plain": "2024-01-15T10:00:00Z"}  # fmt: skip
     read: dict[str, Any] = {}
 
     compiled(settings).read_whitelisted(user.get, {}.get, read)
 
-    assert read == {"a": 1, "b": 2, "c_at": 1705312800}
+    assert read == {"c_at": 1705312800, "d_date": 1705312800, "e_at": "soon",
+                    "plain": "2024-01-15T10:00:00Z"}  # fmt: skip
+
+
+def test_names_that_are_not_identifiers_are_read_as_they_are() -> None:
+    names = ["it's", 'say "hi"', "back\\slash", "new\nline", "caf\u00e9", "x\x00y"]
+    settings = Settings(synchronized_attributes=names)
+    user = {name: number for number, name in enumerate(names)}
+    read: dict[str, Any] = {}
+
+    compiled(settings).read_whitelisted(user.get, {}.get, read)
+
+    assert list(read.values()) == list(range(len(names)))

@@ -55,34 +55,6 @@ class OutgoingEvent:
     source_event_id: str | None = None
 
 
-_new = object.__new__
-_set = object.__setattr__
-
-
-def person_event(  # noqa: PLR0917  # positional on purpose: no keyword matching
-    kind: EventType,
-    name: str,
-    data: dict[str, Any],
-    timestamp: int | None,
-    id: str,
-    source_event_id: str | None,
-) -> OutgoingEvent:
-    """``OutgoingEvent(kind=kind, type=kind, ...)`` of an identified person, built without
-    keyword matching: planning builds one per event. The same object as the class builds
-    (tested field by field, so a field added to the class cannot be forgotten here).
-    """
-    event: OutgoingEvent = _new(OutgoingEvent)
-    _set(event, "kind", kind)
-    _set(event, "name", name)
-    _set(event, "data", data)
-    _set(event, "timestamp", timestamp)
-    _set(event, "id", id)
-    _set(event, "type", kind)
-    _set(event, "anonymous_id", None)
-    _set(event, "source_event_id", source_event_id)
-    return event
-
-
 @attrs.frozen(kw_only=True)
 class UserPlan:
     """The decision for one user, computed without any I/O.

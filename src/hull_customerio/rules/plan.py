@@ -157,7 +157,7 @@ class _Planner:
             problems = validate_person(mapped_id, attributes, settings)
             return self.error(mapped_id, attributes, problems or [_UNSENDABLE_PERSON])
         self.document = document
-        events, skipped = self.person_events()
+        events, skipped = self.sort_events(to_person_event)
         if not synced:  # rule 8
             return self.identify(
                 "new",
@@ -208,31 +208,6 @@ class _Planner:
                     continue
                 outcome = problem
             skipped.append((event.event, outcome))
-        return events, skipped
-
-    def person_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:
-        """`sort_events` with `to_person_event`, written out: it runs for every event."""
-        events: list[OutgoingEvent] = []
-        skipped: list[tuple[str, str]] = []
-        events_filter, settings = self.events_filter, self.settings
-        for event in self.message.events:
-            name = event.event
-            if name not in events_filter:
-                skipped.append((name, "not_whitelisted"))
-                continue
-            try:
-                outgoing = to_person_event(event)
-            except UNSENDABLE_ERRORS:
-                skipped.append((name, "invalid_event"))
-                continue
-            if outgoing is None:
-                skipped.append((name, "page_without_url"))
-                continue
-            problem = _event_problem(outgoing, settings)
-            if problem is None:
-                events.append(outgoing)
-            else:
-                skipped.append((name, problem))
         return events, skipped
 
     def anonymous_events(self) -> tuple[list[OutgoingEvent], list[tuple[str, str]]]:

@@ -28,6 +28,7 @@ _BATCH_FILES = "/batch-files/"
 #: The default connector secret: 32+ bytes, so PyJWT signs with it without a key-length warning.
 DEFAULT_SECRET = "fake-hull-connector-secret-0123456789"  # noqa: S105 -- a fake's test credential
 
+
 class _QuietHS256(HMACAlgorithm):
     """HS256 without PyJWT's short-key warning.
 
@@ -533,9 +534,7 @@ class FakeHull(NotificationSigning, FakeService):
         headers = message.get("headers")
         token = None
         if isinstance(headers, dict):
-            token = next(
-                (v for k, v in headers.items() if k.lower() == "hull-access-token"), None
-            )
+            token = next((v for k, v in headers.items() if k.lower() == "hull-access-token"), None)
         if not isinstance(token, str) or not token:
             raise _RejectedError("headers['Hull-Access-Token'] (the user JWT) is missing")
         token_claims = self._token_claims(token)

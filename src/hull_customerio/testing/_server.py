@@ -527,9 +527,7 @@ class FakeTransport(httpx.MockTransport):
 
     def _reply_for(self, request: httpx.Request) -> _Reply:
         target = request.url.raw_path.decode("ascii")
-        return self.service._dispatch(
-            request.method, target, request.headers, request.content
-        )
+        return self.service._dispatch(request.method, target, request.headers, request.content)
 
     @staticmethod
     def _read_timeout(request: httpx.Request) -> float | None:
@@ -665,9 +663,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self._read_body()
         headers = httpx.Headers(list(self.headers.items()))
-        reply = self.server.service._dispatch(
-            self.command, self.path, headers, body
-        )
+        reply = self.server.service._dispatch(self.command, self.path, headers, body)
         stopping = self.server.stopping
         if reply.fault == "timeout":
             stopping.wait(self.server.service.hang_seconds)

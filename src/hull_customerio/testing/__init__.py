@@ -22,8 +22,10 @@ from ._hull import (
     HullUser,
     claims_key,
 )
-from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
+from ._replies import FaultKind, RecordedRequest
+from ._server import FakeService
 from ._signing import SignedNotification
+from ._transports import FakeTransport
 
 __all__ = [
     "CustomerIOEvent",

@@ -21,7 +21,7 @@ from ._customerio_workspace import (
     _Problem,
     _Workspace,
 )
-from ._server import RecordedRequest, _Reply, json_reply, parse_json
+from ._replies import RecordedRequest, _Reply, json_reply, parse_json
 
 __all__ = ["CustomerIOEvent", "CustomerIOMerge", "CustomerIOPerson", "FakeCustomerIO"]
 

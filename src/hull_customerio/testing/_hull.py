@@ -15,7 +15,8 @@ import httpx
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
-from ._server import FakeService, RecordedRequest, _Reply, json_reply, parse_json
+from ._replies import RecordedRequest, _Reply, json_reply, parse_json
+from ._server import FakeService
 from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning, SignedNotification
 
 __all__ = ["FakeHull", "HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser"]

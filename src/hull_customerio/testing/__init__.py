@@ -23,9 +23,8 @@ from ._hull import (
     claims_key,
 )
 from ._replies import FaultKind, RecordedRequest
-from ._server import FakeService
+from ._server import FakeService, FakeTransport
 from ._signing import SignedNotification
-from ._transports import FakeTransport
 
 __all__ = [
     "CustomerIOEvent",

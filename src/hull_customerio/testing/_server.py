@@ -1,15 +1,16 @@
 """Shared machinery of the fakes: one request-to-reply function, faults, latency, rate limits.
 
 Every fake is one function from a request to a reply (`FakeService._dispatch`), served two
-ways (`_transports`): in process, through an `httpx.MockTransport` subclass that sync and async
-httpx clients accept, and over a real loopback HTTP server (`http.server.ThreadingHTTPServer`
-on 127.0.0.1, an ephemeral port, a background thread). What a fake records and answers is in
-`_replies`. Both forms share the same state, the same faults and
-the same lock, so a test can switch between them without changing its assertions.
+ways: in process, through `FakeTransport` (an `httpx.MockTransport` subclass that sync and
+async httpx clients accept), and over a real loopback HTTP server (`_loopback`: a
+`http.server.ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, a background thread).
+What a fake records and answers is in `_replies`. Both forms share the same state, the same
+faults and the same lock, so a test can switch between them without changing its assertions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import copy
 import json
@@ -24,8 +25,8 @@ from typing import TypeVar
 import attrs
 import httpx
 
+from ._loopback import _LoopbackServer
 from ._replies import FaultKind, RecordedRequest, _Reply, json_reply, parse_json
-from ._transports import FakeTransport, _LoopbackServer
 
 __all__ = ["FakeService", "FakeTransport", "FaultKind", "RecordedRequest"]
 
@@ -446,3 +447,70 @@ class FakeService:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class FakeTransport(httpx.MockTransport):
+    """The in-process form of a fake: an `httpx.MockTransport` for sync and async clients.
+
+    Obtain one from `FakeCustomerIO.transport()` or `FakeHull.transport()`.
+    """
+
+    def __init__(self, service: FakeService) -> None:
+        """Serve requests from `service`.
+
+        Args:
+            service: The fake whose state and faults answer the requests.
+        """
+        super().__init__(self._answer_sync)
+        self.service = service
+
+    def _reply_for(self, request: httpx.Request) -> _Reply:
+        target = request.url.raw_path.decode("ascii")
+        return self.service._dispatch(request.method, target, request.headers, request.content)
+
+    @staticmethod
+    def _read_timeout(request: httpx.Request) -> float | None:
+        timeouts = request.extensions.get("timeout", {})
+        value = timeouts.get("read")
+        return float(value) if value is not None else None
+
+    @staticmethod
+    def _finish(request: httpx.Request, reply: _Reply) -> httpx.Response:
+        if reply.fault == "timeout":
+            msg = "Simulated read timeout (injected with fail_next('timeout'))"
+            raise httpx.ReadTimeout(msg, request=request)
+        if reply.fault == "disconnect":
+            msg = "Server disconnected without sending a response (injected)."
+            raise httpx.RemoteProtocolError(msg, request=request)
+        return httpx.Response(
+            reply.status, headers=list(reply.headers), content=reply.body, request=request
+        )
+
+    def _answer_sync(self, request: httpx.Request) -> httpx.Response:
+        reply = self._reply_for(request)
+        if reply.delay and not reply.fault:
+            timeout = self._read_timeout(request)
+            if timeout is not None and reply.delay > timeout:
+                time.sleep(timeout)
+                msg = f"Simulated latency {reply.delay}s exceeds the read timeout {timeout}s"
+                raise httpx.ReadTimeout(msg, request=request)
+            time.sleep(reply.delay)
+        return self._finish(request, reply)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a request from a sync `httpx.Client`."""
+        request.read()
+        return self._answer_sync(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a request from an `httpx.AsyncClient`, sleeping without blocking the loop."""
+        await request.aread()
+        reply = self._reply_for(request)
+        if reply.delay and not reply.fault:
+            timeout = self._read_timeout(request)
+            if timeout is not None and reply.delay > timeout:
+                await asyncio.sleep(timeout)
+                msg = f"Simulated latency {reply.delay}s exceeds the read timeout {timeout}s"
+                raise httpx.ReadTimeout(msg, request=request)
+            await asyncio.sleep(reply.delay)
+        return self._finish(request, reply)

@@ -1,97 +1,36 @@
-"""The two ways a fake is served: in process (`FakeTransport`) and over a loopback server.
+"""A fake served over a real loopback HTTP server, on a thread of its own.
 
-Both hand each request to `FakeService._dispatch` and write back the reply it decides, so
-they share the fake's state, faults and lock.
+Each request goes to the fake's `_dispatch` (the function `FakeTransport` calls in process),
+so both forms share the fake's state, faults and lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from ._replies import _Reply
 
-if TYPE_CHECKING:
-    from ._server import FakeService
-
-__all__ = ["FakeTransport"]
+__all__: list[str] = []
 
 # Lower-cased names of the headers the loopback server computes itself.
 _HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
 
 
-class FakeTransport(httpx.MockTransport):
-    """The in-process form of a fake: an `httpx.MockTransport` for sync and async clients.
+class _Served(Protocol):
+    """What the loopback server needs of a fake: its request-to-reply function, its hang time."""
 
-    Obtain one from `FakeCustomerIO.transport()` or `FakeHull.transport()`.
-    """
+    hang_seconds: float
 
-    def __init__(self, service: FakeService) -> None:
-        """Serve requests from `service`.
-
-        Args:
-            service: The fake whose state and faults answer the requests.
-        """
-        super().__init__(self._answer_sync)
-        self.service = service
-
-    def _reply_for(self, request: httpx.Request) -> _Reply:
-        target = request.url.raw_path.decode("ascii")
-        return self.service._dispatch(request.method, target, request.headers, request.content)
-
-    @staticmethod
-    def _read_timeout(request: httpx.Request) -> float | None:
-        timeouts = request.extensions.get("timeout", {})
-        value = timeouts.get("read")
-        return float(value) if value is not None else None
-
-    @staticmethod
-    def _finish(request: httpx.Request, reply: _Reply) -> httpx.Response:
-        if reply.fault == "timeout":
-            msg = "Simulated read timeout (injected with fail_next('timeout'))"
-            raise httpx.ReadTimeout(msg, request=request)
-        if reply.fault == "disconnect":
-            msg = "Server disconnected without sending a response (injected)."
-            raise httpx.RemoteProtocolError(msg, request=request)
-        return httpx.Response(
-            reply.status, headers=list(reply.headers), content=reply.body, request=request
-        )
-
-    def _answer_sync(self, request: httpx.Request) -> httpx.Response:
-        reply = self._reply_for(request)
-        if reply.delay and not reply.fault:
-            timeout = self._read_timeout(request)
-            if timeout is not None and reply.delay > timeout:
-                time.sleep(timeout)
-                msg = f"Simulated latency {reply.delay}s exceeds the read timeout {timeout}s"
-                raise httpx.ReadTimeout(msg, request=request)
-            time.sleep(reply.delay)
-        return self._finish(request, reply)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Answer a request from a sync `httpx.Client`."""
-        request.read()
-        return self._answer_sync(request)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Answer a request from an `httpx.AsyncClient`, sleeping without blocking the loop."""
-        await request.aread()
-        reply = self._reply_for(request)
-        if reply.delay and not reply.fault:
-            timeout = self._read_timeout(request)
-            if timeout is not None and reply.delay > timeout:
-                await asyncio.sleep(timeout)
-                msg = f"Simulated latency {reply.delay}s exceeds the read timeout {timeout}s"
-                raise httpx.ReadTimeout(msg, request=request)
-            await asyncio.sleep(reply.delay)
-        return self._finish(request, reply)
+    def _dispatch(
+        self, method: str, target: str, headers: httpx.Headers, body: bytes
+    ) -> _Reply: ...
 
 
 class _LoopbackServer(ThreadingHTTPServer):
@@ -104,7 +43,7 @@ class _LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, service: FakeService, stopping: threading.Event) -> None:
+    def __init__(self, service: _Served, stopping: threading.Event) -> None:
         self.service = service
         self.stopping = stopping
         self._connections: set[socket.socket] = set()

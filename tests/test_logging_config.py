@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from hull_customerio._logging import (
-    HANDLER_NAME,
-    JSONFormatter,
-    RedactingFilter,
-    configure_logging,
-    redact,
-)
+from hull_customerio.cli._logging import HANDLER_NAME, JSONFormatter, configure_logging
 from hull_customerio.engine._core import LogContext, log_event
+from hull_customerio.redaction import RedactingFilter, redact
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import argparse
 import math
 from importlib import metadata
 
-from .._serve import add_serve_parser
 from ._commands import (
     run_check,
     run_plan,
@@ -17,6 +16,7 @@ from ._commands import (
 )
 from ._common import PROG
 from ._progress import DEFAULT_INTERVAL
+from ._serve import add_serve_parser
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "build_parser", "version"]
 

@@ -16,8 +16,6 @@ from typing import Any
 
 import attrs
 
-from .._logging import logging_to_stderr
-from .._serve import run_serve
 from ..config import (
     CUSTOMERIO_VARIABLES,
     HULL_VARIABLES,
@@ -54,6 +52,7 @@ from ._input import (
     read_chunks,
     read_input,
 )
+from ._logging import logging_to_stderr
 from ._output import (
     Tally,
     dump,
@@ -65,6 +64,7 @@ from ._output import (
     webhook_record,
 )
 from ._progress import NoProgress, Progress, make_progress
+from ._serve import run_serve
 from ._settings import build_settings, environment, warn_if_nobody_is_sent
 from ._stats import Position, RequestCounter, RunClock, resume_hint, run_line
 

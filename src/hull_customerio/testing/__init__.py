@@ -22,7 +22,8 @@ from ._hull import (
     HullUser,
     claims_key,
 )
-from ._server import FakeService, FakeTransport, FaultKind, RecordedRequest
+from ._replies import FaultKind, RecordedRequest
+from ._server import FakeService, FakeTransport
 from ._signing import SignedNotification
 
 __all__ = [

@@ -1,71 +1,37 @@
-"""Shared machinery of the fakes: request records, fault injection, transport and server.
+"""Shared machinery of the fakes: one request-to-reply function, faults, latency, rate limits.
 
 Every fake is one function from a request to a reply (`FakeService._dispatch`), served two
-ways: in process, through an `httpx.MockTransport` subclass that sync and async httpx clients
-accept, and over a real loopback HTTP server (`http.server.ThreadingHTTPServer` on 127.0.0.1,
-an ephemeral port, a background thread). Both forms share the same state, the same faults and
-the same lock, so a test can switch between them without changing its assertions.
+ways: in process, through `FakeTransport` (an `httpx.MockTransport` subclass that sync and
+async httpx clients accept), and over a real loopback HTTP server (`_loopback`: a
+`http.server.ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, a background thread).
+What a fake records and answers is in `_replies`. Both forms share the same state, the same
+faults and the same lock, so a test can switch between them without changing its assertions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import copy
 import json
 import math
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TypeVar
 
 import attrs
 import httpx
 
-__all__ = ["FakeService", "FakeTransport", "FaultKind", "RecordedRequest"]
+from ._loopback import _LoopbackServer
+from ._replies import FaultKind, RecordedRequest, _Reply, json_reply, parse_json
 
-#: What `fail_next` can inject besides an HTTP status code.
-FaultKind = Literal["timeout", "disconnect"]
+__all__ = ["FakeService", "FakeTransport", "FaultKind", "RecordedRequest"]
 
 _Self = TypeVar("_Self", bound="FakeService")
 _T = TypeVar("_T")
-
-# Lower-cased names of the headers the loopback server computes itself.
-_HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
-
-
-@attrs.frozen
-class RecordedRequest:
-    """One request a fake received, as it arrived, with the status it was answered with.
-
-    Attributes:
-        method: The HTTP method, upper case (`"PUT"`).
-        path: The raw path as sent, still percent-encoded, without the query string
-            (`"/api/v1/customers/a%2Fb"`).
-        query: The raw query string without `?` (`""` when there is none).
-        headers: The request headers; lookups are case-insensitive.
-        body: The raw request body.
-        json: The body parsed as JSON, or `None` when the body is empty or not valid JSON.
-        status: The status the fake answered with, or `None` when it simulated a timeout or
-            a dropped connection instead of answering.
-        received_at: When it arrived, by the fake's clock (`time.monotonic()` unless a test
-            replaced it): differences between requests are seconds, e.g. to check a rate.
-    """
-
-    method: str
-    path: str
-    query: str
-    headers: httpx.Headers = attrs.field(eq=False)
-    body: bytes = attrs.field(repr=False)
-    # JSON documents are arbitrary by nature; callers index into them freely.
-    json: Any = attrs.field(repr=False)
-    status: int | None
-    received_at: float = attrs.field(default=0.0, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -87,33 +53,6 @@ class _RandomFault:
     fault: _Fault
     fraction: float
     random: random.Random = attrs.field(eq=False)
-
-
-@attrs.frozen
-class _Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
-    fault: FaultKind | None = None
-
-
-def json_reply(
-    status: int, document: object, *, headers: tuple[tuple[str, str], ...] = ()
-) -> _Reply:
-    """A reply whose body is `document` as compact JSON."""
-    body = json.dumps(document, separators=(",", ":")).encode()
-    return _Reply(status, body, (("Content-Type", "application/json"), *headers))
-
-
-def parse_json(body: bytes) -> tuple[bool, Any]:
-    """`(True, value)` for a valid JSON body, `(False, None)` otherwise (empty included)."""
-    if not body:
-        return False, None
-    try:
-        return True, json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False, None
 
 
 def _format_retry_after(value: float | str | None) -> str | None:
@@ -527,9 +466,7 @@ class FakeTransport(httpx.MockTransport):
 
     def _reply_for(self, request: httpx.Request) -> _Reply:
         target = request.url.raw_path.decode("ascii")
-        return self.service._dispatch(
-            request.method, target, request.headers, request.content
-        )
+        return self.service._dispatch(request.method, target, request.headers, request.content)
 
     @staticmethod
     def _read_timeout(request: httpx.Request) -> float | None:
@@ -577,112 +514,3 @@ class FakeTransport(httpx.MockTransport):
                 raise httpx.ReadTimeout(msg, request=request)
             await asyncio.sleep(reply.delay)
         return self._finish(request, reply)
-
-
-class _LoopbackServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its connections and threads, so `stop()` can end them.
-
-    It tracks its connection threads itself rather than relying on `block_on_close`, whose
-    handling of daemon threads differs between Python versions.
-    """
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, service: FakeService, stopping: threading.Event) -> None:
-        self.service = service
-        self.stopping = stopping
-        self._connections: set[socket.socket] = set()
-        self._connection_threads: list[threading.Thread] = []
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _RequestHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name=f"{type(self.service).__name__}-connection",
-            daemon=True,
-        )
-        with self._connections_lock:
-            self._connections.add(request)
-            self._connection_threads = [t for t in self._connection_threads if t.is_alive()]
-            self._connection_threads.append(thread)
-        thread.start()
-
-    def join_connection_threads(self, timeout: float) -> None:
-        """Wait for every connection thread (they end once their sockets are shut down)."""
-        with self._connections_lock:
-            threads = list(self._connection_threads)
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Unblock every connection thread waiting on its socket (keep-alive, slow client)."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, closed pool) breaks the pipe; that is expected
-        # in fault tests and must not be printed, since library code never writes to stderr.
-        return
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: _LoopbackServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without this, Nagle plus delayed ACKs add
-    # about 40 ms to every answer.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The standard library logs every request to stderr; tests and users want silence.
-        return
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self) -> None:
-        body = self._read_body()
-        headers = httpx.Headers(list(self.headers.items()))
-        reply = self.server.service._dispatch(
-            self.command, self.path, headers, body
-        )
-        stopping = self.server.stopping
-        if reply.fault == "timeout":
-            stopping.wait(self.server.service.hang_seconds)
-        elif reply.delay:
-            stopping.wait(reply.delay)
-        if reply.fault or stopping.is_set():
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            if name.lower() not in _HOP_HEADERS:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815 -- http.server naming

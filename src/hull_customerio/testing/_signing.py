@@ -14,7 +14,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ._server import _Reply
+from ._replies import _Reply
 
 __all__ = ["NOTIFICATION_KEY_PATH", "NotificationSigning", "SignedNotification"]
 

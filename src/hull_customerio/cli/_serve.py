@@ -4,7 +4,7 @@ The hub is configured from the environment the rest of the library reads
 (`hull_customerio.config.hub_options_from_env`): Customer.io's and Hull's base URLs, the rate
 limit, a Redis URL for a shared limiter, the token key and the trusted hosts. Logging is set up
 here rather than by uvicorn: the library's records and uvicorn's (its access log included) go
-to stderr through one handler that masks credentials (`hull_customerio._logging.redact`), as
+to stderr through one handler that masks credentials (`hull_customerio.redaction.redact`), as
 text or one JSON object per line.
 """
 
@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config import CUSTOMERIO_VARIABLES, HULL_VARIABLES, SERVICE_VARIABLES, hub_options_from_env
+from ..errors import ConfigurationError
 from ._logging import LIBRARY_LOGGER, logging_to_stderr
-from .config import CUSTOMERIO_VARIABLES, HULL_VARIABLES, SERVICE_VARIABLES, hub_options_from_env
-from .errors import ConfigurationError
 
 __all__ = [
     "SERVER_LOGGERS",
@@ -145,12 +145,12 @@ def run_serve(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     try:
         import uvicorn  # noqa: PLC0415 -- an optional extra
 
-        from .server import create_app  # noqa: PLC0415 -- an optional extra
+        from ..server import create_app  # noqa: PLC0415 -- an optional extra
     except ImportError:
         raise usage_error(
             "serve needs the 'server' extra: pip install 'hull-customerio[server]'"
         ) from None
-    from .hub import AsyncConnectorHub  # noqa: PLC0415
+    from ..hub import AsyncConnectorHub  # noqa: PLC0415
 
     public_key = None
     if args.public_key:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
+
+from hull_customerio._transport import AsyncPoolTransport
 
 
 class _UnexplainedLines(logging.Handler):
@@ -48,10 +51,6 @@ def _httpx_mock_answers_for_our_own_transport(request: pytest.FixtureRequest) ->
     if "httpx_mock" not in request.fixturenames:
         return
     request.getfixturevalue("httpx_mock")  # the plugin's patch is in place from here on
-    import httpx
-
-    from hull_customerio._transport import AsyncPoolTransport
-
     patch = request.getfixturevalue("monkeypatch")
     patch.setattr(
         AsyncPoolTransport, "handle_async_request", httpx.AsyncHTTPTransport.handle_async_request

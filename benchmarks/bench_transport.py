@@ -69,10 +69,18 @@ async def main():
 asyncio.run(main())
 """
 
+def _pool_on_anyio(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    return _transport.AsyncPoolTransport(limits)
+
+
+def _httpx_default(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
 TRANSPORTS: dict[str, Callable[[httpx.Limits], httpx.AsyncBaseTransport]] = {
     "own": _transport.async_transport,
-    "pool": _transport.AsyncPoolTransport,
-    "httpx": lambda limits: httpx.AsyncHTTPTransport(limits=limits),
+    "pool": _pool_on_anyio,
+    "httpx": _httpx_default,
 }
 
 

@@ -293,12 +293,15 @@ class _ResponseStream(httpx.AsyncByteStream):
     """The body of an httpcore response as httpx reads it, with httpcore's errors mapped."""
 
     def __init__(self, response: httpcore.Response, request: httpx.Request) -> None:
+        if not isinstance(response.stream, AsyncIterable):  # pragma: no cover - httpcore's rule
+            raise TypeError("an async connection pool answered with a blocking stream")
+        self._stream = response.stream
         self._response = response
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for part in self._response.aiter_stream():
+            async for part in self._stream:
                 yield part
         except Exception as exc:
             error = httpx_error(exc, self._request)
@@ -323,6 +326,10 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         ssl_context: How ``https://`` connections are verified; when None, as httpx's default
             transport verifies (certifi's authorities, or those ``SSL_CERT_FILE`` or
             ``SSL_CERT_DIR`` name).
+
+    Attributes:
+        pool: The httpcore connection pool the requests go through.
+        network_backend: The backend it was given (None: httpcore's default).
     """
 
     def __init__(

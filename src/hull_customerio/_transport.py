@@ -310,7 +310,7 @@ class _ResponseStream(httpx.AsyncByteStream):
             raise error from exc
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        await self._response.aclose()  # the pool's stream: gives the connection back
 
 
 class AsyncPoolTransport(httpx.AsyncBaseTransport):

@@ -69,6 +69,7 @@ async def main():
 asyncio.run(main())
 """
 
+
 def _pool_on_anyio(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     return _transport.AsyncPoolTransport(limits)
 

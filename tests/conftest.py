@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
+
+from hull_customerio._transport import AsyncPoolTransport
 
 
 class _UnexplainedLines(logging.Handler):
@@ -37,3 +40,18 @@ def _every_warning_states_its_reason_and_cause() -> Iterator[None]:
     finally:
         library.removeHandler(handler)
     assert not handler.found, f"log lines without reason= and cause=: {handler.found[:5]}"
+
+
+@pytest.fixture(autouse=True)
+def _httpx_mock_answers_for_our_own_transport(request: pytest.FixtureRequest) -> None:
+    """pytest-httpx answers in place of ``httpx.AsyncHTTPTransport``; the async clients build
+    their own transport (`AsyncPoolTransport`, an ``httpx.AsyncBaseTransport``), which the
+    plugin does not know. Where a test uses ``httpx_mock``, that transport hands its requests
+    to the plugin as httpx's own would, so the exact requests are checked as before."""
+    if "httpx_mock" not in request.fixturenames:
+        return
+    request.getfixturevalue("httpx_mock")  # the plugin's patch is in place from here on
+    patch = request.getfixturevalue("monkeypatch")
+    patch.setattr(
+        AsyncPoolTransport, "handle_async_request", httpx.AsyncHTTPTransport.handle_async_request
+    )

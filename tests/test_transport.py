@@ -465,3 +465,210 @@ async def test_without_poll_an_idle_connection_is_checked_with_select(
     assert await stream.read(65_536, timeout=5) == ANSWER
     await until(lambda: stream.get_extra_info("is_readable"))
     await stream.aclose()
+
+
+# -- AsyncPoolTransport: httpx over the public httpcore pool ---------------------------------
+
+
+def own_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` on the transport the async clients build for themselves."""
+    limits = kwargs.pop("limits", httpx.Limits())
+    return httpx.AsyncClient(transport=_transport.async_transport(limits), **kwargs)
+
+
+@needs_311
+async def test_httpx_requests_pass_whole_through_the_pool_transport(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    fake, port = await server()
+    fake.answer = (
+        b"HTTP/1.1 201 Created\r\nX-Answer: yes\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 11\r\n\r\n{"ok":true}'
+    )
+    body = b'{"email":"ada@example.com"}'
+    async with own_client() as client:
+        response = await client.put(
+            f"http://127.0.0.1:{port}/api/v1/customers/1?x=%20y",
+            content=body,
+            headers={"Authorization": "Basic c2l0ZTprZXk="},
+        )
+
+    assert (response.status_code, response.json()) == (201, {"ok": True})
+    assert response.headers["X-Answer"] == "yes"
+    assert response.http_version == "HTTP/1.1"
+    sent = fake.requests[0]
+    assert sent.startswith(b"PUT /api/v1/customers/1?x=%20y HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Basic c2l0ZTprZXk=\r\n" in sent
+    assert sent.endswith(b"\r\n\r\n" + body)
+    assert fake.connections[0][0] == sent  # in one write: the asyncio backend is under it
+
+
+@needs_311
+async def test_a_streamed_answer_is_read_as_it_comes_and_the_connection_kept(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    fake, port = await server()
+    payload = b"x" * 300_000
+    fake.answer = b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + payload
+    async with own_client() as client:
+        async with client.stream("GET", f"http://127.0.0.1:{port}/") as response:
+            parts = [part async for part in response.aiter_raw()]
+        again = await client.get(f"http://127.0.0.1:{port}/")
+
+    assert len(parts) > 1
+    assert b"".join(parts) == payload == again.content
+    assert len(fake.connections) == 1
+
+
+@needs_311
+async def test_a_refused_connection_is_httpx_connect_error_with_its_request() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/"
+    async with own_client() as client:
+        with pytest.raises(httpx.ConnectError) as raised:
+            await client.get(url)
+
+    assert str(raised.value.request.url) == url
+    assert isinstance(raised.value.__cause__, httpcore.ConnectError)
+
+
+@needs_311
+async def test_the_httpx_read_timeout_is_kept_and_raised_as_httpx_read_timeout(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    _, port = await server(silent=True)
+    async with own_client(timeout=httpx.Timeout(5.0, read=0.05)) as client:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(f"http://127.0.0.1:{port}/")
+
+    assert asyncio.get_running_loop().time() - started < 2
+
+
+@needs_311
+async def test_an_answer_cut_short_is_an_httpx_error_while_reading_the_body(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    fake, port = await server(close_after=1)
+    fake.answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"
+    async with own_client() as client, client.stream("GET", f"http://127.0.0.1:{port}/") as answer:
+        assert answer.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            await answer.aread()
+
+
+@needs_311
+async def test_the_pool_holds_to_its_limit_and_a_wait_past_it_is_a_pool_timeout(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    fake, port = await server(silent=True)
+    async with own_client(
+        limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(5.0, pool=0.05)
+    ) as client:
+        first = asyncio.ensure_future(client.get(f"http://127.0.0.1:{port}/"))
+        await until(lambda: fake.requests)
+        with pytest.raises(httpx.PoolTimeout):
+            await client.get(f"http://127.0.0.1:{port}/")
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+    assert len(fake.connections) == 1
+
+
+@needs_311
+async def test_https_is_verified_as_httpx_verifies_it(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+    ca: trustme.CA,
+    server_tls: ssl.SSLContext,
+) -> None:
+    fake, port = await server(server_tls)
+    # httpx's default verification (certifi's authorities) does not know the test CA ...
+    async with own_client() as client:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.get(f"https://localhost:{port}/")
+    # ... a context that trusts it gets through, on the asyncio backend.
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    transport = _transport.AsyncPoolTransport(
+        httpx.Limits(), network_backend=_transport.AsyncioBackend(), ssl_context=client_tls
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.post(f"https://localhost:{port}/v1/x", content=b"{}")
+
+    assert (response.status_code, response.content) == (200, b"ok")
+    assert fake.requests[-1].startswith(b"POST /v1/x HTTP/1.1\r\n")
+
+
+@needs_311
+async def test_closing_the_transport_closes_its_connections(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    _, port = await server()
+    transport = _transport.AsyncPoolTransport(
+        httpx.Limits(), network_backend=_transport.AsyncioBackend()
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.get(f"http://127.0.0.1:{port}/")
+        assert len(transport.pool.connections) == 1
+
+    assert transport.pool.connections == []
+
+
+async def test_without_a_backend_the_pool_transport_uses_httpcores_default(
+    server: Callable[..., Awaitable[tuple[Server, int]]],
+) -> None:
+    _, port = await server()
+    transport = _transport.AsyncPoolTransport(httpx.Limits())
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.get(f"http://127.0.0.1:{port}/")
+
+    assert (response.status_code, response.content) == (200, b"ok")
+    assert not _transport.uses_asyncio_backend(transport)
+
+
+async def test_an_error_that_is_not_httpcores_passes_unchanged() -> None:
+    class Broken(httpcore.AsyncNetworkBackend):
+        async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+            raise LookupError("not a network error")
+
+    transport = _transport.AsyncPoolTransport(httpx.Limits(), network_backend=Broken())
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(LookupError, match="not a network error"):
+            await client.get("http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize(
+    ("raised", "meant"),
+    [
+        (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+        (httpcore.ReadTimeout, httpx.ReadTimeout),
+        (httpcore.WriteTimeout, httpx.WriteTimeout),
+        (httpcore.PoolTimeout, httpx.PoolTimeout),
+        (httpcore.TimeoutException, httpx.TimeoutException),
+        (httpcore.ConnectError, httpx.ConnectError),
+        (httpcore.ReadError, httpx.ReadError),
+        (httpcore.WriteError, httpx.WriteError),
+        (httpcore.NetworkError, httpx.NetworkError),
+        (httpcore.ProxyError, httpx.ProxyError),
+        (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+        (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+        (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+        (httpcore.ProtocolError, httpx.ProtocolError),
+    ],
+)
+def test_each_httpcore_error_maps_to_the_most_specific_httpx_error(
+    raised: type[Exception], meant: type[httpx.TransportError]
+) -> None:
+    request = httpx.Request("GET", "https://track.customer.io/")
+
+    error = _transport.httpx_error(raised("what happened"), request)
+
+    assert type(error) is meant
+    assert error is not None
+    assert (str(error), error.request) == ("what happened", request)
+
+
+def test_an_error_that_is_not_httpcores_maps_to_nothing() -> None:
+    request = httpx.Request("GET", "https://track.customer.io/")
+
+    assert _transport.httpx_error(OSError("x"), request) is None

@@ -6,11 +6,11 @@ flow, event hooks, URL merging, redirect machinery) costs a good share of the CP
 and the Customer.io clients use none of it. They set the same headers themselves, the timeout
 per request, read the whole body, and vet redirects as before.
 
-Under asyncio (Python 3.11 and later) the connection pool of the async transport also talks to
-its sockets through asyncio streams (`AsyncioBackend`) rather than through anyio, which httpcore
-uses by default for any event loop: the same requests for noticeably less CPU, which is what
-bounds throughput when many requests are in flight. On older Pythons, or should httpx or
-httpcore change shape, the default backend is kept.
+Under asyncio (Python 3.11 and later) the async transport is `AsyncPoolTransport`: an httpx
+transport over an httpcore connection pool, both through their public interfaces, whose
+connections are asyncio streams (`AsyncioBackend`) rather than anyio's, which httpcore uses by
+default for any event loop: the same requests for noticeably less CPU, which is what bounds
+throughput when many requests are in flight. On Python 3.10 httpx's own transport is used.
 
 None of this applies when the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``,
 ``ALL_PROXY``): the clients then send through ``httpx`` as configured by the environment.
@@ -25,19 +25,21 @@ import socket
 import ssl
 import sys
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpcore
 import httpx
 
 __all__ = [
+    "AsyncPoolTransport",
     "AsyncioBackend",
     "AsyncioStream",
     "async_client",
     "async_transport",
     "basic_authorization",
     "environment_proxies",
+    "httpx_error",
     "request_headers",
     "sync_transport",
     "uses_asyncio_backend",
@@ -259,36 +261,152 @@ if sys.version_info >= (3, 11):  # asyncio.timeout, StreamWriter.start_tls
 # ------------------------------------------------------------------------------ transports
 
 
-def async_transport(limits: httpx.Limits, **options: Any) -> httpx.AsyncHTTPTransport:
-    """An ``httpx.AsyncHTTPTransport`` (``options`` as its own) whose pool uses `AsyncioBackend`
-    where it can (Python 3.11+, the httpcore pool httpx 0.27/0.28 build), its default if not."""
-    transport = httpx.AsyncHTTPTransport(limits=limits, **options)
-    # httpx offers no way to choose the backend; its pool (httpcore 1.x) keeps it in
-    # `_network_backend` and uses it for every connection it opens. Anything else: default kept.
+# httpcore's errors and the httpx errors they stand for, the more specific first (httpx's own
+# transport maps them the same way, privately).
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+def httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
+    """The httpx error ``exc`` (an httpcore error) stands for, or None if it is not one."""
+    for raised, meant in _HTTPX_ERRORS:
+        if isinstance(exc, raised):
+            return meant(str(exc), request=request)
+    return None
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The body of an httpcore response as httpx reads it, with httpcore's errors mapped."""
+
+    def __init__(self, response: httpcore.Response, request: httpx.Request) -> None:
+        if not isinstance(response.stream, AsyncIterable):  # pragma: no cover - httpcore's rule
+            raise TypeError("an async connection pool answered with a blocking stream")
+        self._stream = response.stream
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except Exception as exc:
+            error = httpx_error(exc, self._request)
+            if error is None:
+                raise
+            raise error from exc
+
+    async def aclose(self) -> None:
+        await self._response.aclose()  # the pool's stream: gives the connection back
+
+
+class AsyncPoolTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore connection pool built on a chosen network backend.
+
+    It sends as ``httpx.AsyncHTTPTransport`` does without a proxy (HTTP/1.1, TLS verified as
+    httpx verifies it, no retry, the pool sized by ``limits``) and raises the same httpx errors;
+    only the backend under the connections differs.
+
+    Args:
+        limits: The pool's size and how long idle connections are kept.
+        network_backend: What opens the connections; httpcore's default when None.
+        ssl_context: How ``https://`` connections are verified; when None, as httpx's default
+            transport verifies (certifi's authorities, or those ``SSL_CERT_FILE`` or
+            ``SSL_CERT_DIR`` name).
+
+    Attributes:
+        pool: The httpcore connection pool the requests go through.
+        network_backend: The backend it was given (None: httpcore's default).
+    """
+
+    def __init__(
+        self,
+        limits: httpx.Limits,
+        *,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.network_backend = network_backend
+        self.pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context if ssl_context is not None else httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=network_backend,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the pool; the answer's body is read as it is consumed."""
+        url = request.url
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream if isinstance(request.stream, AsyncIterable) else None,
+            extensions=request.extensions,
+        )
+        try:
+            response = await self.pool.handle_async_request(outgoing)
+        except Exception as exc:
+            error = httpx_error(exc, request)
+            if error is None:
+                raise
+            raise error from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response, request),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection of the pool."""
+        await self.pool.aclose()
+
+
+def async_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """The transport of an async client of our own: an `AsyncPoolTransport` on `AsyncioBackend`
+    (Python 3.11+), else ``httpx.AsyncHTTPTransport`` with ``limits``."""
     if sys.version_info >= (3, 11):
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-            pool._network_backend = AsyncioBackend()
-    return transport
+        return AsyncPoolTransport(limits, network_backend=AsyncioBackend())
+    return httpx.AsyncHTTPTransport(limits=limits)  # pragma: no cover - Python 3.10
 
 
 def async_client(timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` as ``httpx.AsyncClient(timeout=timeout)`` makes it, whose
-    transport uses `AsyncioBackend` (see `async_transport`) unless the environment names a
-    proxy."""
+    transport is the one `async_transport` builds, unless the environment names a proxy."""
     if environment_proxies():
         return httpx.AsyncClient(timeout=timeout)
     return httpx.AsyncClient(timeout=timeout, transport=async_transport(httpx.Limits()))
 
 
-def sync_transport(limits: httpx.Limits, **options: Any) -> httpx.HTTPTransport:
-    """An ``httpx.HTTPTransport`` (``options`` as its own) with httpx's defaults."""
-    return httpx.HTTPTransport(limits=limits, **options)
+def sync_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` with httpx's defaults and ``limits``."""
+    return httpx.HTTPTransport(limits=limits)
 
 
-def uses_asyncio_backend(transport: httpx.AsyncHTTPTransport) -> bool:
-    """Whether `async_transport` could put `AsyncioBackend` under ``transport``."""
+def uses_asyncio_backend(transport: httpx.AsyncBaseTransport) -> bool:
+    """Whether ``transport`` opens its connections with `AsyncioBackend`."""
     if sys.version_info >= (3, 11):
-        pool = getattr(transport, "_pool", None)
-        return isinstance(getattr(pool, "_network_backend", None), AsyncioBackend)
-    return False
+        return isinstance(transport, AsyncPoolTransport) and isinstance(
+            transport.network_backend, AsyncioBackend
+        )
+    return False  # pragma: no cover - Python 3.10

@@ -101,7 +101,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         self._owns_http = http_client is None
         # A client of our own is sent through its transport directly (see _transport), unless
         # the environment names a proxy: httpx then sends as the environment says.
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
         if http_client is not None:
             self._http = http_client
         else:

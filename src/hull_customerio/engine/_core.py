@@ -16,13 +16,8 @@ from typing import Any, Literal
 import attrs
 
 from .._time import utc_now
-from ..customerio import (
-    delete_operation,
-    event_operation,
-    identify_operation,
-    page_operation,
-)
 from ..customerio._base import MAX_BATCH_OPERATION_BYTES, EncodedOperation, dumps
+from ..customerio.operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -53,7 +48,6 @@ from ..settings import Settings
 
 __all__ = [
     "BatchRound",
-    "CustomerIOCall",
     "Execution",
     "HullTraits",
     "LogContext",
@@ -115,15 +109,6 @@ def check_mode(mode: str) -> Mode:
 
 
 @attrs.frozen
-class CustomerIOCall:
-    """A Customer.io client method to call: ``getattr(client, method)(*args, **kwargs)``."""
-
-    method: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.frozen
 class HullTraits:
     """Queue a traits message on the Hull client; the result is its ``requestId``."""
 
@@ -131,7 +116,9 @@ class HullTraits:
     traits: Mapping[str, Any]
 
 
-Step = CustomerIOCall | HullTraits
+#: A step: a Customer.io operation for the client to send (see `customerio.operations`), or a
+#: Hull write-back.
+Step = Operation | HullTraits
 #: A step's result: the exception on failure; else ``None`` (a Customer.io call, or no Hull
 #: client to write back to) or the write-back's ``requestId``.
 StepResult = str | None | HullCustomerIOError
@@ -193,16 +180,23 @@ class Execution:
         )
 
 
-def _event_call(event: OutgoingEvent, customer_id: str | None) -> CustomerIOCall:
-    kwargs = {"timestamp": event.timestamp, "id": event.id}
+def event_operation_of(event: OutgoingEvent, customer_id: str | None) -> Operation:
+    """The Customer.io operation sending a planned event: a `Track`, a `Page` or an
+    `AnonymousTrack` (by ``event.kind``)."""
+    # The identifiers are checked when the operation is sent, as a client call checks them.
     if event.kind == "anonymous":
-        return CustomerIOCall(
-            "track_anonymous",
-            (event.anonymous_id, event.name, event.data),
-            {**kwargs, "type": event.type},
+        return AnonymousTrack(
+            event.anonymous_id,  # type: ignore[arg-type]  # set for every anonymous event
+            event.name,
+            event.data,
+            type=event.type,
+            timestamp=event.timestamp,
+            id=event.id,
         )
-    method = "track_page" if event.kind == "page" else "track"
-    return CustomerIOCall(method, (customer_id, event.name, event.data), kwargs)
+    person: str = customer_id  # type: ignore[assignment]  # set when there are person events
+    if event.kind == "page":
+        return Page(person, event.name, event.data, timestamp=event.timestamp, id=event.id)
+    return Track(person, event.name, event.data, timestamp=event.timestamp, id=event.id)
 
 
 def _describe(exc: HullCustomerIOError) -> str:
@@ -217,7 +211,7 @@ def _failure_code(code: str, exc: HullCustomerIOError | None) -> str:
 
 def user_calls(
     plan: UserPlan, execution: Execution | None = None
-) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
+) -> Generator[list[Operation], list[StepResult], Execution]:
     """One user's Customer.io calls, in rounds, and what their results mean.
 
     Yields groups of calls and receives their results, in the same order. A group's calls
@@ -234,7 +228,7 @@ def user_calls(
         execution = Execution(plan)
     if plan.action is Action.IDENTIFY:
         for chunk in plan.chunks:
-            (result,) = yield [CustomerIOCall("identify", (plan.customer_id, chunk))]
+            (result,) = yield [Identify(plan.customer_id, chunk)]  # type: ignore[arg-type]
             execution.calls.append("identify")
             if isinstance(result, HullCustomerIOError):
                 code = _failure_code("identify_failed", result)
@@ -244,7 +238,7 @@ def user_calls(
                 return execution
         execution.person_sent = bool(plan.chunks)
     elif plan.action is Action.DELETE:
-        (result,) = yield [CustomerIOCall("delete", (plan.customer_id,))]
+        (result,) = yield [Delete(plan.customer_id)]  # type: ignore[arg-type]
         execution.calls.append("delete")
         if isinstance(result, HullCustomerIOError):
             execution.person_failed = True
@@ -252,7 +246,7 @@ def user_calls(
             return execution
         execution.person_sent = True
     if plan.events:
-        results = yield [_event_call(event, plan.customer_id) for event in plan.events]
+        results = yield [event_operation_of(event, plan.customer_id) for event in plan.events]
         for event, result in zip(plan.events, results, strict=True):
             execution.calls.append(event.kind)
             error = result if isinstance(result, HullCustomerIOError) else None
@@ -345,11 +339,8 @@ def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
 # Batch mode: the same rounds as v1 (user_calls), each round's operations of every user sent
 # together through v2 batch requests.
 
-#: v1 client methods with a v2 batch equivalent. Anonymous events have none that Customer.io
-#: documents, so they always go through ``POST /api/v1/events``.
-_BATCHABLE = frozenset({"identify", "delete", "track", "track_page"})
-#: The calls about the person itself; events follow them.
-_PERSON_CALLS = frozenset({"identify", "delete"})
+#: The operations about the person itself; events follow them.
+_PERSON_OPERATIONS = (Identify, Delete)
 
 
 @attrs.frozen
@@ -367,7 +358,7 @@ class BatchRound:
 
     operations: list[dict[str, Any]]
     owners: list[tuple[int, int]]
-    calls: list[tuple[int, int, CustomerIOCall]]
+    calls: list[tuple[int, int, Operation]]
     #: Users whose person calls (identify chunks or deletion) the answers to the rounds so far
     #: settled, and who will be written back to Hull (`writes_back`): what is written does not
     #: depend on their events, so the write-back may be queued now, while this round is sent.
@@ -375,19 +366,11 @@ class BatchRound:
     settled: list[int] = attrs.field(factory=list)
 
 
-def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
-    """The v2 operation equivalent to ``call``, or ``None`` when it must go through v1."""
-    if call.method not in _BATCHABLE:
+def _as_operation(call: Operation) -> dict[str, Any] | None:
+    """The v2 form of ``call``, or ``None`` when it must go through its v1 endpoint."""
+    if not call.batchable:
         return None
-    if call.method == "identify":
-        customer_id, attributes = call.args
-        operation = identify_operation(customer_id, attributes)
-    elif call.method == "delete":
-        operation = delete_operation(call.args[0])
-    else:
-        customer_id, name, data = call.args
-        build = page_operation if call.method == "track_page" else event_operation
-        operation = build(customer_id, name, data, **call.kwargs)
+    operation = call.v2_operation()
     try:
         encoded = dumps(operation)
     except (TypeError, ValueError):
@@ -399,11 +382,11 @@ def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
     return EncodedOperation(operation, encoded)  # measured once, not encoded again to send
 
 
-def batch_operations(groups: Mapping[int, Sequence[CustomerIOCall]]) -> BatchRound:
+def batch_operations(groups: Mapping[int, Sequence[Operation]]) -> BatchRound:
     """The round that sends every waiting user's group of calls (``groups`` by user index)."""
     operations: list[dict[str, Any]] = []
     owners: list[tuple[int, int]] = []
-    calls: list[tuple[int, int, CustomerIOCall]] = []
+    calls: list[tuple[int, int, Operation]] = []
     for user in sorted(groups):
         for position, call in enumerate(groups[user]):
             operation = _as_operation(call)
@@ -454,8 +437,8 @@ def batch_steps(
     before the Hull write-back (`write_back_steps`).
     """
     executions: dict[int, Execution] = {}
-    running: dict[int, Generator[list[CustomerIOCall], list[StepResult], Execution]] = {}
-    waiting: dict[int, list[CustomerIOCall]] = {}
+    running: dict[int, Generator[list[Operation], list[StepResult], Execution]] = {}
+    waiting: dict[int, list[Operation]] = {}
     records: dict[int, Execution] = {}
     settled: list[int] = []  # since the last round (see BatchRound.settled)
 
@@ -474,7 +457,7 @@ def batch_steps(
             return
         else:
             waiting[user] = group
-            person_done = group[0].method not in _PERSON_CALLS
+            person_done = not isinstance(group[0], _PERSON_OPERATIONS)
         if person_done and user not in done_persons:
             done_persons.add(user)
             if writes_back(records[user]):

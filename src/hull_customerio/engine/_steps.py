@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -146,17 +146,18 @@ class Execution:
 def event_operation_of(event: OutgoingEvent, customer_id: str | None) -> Operation:
     """The Customer.io operation sending a planned event: a `Track`, a `Page` or an
     `AnonymousTrack` (by ``event.kind``)."""
-    # The identifiers are checked when the operation is sent, as a client call checks them.
+    # The plan sets the identifiers (anonymous_id for anonymous events, the person's id for
+    # the others); the operation checks them when it is sent, as a client call would.
     if event.kind == "anonymous":
         return AnonymousTrack(
-            event.anonymous_id,  # type: ignore[arg-type]  # set for every anonymous event
+            cast("str", event.anonymous_id),
             event.name,
             event.data,
             type=event.type,
             timestamp=event.timestamp,
             id=event.id,
         )
-    person: str = customer_id  # type: ignore[assignment]  # set when there are person events
+    person = cast("str", customer_id)
     if event.kind == "page":
         return Page(person, event.name, event.data, timestamp=event.timestamp, id=event.id)
     return Track(person, event.name, event.data, timestamp=event.timestamp, id=event.id)
@@ -189,9 +190,11 @@ def user_calls(
     """
     if execution is None:
         execution = Execution(plan)
+    # Identify and delete plans name the person (an id missing by a bug is refused when sent).
+    customer_id = cast("str", plan.customer_id)
     if plan.action is Action.IDENTIFY:
         for chunk in plan.chunks:
-            (result,) = yield [Identify(plan.customer_id, chunk)]  # type: ignore[arg-type]
+            (result,) = yield [Identify(customer_id, chunk)]
             execution.calls.append("identify")
             if isinstance(result, HullCustomerIOError):
                 code = failure_code("identify_failed", result)
@@ -201,7 +204,7 @@ def user_calls(
                 return execution
         execution.person_sent = bool(plan.chunks)
     elif plan.action is Action.DELETE:
-        (result,) = yield [Delete(plan.customer_id)]  # type: ignore[arg-type]
+        (result,) = yield [Delete(customer_id)]
         execution.calls.append("delete")
         if isinstance(result, HullCustomerIOError):
             execution.person_failed = True

@@ -21,7 +21,12 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from hull_customerio._retry import RetryPolicy
-from hull_customerio.customerio import AsyncCustomerIOClient, CustomerIOClient, _base
+from hull_customerio.customerio import (
+    AsyncCustomerIOClient,
+    CustomerIOClient,
+    _base,
+    delete_operation,
+)
 from hull_customerio.errors import APIStatusError
 
 SITE_ID = "site-123"
@@ -171,14 +176,14 @@ def test_a_redirected_batch_resends_the_same_body(httpx_mock: HTTPXMock, client:
     )
     httpx_mock.add_response(method="POST", url=EU + "/api/v2/batch", json={})
 
-    result = client.batch([_base.delete_operation("1")])
+    result = client.batch([delete_operation("1")])
 
     first, second = httpx_mock.get_requests()
     assert result.errors == {}
     assert (
         first.content
         == second.content
-        == b'{"batch":[' + _base.dumps(_base.delete_operation("1")) + b"]}"
+        == b'{"batch":[' + _base.dumps(delete_operation("1")) + b"]}"
     )
 
 

@@ -9,25 +9,25 @@ from pytest_httpx import HTTPXMock
 
 import hull_customerio as hc
 from builders import event, message, settings, user
-from hull_customerio.customerio._base import MAX_BATCH_OPERATION_BYTES
+from hull_customerio.customerio import AnonymousTrack, Identify, Track, event_operation
+from hull_customerio.customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
 from hull_customerio.engine import _core
-from hull_customerio.engine._core import CustomerIOCall
 from hull_customerio.errors import BadRequestError
 from hull_customerio.models.customerio import BatchError, BatchResult
 
 NO_RETRY = hc.RetryPolicy(max_attempts=1)
 
 
-def identify(customer_id: str) -> CustomerIOCall:
-    return CustomerIOCall("identify", (customer_id, {"email": f"{customer_id}@example.com"}))
+def identify(customer_id: str) -> Identify:
+    return Identify(customer_id, {"email": f"{customer_id}@example.com"})
 
 
-def track(customer_id: str, size: int = 10) -> CustomerIOCall:
-    return CustomerIOCall("track", (customer_id, "Signed Up", {"blob": "x" * size}), {"id": "u"})
+def track(customer_id: str, size: int = 10) -> Track:
+    return Track(customer_id, "Signed Up", {"blob": "x" * size}, id="u")
 
 
 def test_anonymous_events_never_go_in_a_v2_batch() -> None:
-    anonymous = CustomerIOCall("track_anonymous", ("anon-1", "Signed Up", {}), {"type": "event"})
+    anonymous = AnonymousTrack("anon-1", "Signed Up", {})
 
     round_ = _core.batch_operations({0: [identify("a")], 1: [anonymous]})
 
@@ -47,17 +47,17 @@ def test_an_operation_over_32_kb_goes_through_its_v1_call() -> None:
 
 
 def test_an_operation_of_exactly_32_kb_stays_in_the_batch() -> None:
-    base = len(_core.dumps(_core.event_operation("a", "Signed Up", {"blob": ""}, id="u")))
+    base = len(dumps(event_operation("a", "Signed Up", {"blob": ""}, id="u")))
     exact = track("a", MAX_BATCH_OPERATION_BYTES - base)
 
     round_ = _core.batch_operations({0: [exact]})
 
-    assert len(_core.dumps(round_.operations[0])) == MAX_BATCH_OPERATION_BYTES
+    assert len(dumps(round_.operations[0])) == MAX_BATCH_OPERATION_BYTES
     assert round_.calls == []
 
 
 def test_results_map_207_entries_and_v1_answers_back_to_each_user() -> None:
-    anonymous = CustomerIOCall("track_anonymous", ("anon-1", "E", {}), {"type": "event"})
+    anonymous = AnonymousTrack("anon-1", "E", {})
     round_ = _core.batch_operations({0: [identify("a")], 1: [identify("b")], 2: [anonymous]})
     refused = BadRequestError("no", service="customerio", method="POST", url="u", status_code=400)
     result = BatchResult(

@@ -20,6 +20,7 @@ from scaleout_support import RedisServer
 
 import hull_customerio as hc
 from builders import raw_message, user
+from hull_customerio.customerio import Identify, Track
 from hull_customerio.engine import _core
 from hull_customerio.redis_limiter import RedisRateLimiter
 from hull_customerio.testing import FakeCustomerIO, FakeHull
@@ -157,8 +158,8 @@ def test_a_limiter_failing_after_the_person_was_sent_still_writes_the_person_bac
         method="ACQUIRE", url="redis://***@127.0.0.1:1/0",
     )  # fmt: skip
     steps = _core.user_calls(plan)
-    assert [call.method for call in next(steps)] == ["identify"]
-    assert [call.method for call in steps.send([None])] == ["track"]
+    assert [type(call) for call in next(steps)] == [Identify]
+    assert [type(call) for call in steps.send([None])] == [Track]
     with pytest.raises(StopIteration) as stop:
         steps.send([error])
     execution: _core.Execution = stop.value.value

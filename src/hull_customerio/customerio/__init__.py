@@ -7,17 +7,25 @@ from ._base import (
     MAX_BATCH_OPERATION_BYTES,
     MAX_BATCH_REQUEST_BYTES,
     US_URL,
-    anonymous_event_operation,
-    delete_operation,
     encode_path_segment,
-    event_operation,
     identifiers_for,
-    identify_operation,
-    page_operation,
     to_json_ready,
 )
 from .async_client import DEFAULT_MAX_CONCURRENCY, AsyncCustomerIOClient
 from .client import CustomerIOClient
+from .operations import (
+    AnonymousTrack,
+    Delete,
+    Identify,
+    Operation,
+    Page,
+    Track,
+    anonymous_event_operation,
+    delete_operation,
+    event_operation,
+    identify_operation,
+    page_operation,
+)
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -26,10 +34,16 @@ __all__ = [
     "MAX_BATCH_OPERATION_BYTES",
     "MAX_BATCH_REQUEST_BYTES",
     "US_URL",
+    "AnonymousTrack",
     "AsyncCustomerIOClient",
     "BatchError",
     "BatchResult",
     "CustomerIOClient",
+    "Delete",
+    "Identify",
+    "Operation",
+    "Page",
+    "Track",
     "anonymous_event_operation",
     "delete_operation",
     "encode_path_segment",

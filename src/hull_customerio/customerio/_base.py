@@ -60,15 +60,10 @@ __all__ = [
     "BatchPlan",
     "BatchRequest",
     "ResolvedRegion",
-    "anonymous_event_operation",
-    "delete_operation",
     "encode_path_segment",
     "error_messages",
-    "event_operation",
     "identifiers_for",
-    "identify_operation",
     "origin_of",
-    "page_operation",
     "redirect_target",
     "to_json_ready",
 ]
@@ -190,9 +185,10 @@ def _customer_path(customer_id: str, suffix: str = "") -> str:
     return f"/api/v1/customers/{encode_path_segment(customer_id)}{suffix}"
 
 
-def _customer_request(
+def customer_request(
     method: str, customer_id: str, suffix: str = "", content: bytes | None = None
 ) -> ApiRequest:
+    """A request about one person: ``/api/v1/customers/{id}`` then ``suffix``."""
     return ApiRequest(
         method,
         _customer_path(customer_id, suffix),
@@ -201,99 +197,14 @@ def _customer_request(
     )
 
 
-def _event_body(
-    name: str,
-    data: Mapping[str, Any] | None,
-    *,
-    type: str | None,
-    timestamp: int | datetime | None,
-    id: str | None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": name}
-    if extra:
-        body.update(extra)
-    if type is not None:
-        body["type"] = type
-    if data is not None:
-        body["data"] = data
-    if timestamp is not None:
-        body["timestamp"] = timestamp
-    if id is not None:
-        body["id"] = id
-    return body
-
-
-def identify_request(customer_id: str, attributes: Mapping[str, Any]) -> ApiRequest:
-    """``PUT /api/v1/customers/{id}`` with the attributes as the body."""
-    return _customer_request("PUT", customer_id, "", dumps(attributes))
-
-
-def delete_request(customer_id: str) -> ApiRequest:
-    """``DELETE /api/v1/customers/{id}``."""
-    return _customer_request("DELETE", customer_id)
-
-
-def track_request(
-    customer_id: str,
-    name: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> ApiRequest:
-    """``POST /api/v1/customers/{id}/events`` with ``{name, data?, timestamp?, id?}``."""
-    body = _event_body(name, data, type=None, timestamp=timestamp, id=id)
-    return _customer_request("POST", customer_id, "/events", dumps(body))
-
-
-def track_page_request(
-    customer_id: str,
-    url: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> ApiRequest:
-    """``POST /api/v1/customers/{id}/events`` with ``{type: "page", name: url, ...}``."""
-    body = _event_body(url, data, type="page", timestamp=timestamp, id=id)
-    return _customer_request("POST", customer_id, "/events", dumps(body))
-
-
-def track_anonymous_request(
-    anonymous_id: str,
-    name: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    type: str = "event",
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> ApiRequest:
-    """``POST /api/v1/events`` with ``{name, anonymous_id, type?, data?, timestamp?, id?}``.
-
-    ``type`` is sent only when it is not the default ``"event"`` (Customer.io's own default).
-    """
-    if not isinstance(anonymous_id, str) or not anonymous_id:
-        raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
-    body = _event_body(
-        name,
-        data,
-        type=None if type == "event" else type,
-        timestamp=timestamp,
-        id=id,
-        extra={"anonymous_id": anonymous_id},
-    )
-    return ApiRequest("POST", "/api/v1/events", dumps(body))
-
-
 def suppress_request(customer_id: str) -> ApiRequest:
     """``POST /api/v1/customers/{id}/suppress`` (no body)."""
-    return _customer_request("POST", customer_id, "/suppress")
+    return customer_request("POST", customer_id, "/suppress")
 
 
 def unsuppress_request(customer_id: str) -> ApiRequest:
     """``POST /api/v1/customers/{id}/unsuppress`` (no body)."""
-    return _customer_request("POST", customer_id, "/unsuppress")
+    return customer_request("POST", customer_id, "/unsuppress")
 
 
 _PERSON_IDENTIFIER_KEYS = frozenset({"id", "email", "cio_id"})
@@ -520,95 +431,6 @@ def identifiers_for(customer_id: str) -> dict[str, str]:
     if _EMAIL_SHAPE.match(customer_id):
         return {"email": customer_id}
     return {"id": customer_id}
-
-
-def _person_operation(identifiers: Mapping[str, str], action: str, **fields: Any) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "type": "person",
-        "identifiers": dict(identifiers),
-        "action": action,
-    }
-    operation.update({k: v for k, v in fields.items() if v is not None})
-    return operation
-
-
-def identify_operation(customer_id: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """A v2 batch operation creating or updating a person with ``attributes``."""
-    return _person_operation(identifiers_for(customer_id), "identify", attributes=dict(attributes))
-
-
-def event_operation(
-    customer_id: str,
-    name: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> dict[str, Any]:
-    """A v2 batch operation recording an event for a person (v2 calls event data
-    ``attributes``); ``None`` fields are omitted."""
-    return _person_operation(
-        identifiers_for(customer_id),
-        "event",
-        name=name,
-        attributes=None if data is None else dict(data),
-        timestamp=timestamp,
-        id=id,
-    )
-
-
-def page_operation(
-    customer_id: str,
-    url: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> dict[str, Any]:
-    """A v2 batch operation recording a page view (``name`` is the URL) for a person."""
-    return _person_operation(
-        identifiers_for(customer_id),
-        "page",
-        name=url,
-        attributes=None if data is None else dict(data),
-        timestamp=timestamp,
-        id=id,
-    )
-
-
-def anonymous_event_operation(
-    anonymous_id: str,
-    name: str,
-    data: Mapping[str, Any] | None = None,
-    *,
-    type: Literal["event", "page"] = "event",
-    timestamp: int | datetime | None = None,
-    id: str | None = None,
-) -> dict[str, Any]:
-    """A v2 batch operation recording an event (or, with ``type="page"``, a page view) of a
-    person not identified yet, addressed by ``{"identifiers": {"anonymous_id": ...}}``.
-
-    Customer.io's v2 reference does not document this shape; the engine sends anonymous events
-    with
-    [`CustomerIOClient.track_anonymous`][hull_customerio.customerio.CustomerIOClient.track_anonymous]
-    (``POST /api/v1/events``) instead. Customer.io merges an anonymous event into the person whose
-    ``anonymous_id`` attribute matches.
-    """
-    if not isinstance(anonymous_id, str) or not anonymous_id:
-        raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
-    return _person_operation(
-        {"anonymous_id": anonymous_id},
-        "page" if type == "page" else "event",
-        name=name,
-        attributes=None if data is None else dict(data),
-        timestamp=timestamp,
-        id=id,
-    )
-
-
-def delete_operation(customer_id: str) -> dict[str, Any]:
-    """A v2 batch operation deleting a person."""
-    return _person_operation(identifiers_for(customer_id), "delete")
 
 
 @attrs.frozen
@@ -885,7 +707,7 @@ class BaseCustomerIOClient:
             log(
                 "customerio.redirected reason=region_redirect cause='Customer.io redirected "
                 "requests to %s; sending there from now on. If the workspace is in the EU "
-                "region, configure region=\"eu\" to avoid the redirect.'",
+                'region, configure region="eu" to avoid the redirect.\'',
                 origin,
                 extra={"redirected_to": origin, "reason": "region_redirect"},
             )

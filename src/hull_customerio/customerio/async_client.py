@@ -19,6 +19,7 @@ from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
 from . import _base
 from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+from .operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncCustomerIOClient"]
 
@@ -241,13 +242,25 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         self._learn_region(_base.parse_body(response))
         return True
 
+    async def send(self, operation: Operation) -> None:
+        """Send one operation (an `Identify`, a `Track`...) through its v1 endpoint.
+
+        The named methods below (`identify`, `track`...) build the operation and call this.
+
+        Raises:
+            ValidationError: the operation cannot be sent as it is (an empty identifier, a body
+                that is not JSON).
+            APIError: Customer.io did not accept it (after the retries).
+        """
+        await self._send(operation.v1_request())
+
     async def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
         """Create or update a person (``PUT /api/v1/customers/{id}``)."""
-        await self._send(_base.identify_request(customer_id, attributes))
+        await self.send(Identify(customer_id, attributes))
 
     async def delete(self, customer_id: str) -> None:
         """Delete a person (``DELETE /api/v1/customers/{id}``)."""
-        await self._send(_base.delete_request(customer_id))
+        await self.send(Delete(customer_id))
 
     async def track(
         self,
@@ -259,7 +272,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         id: str | None = None,
     ) -> None:
         """Record an event for a person (``POST /api/v1/customers/{id}/events``)."""
-        await self._send(_base.track_request(customer_id, name, data, timestamp=timestamp, id=id))
+        await self.send(Track(customer_id, name, data, timestamp=timestamp, id=id))
 
     async def track_page(
         self,
@@ -271,9 +284,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         id: str | None = None,
     ) -> None:
         """Record a page view for a person: an event of type ``page`` named by the URL."""
-        await self._send(
-            _base.track_page_request(customer_id, url, data, timestamp=timestamp, id=id)
-        )
+        await self.send(Page(customer_id, url, data, timestamp=timestamp, id=id))
 
     async def track_anonymous(
         self,
@@ -286,10 +297,8 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         id: str | None = None,
     ) -> None:
         """Record an event of a person not identified yet (``POST /api/v1/events``)."""
-        await self._send(
-            _base.track_anonymous_request(
-                anonymous_id, name, data, type=type, timestamp=timestamp, id=id
-            )
+        await self.send(
+            AnonymousTrack(anonymous_id, name, data, type=type, timestamp=timestamp, id=id)
         )
 
     async def suppress(self, customer_id: str) -> None:

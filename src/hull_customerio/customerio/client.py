@@ -20,6 +20,7 @@ from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
 from . import _base
 from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+from .operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 
 __all__ = ["CustomerIOClient"]
 
@@ -228,6 +229,18 @@ class CustomerIOClient(BaseCustomerIOClient):
         self._learn_region(_base.parse_body(response))
         return True
 
+    def send(self, operation: Operation) -> None:
+        """Send one operation (an `Identify`, a `Track`...) through its v1 endpoint.
+
+        The named methods below (`identify`, `track`...) build the operation and call this.
+
+        Raises:
+            ValidationError: the operation cannot be sent as it is (an empty identifier, a body
+                that is not JSON).
+            APIError: Customer.io did not accept it (after the retries).
+        """
+        self._send(operation.v1_request())
+
     def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
         """Create or update a person (``PUT /api/v1/customers/{id}``).
 
@@ -235,11 +248,11 @@ class CustomerIOClient(BaseCustomerIOClient):
             customer_id: the person's identifier (percent-encoded as one path segment).
             attributes: the attributes to set; datetimes become unix seconds.
         """
-        self._send(_base.identify_request(customer_id, attributes))
+        self.send(Identify(customer_id, attributes))
 
     def delete(self, customer_id: str) -> None:
         """Delete a person (``DELETE /api/v1/customers/{id}``)."""
-        self._send(_base.delete_request(customer_id))
+        self.send(Delete(customer_id))
 
     def track(
         self,
@@ -259,7 +272,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             timestamp: when it happened (unix seconds or a datetime); omitted when ``None``.
             id: a ULID Customer.io deduplicates on; omitted when ``None``.
         """
-        self._send(_base.track_request(customer_id, name, data, timestamp=timestamp, id=id))
+        self.send(Track(customer_id, name, data, timestamp=timestamp, id=id))
 
     def track_page(
         self,
@@ -271,7 +284,7 @@ class CustomerIOClient(BaseCustomerIOClient):
         id: str | None = None,
     ) -> None:
         """Record a page view for a person: an event of type ``page`` named by the URL."""
-        self._send(_base.track_page_request(customer_id, url, data, timestamp=timestamp, id=id))
+        self.send(Page(customer_id, url, data, timestamp=timestamp, id=id))
 
     def track_anonymous(
         self,
@@ -288,11 +301,7 @@ class CustomerIOClient(BaseCustomerIOClient):
         Customer.io merges it into the person whose ``anonymous_id`` attribute matches.
         ``type="page"`` records a page view (``name`` is then the URL).
         """
-        self._send(
-            _base.track_anonymous_request(
-                anonymous_id, name, data, type=type, timestamp=timestamp, id=id
-            )
-        )
+        self.send(AnonymousTrack(anonymous_id, name, data, type=type, timestamp=timestamp, id=id))
 
     def suppress(self, customer_id: str) -> None:
         """Suppress a person: delete them and ignore their identifier from now on."""

@@ -1,104 +1,141 @@
-"""The engine's logic, shared by [`Connector`][hull_customerio.Connector] and
-[`AsyncConnector`][hull_customerio.AsyncConnector].
+"""The engine's shared logic, the internal interface of [`Connector`][hull_customerio.Connector],
+[`AsyncConnector`][hull_customerio.AsyncConnector] and the hubs: preparing a sync, finishing
+it (outcomes, delivery, metrics), and, gathered here for its callers, the steps (`_steps`), the
+log records (`_logs`) and the answers (`_flow`).
 
-Each user's execution is a generator that *yields* the steps to perform (a Customer.io call,
-a Hull write-back) and receives each step's result. The sync and async connectors only run
-steps; what to do, in which order, and what the results mean lives here, once.
+Each user's execution is a generator that *yields* the steps to perform (a Customer.io
+operation, a Hull write-back) and receives each step's result. The sync and async connectors
+only run steps; what to do, in which order, and what the results mean lives here, once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 
 from .._time import utc_now
-from ..customerio import (
-    delete_operation,
-    event_operation,
-    identify_operation,
-    page_operation,
-)
-from ..customerio._base import MAX_BATCH_OPERATION_BYTES, EncodedOperation, dumps
 from ..errors import (
     APIConnectionError,
     APIError,
-    APIStatusError,
     APITimeoutError,
     ConfigurationError,
-    DeliveryError,
-    HullCustomerIOError,
-    RateLimiterUnavailableError,
     ValidationError,
-    WebhookPayloadError,
-    WebhookVerificationError,
-    safe_service_text,
 )
-from ..hull import DeliveryTicket, HullFailureKind, hull_failure_kind
-from ..hull.flow_control import flow_control_next, flow_control_retry
+from ..hull import DeliveryTicket, hull_failure_kind
 from ..metrics import INCOMING_EVENTS, OUTGOING_EVENTS, OUTGOING_USERS, Metrics, NullMetrics
-from ..models.customerio import BatchResult
-from ..models.hull import MalformedMessage, Notification, UserUpdateMessage, parse_notification
-from ..models.plan import Action, OutgoingEvent, UserPlan
-from ..models.report import OutcomeStatus, Status, SyncReport, UserOutcome, WebhookOutcome
-from ..models.webhook import IncomingEvent
+from ..models.hull import MalformedMessage, Notification, UserUpdateMessage
+from ..models.plan import Action, UserPlan
+from ..models.report import SyncReport, UserOutcome, WebhookOutcome
 from ..rules.dedupe import deduplicate_messages
 from ..rules.plan import plan_user_update
-from ..rules.signature import verify_webhook_request
-from ..rules.webhooks import parse_webhook
 from ..settings import Settings
+from ._flow import (
+    DEFAULT_WEBHOOK_TIMEOUT,
+    INVALID_CREDENTIALS,
+    NO_CREDENTIALS,
+    NO_CUSTOMERIO_CLIENT,
+    NO_SEGMENTS,
+    check_status_messages,
+    check_webhook_timeout,
+    connection_error_message,
+    flow_control_for,
+    hull_credentials_message,
+    hull_not_configured,
+    is_transient,
+    no_customerio_client,
+    read_notification,
+    read_webhook,
+    status_from,
+    webhook_answer,
+    webhook_delivered,
+)
+from ._logs import LogContext, log_event, log_outcome, logger
+from ._steps import (
+    FAILURE_MESSAGES,
+    BatchOperationError,
+    BatchRound,
+    Execution,
+    HullTraits,
+    Step,
+    StepResult,
+    batch_operations,
+    batch_results,
+    batch_steps,
+    event_operation_of,
+    failure_code,
+    internal_error,
+    internal_error_outcome,
+    settle_write_back,
+    user_calls,
+    v1_steps,
+    write_back_step,
+    write_back_steps,
+    writes_back,
+)
 
 __all__ = [
+    "CUSTOMERIO_UNAVAILABLE_AFTER",
+    "DEFAULT_WEBHOOK_TIMEOUT",
+    "FAILURE_MESSAGES",
+    "INVALID_CREDENTIALS",
+    "NO_CREDENTIALS",
+    "NO_CUSTOMERIO_CLIENT",
+    "NO_SEGMENTS",
+    "BatchOperationError",
     "BatchRound",
-    "CustomerIOCall",
     "Execution",
     "HullTraits",
     "LogContext",
     "Mode",
+    "Prepared",
     "Step",
+    "StepResult",
+    "Unreachable",
+    "apply_delivery",
     "batch_operations",
     "batch_results",
     "batch_steps",
+    "check_mode",
     "check_status_messages",
+    "check_webhook_timeout",
+    "connection_error_message",
+    "credentials_mismatch_report",
+    "customerio_unreachable",
+    "event_operation_of",
+    "finish",
     "flow_control_for",
+    "hull_credentials_message",
+    "hull_not_configured",
+    "internal_error",
+    "is_transient",
     "log_event",
+    "log_outcome",
     "logger",
+    "malformed_outcome",
+    "mark_unreachable",
+    "no_customerio_client",
     "prepare",
+    "read_notification",
+    "read_webhook",
+    "record_execution",
     "record_webhook",
+    "settle_write_back",
+    "status_from",
     "user_calls",
     "v1_steps",
+    "webhook_answer",
+    "webhook_delivered",
+    "write_back_step",
     "write_back_steps",
+    "writes_back",
 ]
 
-logger = logging.getLogger("hull_customerio")
-# A library must not print through logging's last-resort handler when the app configured none.
-logger.addHandler(logging.NullHandler())
 
 Mode = Literal["v1", "batch"]
 _MODES: tuple[Mode, ...] = ("v1", "batch")
-
-FAILURE_MESSAGES: Mapping[str, str] = {
-    "identify_failed": "Customer.io did not accept the person; nothing else was sent for them.",
-    "delete_failed": "Customer.io did not delete the person.",
-    "event_failed": "Customer.io did not accept some of the user's events.",
-    "writeback_failed": "Customer.io is up to date but Hull did not receive the sync state.",
-    "writeback_rejected": "Customer.io is up to date but Hull refused the sync state; "
-    "sending it again as it is cannot help.",
-    "customerio_unavailable": "Customer.io could not be reached, so this user was not sent; "
-    "the notification is answered retry.",
-    "rate_limiter_unavailable": "The shared rate limiter (Redis) could not be reached, so "
-    "nothing was sent to Customer.io for this user (or, when it failed part-way, the rest of "
-    "their events); the notification is answered retry.",
-    "malformed_message": "The message is malformed and cannot be synchronized.",
-    "internal_error": "An unexpected error stopped this user; the others went on.",
-    "credentials_mismatch": (
-        "The notification's settings name another Customer.io workspace than the connector's "
-        "client; nothing was sent."
-    ),
-}
 
 
 def check_mode(mode: str) -> Mode:
@@ -108,399 +145,6 @@ def check_mode(mode: str) -> Mode:
         if mode == known:
             return known
     raise ConfigurationError([f"mode must be 'v1' or 'batch', got {mode!r}"])
-
-
-# --------------------------------------------------------------------------------------------
-# Steps: what the drivers perform.
-
-
-@attrs.frozen
-class CustomerIOCall:
-    """A Customer.io client method to call: ``getattr(client, method)(*args, **kwargs)``."""
-
-    method: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class HullTraits:
-    """Queue a traits message on the Hull client; the result is its ``requestId``."""
-
-    claims: Mapping[str, str]
-    traits: Mapping[str, Any]
-
-
-Step = CustomerIOCall | HullTraits
-#: A step's result: the exception on failure; else ``None`` (a Customer.io call, or no Hull
-#: client to write back to) or the write-back's ``requestId``.
-StepResult = str | None | HullCustomerIOError
-
-
-@attrs.define
-class Execution:
-    """The mutable record of one user's execution, frozen into a
-    [`UserOutcome`][hull_customerio.UserOutcome] at the end."""
-
-    plan: UserPlan
-    calls: list[str] = attrs.field(factory=list)
-    events_sent: list[OutgoingEvent] = attrs.field(factory=list)
-    events_skipped: list[tuple[str, str]] = attrs.field(factory=list)
-    failure: str | None = None
-    exception: HullCustomerIOError | None = None
-    details: list[str] = attrs.field(factory=list)
-    request_id: str | None = None
-    #: Customer.io accepted every identify chunk, or the deletion.
-    person_sent: bool = False
-    #: An identify chunk or the deletion failed (or was never sent): no write-back.
-    person_failed: bool = False
-    #: Events Customer.io was asked for and did not accept.
-    events_failed: list[OutgoingEvent] = attrs.field(factory=list)
-
-    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
-        # The first failure names the outcome; later ones add detail.
-        if self.failure is None:
-            self.failure, self.exception = code, exc
-        self.details.append(detail)
-
-    def outcome(self) -> UserOutcome:
-        plan = self.plan
-        skipped = list(plan.skipped_events) + self.events_skipped
-        if self.failure is not None:
-            status: OutcomeStatus = "error"
-            reason, message = self.failure, FAILURE_MESSAGES[self.failure]
-        elif plan.action is Action.ERROR:
-            status, reason, message = "error", plan.reason, plan.message
-        else:
-            status = "skipped" if plan.action is Action.SKIP else "success"
-            reason, message = plan.reason, plan.message
-        error = None
-        if status == "error":
-            error = "; ".join(self.details or plan.errors) or message
-        return UserOutcome(
-            user_id=plan.user_id,
-            customer_id=plan.customer_id,
-            action=plan.action,
-            status=status,
-            reason=reason,
-            message=message,
-            calls=list(self.calls),
-            events_sent=list(self.events_sent),
-            events_skipped=skipped,
-            error=error,
-            exception=self.exception,
-            plan=plan,
-        )
-
-
-def _event_call(event: OutgoingEvent, customer_id: str | None) -> CustomerIOCall:
-    kwargs = {"timestamp": event.timestamp, "id": event.id}
-    if event.kind == "anonymous":
-        return CustomerIOCall(
-            "track_anonymous",
-            (event.anonymous_id, event.name, event.data),
-            {**kwargs, "type": event.type},
-        )
-    method = "track_page" if event.kind == "page" else "track"
-    return CustomerIOCall(method, (customer_id, event.name, event.data), kwargs)
-
-
-def _describe(exc: HullCustomerIOError) -> str:
-    return str(exc)
-
-
-def _failure_code(code: str, exc: HullCustomerIOError | None) -> str:
-    """``code``, unless the call was never sent because the shared rate limiter was out of
-    reach: then ``rate_limiter_unavailable``, whatever the call was."""
-    return "rate_limiter_unavailable" if isinstance(exc, RateLimiterUnavailableError) else code
-
-
-def user_calls(
-    plan: UserPlan, execution: Execution | None = None
-) -> Generator[list[CustomerIOCall], list[StepResult], Execution]:
-    """One user's Customer.io calls, in rounds, and what their results mean.
-
-    Yields groups of calls and receives their results, in the same order. A group's calls
-    may be sent together (batch mode) because none depends on another; a later group is only
-    asked for once the earlier one is answered. The groups: each identify chunk on its own, in
-    order, stopping at the first refused one (the user's events are then skipped with
-    ``identify_failed``); or the deletion; then every event of the user. Both modes run this
-    one sequence, so they reach the same outcome for the same answers.
-
-    ``execution`` is the record to fill (a new one by default), for a caller that reads it
-    while the calls run (see `batch_steps`).
-    """
-    if execution is None:
-        execution = Execution(plan)
-    if plan.action is Action.IDENTIFY:
-        for chunk in plan.chunks:
-            (result,) = yield [CustomerIOCall("identify", (plan.customer_id, chunk))]
-            execution.calls.append("identify")
-            if isinstance(result, HullCustomerIOError):
-                code = _failure_code("identify_failed", result)
-                execution.person_failed = True
-                execution.fail(code, result, _describe(result))
-                execution.events_skipped += [(e.name, code) for e in plan.events]
-                return execution
-        execution.person_sent = bool(plan.chunks)
-    elif plan.action is Action.DELETE:
-        (result,) = yield [CustomerIOCall("delete", (plan.customer_id,))]
-        execution.calls.append("delete")
-        if isinstance(result, HullCustomerIOError):
-            execution.person_failed = True
-            execution.fail(_failure_code("delete_failed", result), result, _describe(result))
-            return execution
-        execution.person_sent = True
-    if plan.events:
-        results = yield [_event_call(event, plan.customer_id) for event in plan.events]
-        for event, result in zip(plan.events, results, strict=True):
-            execution.calls.append(event.kind)
-            error = result if isinstance(result, HullCustomerIOError) else None
-            _record_event(execution, event, error)
-    return execution
-
-
-def v1_steps(plan: UserPlan) -> Generator[Step, StepResult, Execution]:
-    """One user, one Customer.io call at a time: identify chunks in order, then events."""
-    rounds = user_calls(plan)
-    results: list[StepResult] | None = None
-    while True:
-        try:
-            group = rounds.send(results)  # type: ignore[arg-type]  # None primes it
-        except StopIteration as stop:
-            execution: Execution = stop.value
-            break
-        results = []
-        for call in group:
-            results.append((yield call))
-    yield from write_back_steps(execution)
-    return execution
-
-
-def write_back_steps(execution: Execution) -> Generator[Step, StepResult, Execution]:
-    """After the Customer.io calls: write the sync state back to Hull (see `writes_back`)."""
-    yield from _write_back(execution)
-    return execution
-
-
-def _record_event(
-    execution: Execution, event: OutgoingEvent, error: HullCustomerIOError | None
-) -> None:
-    if error is None:
-        execution.events_sent.append(event)
-        return
-    code = _failure_code("event_failed", error)
-    execution.events_skipped.append((event.name, _failure_code("send_failed", error)))
-    execution.events_failed.append(event)
-    execution.fail(code, error, f"event {event.name!r}: {_describe(error)}")
-
-
-def writes_back(execution: Execution) -> bool:
-    """Whether the user's sync state is written back to Hull, once the person calls are done.
-
-    Not for an error plan nor a plan without traits, nor when the identify or the deletion
-    failed or was not sent; whatever happens to the events afterwards does not change it.
-    """
-    return (
-        execution.plan.action is not Action.ERROR
-        and execution.plan.traits is not None
-        and not execution.person_failed
-    )
-
-
-def write_back_step(plan: UserPlan) -> HullTraits:
-    """The Hull write-back of a plan that has traits."""
-    assert plan.traits is not None  # noqa: S101  # callers check writes_back first
-    return HullTraits(plan.hull_claims, plan.traits)
-
-
-def settle_write_back(execution: Execution, result: StepResult) -> Execution:
-    """Record a write-back that was queued ahead (see `BatchRound.settled`), as
-    `write_back_steps` records it when it performs the write-back itself."""
-    steps = write_back_steps(execution)
-    try:
-        next(steps)
-        steps.send(result)
-    except StopIteration as stop:
-        finished: Execution = stop.value
-        return finished
-    raise RuntimeError("a write-back is one step")  # pragma: no cover - a bug
-
-
-def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
-    plan = execution.plan
-    if not writes_back(execution):
-        return
-    result = yield write_back_step(plan)
-    if result is None:  # the connector has no Hull client: nothing to write back to
-        return
-    execution.calls.append("hull_traits")
-    if isinstance(result, HullCustomerIOError):
-        execution.fail("writeback_failed", result, f"Hull write-back: {_describe(result)}")
-    else:
-        execution.request_id = result
-
-
-# --------------------------------------------------------------------------------------------
-# Batch mode: the same rounds as v1 (user_calls), each round's operations of every user sent
-# together through v2 batch requests.
-
-#: v1 client methods with a v2 batch equivalent. Anonymous events have none that Customer.io
-#: documents, so they always go through ``POST /api/v1/events``.
-_BATCHABLE = frozenset({"identify", "delete", "track", "track_page"})
-#: The calls about the person itself; events follow them.
-_PERSON_CALLS = frozenset({"identify", "delete"})
-
-
-@attrs.frozen
-class BatchRound:
-    """One round of batch mode: what to send now, for every user still waiting.
-
-    Attributes:
-        operations: v2 operations for one ``batch()`` call (may be empty).
-        owners: for each operation, ``(user, position)``: the user's index and the position
-            of the call in that user's group.
-        calls: calls that go through their v1 endpoint instead (anonymous events and
-            operations larger than a v2 batch accepts), as ``(user, position, call)``, each
-            user's in order.
-    """
-
-    operations: list[dict[str, Any]]
-    owners: list[tuple[int, int]]
-    calls: list[tuple[int, int, CustomerIOCall]]
-    #: Users whose person calls (identify chunks or deletion) the answers to the rounds so far
-    #: settled, and who will be written back to Hull (`writes_back`): what is written does not
-    #: depend on their events, so the write-back may be queued now, while this round is sent.
-    #: Record its result with `settle_write_back` once the user's execution is done.
-    settled: list[int] = attrs.field(factory=list)
-
-
-def _as_operation(call: CustomerIOCall) -> dict[str, Any] | None:
-    """The v2 operation equivalent to ``call``, or ``None`` when it must go through v1."""
-    if call.method not in _BATCHABLE:
-        return None
-    if call.method == "identify":
-        customer_id, attributes = call.args
-        operation = identify_operation(customer_id, attributes)
-    elif call.method == "delete":
-        operation = delete_operation(call.args[0])
-    else:
-        customer_id, name, data = call.args
-        build = page_operation if call.method == "track_page" else event_operation
-        operation = build(customer_id, name, data, **call.kwargs)
-    try:
-        encoded = dumps(operation)
-    except (TypeError, ValueError):
-        return operation  # the batch planner reports it as an operation it cannot encode
-    # Larger than one v2 operation may be: the equivalent v1 call accepts it (up to the event
-    # and attribute limits checked in the plan), so batch mode accepts what v1 mode accepts.
-    if len(encoded) > MAX_BATCH_OPERATION_BYTES:
-        return None
-    return EncodedOperation(operation, encoded)  # measured once, not encoded again to send
-
-
-def batch_operations(groups: Mapping[int, Sequence[CustomerIOCall]]) -> BatchRound:
-    """The round that sends every waiting user's group of calls (``groups`` by user index)."""
-    operations: list[dict[str, Any]] = []
-    owners: list[tuple[int, int]] = []
-    calls: list[tuple[int, int, CustomerIOCall]] = []
-    for user in sorted(groups):
-        for position, call in enumerate(groups[user]):
-            operation = _as_operation(call)
-            if operation is None:
-                calls.append((user, position, call))
-            else:
-                operations.append(operation)
-                owners.append((user, position))
-    return BatchRound(operations, owners, calls)
-
-
-def batch_results(
-    round_: BatchRound,
-    result: BatchResult | None,
-    call_results: Sequence[StepResult],
-) -> dict[int, dict[int, StepResult]]:
-    """Each user's results of a round, by position in its group.
-
-    ``result`` is what ``batch(round_.operations)`` gave (``None`` when there were none);
-    ``call_results[n]`` is the result of ``round_.calls[n]``. A v2 operation Customer.io
-    refused (a ``207`` entry, a failed request, an oversized or unencodable operation) gets a
-    `BatchOperationError` or the request's own error.
-    """
-    per_user: dict[int, dict[int, StepResult]] = {}
-    for index, (user, position) in enumerate(round_.owners):
-        failure = result.errors.get(index) if result is not None else None
-        error: HullCustomerIOError | None = None
-        if failure is not None:
-            error = failure.exception or BatchOperationError(
-                f"Customer.io rejected the operation: {failure.message or failure.reason}"
-                + (f" (field {failure.field})" if failure.field else "")
-            )
-        per_user.setdefault(user, {})[position] = error
-    for (user, position, _), outcome in zip(round_.calls, call_results, strict=True):
-        per_user.setdefault(user, {})[position] = outcome
-    return per_user
-
-
-def batch_steps(
-    plans: Sequence[UserPlan], context: LogContext | None = None
-) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[Execution]]:
-    """Every user's Customer.io calls (see `user_calls`), round after round.
-
-    Yields a `BatchRound` per round and receives `batch_results` of it. Round 1
-    carries every user's first identify chunk or deletion; the next rounds the further chunks
-    of the users whose earlier chunks were accepted, then the events of the users whose
-    operations Customer.io accepted. Returns each user's execution, in ``plans`` order,
-    before the Hull write-back (`write_back_steps`).
-    """
-    executions: dict[int, Execution] = {}
-    running: dict[int, Generator[list[CustomerIOCall], list[StepResult], Execution]] = {}
-    waiting: dict[int, list[CustomerIOCall]] = {}
-    records: dict[int, Execution] = {}
-    settled: list[int] = []  # since the last round (see BatchRound.settled)
-
-    def advance(user: int, results: list[StepResult] | None) -> None:
-        try:
-            group = running[user].send(results)  # type: ignore[arg-type]
-        except StopIteration as stop:
-            executions[user] = stop.value
-            del running[user]
-            waiting.pop(user, None)
-            person_done = True
-        except Exception as exc:  # a bug must cost one user, not the batch
-            executions[user] = internal_error(Execution(plans[user]), exc, context)
-            del running[user]
-            waiting.pop(user, None)
-            return
-        else:
-            waiting[user] = group
-            person_done = group[0].method not in _PERSON_CALLS
-        if person_done and user not in done_persons:
-            done_persons.add(user)
-            if writes_back(records[user]):
-                settled.append(user)
-
-    done_persons: set[int] = set()
-    for user, plan in enumerate(plans):
-        records[user] = Execution(plan)
-        running[user] = user_calls(plan, records[user])
-        advance(user, None)
-    while waiting:
-        round_ = batch_operations(waiting)
-        round_.settled.extend(settled)
-        settled.clear()
-        answers = yield round_
-        for user in list(waiting):
-            group = waiting[user]
-            got = answers.get(user, {})
-            advance(user, [got.get(position) for position in range(len(group))])
-    # Users settled by the last answers had no round left to overlap: they are written back
-    # with everyone else, by write_back_steps.
-    return [executions[user] for user in range(len(plans))]
-
-
-class BatchOperationError(HullCustomerIOError):
-    """Customer.io refused one operation of a v2 batch (a ``207`` entry or an oversized op)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,7 +208,7 @@ def prepare(
                 user_id=message.user.id,
                 reason="internal_error",
             )
-            early[position] = _internal_error_outcome(message.user.id, exc)
+            early[position] = internal_error_outcome(message.user.id, exc)
     return Prepared(plans, early, positions)
 
 
@@ -614,45 +258,6 @@ def credentials_mismatch_report(
     for outcome in outcomes:
         log_outcome(outcome, context)
     return SyncReport(outcomes=outcomes)
-
-
-def _internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
-    return UserOutcome(
-        user_id=user_id,
-        customer_id=None,
-        action=Action.ERROR,
-        status="error",
-        reason="internal_error",
-        message=FAILURE_MESSAGES["internal_error"],
-        error=_short_error(exc),
-    )
-
-
-def _short_error(exc: Exception) -> str:
-    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
-
-
-_ERROR_TEXT_LIMIT = 300
-
-
-def internal_error(
-    execution: Execution, exc: Exception, context: LogContext | None = None
-) -> Execution:
-    """Record an unexpected exception on ``execution`` (a bug must cost one user, not all)."""
-    log_event(
-        logging.ERROR,
-        "outgoing.user.error",
-        context,
-        exc_info=exc,
-        user_id=execution.plan.user_id,
-        customer_id=execution.plan.customer_id,
-        reason="internal_error",
-    )
-    execution.failure = "internal_error"
-    execution.details.append(_short_error(exc))
-    return execution
 
 
 def apply_delivery(executions: Iterable[Execution], ticket: DeliveryTicket) -> None:
@@ -721,7 +326,7 @@ class Unreachable:
         """The execution of a user not sent because Customer.io is unreachable."""
         execution = Execution(plan)
         detail = f"not sent: {self.error}" if self.error is not None else "not sent"
-        code = _failure_code("customerio_unavailable", self.error)
+        code = failure_code("customerio_unavailable", self.error)
         execution.fail(code, self.error, detail)
         execution.events_skipped += [(e.name, code) for e in plan.events]
         return execution
@@ -792,313 +397,3 @@ def record_webhook(metrics: Metrics, outcome: WebhookOutcome) -> WebhookOutcome:
         tags={"status": str(outcome.http_status), "reason": outcome.reason or "forwarded"},
     )
     return outcome
-
-
-# --------------------------------------------------------------------------------------------
-# Logging: the event name starts a readable message of ids and reason codes; the
-# same data is in the record's `extra`. Never secrets, emails or attribute values.
-
-
-@attrs.frozen
-class LogContext:
-    """What every log record of one notification's processing carries.
-
-    Attributes:
-        notification_id: Hull's id of the notification.
-        organization: the Hull organization it came from.
-    """
-
-    notification_id: str | None = None
-    organization: str | None = None
-
-    @classmethod
-    def of(cls, notification: Notification) -> LogContext:
-        """The context of a parsed notification."""
-        configuration = notification.configuration
-        return cls(
-            notification_id=notification.notification_id,
-            organization=configuration.organization if configuration is not None else None,
-        )
-
-
-#: The fields shown in a log message, in order, with their label.
-_SHOWN: tuple[tuple[str, str], ...] = (
-    ("user_id", "user"),
-    ("customer_id", "customer_id"),
-    ("event_name", "event"),
-    ("event_kind", "kind"),
-    ("event_id", "event_id"),
-    ("reason", "reason"),
-    ("channel", "channel"),
-    ("connector_id", "connector"),
-    ("notification_id", "notification"),
-    ("organization", "organization"),
-)
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:@/+")
-
-
-def _shown(value: object) -> str:
-    text = str(value)
-    # Anything that could be mistaken for another field or line is quoted (log injection).
-    return text if text and set(text) <= _PLAIN else repr(text)
-
-
-def log_event(
-    level: int,
-    name: str,
-    context: LogContext | None = None,
-    *,
-    exc_info: BaseException | None = None,
-    **fields: Any,
-) -> None:
-    """Log one event: ``name key=value ...`` with ids and reason codes, the same in ``extra``.
-
-    ``extra`` also holds ``hull_event`` (``name``) and every field. ``None`` values are left out
-    of the message but kept in ``extra``. A warning or an error says why in the line itself:
-    its ``reason`` code and, as ``cause=``, the ``error`` text — emails masked, cut to 300
-    characters — so that a line read alone (or by a formatter that drops ``extra``) explains
-    itself.
-    """
-    if not logger.isEnabledFor(level):
-        return
-    if context is not None:
-        fields.setdefault("notification_id", context.notification_id)
-        fields.setdefault("organization", context.organization)
-    parts = [name]
-    args: list[str] = []
-    for key, label in _SHOWN:
-        value = fields.get(key)
-        if value is not None:
-            parts.append(f"{label}=%s")
-            args.append(_shown(value))
-    cause = fields.get("error")
-    if level >= logging.WARNING and cause is not None:
-        parts.append("cause=%s")
-        args.append(repr(safe_service_text(str(cause))))
-    logger.log(
-        level, " ".join(parts), *args, exc_info=exc_info, extra={"hull_event": name, **fields}
-    )
-
-
-def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None:
-    """Log one user's outcome and the fate of its events."""
-    base: dict[str, Any] = {"user_id": outcome.user_id, "customer_id": outcome.customer_id}
-    if outcome.status == "error":
-        name, level = "outgoing.user.error", logging.ERROR
-    elif outcome.status == "skipped":
-        name, level = "outgoing.user.skip", logging.INFO
-    elif outcome.action is Action.DELETE:
-        name, level = "outgoing.user.deletion", logging.INFO
-    else:
-        name, level = "outgoing.user.success", logging.INFO
-    log_event(level, name, context, **base, reason=outcome.reason, error=outcome.error)
-    for event in outcome.events_sent:
-        log_event(
-            logging.INFO, "outgoing.event.success", context, **base,
-            event_name=event.name, event_kind=event.kind, event_id=event.id,
-        )  # fmt: skip
-    for event_name, reason in outcome.events_skipped:
-        failed = reason == "send_failed"
-        log_event(
-            logging.ERROR if failed else logging.INFO,
-            "outgoing.event.error" if failed else "outgoing.event.skip",
-            context, **base, event_name=event_name, reason=reason,
-            error=(outcome.error or "the event was not sent") if failed else None,
-        )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# Notifications and webhooks.
-
-_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
-
-
-def is_transient(exc: BaseException | None) -> bool:
-    """Whether a failure may go away if the same work is tried again later.
-
-    Hull refusing the connector's credentials (401, 403) counts: it is a configuration
-    problem, and the data must be kept (sent again) until it is fixed.
-    """
-    if isinstance(exc, DeliveryError):
-        return exc.__cause__ is None or is_transient(exc.__cause__)
-    if isinstance(exc, APIConnectionError):
-        return True
-    if isinstance(exc, APIStatusError):
-        if exc.service == "hull" and hull_failure_kind(exc) == "credentials":
-            return True
-        return exc.status_code in _TRANSIENT_STATUSES or exc.status_code >= 500
-    return False
-
-
-def read_notification(
-    payload: Mapping[str, Any], context: LogContext | None = None
-) -> Notification | None:
-    """The parsed notification, or ``None`` (logged) when it can never succeed."""
-    try:
-        return parse_notification(payload)
-    except (ValidationError, ConfigurationError) as exc:
-        log_event(
-            logging.ERROR, "outgoing.user.error", context,
-            reason="invalid_notification", error=str(exc),
-        )  # fmt: skip
-        return None
-
-
-def flow_control_for(report: SyncReport) -> dict[str, Any]:
-    """``retry`` when a user failed for a transient reason (Hull re-sends), else ``next``."""
-    if any(o.status == "error" and is_transient(o.exception) for o in report.outcomes):
-        return dict(flow_control_retry())
-    return dict(flow_control_next())
-
-
-def read_webhook(
-    body: bytes, headers: Mapping[str, str], settings: Settings
-) -> IncomingEvent | WebhookOutcome:
-    """Verify and parse a webhook: the event to forward, or the outcome that ends it."""
-    try:
-        verify_webhook_request(body, headers, signing_key=settings.webhook_signing_key)
-    except WebhookVerificationError as exc:
-        return _webhook_outcome(401, exc.reason, str(exc))
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, absurdly deep or long numbers
-        return _webhook_outcome(200, "invalid_payload", "The webhook body is not usable JSON.")
-    try:
-        return parse_webhook(payload, settings)
-    except WebhookPayloadError as exc:
-        return _webhook_outcome(200, exc.reason, str(exc))
-
-
-#: Default ``webhook_timeout``: seconds a webhook waits for Hull before answering 503
-#: (Customer.io gives up on a webhook after about 4 seconds).
-DEFAULT_WEBHOOK_TIMEOUT = 3.0
-
-_HULL_WEBHOOK_ANSWERS: Mapping[HullFailureKind, tuple[int, str, str]] = {
-    # Hull will never take this event; answering 5xx would hold back every later webhook.
-    "refused": (200, "hull_rejected", "Hull rejected the event"),
-    "credentials": (503, "hull_unauthorized", "Hull refused the connector's credentials"),
-    "transient": (503, "hull_unavailable", "Hull could not be reached"),
-}
-
-
-def check_webhook_timeout(value: float | None) -> float | None:
-    """``value`` if it is a positive number of seconds (or ``None``), else a ConfigurationError."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError([f"webhook_timeout must be a positive number, got {value!r}"])
-    return float(value)
-
-
-def webhook_answer(
-    event: IncomingEvent, ticket: DeliveryTicket, request_id: str, *, settled: bool
-) -> WebhookOutcome:
-    """The outcome of a forwarded webhook from its own delivery ticket.
-
-    ``settled`` is ``False`` when the time budget ran out before Hull answered: 503, so
-    Customer.io delivers it again (the fixed ``event_id`` makes that harmless).
-    """
-    if not settled:
-        return webhook_delivered(event, None, timed_out=True)
-    return webhook_delivered(event, ticket.error_for(request_id))
-
-
-def webhook_delivered(
-    event: IncomingEvent, error: HullCustomerIOError | None, *, timed_out: bool = False
-) -> WebhookOutcome:
-    """The outcome once Hull answered (``error`` is ``None`` when it accepted the event)."""
-    if timed_out:
-        outcome = _webhook_outcome(
-            503, "hull_timeout", "Hull did not confirm the event in time.", event
-        )
-    elif error is None:
-        outcome = WebhookOutcome(
-            http_status=200, reason=None, message=f"Forwarded to Hull as {event.event!r}.",
-            event=event,
-        )  # fmt: skip
-    elif not isinstance(error, APIError):
-        outcome = _webhook_outcome(200, "hull_rejected", f"Hull rejected the event: {error}", event)
-    else:
-        status, reason, what = _HULL_WEBHOOK_ANSWERS[hull_failure_kind(error)]
-        outcome = _webhook_outcome(status, reason, f"{what}: {error}", event)
-    name = "incoming.event.success" if outcome.reason is None else "incoming.event.error"
-    log_event(
-        logging.INFO if outcome.reason is None else logging.ERROR,
-        name,
-        event_name=event.event,
-        event_id=event.event_id,
-        reason=outcome.reason,
-        error=None if outcome.reason is None else outcome.message,
-    )
-    return outcome
-
-
-def _webhook_outcome(
-    status: int, reason: str, message: str, event: IncomingEvent | None = None
-) -> WebhookOutcome:
-    if event is None:
-        log_event(logging.WARNING, "incoming.event.error", reason=reason, error=message)
-    return WebhookOutcome(http_status=status, reason=reason, message=message, event=event)
-
-
-def hull_not_configured(event: IncomingEvent) -> WebhookOutcome:
-    """The outcome when a webhook arrives at a connector without a Hull client."""
-    return _webhook_outcome(
-        503, "hull_not_configured", "No Hull client is configured to forward webhooks to.", event
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Status.
-
-NO_CREDENTIALS = (
-    "Missing credentials: set the Customer.io Site ID and API Key to send data to Customer.io."
-)
-NO_SEGMENTS = (
-    "No users will be synchronized because no segments are whitelisted "
-    "(synchronized_segments is empty)."
-)
-INVALID_CREDENTIALS = "Invalid credentials: Customer.io refused the Site ID and API Key."
-NO_CUSTOMERIO_CLIENT = (
-    "No Customer.io client: this connector only forwards Customer.io webhooks to Hull; build "
-    "it with customerio=... to send users and events."
-)
-
-
-def no_customerio_client(what: str) -> ConfigurationError:
-    """The error of a sync asked of a webhook-only connector (``what``: the method)."""
-    return ConfigurationError(
-        [f"{what} needs a Customer.io client: build the connector with customerio=..."]
-    )
-
-
-def hull_credentials_message(error: APIStatusError | None) -> list[str]:
-    """The status error when Hull's firehose last refused the connector's credentials."""
-    if error is None:
-        return []
-    return [
-        f"Hull refused the connector's credentials (HTTP {error.status_code}): check the "
-        "connector id, secret and organization. Nothing is dropped meanwhile: notifications "
-        "are answered retry and webhooks 503."
-    ]
-
-
-def check_status_messages(settings: Settings) -> tuple[list[str], list[str]]:
-    """The errors and warnings that need no call: missing credentials, no segments."""
-    errors = [] if settings.has_credentials else [NO_CREDENTIALS]
-    warnings = [] if settings.synchronized_segments else [NO_SEGMENTS]
-    return errors, warnings
-
-
-def connection_error_message(exc: APIError) -> str:
-    """The status message for a failed credentials check."""
-    return f"Error when trying to connect with Customer.io: {exc}"
-
-
-def status_from(errors: list[str], warnings: list[str]) -> Status:
-    """``error`` if any error, else ``warning`` if any warning, else ``ok``."""
-    if errors:
-        return Status(status="error", messages=errors + warnings)
-    if warnings:
-        return Status(status="warning", messages=warnings)
-    return Status(status="ok", messages=[])

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..customerio import AsyncCustomerIOClient
+from ..customerio import AsyncCustomerIOClient, Operation
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -25,7 +25,7 @@ from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
 from ._checks import check_arguments
-from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
+from ._core import Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
     NotificationAnswer,
@@ -263,7 +263,7 @@ class AsyncConnector:
         return executions
 
     async def _perform_in_user_order(
-        self, calls: list[tuple[int, int, CustomerIOCall]]
+        self, calls: list[tuple[int, int, Operation]]
     ) -> list[StepResult]:
         """Perform v1 calls: each user's in order, users concurrently (client-bounded)."""
         results: list[StepResult] = [None] * len(calls)
@@ -298,18 +298,16 @@ class AsyncConnector:
 
     async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
-            if isinstance(step, CustomerIOCall):
-                customerio = self._require_customerio("syncing users")
-                await getattr(customerio, step.method)(*step.args, **step.kwargs)
-                return None
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
                 scope = self.hull.as_user(step.claims, delivery=ticket)
                 return await scope.traits(step.traits)
+            # Not a write-back: a Customer.io operation, which the client sends (typed).
+            await self._require_customerio("syncing users").send(step)
+            return None
         except HullCustomerIOError as exc:
             return exc
-        raise TypeError(f"unknown step {step!r}")
 
     async def handle_notification(
         self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None

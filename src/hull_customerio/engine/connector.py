@@ -24,7 +24,7 @@ from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
 from ._checks import check_arguments
-from ._core import CustomerIOCall, Execution, HullTraits, LogContext, Step, StepResult
+from ._core import Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
     HULL_KEY_HOSTS,
     NotificationAnswer,
@@ -244,17 +244,15 @@ class Connector:
 
     def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:
-            if isinstance(step, CustomerIOCall):
-                customerio = self._require_customerio("syncing users")
-                getattr(customerio, step.method)(*step.args, **step.kwargs)
-                return None
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
                 return self.hull.as_user(step.claims, delivery=ticket).traits(step.traits)
+            # Not a write-back: a Customer.io operation, which the client sends (typed).
+            self._require_customerio("syncing users").send(step)
+            return None
         except HullCustomerIOError as exc:
             return exc
-        raise TypeError(f"unknown step {step!r}")
 
     # ------------------------------------------------------------------- notifications
 

@@ -1,15 +1,14 @@
-"""The synchronous hub: [`ConnectorHub`][hull_customerio.ConnectorHub]. It performs what `_core`
-decides."""
+"""The synchronous hub: [`ConnectorHub`][hull_customerio.ConnectorHub]. It drives the flows of
+`_flows`, performing each effect with blocking I/O."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import ssl
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -17,49 +16,45 @@ import httpx
 from .._ratelimit import RateLimiter
 from ..customerio import CustomerIOClient
 from ..engine import Connector
-from ..engine._core import log_event, record_webhook
-from ..engine._notifications import (
-    authenticate_raw,
-    prepare_notification,
-    processed_answer,
-)
-from ..errors import APIError, ConfigurationError, HullCustomerIOError, ValidationError
+from ..engine._api import authenticate_raw
+from ..errors import HullCustomerIOError, ValidationError
 from ..hull import HullClient
-from ..metrics import Metrics
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
-from . import _answers, _core
-from ._auth import HULL_KEY_HOSTS, NotificationAnswer
+from . import _answers
+from ._auth import NotificationAnswer
+from ._backends import SyncCheckedBackend, sync_pool, sync_response
 from ._batch import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_BATCH_BYTES,
     DEFAULT_MAX_BATCH_SECONDS,
     DEFAULT_MAX_LINE_BYTES,
     BatchRequest,
-    credentials_from_query,
-)
-from ._cache import Lease, LeaseCache
-from ._core import (
-    DEFAULT_MAX_TENANTS,
-    DEFAULT_SETTINGS_TTL,
-    HubCore,
-    Options,
-    WorkspaceKey,
-    settings_failure,
-    settings_from_app,
 )
 from ._download import (
     DOWNLOAD_ERRORS,
+    DOWNLOAD_TIMEOUT,
     BatchFeed,
     DownloadTarget,
-    SyncCheckedBackend,
     download_target,
     lookup,
     request_arguments,
-    sync_pool,
-    sync_response,
 )
-from ._tokens import HullCredentials, usable_credentials
+from ._effects import (
+    CheckTarget,
+    Effect,
+    Flow,
+    HandleWebhook,
+    LeaseCustomerIO,
+    LeaseHull,
+    PublishStatus,
+    ReadNotification,
+    ReadSettings,
+    SyncBatch,
+    SyncNotification,
+)
+from ._flows import UNSET, HubFlows, close_failed
+from ._tokens import HullCredentials
 
 __all__ = [
     "ConnectorHub",
@@ -69,10 +64,7 @@ __all__ = [
     "sync_from",
 ]
 
-logger = logging.getLogger("hull_customerio")
-
-_DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_UNSET: Any = object()
+T = TypeVar("T")
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -84,7 +76,7 @@ def resolve_host(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-class ConnectorHub:
+class ConnectorHub(HubFlows[httpx.Client, Resolver]):
     """Serves any number of Hull connectors and Customer.io workspaces from one process.
 
     Every request names its connector (the notification's ``configuration``, a batch's query,
@@ -126,10 +118,12 @@ class ConnectorHub:
         max_batch_line_bytes: a batch file line longer than this is one malformed user.
         max_batch_bytes: a batch download stops after this many bytes (default 5 GB).
         max_batch_seconds: a batch download stops after this many seconds (default an hour).
-        http_client: the ``httpx.Client`` Hull's public keys are fetched with (the hub does
-            not close an injected one). Batch files are not downloaded with it: each download
-            has a connection of its own, to the address checked for its host.
-        resolver: how a batch host's name is looked up (once per download; tests inject one).
+        http_client: the ``httpx.Client`` (for `AsyncConnectorHub`: ``httpx.AsyncClient``) Hull's
+            public keys are fetched with (the hub does not close an injected one). Batch files
+            are not downloaded with it: each download has a connection of its own, to the
+            address checked for its host.
+        resolver: how a batch host's name is looked up (once per download; tests inject one):
+            ``(host, port) -> addresses``, awaitable for `AsyncConnectorHub`.
         clock: a monotonic clock for the settings cache.
         metrics: where every client and connector the hub builds reports (see
             `hull_customerio.metrics`), unless ``customerio_options``/``hull_options`` name
@@ -141,209 +135,24 @@ class ConnectorHub:
             (``max_batch_seconds``: not above 0).
     """
 
-    def __init__(
-        self,
-        *,
-        token_key: str,
-        customerio_options: Options = None,
-        hull_options: Options = None,
-        notification_public_key: str | None = None,
-        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
-        require_signature: bool = True,
-        trusted_hull_hosts: Sequence[str] = HULL_KEY_HOSTS,
-        mode: str = "v1",
-        max_tenants: int = DEFAULT_MAX_TENANTS,
-        settings_ttl: float = DEFAULT_SETTINGS_TTL,
-        limiter_factory: Callable[[str], Any] | None = None,
-        batch_hosts: Sequence[str] | None = None,
-        batch_chunk_size: int = 500,
-        max_batch_line_bytes: int = 1_000_000,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-        http_client: httpx.Client | None = None,
-        resolver: Resolver | None = None,
-        clock: Callable[[], float] | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
-        extra = {} if clock is None else {"clock": clock}
-        self._core: HubCore[Any] = HubCore(
-            token_key=token_key,
-            customerio_options=customerio_options,
-            hull_options=hull_options,
-            notification_public_key=notification_public_key,
-            trusted_key_hosts=trusted_key_hosts,
-            require_signature=require_signature,
-            trusted_hull_hosts=trusted_hull_hosts,
-            mode=mode,
-            max_tenants=max_tenants,
-            settings_ttl=settings_ttl,
-            limiter_factory=limiter_factory,
-            batch_hosts=batch_hosts,
-            batch_chunk_size=batch_chunk_size,
-            max_batch_line_bytes=max_batch_line_bytes,
-            max_batch_bytes=max_batch_bytes,
-            max_batch_seconds=max_batch_seconds,
-            metrics=metrics,
-            **extra,
-        )
-        self._hulls: LeaseCache[HullCredentials, HullClient]
-        self._workspaces: LeaseCache[WorkspaceKey, CustomerIOClient]
-        self._hulls, self._workspaces = self._core.new_caches()
-        # Which workspace key each cached Customer.io client was built for (its limiter's).
-        self._limiter_keys: dict[int, WorkspaceKey] = {}
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=_DOWNLOAD_TIMEOUT)
-        self._resolver: Resolver = resolver or resolve_host
-        # Guards the caches; never held while waiting on the network.
-        self._lock = threading.Lock()
-        self._settings_locks: dict[HullCredentials, threading.Lock] = {}
+    hull_type = HullClient
+    customerio_type = CustomerIOClient
+    limiter_type = RateLimiter
+    connector_type = Connector
 
-    def __repr__(self) -> str:
-        return (
-            f"ConnectorHub(tenants={len(self._hulls)}, "
-            f"require_signature={self._core.require_signature!r})"
-        )
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(timeout=DOWNLOAD_TIMEOUT)
 
-    @property
-    def require_signature(self) -> bool:
-        """Whether notifications must carry a valid Hull signature."""
-        return self._core.require_signature
+    def _default_resolver(self) -> Resolver:
+        return resolve_host
 
-    @property
-    def batch_hosts(self) -> tuple[str, ...] | None:
-        """Hosts batch files may come from (``None``: any public host)."""
-        return self._core.batch_hosts
+    def _new_cache_lock(self) -> threading.Lock:
+        return threading.Lock()
 
-    # ------------------------------------------------------------------------- webhook URLs
+    def _new_settings_lock(self) -> threading.Lock:
+        return threading.Lock()
 
-    def webhook_url(
-        self, base_url: str, *, organization: str, connector_id: str, secret: str
-    ) -> str:
-        """The webhook URL to give Customer.io for one connector.
-
-        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``. The
-        token is the connector's credentials under authenticated encryption with the hub's
-        ``token_key``: it stays valid for every hub sharing that key, and an altered or
-        foreign token is refused. The URL fits Customer.io's 255-character field for a base URL
-        of up to 40 characters, an organization of up to 40 and a secret of up to 32.
-
-        Raises:
-            ConfigurationError: a credential is empty or longer than 255 bytes.
-        """
-        return self._core.webhook_url(
-            base_url, organization=organization, connector_id=connector_id, secret=secret
-        )
-
-    # ---------------------------------------------------------------------------- clients
-
-    @contextlib.contextmanager
-    def _hull(self, credentials: HullCredentials) -> Iterator[HullClient]:
-        self._check_open()
-        with self._lock:
-            try:
-                lease, to_close = self._hulls.acquire(
-                    credentials, lambda: self._build_hull(credentials)
-                )
-            except ConfigurationError as exc:
-                raise _core.UnusableCredentialsError(exc.problems) from None
-        self._close_hulls(to_close)
-        try:
-            yield lease.value
-        finally:
-            with self._lock:
-                to_close = self._hulls.release(lease)
-            self._close_hulls(to_close)
-
-    def _build_hull(self, credentials: HullCredentials) -> HullClient:
-        options = self._core.hull_options(credentials.organization)
-        return HullClient(
-            credentials.connector_id, credentials.secret, credentials.organization, **options
-        )
-
-    @contextlib.contextmanager
-    def _customerio(self, key: WorkspaceKey) -> Iterator[CustomerIOClient]:
-        self._check_open()
-        lease: Lease[WorkspaceKey, CustomerIOClient]
-        with self._lock:
-            lease, to_close = self._workspaces.acquire(key, lambda: self._build_customerio(key))
-        self._close_workspaces(to_close)
-        try:
-            yield lease.value
-        finally:
-            with self._lock:
-                to_close = self._workspaces.release(lease)
-            self._close_workspaces(to_close)
-
-    def _build_customerio(self, key: WorkspaceKey) -> CustomerIOClient:
-        options = self._core.customerio_options(key.site_id)
-        options.pop("rate_limit", None)
-        limiter = self._core.take_limiter(key, RateLimiter)
-        try:
-            client = CustomerIOClient(
-                key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
-            )
-        except BaseException:
-            self._core.drop_limiter(key)
-            raise
-        self._limiter_keys[id(client)] = key
-        return client
-
-    def _close_hulls(self, clients: list[HullClient]) -> None:
-        for client in clients:
-            try:
-                client.close()
-            except HullCustomerIOError as exc:
-                log_event(
-                    logging.ERROR, "hub.client.close_failed", reason="close_failed",
-                    organization=client.organization, error=str(exc),
-                )  # fmt: skip
-
-    def _close_workspaces(self, clients: list[CustomerIOClient]) -> None:
-        for client in clients:
-            with self._lock:
-                self._core.drop_limiter(self._limiter_keys.pop(id(client)))
-            client.close()
-
-    def _check_open(self) -> None:
-        if self._core.closed:
-            raise ConfigurationError(["the hub is closed"])
-
-    def _connector(
-        self, settings: Settings, customerio: CustomerIOClient | None, hull: HullClient
-    ) -> Connector:
-        return Connector(
-            settings,
-            customerio=customerio,
-            hull=hull,
-            mode=self._core.mode,
-            key_http_client=self._http,
-            metrics=self._core.metrics,
-            **self._core.connector_security(),
-        )
-
-    # ------------------------------------------------------------------------- settings
-
-    def _settings(self, credentials: HullCredentials, hull: HullClient) -> Settings:
-        cached = self._core.cached_settings(credentials)
-        if cached is not None:
-            return cached
-        # One read per connector at a time: a burst of webhooks asks Hull once.
-        with self._lock:
-            lock = self._settings_locks.setdefault(credentials, threading.Lock())
-        try:
-            with lock:
-                cached = self._core.cached_settings(credentials)
-                if cached is not None:
-                    return cached
-                settings = settings_from_app(hull.api("GET", "app"))
-                self._core.keep_settings(credentials, settings)
-        finally:
-            with self._lock:
-                if not lock.locked():
-                    self._settings_locks.pop(credentials, None)
-        return settings
-
-    # ---------------------------------------------------------------------- notifications
+    # -------------------------------------------------------------------------- requests
 
     def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
         """Answer one of Hull's notifications for whichever connector it names.
@@ -354,28 +163,7 @@ class ConnectorHub:
         settings from its ``connector.private_settings``; the users are synchronised by a
         connector built on that tenant's (cached) clients. Never raises for bad input.
         """
-        read = authenticate_raw(self._core.body_guard, body, headers, self._http, self._core.guard)
-        if isinstance(read, NotificationAnswer):
-            return read
-        credentials = self._core.admit(_core.claimed_credentials(read))
-        if isinstance(credentials, NotificationAnswer):
-            return credentials
-        settings = _answers.notification_settings(read.payload)
-        key = None if settings is None else self._core.workspace_key(credentials, settings)
-        if settings is None or key is None:
-            # No workspace to send to: answered as a connector would, nothing sent.
-            return _core.unsendable_answer(read, settings)
-        try:
-            with self._hull(credentials) as hull, self._customerio(key) as customerio:
-                prepared = prepare_notification(read, site_id=customerio.site_id)
-                if isinstance(prepared, NotificationAnswer):
-                    return prepared
-                connector = self._connector(settings, customerio, hull)
-                return processed_answer(connector.sync_notification(prepared))
-        except ConfigurationError as exc:
-            return _answers.unusable_settings(exc)
-
-    # ---------------------------------------------------------------------------- batches
+        return self._run(self._notification_flow(body, headers))
 
     def answer_batch(
         self,
@@ -383,7 +171,7 @@ class ConnectorHub:
         headers: Mapping[str, str],
         query: Mapping[str, str],
         *,
-        batch_hosts: Sequence[str] | None = _UNSET,
+        batch_hosts: Sequence[str] | None = UNSET,
     ) -> NotificationAnswer:
         """Answer Hull's "send to connector" batch or export: download the file, sync its users.
 
@@ -407,41 +195,7 @@ class ConnectorHub:
             the file could not be downloaded, or not to its end (see `sync_from`); 503 when
             Hull could not be reached.
         """
-        hosts = self._core.batch_hosts if batch_hosts is _UNSET else batch_hosts
-        read = _answers.read_batch(body, query)
-        if isinstance(read, NotificationAnswer):
-            return read
-        credentials = self._core.admit(read[0])
-        if isinstance(credentials, NotificationAnswer):
-            return credentials
-        request = read[1]
-        try:
-            with self._hull(credentials) as hull:
-                try:
-                    settings = self._settings(credentials, hull)
-                except (APIError, ConfigurationError) as exc:
-                    return _answers.batch_settings_failure(exc)
-                # Only once Hull accepted the credentials is the URL looked at (and resolved).
-                target = checked_target(request, hosts, self._resolver)
-                if isinstance(target, NotificationAnswer):
-                    return target
-                key = self._core.workspace_key(credentials, settings)
-                if key is None:
-                    return _answers.missing_workspace_credentials()
-                with self._customerio(key) as customerio:
-                    connector = self._connector(settings, customerio, hull)
-                    return sync_from(
-                        connector,
-                        target,
-                        chunk_size=self._core.batch_chunk_size,
-                        max_line_bytes=self._core.max_batch_line_bytes,
-                        max_bytes=self._core.max_batch_bytes,
-                        max_seconds=self._core.max_batch_seconds,
-                    )
-        except _core.UnusableCredentialsError:
-            return _answers.refused("wrong_connector")
-
-    # ---------------------------------------------------------------------------- webhooks
+        return self._run(self._batch_flow(body, query, batch_hosts))
 
     def answer_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
@@ -456,29 +210,7 @@ class ConnectorHub:
         still has its webhooks forwarded (no Customer.io client is needed for them). Never
         raises for bad input.
         """
-        opened = self._core.open_token(query)
-        if opened is None:
-            return record_webhook(self._core.metrics, _core.invalid_token())
-        credentials = self._core.checked_credentials(opened)
-        if credentials is None:
-            return record_webhook(self._core.metrics, _core.untrusted_webhook())
-        try:
-            with self._hull(credentials) as hull:
-                try:
-                    settings = self._settings(credentials, hull)
-                except (APIError, ConfigurationError) as exc:
-                    return record_webhook(self._core.metrics, settings_failure(exc))
-                key = self._core.workspace_key(credentials, settings)
-                if key is None:
-                    # Webhooks need no Customer.io client: a webhook-only connector forwards them.
-                    return self._connector(settings, None, hull).handle_webhook(body, headers)
-                with self._customerio(key) as customerio:
-                    connector = self._connector(settings, customerio, hull)
-                    return connector.handle_webhook(body, headers)
-        except _core.UnusableCredentialsError:
-            return record_webhook(self._core.metrics, _core.invalid_token())
-
-    # ----------------------------------------------------------------------------- status
+        return self._run(self._webhook_flow(body, headers, query))
 
     def publish_status(self, *, organization: str, connector_id: str, secret: str) -> Status:
         """Check one connector's health with its current settings and publish it to Hull.
@@ -489,72 +221,35 @@ class ConnectorHub:
             APIError: Hull could not be reached or refused the credentials.
             ConfigurationError: the connector's settings in Hull are invalid.
         """
-        claimed = HullCredentials(organization, connector_id, secret)
-        if not usable_credentials(claimed):
-            raise _core.UnusableCredentialsError(["the connector's credentials are not valid"])
-        credentials = self._core.checked_credentials(claimed)
-        if credentials is None:
-            raise _core.UntrustedOrganizationError()
-        with self._hull(credentials) as hull:
-            settings = self._settings(credentials, hull)
-            key = self._core.workspace_key(credentials, settings)
-            if key is None:
-                status = _answers.status_without_credentials(settings)
-                hull.put_status(status.status, status.messages)
-                return status
-            with self._customerio(key) as customerio:
-                return self._connector(settings, customerio, hull).publish_status()
+        return self._run(self._status_flow(organization, connector_id, secret))
 
     def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
-        """Answer Hull's status call; see
-        [`AsyncConnectorHub.answer_status`][hull_customerio.AsyncConnectorHub.answer_status]."""
-        credentials = credentials_from_query(query)
-        if credentials is None:
-            return _answers.refused("missing_credentials")
-        try:
-            status = self.publish_status(
-                organization=credentials.organization,
-                connector_id=credentials.connector_id,
-                secret=credentials.secret,
-            )
-        except (APIError, ConfigurationError) as exc:
-            return _answers.status_failure(exc)
-        return _answers.status_answer(status)
+        """Answer Hull's status call (``/status``): `publish_status` for the connector whose
+        credentials the query carries (``organization``, ``id`` or ``ship``, ``secret``).
+
+        Never raises for bad input, and never repeats what Hull answered to a caller whose
+        credentials Hull has not accepted: 200 ``{"status", "messages"}``; 401 missing or
+        refused credentials; 403 ``untrusted_organization``; 503 ``hull_unavailable`` or
+        ``invalid_settings``.
+        """
+        return self._run(self._status_answer_flow(query))
 
     def answer_credentials(self, query: Mapping[str, str], *, base_url: str) -> NotificationAnswer:
-        """Answer Hull's ``/credentials`` call; see
-        [`AsyncConnectorHub.answer_credentials`][hull_customerio.AsyncConnectorHub.answer_credentials]."""
-        credentials = credentials_from_query(query)
-        if credentials is None:
-            return _answers.refused("missing_credentials")
-        checked = self._core.admit(credentials)
-        if isinstance(checked, NotificationAnswer):
-            return checked
-        try:
-            with self._hull(checked) as hull:
-                # Reading the connector's settings is what proves the credentials to Hull.
-                self._settings(checked, hull)
-            url = self.webhook_url(
-                base_url,
-                organization=checked.organization,
-                connector_id=checked.connector_id,
-                secret=checked.secret,
-            )
-        except (APIError, ConfigurationError) as exc:
-            return _answers.status_failure(exc)
-        return _answers.credentials_answer(url)
+        """Answer Hull's ``/credentials`` call: the connector's webhook URL, once Hull accepted
+        the credentials the query carries (as for `answer_status`).
 
-    # --------------------------------------------------------------------------- resource
+        Returns:
+            200 ``{"url": <webhook URL under base_url>}``; otherwise as `answer_status`.
+        """
+        return self._run(self._credentials_flow(query, base_url))
 
     def close(self) -> None:
         """Flush and close every client the hub built (and its download client). Idempotent."""
-        with self._lock:
-            if self._core.closed:
-                return
-            self._core.closed = True
-            hulls, workspaces = self._hulls.clear(), self._workspaces.clear()
-        self._close_hulls(hulls)
-        self._close_workspaces(workspaces)
+        shut = self._shut()
+        if shut is None:
+            return
+        self._close_hulls(shut[0])
+        self._close_workspaces(shut[1])
         if self._owns_http:
             self._http.close()
 
@@ -563,6 +258,90 @@ class ConnectorHub:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # ---------------------------------------------------------------------------- driver
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` to its answer: perform each effect it yields and send back the
+        result (or throw in the error); its leases end with it."""
+        with contextlib.ExitStack() as leases:
+            try:
+                effect = next(flow)
+                while True:
+                    try:
+                        result = self._perform(effect, leases)
+                    except Exception as exc:
+                        effect = flow.throw(exc)
+                    else:
+                        effect = flow.send(result)
+            except StopIteration as stop:
+                answer: T = stop.value
+                return answer
+            finally:
+                flow.close()
+
+    def _perform(self, effect: Effect, leases: contextlib.ExitStack) -> Any:
+        if isinstance(effect, LeaseHull):
+            taken = self._take_hull(effect.credentials)
+            return leases.enter_context(self._leased(*taken, self._close_hulls))
+        if isinstance(effect, LeaseCustomerIO):
+            taken = self._take_customerio(effect.key)
+            return leases.enter_context(self._leased(*taken, self._close_workspaces))
+        if isinstance(effect, ReadSettings):
+            return self._read_settings(effect.credentials, effect.hull)
+        if isinstance(effect, ReadNotification):
+            core = self._core
+            return authenticate_raw(
+                core.body_guard, effect.body, effect.headers, self._http, core.guard
+            )
+        if isinstance(effect, CheckTarget):
+            return checked_target(effect.request, effect.hosts, self._resolver)
+        if isinstance(effect, SyncBatch):
+            return sync_from(effect.connector, effect.target, **self._batch_limits())
+        if isinstance(effect, SyncNotification):
+            return effect.connector.sync_notification(effect.notification)
+        if isinstance(effect, HandleWebhook):
+            return effect.connector.handle_webhook(effect.body, effect.headers)
+        if isinstance(effect, PublishStatus):
+            return effect.connector.publish_status()
+        # The last kind left: PutStatus.
+        return effect.hull.put_status(effect.status.status, effect.status.messages)
+
+    @contextlib.contextmanager
+    def _leased(
+        self, lease: Any, closing: list[Any], close: Callable[[list[Any]], None]
+    ) -> Iterator[Any]:
+        close(closing)
+        try:
+            yield lease.value
+        finally:
+            close(self._give_back(lease))
+
+    def _read_settings(self, credentials: HullCredentials, hull: HullClient) -> Settings:
+        cached = self._core.cached_settings(credentials)
+        if cached is not None:
+            return cached
+        lock = self._settings_lock(credentials)
+        try:
+            with lock:
+                cached = self._core.cached_settings(credentials)
+                if cached is None:
+                    cached = self._keep_settings(credentials, hull.api("GET", "app"))
+                return cached
+        finally:
+            self._settings_read(credentials, lock)
+
+    def _close_hulls(self, clients: list[HullClient]) -> None:
+        for client in clients:
+            try:
+                client.close()
+            except HullCustomerIOError as exc:
+                close_failed(client, exc)
+
+    def _close_workspaces(self, clients: list[CustomerIOClient]) -> None:
+        for client in clients:
+            self._forget_limiter(client)
+            client.close()
 
 
 def checked_target(
@@ -574,7 +353,6 @@ def checked_target(
         return lookup(download_target(request.url, hosts), resolver)
     except ValidationError as exc:
         return _answers.batch_url_refused(str(exc))
-
 
 
 def download_and_sync(
@@ -634,7 +412,6 @@ def _checked_response(
 ) -> Iterator[httpx.Response]:
     with pool.stream(**request_arguments(target)) as response:
         yield sync_response(response)
-
 
 
 def _sync_stream(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from ..engine._api import (
@@ -51,6 +52,7 @@ from ._core import (
 )
 from ._effects import (
     CheckTarget,
+    Effect,
     Flow,
     HandleWebhook,
     LeaseCustomerIO,
@@ -78,14 +80,19 @@ class HubFlows(Generic[H, R]):
     """What both hubs are, but for blocking or awaiting: see
     [`ConnectorHub`][hull_customerio.ConnectorHub] for the arguments.
 
-    A driver names its client classes (``hull_type``, ``customerio_type``, ``limiter_type``,
-    ``connector_type``), its default HTTP client, resolver and locks, and performs effects.
+    A driver names its client and connector classes, its I/O functions (blocking, or
+    coroutine functions), its default HTTP client, resolver and locks; it leases clients and
+    runs the calls `_call` gives.
     """
 
-    hull_type: Callable[..., Any]
-    customerio_type: Callable[..., Any]
-    limiter_type: Callable[[float | None], Any]
-    connector_type: Callable[..., Any]
+    _hull_type: Callable[..., Any]
+    _customerio_type: Callable[..., Any]
+    _limiter_type: Callable[[float | None], Any]
+    _connector_type: Callable[..., Any]
+    _authenticate: Callable[..., Any]  # (guard, body, headers, http, envelope_guard)
+    _checked_target: Callable[..., Any]  # (request, hosts, resolver)
+    _sync_from: Callable[..., Any]  # (connector, target, **limits)
+    _read_settings: Callable[[HullCredentials, Any], Any]
 
     def __init__(
         self,
@@ -199,16 +206,16 @@ class HubFlows(Generic[H, R]):
 
     def _build_hull(self, credentials: HullCredentials) -> Any:
         options = self._core.hull_options(credentials.organization)
-        return self.hull_type(
+        return self._hull_type(
             credentials.connector_id, credentials.secret, credentials.organization, **options
         )
 
     def _build_customerio(self, key: WorkspaceKey) -> Any:
         options = self._core.customerio_options(key.site_id)
         options.pop("rate_limit", None)
-        limiter = self._core.take_limiter(key, self.limiter_type)
+        limiter = self._core.take_limiter(key, self._limiter_type)
         try:
-            client = self.customerio_type(
+            client = self._customerio_type(
                 key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
             )
         except BaseException:
@@ -221,20 +228,20 @@ class HubFlows(Generic[H, R]):
         if self._core.closed:
             raise ConfigurationError(["the hub is closed"])
 
-    def _take_hull(self, credentials: HullCredentials) -> tuple[Lease[Any, Any], list[Any]]:
-        """A lease on the tenant's Hull client, and the clients it pushed out (to close)."""
+    def _take(self, effect: LeaseHull | LeaseCustomerIO) -> tuple[Lease[Any, Any], list[Any]]:
+        """A lease on the client ``effect`` asks for, and the clients it pushed out of the
+        cache (to close). A Hull client that cannot be built for the credentials raises
+        ``UnusableCredentialsError``."""
         self._check_open()
         with self._lock:
+            if isinstance(effect, LeaseCustomerIO):
+                key = effect.key
+                return self._workspaces.acquire(key, lambda: self._build_customerio(key))
+            credentials = effect.credentials
             try:
                 return self._hulls.acquire(credentials, lambda: self._build_hull(credentials))
             except ConfigurationError as exc:
                 raise UnusableCredentialsError(exc.problems) from None
-
-    def _take_customerio(self, key: WorkspaceKey) -> tuple[Lease[Any, Any], list[Any]]:
-        """A lease on the workspace's Customer.io client, and the clients it pushed out."""
-        self._check_open()
-        with self._lock:
-            return self._workspaces.acquire(key, lambda: self._build_customerio(key))
 
     def _give_back(self, lease: Lease[Any, Any]) -> list[Any]:
         """End ``lease``; the clients now to close (evicted ones no request uses any more)."""
@@ -258,8 +265,31 @@ class HubFlows(Generic[H, R]):
             self._core.closed = True
             return self._hulls.clear(), self._workspaces.clear()
 
+    def _call(self, effect: Effect) -> Callable[[], Any]:
+        """What performing ``effect`` calls (it returns an awaitable in the async hub); the
+        leases are the driver's own."""
+        if isinstance(effect, ReadNotification):
+            core = self._core
+            return partial(self._authenticate, core.body_guard, effect.body, effect.headers,
+                           self._http, core.guard)  # fmt: skip
+        if isinstance(effect, ReadSettings):
+            return partial(self._read_settings, effect.credentials, effect.hull)
+        if isinstance(effect, CheckTarget):
+            return partial(self._checked_target, effect.request, effect.hosts, self._resolver)
+        if isinstance(effect, SyncBatch):
+            return partial(self._sync_from, effect.connector, effect.target, **self._batch_limits())
+        if isinstance(effect, SyncNotification):
+            return partial(effect.connector.sync_notification, effect.notification)
+        if isinstance(effect, HandleWebhook):
+            return partial(effect.connector.handle_webhook, effect.body, effect.headers)
+        if isinstance(effect, PublishStatus):
+            return partial(effect.connector.publish_status)
+        if isinstance(effect, PutStatus):
+            return partial(effect.hull.put_status, effect.status.status, effect.status.messages)
+        raise TypeError(f"the driver leases clients itself: {effect!r}")
+
     def _connector(self, settings: Settings, customerio: Any, hull: Any) -> Any:
-        return self.connector_type(
+        return self._connector_type(
             settings,
             customerio=customerio,
             hull=hull,

@@ -41,17 +41,10 @@ from ._download import (
     request_arguments,
 )
 from ._effects import (
-    CheckTarget,
     Effect,
     Flow,
-    HandleWebhook,
     LeaseCustomerIO,
     LeaseHull,
-    PublishStatus,
-    ReadNotification,
-    ReadSettings,
-    SyncBatch,
-    SyncNotification,
 )
 from ._flows import UNSET, HubFlows, close_failed
 from ._tokens import HullCredentials
@@ -74,182 +67,6 @@ async def resolve_host(host: str, port: int) -> list[str]:
     looks its host up once, with this or the hub's ``resolver``."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
-
-
-class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
-    """[`ConnectorHub`][hull_customerio.ConnectorHub] for asyncio: the same arguments, the same
-    answers, awaited.
-
-    One hub is shared by every request task of an event loop. ``http_client`` is an
-    ``httpx.AsyncClient`` and ``resolver`` an awaitable ``(host, port) -> addresses``;
-    cancelling a request's task (the caller left, the app shuts down) stops its work at once,
-    a batch download included, and gives its clients back.
-    """
-
-    hull_type = AsyncHullClient
-    customerio_type = AsyncCustomerIOClient
-    limiter_type = AsyncRateLimiter
-    connector_type = AsyncConnector
-
-    def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT)
-
-    def _default_resolver(self) -> Resolver:
-        return resolve_host
-
-    def _new_cache_lock(self) -> contextlib.nullcontext[None]:
-        # One event loop: the caches are never touched by two tasks at once.
-        return contextlib.nullcontext()
-
-    def _new_settings_lock(self) -> asyncio.Lock:
-        return asyncio.Lock()
-
-    # -------------------------------------------------------------------------- requests
-
-    async def answer_notification(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> NotificationAnswer:
-        """Answer one of Hull's notifications; see
-        [`ConnectorHub.answer_notification`][hull_customerio.ConnectorHub.answer_notification]."""
-        return await self._run(self._notification_flow(body, headers))
-
-    async def answer_batch(
-        self,
-        body: bytes,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        *,
-        batch_hosts: Sequence[str] | None = UNSET,
-    ) -> NotificationAnswer:
-        """Answer Hull's batch or export; see
-        [`ConnectorHub.answer_batch`][hull_customerio.ConnectorHub.answer_batch]. Cancelling the
-        task (the caller left, the app shuts down) stops the download at once and closes its
-        connection."""
-        return await self._run(self._batch_flow(body, query, batch_hosts))
-
-    async def answer_webhook(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
-    ) -> WebhookOutcome:
-        """Answer a Customer.io webhook; see
-        [`ConnectorHub.answer_webhook`][hull_customerio.ConnectorHub.answer_webhook]."""
-        return await self._run(self._webhook_flow(body, headers, query))
-
-    async def publish_status(self, *, organization: str, connector_id: str, secret: str) -> Status:
-        """Check one connector's health and publish it to Hull; see
-        [`ConnectorHub.publish_status`][hull_customerio.ConnectorHub.publish_status]."""
-        return await self._run(self._status_flow(organization, connector_id, secret))
-
-    async def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
-        """Answer Hull's status call; see
-        [`ConnectorHub.answer_status`][hull_customerio.ConnectorHub.answer_status]."""
-        return await self._run(self._status_answer_flow(query))
-
-    async def answer_credentials(
-        self, query: Mapping[str, str], *, base_url: str
-    ) -> NotificationAnswer:
-        """Answer Hull's ``/credentials`` call; see
-        [`ConnectorHub.answer_credentials`][hull_customerio.ConnectorHub.answer_credentials]."""
-        return await self._run(self._credentials_flow(query, base_url))
-
-    async def aclose(self) -> None:
-        """Flush and close every client the hub built (and its download client). Idempotent."""
-        shut = self._shut()
-        if shut is None:
-            return
-        await self._close_hulls(shut[0])
-        await self._close_workspaces(shut[1])
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncConnectorHub:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    # ---------------------------------------------------------------------------- driver
-
-    async def _run(self, flow: Flow[T]) -> T:
-        """Drive ``flow`` to its answer: perform each effect it yields and send back the
-        result (or throw in the error); its leases end with it."""
-        async with contextlib.AsyncExitStack() as leases:
-            try:
-                effect = next(flow)
-                while True:
-                    try:
-                        result = await self._perform(effect, leases)
-                    except Exception as exc:
-                        effect = flow.throw(exc)
-                    else:
-                        effect = flow.send(result)
-            except StopIteration as stop:
-                answer: T = stop.value
-                return answer
-            finally:
-                flow.close()
-
-    async def _perform(self, effect: Effect, leases: contextlib.AsyncExitStack) -> Any:
-        if isinstance(effect, LeaseHull):
-            taken = self._take_hull(effect.credentials)
-            return await leases.enter_async_context(self._leased(*taken, self._close_hulls))
-        if isinstance(effect, LeaseCustomerIO):
-            taken = self._take_customerio(effect.key)
-            return await leases.enter_async_context(self._leased(*taken, self._close_workspaces))
-        if isinstance(effect, ReadSettings):
-            return await self._read_settings(effect.credentials, effect.hull)
-        if isinstance(effect, ReadNotification):
-            core = self._core
-            return await aauthenticate_raw(
-                core.body_guard, effect.body, effect.headers, self._http, core.guard
-            )
-        if isinstance(effect, CheckTarget):
-            return await checked_target(effect.request, effect.hosts, self._resolver)
-        if isinstance(effect, SyncBatch):
-            return await sync_from(effect.connector, effect.target, **self._batch_limits())
-        if isinstance(effect, SyncNotification):
-            return await effect.connector.sync_notification(effect.notification)
-        if isinstance(effect, HandleWebhook):
-            return await effect.connector.handle_webhook(effect.body, effect.headers)
-        if isinstance(effect, PublishStatus):
-            return await effect.connector.publish_status()
-        # The last kind left: PutStatus.
-        return await effect.hull.put_status(effect.status.status, effect.status.messages)
-
-    @contextlib.asynccontextmanager
-    async def _leased(
-        self, lease: Any, closing: list[Any], close: Callable[[list[Any]], Awaitable[None]]
-    ) -> AsyncIterator[Any]:
-        await close(closing)
-        try:
-            yield lease.value
-        finally:
-            await close(self._give_back(lease))
-
-    async def _read_settings(self, credentials: HullCredentials, hull: AsyncHullClient) -> Settings:
-        cached = self._core.cached_settings(credentials)
-        if cached is not None:
-            return cached
-        lock = self._settings_lock(credentials)
-        try:
-            async with lock:
-                cached = self._core.cached_settings(credentials)
-                if cached is None:
-                    cached = self._keep_settings(credentials, await hull.api("GET", "app"))
-                return cached
-        finally:
-            self._settings_read(credentials, lock)
-
-    async def _close_hulls(self, clients: list[AsyncHullClient]) -> None:
-        for client in clients:
-            try:
-                await client.aclose()
-            except HullCustomerIOError as exc:
-                close_failed(client, exc)
-
-    async def _close_workspaces(self, clients: list[AsyncCustomerIOClient]) -> None:
-        for client in clients:
-            self._forget_limiter(client)
-            await client.aclose()
 
 
 async def checked_target(
@@ -380,3 +197,160 @@ async def _sync_stream(
     if rest:
         feed.count(await connector.sync_user_updates(rest, batch=True))
     return feed.answer()
+
+
+class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
+    """[`ConnectorHub`][hull_customerio.ConnectorHub] for asyncio: the same arguments, the same
+    answers, awaited.
+
+    One hub is shared by every request task of an event loop. ``http_client`` is an
+    ``httpx.AsyncClient`` and ``resolver`` an awaitable ``(host, port) -> addresses``;
+    cancelling a request's task (the caller left, the app shuts down) stops its work at once,
+    a batch download included, and gives its clients back.
+    """
+
+    _hull_type = AsyncHullClient
+    _customerio_type = AsyncCustomerIOClient
+    _limiter_type = AsyncRateLimiter
+    _connector_type = AsyncConnector
+    _authenticate = staticmethod(aauthenticate_raw)
+    _checked_target = staticmethod(checked_target)
+    _sync_from = staticmethod(sync_from)
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT)
+
+    def _default_resolver(self) -> Resolver:
+        return resolve_host
+
+    def _new_cache_lock(self) -> contextlib.nullcontext[None]:
+        # One event loop: the caches are never touched by two tasks at once.
+        return contextlib.nullcontext()
+
+    def _new_settings_lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
+
+    # -------------------------------------------------------------------------- requests
+
+    async def answer_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> NotificationAnswer:
+        """Answer one of Hull's notifications; see
+        [`ConnectorHub.answer_notification`][hull_customerio.ConnectorHub.answer_notification]."""
+        return await self._run(self._notification_flow(body, headers))
+
+    async def answer_batch(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        *,
+        batch_hosts: Sequence[str] | None = UNSET,
+    ) -> NotificationAnswer:
+        """Answer Hull's batch or export; see
+        [`ConnectorHub.answer_batch`][hull_customerio.ConnectorHub.answer_batch]. Cancelling the
+        task (the caller left, the app shuts down) stops the download at once and closes its
+        connection."""
+        return await self._run(self._batch_flow(body, query, batch_hosts))
+
+    async def answer_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> WebhookOutcome:
+        """Answer a Customer.io webhook; see
+        [`ConnectorHub.answer_webhook`][hull_customerio.ConnectorHub.answer_webhook]."""
+        return await self._run(self._webhook_flow(body, headers, query))
+
+    async def publish_status(self, *, organization: str, connector_id: str, secret: str) -> Status:
+        """Check one connector's health and publish it to Hull; see
+        [`ConnectorHub.publish_status`][hull_customerio.ConnectorHub.publish_status]."""
+        return await self._run(self._status_flow(organization, connector_id, secret))
+
+    async def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
+        """Answer Hull's status call; see
+        [`ConnectorHub.answer_status`][hull_customerio.ConnectorHub.answer_status]."""
+        return await self._run(self._status_answer_flow(query))
+
+    async def answer_credentials(
+        self, query: Mapping[str, str], *, base_url: str
+    ) -> NotificationAnswer:
+        """Answer Hull's ``/credentials`` call; see
+        [`ConnectorHub.answer_credentials`][hull_customerio.ConnectorHub.answer_credentials]."""
+        return await self._run(self._credentials_flow(query, base_url))
+
+    async def aclose(self) -> None:
+        """Flush and close every client the hub built (and its download client). Idempotent."""
+        shut = self._shut()
+        if shut is None:
+            return
+        await self._close_hulls(shut[0])
+        await self._close_workspaces(shut[1])
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncConnectorHub:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ---------------------------------------------------------------------------- driver
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` to its answer: perform each effect it yields and send back the
+        result (or throw in the error); its leases end with it."""
+        async with contextlib.AsyncExitStack() as leases:
+            try:
+                effect = next(flow)
+                while True:
+                    try:
+                        result = await self._perform(effect, leases)
+                    except Exception as exc:
+                        effect = flow.throw(exc)
+                    else:
+                        effect = flow.send(result)
+            except StopIteration as stop:
+                answer: T = stop.value
+                return answer
+            finally:
+                flow.close()
+
+    async def _perform(self, effect: Effect, leases: contextlib.AsyncExitStack) -> Any:
+        if isinstance(effect, LeaseHull | LeaseCustomerIO):
+            return await leases.enter_async_context(self._leased(effect))
+        return await self._call(effect)()
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, effect: LeaseHull | LeaseCustomerIO) -> AsyncIterator[Any]:
+        lease, closing = self._take(effect)
+        close = self._close_hulls if isinstance(effect, LeaseHull) else self._close_workspaces
+        await close(closing)
+        try:
+            yield lease.value
+        finally:
+            await close(self._give_back(lease))
+
+    async def _read_settings(self, credentials: HullCredentials, hull: AsyncHullClient) -> Settings:
+        cached = self._core.cached_settings(credentials)
+        if cached is not None:
+            return cached
+        lock = self._settings_lock(credentials)
+        try:
+            async with lock:
+                cached = self._core.cached_settings(credentials)
+                if cached is None:
+                    cached = self._keep_settings(credentials, await hull.api("GET", "app"))
+                return cached
+        finally:
+            self._settings_read(credentials, lock)
+
+    async def _close_hulls(self, clients: list[AsyncHullClient]) -> None:
+        for client in clients:
+            try:
+                await client.aclose()
+            except HullCustomerIOError as exc:
+                close_failed(client, exc)
+
+    async def _close_workspaces(self, clients: list[AsyncCustomerIOClient]) -> None:
+        for client in clients:
+            self._forget_limiter(client)
+            await client.aclose()

@@ -41,17 +41,10 @@ from ._download import (
     request_arguments,
 )
 from ._effects import (
-    CheckTarget,
     Effect,
     Flow,
-    HandleWebhook,
     LeaseCustomerIO,
     LeaseHull,
-    PublishStatus,
-    ReadNotification,
-    ReadSettings,
-    SyncBatch,
-    SyncNotification,
 )
 from ._flows import UNSET, HubFlows, close_failed
 from ._tokens import HullCredentials
@@ -74,6 +67,103 @@ def resolve_host(host: str, port: int) -> list[str]:
     or the hub's ``resolver``."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+def checked_target(
+    request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
+) -> DownloadTarget | NotificationAnswer:
+    """Where ``request.url`` may be downloaded from, or the 400 answer saying why; see
+    the async `checked_target`."""
+    try:
+        return lookup(download_target(request.url, hosts), resolver)
+    except ValidationError as exc:
+        return _answers.batch_url_refused(str(exc))
+
+
+def download_and_sync(
+    connector: Connector,
+    request: BatchRequest,
+    hosts: Sequence[str] | None,
+    *,
+    resolver: Resolver = resolve_host,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+) -> NotificationAnswer:
+    """Check ``request.url``, download the file from the checked address and sync its users;
+    see the async `download_and_sync`."""
+    target = checked_target(request, hosts, resolver)
+    if isinstance(target, NotificationAnswer):
+        return target
+    return sync_from(
+        connector,
+        target,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        ssl_context=ssl_context,
+    )
+
+
+def sync_from(
+    connector: Connector,
+    target: DownloadTarget,
+    *,
+    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+) -> NotificationAnswer:
+    """Download the batch file from ``target``'s checked addresses and sync its users; see
+    the async `sync_from` (every read and write
+    on the connection ends by the deadline here too)."""
+    feed = BatchFeed(
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+    )
+    with sync_pool(SyncCheckedBackend(target, feed.deadline, feed.clock), ssl_context) as pool:
+        return _sync_stream(connector, feed, _checked_response(pool, target))
+
+
+@contextlib.contextmanager
+def _checked_response(
+    pool: httpcore.ConnectionPool, target: DownloadTarget
+) -> Iterator[httpx.Response]:
+    with pool.stream(**request_arguments(target)) as response:
+        yield sync_response(response)
+
+
+def _sync_stream(
+    connector: Connector,
+    feed: BatchFeed,
+    opened: contextlib.AbstractContextManager[httpx.Response],
+) -> NotificationAnswer:
+    try:
+        with opened as response:
+            if response.status_code != 200:
+                return _answers.download_failed(f"the batch file answered {response.status_code}")
+            body = response.iter_bytes()
+            try:
+                for data in body:
+                    for chunk in feed.feed(data):
+                        feed.count(connector.sync_user_updates(chunk, batch=True))
+                    if feed.stopped is not None:
+                        break
+            finally:
+                if isinstance(body, Generator):
+                    body.close()
+    except DOWNLOAD_ERRORS as exc:
+        feed.fail(exc)
+    rest = feed.rest()
+    if rest:
+        feed.count(connector.sync_user_updates(rest, batch=True))
+    return feed.answer()
 
 
 class ConnectorHub(HubFlows[httpx.Client, Resolver]):
@@ -135,10 +225,13 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
             (``max_batch_seconds``: not above 0).
     """
 
-    hull_type = HullClient
-    customerio_type = CustomerIOClient
-    limiter_type = RateLimiter
-    connector_type = Connector
+    _hull_type = HullClient
+    _customerio_type = CustomerIOClient
+    _limiter_type = RateLimiter
+    _connector_type = Connector
+    _authenticate = staticmethod(authenticate_raw)
+    _checked_target = staticmethod(checked_target)
+    _sync_from = staticmethod(sync_from)
 
     def _new_http(self) -> httpx.Client:
         return httpx.Client(timeout=DOWNLOAD_TIMEOUT)
@@ -281,36 +374,14 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
                 flow.close()
 
     def _perform(self, effect: Effect, leases: contextlib.ExitStack) -> Any:
-        if isinstance(effect, LeaseHull):
-            taken = self._take_hull(effect.credentials)
-            return leases.enter_context(self._leased(*taken, self._close_hulls))
-        if isinstance(effect, LeaseCustomerIO):
-            taken = self._take_customerio(effect.key)
-            return leases.enter_context(self._leased(*taken, self._close_workspaces))
-        if isinstance(effect, ReadSettings):
-            return self._read_settings(effect.credentials, effect.hull)
-        if isinstance(effect, ReadNotification):
-            core = self._core
-            return authenticate_raw(
-                core.body_guard, effect.body, effect.headers, self._http, core.guard
-            )
-        if isinstance(effect, CheckTarget):
-            return checked_target(effect.request, effect.hosts, self._resolver)
-        if isinstance(effect, SyncBatch):
-            return sync_from(effect.connector, effect.target, **self._batch_limits())
-        if isinstance(effect, SyncNotification):
-            return effect.connector.sync_notification(effect.notification)
-        if isinstance(effect, HandleWebhook):
-            return effect.connector.handle_webhook(effect.body, effect.headers)
-        if isinstance(effect, PublishStatus):
-            return effect.connector.publish_status()
-        # The last kind left: PutStatus.
-        return effect.hull.put_status(effect.status.status, effect.status.messages)
+        if isinstance(effect, LeaseHull | LeaseCustomerIO):
+            return leases.enter_context(self._leased(effect))
+        return self._call(effect)()
 
     @contextlib.contextmanager
-    def _leased(
-        self, lease: Any, closing: list[Any], close: Callable[[list[Any]], None]
-    ) -> Iterator[Any]:
+    def _leased(self, effect: LeaseHull | LeaseCustomerIO) -> Iterator[Any]:
+        lease, closing = self._take(effect)
+        close = self._close_hulls if isinstance(effect, LeaseHull) else self._close_workspaces
         close(closing)
         try:
             yield lease.value
@@ -342,100 +413,3 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
         for client in clients:
             self._forget_limiter(client)
             client.close()
-
-
-def checked_target(
-    request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
-) -> DownloadTarget | NotificationAnswer:
-    """Where ``request.url`` may be downloaded from, or the 400 answer saying why; see
-    the async `checked_target`."""
-    try:
-        return lookup(download_target(request.url, hosts), resolver)
-    except ValidationError as exc:
-        return _answers.batch_url_refused(str(exc))
-
-
-def download_and_sync(
-    connector: Connector,
-    request: BatchRequest,
-    hosts: Sequence[str] | None,
-    *,
-    resolver: Resolver = resolve_host,
-    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    ssl_context: ssl.SSLContext | None = None,
-) -> NotificationAnswer:
-    """Check ``request.url``, download the file from the checked address and sync its users;
-    see the async `download_and_sync`."""
-    target = checked_target(request, hosts, resolver)
-    if isinstance(target, NotificationAnswer):
-        return target
-    return sync_from(
-        connector,
-        target,
-        max_bytes=max_bytes,
-        max_seconds=max_seconds,
-        chunk_size=chunk_size,
-        max_line_bytes=max_line_bytes,
-        ssl_context=ssl_context,
-    )
-
-
-def sync_from(
-    connector: Connector,
-    target: DownloadTarget,
-    *,
-    max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    max_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    ssl_context: ssl.SSLContext | None = None,
-) -> NotificationAnswer:
-    """Download the batch file from ``target``'s checked addresses and sync its users; see
-    the async `sync_from` (every read and write
-    on the connection ends by the deadline here too)."""
-    feed = BatchFeed(
-        chunk_size=chunk_size,
-        max_line_bytes=max_line_bytes,
-        max_bytes=max_bytes,
-        max_seconds=max_seconds,
-    )
-    with sync_pool(SyncCheckedBackend(target, feed.deadline, feed.clock), ssl_context) as pool:
-        return _sync_stream(connector, feed, _checked_response(pool, target))
-
-
-@contextlib.contextmanager
-def _checked_response(
-    pool: httpcore.ConnectionPool, target: DownloadTarget
-) -> Iterator[httpx.Response]:
-    with pool.stream(**request_arguments(target)) as response:
-        yield sync_response(response)
-
-
-def _sync_stream(
-    connector: Connector,
-    feed: BatchFeed,
-    opened: contextlib.AbstractContextManager[httpx.Response],
-) -> NotificationAnswer:
-    try:
-        with opened as response:
-            if response.status_code != 200:
-                return _answers.download_failed(f"the batch file answered {response.status_code}")
-            body = response.iter_bytes()
-            try:
-                for data in body:
-                    for chunk in feed.feed(data):
-                        feed.count(connector.sync_user_updates(chunk, batch=True))
-                    if feed.stopped is not None:
-                        break
-            finally:
-                if isinstance(body, Generator):
-                    body.close()
-    except DOWNLOAD_ERRORS as exc:
-        feed.fail(exc)
-    rest = feed.rest()
-    if rest:
-        feed.count(connector.sync_user_updates(rest, batch=True))
-    return feed.answer()

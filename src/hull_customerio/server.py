@@ -34,11 +34,16 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
 from .engine import AsyncConnector
 from .engine._core import log_event
 from .errors import APIError, ConfigurationError
-from .hub import AsyncConnectorHub, _answers
-from .hub._auth import NotificationAnswer
-from .hub._batch import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_SECONDS, credentials_from_query
-from .hub._tokens import HullCredentials
-from .hub.async_hub import download_and_sync
+from .hub import _api as _hub
+from .hub._api import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_SECONDS,
+    AsyncConnectorHub,
+    HullCredentials,
+    NotificationAnswer,
+    credentials_from_query,
+    download_and_sync,
+)
 from .manifest import build_manifest
 from .models.report import WebhookOutcome
 
@@ -407,12 +412,12 @@ async def _status(
     if isinstance(target, AsyncConnectorHub):
         return await target.answer_status(query)
     if not _is_connector(target, credentials_from_query(query)):
-        return _answers.refused("wrong_connector")
+        return _hub.refused("wrong_connector")
     try:
         result = await target.publish_status()
     except (APIError, ConfigurationError) as exc:
-        return _answers.status_failure(exc)
-    return _answers.status_answer(result)
+        return _hub.status_failure(exc)
+    return _hub.status_answer(result)
 
 
 async def _credentials(
@@ -421,8 +426,8 @@ async def _credentials(
     if isinstance(target, AsyncConnectorHub):
         return await target.answer_credentials(query, base_url=base_url)
     if not _is_connector(target, credentials_from_query(query)):
-        return _answers.refused("wrong_connector")
-    return _answers.credentials_answer(f"{base_url}/webhook")
+        return _hub.refused("wrong_connector")
+    return _hub.credentials_answer(f"{base_url}/webhook")
 
 
 async def _connector_batch(
@@ -432,12 +437,12 @@ async def _connector_batch(
     hosts: Sequence[str] | None,
     limits: Mapping[str, Any],
 ) -> NotificationAnswer:
-    read = _answers.read_batch(body, query)
+    read = _hub.read_batch(body, query)
     if isinstance(read, NotificationAnswer):
         return read
     credentials, request = read
     if not _is_connector(connector, credentials):
-        return _answers.refused("wrong_connector")
+        return _hub.refused("wrong_connector")
     return await download_and_sync(
         connector, request, hosts, max_bytes=limits["max_bytes"], max_seconds=limits["max_seconds"]
     )

@@ -15,11 +15,10 @@ import pytest
 from batch_download_support import LINE_BYTES, user_line
 
 from hull_customerio import ConfigurationError, ValidationError
+from hull_customerio.hub._backends import CheckedBackend, SyncCheckedBackend
 from hull_customerio.hub._download import (
     BatchFeed,
-    CheckedBackend,
     DownloadTarget,
-    SyncCheckedBackend,
     alookup,
     download_target,
     lookup,

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ..engine._core import check_status_messages, log_event, status_from
+from ..engine._api import check_status_messages, log_event, status_from
 from ..errors import APIError, APIStatusError, ConfigurationError, ValidationError
 from ..hull.flow_control import flow_control_next
 from ..models.report import Status, SyncReport

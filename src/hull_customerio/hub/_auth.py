@@ -1,34 +1,18 @@
-"""What the hub takes from the connectors' notification authentication, and its own guard.
-
-A notification the hub cannot hand to a connector (its settings name no usable Customer.io
-workspace) is still authenticated exactly as a connector would before it is answered.
-"""
+"""What the hub takes from the connectors' notification authentication, and the identity a
+notification claims (the hub's guard checks it before any client is built)."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Generator
 
-from ..engine._notifications import (
-    HULL_KEY_HOSTS,
-    KeyRequest,
-    KeyResponse,
-    NotificationAnswer,
-    NotificationEnvelope,
-    NotificationGuard,
-    NotificationKeyCache,
-    refused_answer,
-)
-from ..errors import NotificationAuthenticationError
-from ..hull._base import normalize_organization
+from ..engine._api import HULL_KEY_HOSTS, NotificationAnswer, NotificationKeyCache
+from ..hull._api import normalize_organization
 
 __all__ = [
     "HULL_KEY_HOSTS",
     "ClaimedIdentity",
     "NotificationAnswer",
     "NotificationKeyCache",
-    "authenticate",
-    "refused_answer",
 ]
 
 
@@ -52,14 +36,3 @@ class ClaimedIdentity:
         return isinstance(secret, str) and hmac.compare_digest(
             secret.encode("utf-8", "surrogatepass"), self._secret.encode("utf-8", "surrogatepass")
         )
-
-
-def authenticate(
-    guard: NotificationGuard, envelope: NotificationEnvelope, headers: object
-) -> Generator[KeyRequest, KeyResponse, NotificationAnswer | None]:
-    """Run ``guard``; return the 401 answer when refused, ``None`` when accepted."""
-    try:
-        yield from guard.authenticate(envelope, headers)
-    except NotificationAuthenticationError as exc:
-        return refused_answer(exc)
-    return None

@@ -18,15 +18,15 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._ratelimit import workspace_limiter_name
-from ..engine._core import log_event
-from ..engine._notifications import (
+from ..engine._api import (
     NotificationAnswer,
     NotificationEnvelope,
     NotificationGuard,
+    log_event,
     prepare_notification,
 )
 from ..errors import APIError, APIStatusError, ConfigurationError
-from ..hull._base import normalize_organization
+from ..hull._api import normalize_organization
 from ..metrics import Metrics, guarded
 from ..models.hull import HullConfiguration
 from ..models.report import WebhookOutcome
@@ -40,6 +40,7 @@ from ._batch import (
     DEFAULT_MAX_LINE_BYTES,
 )
 from ._cache import LeaseCache, TtlCache
+from ._download import check_limits
 from ._errors import UntrustedOrganizationError, UnusableCredentialsError
 from ._hosts import trusted_hull_host
 from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
@@ -234,14 +235,16 @@ class HubCore(Generic[L]):
         metrics: Metrics | None = None,
     ) -> None:
         problems = []
-        for name, value in (("max_tenants", max_tenants), ("batch_chunk_size", batch_chunk_size),
-                            ("max_batch_line_bytes", max_batch_line_bytes),
-                            ("max_batch_bytes", max_batch_bytes)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"{name} must be a whole number of at least 1, got {value!r}")
-        if isinstance(max_batch_seconds, bool) or not isinstance(max_batch_seconds, int | float) \
-                or not 0 < max_batch_seconds < float("inf"):  # fmt: skip
-            problems.append(f"max_batch_seconds must be seconds above 0, got {max_batch_seconds!r}")
+        if isinstance(max_tenants, bool) or not isinstance(max_tenants, int) or max_tenants < 1:
+            problems.append(
+                f"max_tenants must be a whole number of at least 1, got {max_tenants!r}"
+            )
+        problems += check_limits(
+            chunk_size=batch_chunk_size,
+            max_line_bytes=max_batch_line_bytes,
+            max_bytes=max_batch_bytes,
+            max_seconds=max_batch_seconds,
+        )
         if not isinstance(settings_ttl, int | float) or not settings_ttl >= 0:
             problems.append(f"settings_ttl must be seconds >= 0, got {settings_ttl!r}")
         if mode not in ("v1", "batch"):

@@ -1,0 +1,36 @@
+"""What other subpackages (the hubs) take from the engine, in one place.
+
+Only re-exports: the engine's private modules stay free to move things around as long as
+these names keep their meaning.
+"""
+
+from __future__ import annotations
+
+from ._core import check_status_messages, log_event, record_webhook, status_from
+from ._notifications import (
+    HULL_KEY_HOSTS,
+    NotificationAnswer,
+    NotificationEnvelope,
+    NotificationGuard,
+    NotificationKeyCache,
+    aauthenticate_raw,
+    authenticate_raw,
+    prepare_notification,
+    processed_answer,
+)
+
+__all__ = [
+    "HULL_KEY_HOSTS",
+    "NotificationAnswer",
+    "NotificationEnvelope",
+    "NotificationGuard",
+    "NotificationKeyCache",
+    "aauthenticate_raw",
+    "authenticate_raw",
+    "check_status_messages",
+    "log_event",
+    "prepare_notification",
+    "processed_answer",
+    "record_webhook",
+    "status_from",
+]

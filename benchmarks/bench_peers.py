@@ -50,7 +50,7 @@ import async_customerio
 
 import customerio
 import hull_customerio as hc
-from hull_customerio.customerio._base import plan_batch
+from hull_customerio.customerio._batch import plan_batch
 from hull_customerio.engine._core import batch_steps
 from hull_customerio.models.plan import Action, UserPlan
 

@@ -26,7 +26,8 @@ from hull_customerio.customerio import (
     identify_operation,
     page_operation,
 )
-from hull_customerio.customerio._base import dumps, plan_batch
+from hull_customerio.customerio._base import dumps
+from hull_customerio.customerio._batch import plan_batch
 from hull_customerio.errors import AuthenticationError, ServerError, ValidationError
 from hull_customerio.models.customerio import BatchError, BatchResult
 

@@ -18,7 +18,8 @@ import pytest
 from hull_customerio._ratelimit import AsyncRateLimiter
 from hull_customerio._retry import RetryPolicy
 from hull_customerio.customerio import AsyncCustomerIOClient, CustomerIOClient, identify_operation
-from hull_customerio.customerio._base import EncodedOperation, dumps, plan_batch
+from hull_customerio.customerio._base import dumps
+from hull_customerio.customerio._batch import EncodedOperation, plan_batch
 from hull_customerio.errors import APIConnectionError
 
 BATCH_URL = "https://track.customer.io/api/v2/batch"

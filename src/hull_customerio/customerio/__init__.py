@@ -8,9 +8,9 @@ from ._base import (
     MAX_BATCH_REQUEST_BYTES,
     US_URL,
     encode_path_segment,
-    identifiers_for,
     to_json_ready,
 )
+from ._batch import identifiers_for
 from .async_client import DEFAULT_MAX_CONCURRENCY, AsyncCustomerIOClient
 from .client import CustomerIOClient
 from .operations import (

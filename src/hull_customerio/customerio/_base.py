@@ -1,20 +1,18 @@
 """The sans-IO core of the Customer.io Track API client, shared by the sync and async clients.
 
 Everything here is pure: request builders turn method arguments into `ApiRequest`
-values (method, path, exact body bytes); parsers turn responses into results or typed errors;
-the batch planner splits operations into v2 requests. ``client.py`` and ``async_client.py``
-only send what is built here.
+values (method, path, exact body bytes); parsers turn responses into results or typed errors.
+The batch planner is in `_batch`, the configuration both clients share in `_shared`;
+``client.py`` and ``async_client.py`` only send what is built here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import re
-import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 from urllib.parse import quote
@@ -22,30 +20,16 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from .. import _transport
-from .._ratelimit import (
-    AsyncLimiter,
-    AsyncRateLimiter,
-    RateLimiter,
-    SharedRateLimiter,
-    SyncLimiter,
-    async_limiter,
-    sync_limiter,
-)
-from .._retry import RetryPolicy, parse_retry_after
-from .._serialization import describe, one_shot
+from .._retry import parse_retry_after
+from .._serialization import one_shot
 from ..errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
-    ConfigurationError,
     ValidationError,
     make_status_error,
-    safe_service_text,
 )
-from ..metrics import Metrics, _report, guarded
-from ..models.customerio import BatchError, BatchResult
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -57,12 +41,9 @@ __all__ = [
     "REGION_URLS",
     "US_URL",
     "ApiRequest",
-    "BatchPlan",
-    "BatchRequest",
     "ResolvedRegion",
     "encode_path_segment",
     "error_messages",
-    "identifiers_for",
     "origin_of",
     "redirect_target",
     "to_json_ready",
@@ -412,376 +393,3 @@ def parse_region(body: Any, *, method: str, url: str) -> ResolvedRegion:
         method=method,
         url=url,
     )
-
-
-# ------------------------------------------------------------------------------------ batch
-
-
-def identifiers_for(customer_id: str) -> dict[str, str]:
-    """The v2 ``identifiers`` object for a person: exactly one identifier.
-
-    ``cio_``-prefixed values are Customer.io ids (``{"cio_id": <value without the prefix>}``),
-    email-shaped values (``something@domain.tld``, no spaces) are ``{"email": ...}``, anything
-    else is ``{"id": ...}``.
-    """
-    if not isinstance(customer_id, str) or not customer_id:
-        raise ValidationError(f"customer_id must be a non-empty string, got {customer_id!r}")
-    if customer_id.startswith("cio_") and len(customer_id) > len("cio_"):
-        return {"cio_id": customer_id[len("cio_") :]}
-    if _EMAIL_SHAPE.match(customer_id):
-        return {"email": customer_id}
-    return {"id": customer_id}
-
-
-@attrs.frozen
-class BatchRequest:
-    """One ``POST /api/v2/batch`` request and the caller's indexes of the operations in it.
-
-    Attributes:
-        indexes: ``indexes[i]`` is the caller's index of the operation at ``batch_index`` i.
-        request: the request to send.
-    """
-
-    indexes: tuple[int, ...]
-    request: ApiRequest
-
-
-@attrs.frozen
-class BatchPlan:
-    """How a list of operations is sent: the requests, and the operations never sent.
-
-    Attributes:
-        size: how many operations were given.
-        requests: the v2 requests, in the order of the operations they carry.
-        rejected: operations that were not sent (too large, not serialisable), by index.
-    """
-
-    size: int
-    requests: tuple[BatchRequest, ...]
-    rejected: Mapping[int, BatchError]
-
-
-class EncodedOperation(dict[str, Any]):
-    """A v2 operation that carries its own `dumps` bytes, so a batch encodes it once.
-
-    The engine measures every operation before batching it; `plan_batch` then takes
-    these bytes instead of encoding the operation again. It is an ordinary ``dict`` otherwise;
-    it must not be changed after it was built.
-    """
-
-    __slots__ = ("encoded",)
-
-    def __init__(self, operation: Mapping[str, Any], encoded: bytes) -> None:
-        super().__init__(operation)
-        self.encoded = encoded
-
-
-def _batch_body(encoded: Sequence[bytes]) -> bytes:
-    return _BATCH_PREFIX + b",".join(encoded) + _BATCH_SUFFIX
-
-
-def plan_batch(
-    operations: Sequence[Mapping[str, Any]],
-    *,
-    max_request_bytes: int = MAX_BATCH_REQUEST_BYTES,
-    max_operation_bytes: int = MAX_BATCH_OPERATION_BYTES,
-) -> BatchPlan:
-    """Split ``operations`` into v2 batch requests, keeping their order.
-
-    Each operation is measured as the compact-JSON UTF-8 bytes it takes inside the body. One
-    larger than ``max_operation_bytes`` is rejected (not sent) with reason
-    ``operation_too_large``; one JSON cannot encode, with ``invalid_operation``. The others are
-    packed greedily, in order, into bodies strictly smaller than ``max_request_bytes``.
-    """
-    rejected: dict[int, BatchError] = {}
-    requests: list[BatchRequest] = []
-    indexes: list[int] = []
-    encoded: list[bytes] = []
-    body_size = len(_BATCH_PREFIX) + len(_BATCH_SUFFIX)
-
-    def flush() -> None:
-        if indexes:
-            requests.append(
-                BatchRequest(
-                    tuple(indexes), ApiRequest("POST", "/api/v2/batch", _batch_body(encoded))
-                )
-            )
-            indexes.clear()
-            encoded.clear()
-
-    for index, operation in enumerate(operations):
-        try:
-            op_bytes = (
-                operation.encoded if type(operation) is EncodedOperation else dumps(operation)
-            )
-        except (TypeError, ValueError) as exc:
-            rejected[index] = BatchError(
-                batch_index=index,
-                reason="invalid_operation",
-                message=f"operation cannot be encoded as JSON: {type(exc).__name__}",
-            )
-            continue
-        if len(op_bytes) > max_operation_bytes:
-            rejected[index] = BatchError(
-                batch_index=index,
-                reason="operation_too_large",
-                message=(
-                    f"operation is {len(op_bytes)} bytes as JSON; Customer.io accepts at most "
-                    f"{max_operation_bytes}"
-                ),
-            )
-            continue
-        added = len(op_bytes) + (1 if indexes else 0)  # the separating comma
-        if indexes and body_size + added >= max_request_bytes:
-            flush()
-            body_size = len(_BATCH_PREFIX) + len(_BATCH_SUFFIX)
-            added = len(op_bytes)
-        indexes.append(index)
-        encoded.append(op_bytes)
-        body_size += added
-    flush()
-    return BatchPlan(size=len(operations), requests=tuple(requests), rejected=rejected)
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` says Customer.io cannot be reached at all (refused, DNS), not just slow.
-
-    A batch stops there: its remaining requests fail with the same error, unsent, instead of
-    each waiting through its own retries.
-    """
-    return isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError)
-
-
-def batch_result(plan: BatchPlan, outcomes: Sequence[Any]) -> BatchResult:
-    """Combine a plan with what each of its requests gave.
-
-    ``outcomes[n]`` is either the [`APIError`][hull_customerio.errors.APIError] that failed request
-    ``n`` (every operation in it then fails with reason ``request_failed``) or the parsed body
-    of its 2xx answer, whose v2 ``errors`` (``207``) are mapped back to the caller's indexes.
-    """
-    errors: dict[int, BatchError] = dict(plan.rejected)
-    unmatched: list[str] = []
-    for number, (sent, outcome) in enumerate(zip(plan.requests, outcomes, strict=True)):
-        if isinstance(outcome, APIError):
-            for index in sent.indexes:
-                errors[index] = BatchError(
-                    batch_index=index,
-                    reason="request_failed",
-                    message=str(outcome),
-                    request=number,
-                    exception=outcome,
-                )
-            continue
-        reported = outcome.get("errors") if isinstance(outcome, Mapping) else None
-        if not isinstance(reported, list):
-            continue
-        for entry in reported:
-            if not isinstance(entry, Mapping):
-                unmatched.append(safe_service_text(str(entry)))
-                continue
-            position: Any = entry.get("batch_index")
-            reason = safe_service_text(_optional_str(entry.get("reason")) or "rejected")
-            # Customer.io's messages may quote the operation: shortened, emails masked.
-            message = safe_service_text(_optional_str(entry.get("message")) or reason)
-            valid = (
-                isinstance(position, int)
-                and not isinstance(position, bool)
-                and 0 <= position < len(sent.indexes)
-            )
-            if not valid:
-                unmatched.append(message)
-                continue
-            index = sent.indexes[int(position)]
-            errors[index] = BatchError(
-                batch_index=index,
-                reason=reason,
-                field=_optional_str(entry.get("field")),
-                message=message,
-                request=number,
-            )
-    return BatchResult(
-        size=plan.size, errors=errors, requests=len(outcomes), unmatched_errors=tuple(unmatched)
-    )
-
-
-# ------------------------------------------------------------------------- shared client part
-
-
-class BaseCustomerIOClient:
-    """Configuration shared by [`CustomerIOClient`][hull_customerio.customerio.CustomerIOClient] and
-    [`AsyncCustomerIOClient`][hull_customerio.customerio.AsyncCustomerIOClient].
-
-    Holds no connection; the subclasses own the HTTP client and do the sending.
-    """
-
-    def __init__(
-        self,
-        site_id: str,
-        api_key: str,
-        *,
-        region: str,
-        base_url: str | None,
-        timeout: httpx.Timeout | float | None,
-        retry: RetryPolicy,
-        metrics: Metrics | None = None,
-    ) -> None:
-        problems = []
-        for name, value, what in (("site_id", site_id, "Site ID"),
-                                  ("api_key", api_key, "Track API key")):  # fmt: skip
-            if value is None or (isinstance(value, str) and not value.strip()):
-                problems.append(f"{name} is required (the workspace's {what})")
-            elif not isinstance(value, str):
-                problems.append(
-                    f"{name} must be a string (the workspace's {what}), got {describe(value)}"
-                )
-        if region not in ("us", "eu", "auto"):
-            problems.append(f"region must be one of 'us', 'eu', 'auto', got {region!r}")
-        if not isinstance(retry, RetryPolicy):
-            problems.append("retry must be a RetryPolicy")
-        if problems:
-            raise ConfigurationError(problems)
-        self.site_id = site_id
-        self.region = region
-        self.base_url = base_url.rstrip("/") if base_url else None
-        self.timeout = timeout
-        self.retry = retry
-        self._auth = httpx.BasicAuth(site_id, api_key)
-        self._resolved: ResolvedRegion | None = (
-            None if region == "auto" else ("eu" if region == "eu" else "us")
-        )
-        # Where Customer.io redirected us to (an EU workspace on the US host): used from then on.
-        self._redirected_origin: str | None = None
-        self._redirect_lock = threading.Lock()
-        self.metrics = guarded(metrics)
-
-    def _report(self, request: ApiRequest, status: int | None, started: float) -> None:
-        """Count one request sent (each retry and redirect hop is one) and its duration."""
-        _report.report_request(
-            self.metrics,
-            service="customerio",
-            method=request.method,
-            endpoint=request.endpoint,
-            status=status,
-            started=started,
-        )
-
-    def _origin(self) -> str | None:
-        """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""
-        if self._redirected_origin is not None:
-            return self._redirected_origin
-        if self.base_url is not None:
-            return self.base_url
-        if self._resolved is None:
-            return None
-        return REGION_URLS[self._resolved]
-
-    def _region_lookup_origin(self) -> str:
-        # Either regional host answers the region question; base_url stands in for both.
-        return self.base_url or US_URL
-
-    def _learn_region(self, body: Any) -> None:
-        """Keep the region a region answer names, when ``auto`` has not settled it yet."""
-        if self._resolved is not None:
-            return
-        # An answer without a region leaves ``auto`` to ask again when it is needed.
-        with contextlib.suppress(APIError):
-            self._resolved = parse_region(body, method="GET", url="")
-
-    def _remember_redirect(self, target: str) -> None:
-        """Send every later request straight to the host Customer.io redirected to.
-
-        Logs one warning the first time: the redirect costs a round trip per request until the
-        client is configured for the right region.
-        """
-        origin = origin_of(target)
-        with self._redirect_lock:  # never held across I/O: only this assignment
-            first = self._redirected_origin is None
-            changed = self._redirected_origin != origin
-            self._redirected_origin = origin
-        if changed:
-            log = _redirect_logger.warning if first else _redirect_logger.info
-            log(
-                "customerio.redirected reason=region_redirect cause='Customer.io redirected "
-                "requests to %s; sending there from now on. If the workspace is in the EU "
-                'region, configure region="eu" to avoid the redirect.\'',
-                origin,
-                extra={"redirected_to": origin, "reason": "region_redirect"},
-            )
-
-    @staticmethod
-    def _headers(request: ApiRequest) -> dict[str, str]:
-        return dict(_JSON_BODY_HEADERS if request.content is not None else _NO_BODY_HEADERS)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(site_id={self.site_id!r}, region={self.region!r}, "
-            f"base_url={self.base_url!r})"
-        )
-
-
-_NO_BODY_HEADERS: Mapping[str, str] = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-_JSON_BODY_HEADERS: Mapping[str, str] = {**_NO_BODY_HEADERS, "Content-Type": "application/json"}
-
-
-class DirectRequests:
-    """Builds the ``httpx.Request`` a client sends straight to its own transport.
-
-    The headers are those ``httpx.Client.request`` sends for the same call (the client's
-    defaults, ours, the Basic credentials), worked out once per client instead of per request;
-    the timeout travels with each request, as the client would set it.
-
-    Args:
-        defaults: the HTTP client's default headers.
-        site_id: the Basic auth user.
-        api_key: the Basic auth password.
-        timeout: the client's timeout.
-    """
-
-    __slots__ = ("_authorization", "_extensions", "_with_body", "_without_body")
-
-    def __init__(
-        self,
-        defaults: httpx.Headers,
-        site_id: str,
-        api_key: str,
-        timeout: httpx.Timeout | float | None,
-    ) -> None:
-        self._authorization = _transport.basic_authorization(site_id, api_key)
-        self._with_body = _transport.request_headers(defaults, _JSON_BODY_HEADERS)
-        self._without_body = _transport.request_headers(defaults, _NO_BODY_HEADERS)
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-
-    def __repr__(self) -> str:  # the credentials stay out of sight
-        return "DirectRequests(...)"
-
-    def build(self, request: ApiRequest, url: str) -> httpx.Request:
-        """The request to send ``request`` to ``url``."""
-        outgoing = httpx.Request(
-            request.method,
-            url,
-            headers=self._with_body if request.content is not None else self._without_body,
-            content=request.content,
-            extensions=self._extensions,
-        )
-        # Last, as httpx's auth flow adds it: the headers go out in the same order as before.
-        outgoing.headers["Authorization"] = self._authorization
-        return outgoing
-
-
-def make_sync_limiter(
-    rate_limit: float | RateLimiter | SharedRateLimiter | None, sleep: Callable[[float], None]
-) -> SyncLimiter:
-    """The sync client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    return sync_limiter(rate_limit, sleep)
-
-
-def make_async_limiter(
-    rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None,
-    sleep: Callable[[float], Awaitable[None]] | None,
-) -> AsyncLimiter:
-    """The async client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    return async_limiter(rate_limit, sleep)

@@ -17,8 +17,9 @@ from .._retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
 from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
-from . import _base
-from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+from . import _base, _batch, _shared
+from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
+from ._shared import BaseCustomerIOClient
 from .operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncCustomerIOClient"]
@@ -98,7 +99,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             )
         self.max_concurrency = max_concurrency
         self._sleep = sleep
-        self._limiter = _base.make_async_limiter(rate_limit, sleep)
+        self._limiter = _shared.make_async_limiter(rate_limit, sleep)
         self._owns_http = http_client is None
         # A client of our own is sent through its transport directly (see _transport), unless
         # the environment names a proxy: httpx then sends as the environment says.
@@ -114,7 +115,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
             self._http = httpx.AsyncClient(
                 timeout=timeout, limits=limits, transport=self._transport
             )
-        self._direct = _base.DirectRequests(self._http.headers, site_id, api_key, timeout)
+        self._direct = _shared.DirectRequests(self._http.headers, site_id, api_key, timeout)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._region_lock = asyncio.Lock()
 
@@ -322,7 +323,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
         not sent (their operations fail with the same error). See
         [`CustomerIOClient.batch`][hull_customerio.customerio.CustomerIOClient.batch].
         """
-        plan = _base.plan_batch(operations)
+        plan = _batch.plan_batch(operations)
         outcomes: list[Any] = [None] * len(plan.requests)
         stop: APIError | None = None
         turns = asyncio.Semaphore(self.max_concurrency)
@@ -337,7 +338,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                     outcomes[number] = _base.parse_body(await self._send(request))
                 except APIError as exc:
                     outcomes[number] = exc
-                    if stop is None and _base.unreachable(exc):
+                    if stop is None and _batch.unreachable(exc):
                         stop = exc
 
         if len(plan.requests) == 1:
@@ -353,4 +354,4 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                 for task in tasks:
                     task.cancel()
                 raise
-        return _base.batch_result(plan, outcomes)
+        return _batch.batch_result(plan, outcomes)

@@ -18,8 +18,9 @@ from .._retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
 from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult
-from . import _base
-from ._base import DEFAULT_TIMEOUT, ApiRequest, BaseCustomerIOClient, ResolvedRegion
+from . import _base, _batch, _shared
+from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
+from ._shared import BaseCustomerIOClient
 from .operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 
 __all__ = ["CustomerIOClient"]
@@ -89,7 +90,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             metrics=metrics,
         )
         self._sleep = sleep
-        self._limiter = _base.make_sync_limiter(rate_limit, sleep)
+        self._limiter = _shared.make_sync_limiter(rate_limit, sleep)
         self._owns_http = http_client is None
         # A client of our own is sent through its transport directly (see _transport), unless
         # the environment names a proxy: httpx then sends as the environment says.
@@ -100,7 +101,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             if not _transport.environment_proxies():
                 self._transport = _transport.sync_transport(httpx.Limits())
             self._http = httpx.Client(timeout=timeout, transport=self._transport)
-        self._direct = _base.DirectRequests(self._http.headers, site_id, api_key, timeout)
+        self._direct = _shared.DirectRequests(self._http.headers, site_id, api_key, timeout)
         self._region_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- resource
@@ -338,7 +339,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             Which operations failed and why (a
             [`BatchResult`][hull_customerio.models.customerio.BatchResult]).
         """
-        plan = _base.plan_batch(operations)
+        plan = _batch.plan_batch(operations)
         outcomes: list[Any] = []
         stop: APIError | None = None
         for sub in plan.requests:
@@ -349,6 +350,6 @@ class CustomerIOClient(BaseCustomerIOClient):
                 outcomes.append(_base.parse_body(self._send(sub.request)))
             except APIError as exc:
                 outcomes.append(exc)
-                if _base.unreachable(exc):
+                if _batch.unreachable(exc):
                     stop = exc
-        return _base.batch_result(plan, outcomes)
+        return _batch.batch_result(plan, outcomes)

@@ -21,7 +21,8 @@ from typing import Any, ClassVar, Literal, Protocol
 import attrs
 
 from ..errors import ValidationError
-from ._base import ApiRequest, customer_request, dumps, identifiers_for
+from ._base import ApiRequest, customer_request, dumps
+from ._batch import identifiers_for
 
 __all__ = [
     "AnonymousTrack",

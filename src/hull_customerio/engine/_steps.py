@@ -15,7 +15,8 @@ from typing import Any, cast
 
 import attrs
 
-from ..customerio._base import MAX_BATCH_OPERATION_BYTES, EncodedOperation, dumps
+from ..customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
+from ..customerio._batch import EncodedOperation
 from ..customerio.operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
 from ..errors import HullCustomerIOError, RateLimiterUnavailableError
 from ..models.customerio import BatchResult

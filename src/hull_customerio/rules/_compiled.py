@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ..settings import Settings
+from ._names import ACCOUNT_PREFIX, DATE_SUFFIXES, attribute_name
 
 __all__ = ["AttributeSelector", "CompiledSettings", "compiled", "lookup", "other_name"]
 
 _TRAITS_PREFIX = "traits_"
-_ACCOUNT_PREFIX = "account."
-_DATE_SUFFIXES = ("_at", "_date")
 MISSING: Any = object()
 #: The attributes every planned person may have besides the whitelisted ones.
 _BASE_ATTRIBUTES = ("email", "created_at", "hull_segments", "anonymous_id")
@@ -62,17 +61,14 @@ class CompiledSettings:
     )
 
     def __init__(self, settings: Settings) -> None:
-        # Imported here: attributes.py imports this module for its lookups.
-        from .attributes import attribute_name  # noqa: PLC0415
-
         selectors = []
         for name in settings.synchronized_attributes:
-            from_account = name.startswith(_ACCOUNT_PREFIX)
-            key = name[len(_ACCOUNT_PREFIX) :] if from_account else name
+            from_account = name.startswith(ACCOUNT_PREFIX)
+            key = name[len(ACCOUNT_PREFIX) :] if from_account else name
             target = attribute_name(name)
             selectors.append(
                 AttributeSelector(
-                    from_account, key, other_name(key), target, target.endswith(_DATE_SUFFIXES)
+                    from_account, key, other_name(key), target, target.endswith(DATE_SUFFIXES)
                 )
             )
         self.attribute_selectors: tuple[AttributeSelector, ...] = tuple(selectors)

@@ -9,40 +9,10 @@ from .._time import common_millis, to_unix_seconds
 from ..models.hull import UserUpdateMessage, attribute_data
 from ..settings import Settings
 from ._compiled import CompiledSettings, compiled, lookup
+from ._names import ACCOUNT_PREFIX, DATE_SUFFIXES, attribute_name
 from .segments import segment_names
 
 __all__ = ["ACCOUNT_PREFIX", "attribute_name", "build_attributes", "cast_date"]
-
-ACCOUNT_PREFIX = "account."
-_TRAITS_PREFIX = "traits_"
-_DATE_SUFFIXES = ("_at", "_date")
-
-
-def attribute_name(name: str) -> str:
-    """The Customer.io name of a whitelisted Hull attribute.
-
-    A leading ``traits_`` is removed and every ``/`` becomes ``-`` (Liquid cannot address
-    ``/``); ``id`` becomes ``hull_id`` so the Hull id never overwrites the Customer.io id;
-    ``account.x`` becomes ``account_x``.
-
-    Examples:
-        >>> attribute_name("clearbit/name")
-        'clearbit-name'
-        >>> attribute_name("account.clearbit/geo_state")
-        'account_clearbit-geo_state'
-        >>> attribute_name("id")
-        'hull_id'
-    """
-    if name.startswith(ACCOUNT_PREFIX):
-        return "account_" + _rewrite(name[len(ACCOUNT_PREFIX) :])
-    rewritten = _rewrite(name)
-    return "hull_id" if rewritten == "id" else rewritten
-
-
-def _rewrite(name: str) -> str:
-    if name.startswith(_TRAITS_PREFIX):
-        name = name[len(_TRAITS_PREFIX) :]
-    return name.replace("/", "-")
 
 
 def cast_date(name: str, value: Any) -> Any:
@@ -51,7 +21,7 @@ def cast_date(name: str, value: Any) -> Any:
     A date is an ISO-8601 date or datetime string, or an epoch number in seconds or
     milliseconds. Strings of digits are not dates (they are left unchanged).
     """
-    if not name.endswith(_DATE_SUFFIXES):
+    if not name.endswith(DATE_SUFFIXES):
         return value
     seconds = to_unix_seconds(value)
     return value if seconds is None else seconds

@@ -20,9 +20,18 @@ FLOORS: list[tuple[str, str, list[str]]] = [
     (
         "basics",
         "errors, settings, time, JSON, retries, rate limits, HTTP transport, metrics",
-        ["errors", "settings", "_serialization", "_time", "_retry", "_ratelimit",
-         "_transport", "metrics", "redaction"],
-    ),  # fmt: skip
+        [
+            "errors",
+            "settings",
+            "_serialization",
+            "_time",
+            "_retry",
+            "_ratelimit",
+            "_transport",
+            "metrics",
+            "redaction",
+        ],
+    ),
     ("models", "attrs values: messages, plans, reports", ["models"]),
     (
         "rules and clients",
@@ -35,9 +44,8 @@ FLOORS: list[tuple[str, str, list[str]]] = [
     (
         "service and tools",
         "optional extras and front ends: the ASGI app, Celery, Redis limiter, CLI, fakes",
-        ["server", "celery", "redis_limiter", "config", "manifest", "cli", "testing",
-         "__main__"],
-    ),  # fmt: skip
+        ["server", "celery", "redis_limiter", "config", "manifest", "cli", "testing", "__main__"],
+    ),
 ]
 #: Modules of one floor that must not import each other (the rules stay free of I/O).
 APART = [{"rules"}, {"customerio", "hull"}]

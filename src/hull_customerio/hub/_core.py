@@ -208,8 +208,8 @@ class HubCore(Generic[L]):
             options name their own); the hub counts the webhooks it answers itself.
 
     Raises:
-        ConfigurationError: an empty ``token_key`` or a bound below 1 (``max_batch_seconds``:
-            not above 0).
+        ConfigurationError: a ``token_key`` under 32 bytes or a bound below 1
+            (``max_batch_seconds``: not above 0).
     """
 
     def __init__(

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import httpx
 
-from hull_customerio import _transport
+from hull_customerio._http import transport as _transport
 from hull_customerio.customerio import AsyncCustomerIOClient
 
 SERVER = r"""

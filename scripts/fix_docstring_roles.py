@@ -207,7 +207,7 @@ def rewrite_citations(text: str) -> str:
     for line in text.splitlines(keepends=True):
         match = COMMENT_PREFIX.match(line)
         lines.append(
-            f"{match['lead']}{match['first'].upper()}{line[match.end():]}" if match else line
+            f"{match['lead']}{match['first'].upper()}{line[match.end() :]}" if match else line
         )
     return "".join(lines)
 
@@ -377,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    before.splitlines(keepends=True), after.splitlines(keepends=True),
-                    str(path.relative_to(ROOT)), str(path.relative_to(ROOT)),
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    str(path.relative_to(ROOT)),
+                    str(path.relative_to(ROOT)),
                 )
             )
         else:

@@ -31,7 +31,11 @@ BOXES = {
     "notifications": (25, 60, 170, 60, ["user:update", "notifications"]),
     "users": (25, 240, 170, 60, ["Hull users"]),
     "plan": (
-        425, 45, 250, 80, ["plan (pure rules):", "dedupe, decision table,", "attributes, events"]
+        425,
+        45,
+        250,
+        80,
+        ["plan (pure rules):", "dedupe, decision table,", "attributes, events"],
     ),
     "engine": (425, 160, 250, 45, ["engine"]),
     "webhooks": (425, 250, 250, 50, ["webhook handler"]),
@@ -62,9 +66,7 @@ STYLE = """
 
 def _text(x: float, y: float, content: str, css: str = "", anchor: str = "middle") -> str:
     klass = f' class="{css}"' if css else ""
-    return (
-        f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{klass}>{escape(content)}</text>'
-    )
+    return f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{klass}>{escape(content)}</text>'
 
 
 def render() -> str:
@@ -72,13 +74,13 @@ def render() -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="title desc">',
-        "<title id=\"title\">How hull-customerio connects Hull and Customer.io</title>",
+        '<title id="title">How hull-customerio connects Hull and Customer.io</title>',
         '<desc id="desc">Hull user:update notifications are planned by pure rules and carried '
         "out by the engine, which identifies, deletes and sends events to Customer.io and writes "
         "the result back to the Hull users. Customer.io reporting webhooks go through the "
         "webhook handler and become events on the Hull users.</desc>",
         f"<style>{STYLE}</style>",
-        "<defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
+        '<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#374151"/></marker></defs>',
     ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hull_customerio._transport import AsyncPoolTransport
+from hull_customerio._http.transport import AsyncPoolTransport
 
 
 class _UnexplainedLines(logging.Handler):

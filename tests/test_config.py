@@ -37,7 +37,11 @@ def test_the_variable_names_are_the_clis() -> None:
         "webhook_signing_key": "CUSTOMERIO_WEBHOOK_SIGNING_KEY",
     }
     assert list(HULL_VARIABLES.values()) == [
-        "HULL_ID", "HULL_SECRET", "HULL_ORGANIZATION", "HULL_API_URL", "HULL_FIREHOSE_URL",
+        "HULL_ID",
+        "HULL_SECRET",
+        "HULL_ORGANIZATION",
+        "HULL_API_URL",
+        "HULL_FIREHOSE_URL",
     ]
 
 
@@ -69,9 +73,15 @@ def test_every_kind_of_setting_is_read_from_its_variable() -> None:
         }
     )
     assert settings == hc.Settings(
-        site_id="site", api_key=SECRET, region="eu", webhook_signing_key="whsec",
-        synchronized_segments=("seg1", "seg2"), events_filter=("Signed Up", "a,b"),
-        enable_user_deletion=True, anonymous_events=False, max_attributes_per_call=50,
+        site_id="site",
+        api_key=SECRET,
+        region="eu",
+        webhook_signing_key="whsec",
+        synchronized_segments=("seg1", "seg2"),
+        events_filter=("Signed Up", "a,b"),
+        enable_user_deletion=True,
+        anonymous_events=False,
+        max_attributes_per_call=50,
         user_id_mapping="email",
     )
 
@@ -104,19 +114,31 @@ def test_blank_variables_count_as_unset() -> None:
     ("environ", "expected"),
     [
         ({"HULL_CUSTOMERIO_SETTINGS": "{not json"}, "HULL_CUSTOMERIO_SETTINGS is not valid JSON"),
-        ({"HULL_CUSTOMERIO_SETTINGS": "[1]"},
-         "HULL_CUSTOMERIO_SETTINGS must be a JSON object of settings"),
-        ({"HULL_CUSTOMERIO_ENABLE_USER_DELETION": "maybe"},
-         "HULL_CUSTOMERIO_ENABLE_USER_DELETION must be true or false, got 'maybe'"),
-        ({"HULL_CUSTOMERIO_EVENTS_FILTER": "[oops"},
-         "HULL_CUSTOMERIO_EVENTS_FILTER is not a valid JSON array"),
-        ({"HULL_CUSTOMERIO_MAX_ATTRIBUTES_PER_CALL": "301"},
-         "max_attributes_per_call must be from 1 to 300, got 301 "
-         "(from HULL_CUSTOMERIO_MAX_ATTRIBUTES_PER_CALL)"),
-        ({"CUSTOMERIO_REGION": "mars"},
-         "region must be one of 'us', 'eu', 'auto', got 'mars' (from CUSTOMERIO_REGION)"),
-        ({"HULL_CUSTOMERIO_SETTINGS": '{"anonymous_events": "yes"}'},
-         "anonymous_events must be true or false, got a string (from HULL_CUSTOMERIO_SETTINGS)"),
+        (
+            {"HULL_CUSTOMERIO_SETTINGS": "[1]"},
+            "HULL_CUSTOMERIO_SETTINGS must be a JSON object of settings",
+        ),
+        (
+            {"HULL_CUSTOMERIO_ENABLE_USER_DELETION": "maybe"},
+            "HULL_CUSTOMERIO_ENABLE_USER_DELETION must be true or false, got 'maybe'",
+        ),
+        (
+            {"HULL_CUSTOMERIO_EVENTS_FILTER": "[oops"},
+            "HULL_CUSTOMERIO_EVENTS_FILTER is not a valid JSON array",
+        ),
+        (
+            {"HULL_CUSTOMERIO_MAX_ATTRIBUTES_PER_CALL": "301"},
+            "max_attributes_per_call must be from 1 to 300, got 301 "
+            "(from HULL_CUSTOMERIO_MAX_ATTRIBUTES_PER_CALL)",
+        ),
+        (
+            {"CUSTOMERIO_REGION": "mars"},
+            "region must be one of 'us', 'eu', 'auto', got 'mars' (from CUSTOMERIO_REGION)",
+        ),
+        (
+            {"HULL_CUSTOMERIO_SETTINGS": '{"anonymous_events": "yes"}'},
+            "anonymous_events must be true or false, got a string (from HULL_CUSTOMERIO_SETTINGS)",
+        ),
     ],
 )
 def test_bad_values_name_their_variable(environ: dict[str, str], expected: str) -> None:
@@ -153,9 +175,7 @@ def test_a_customerio_client_needs_both_credentials_and_names_the_missing_variab
 
 def test_customerio_errors_and_reprs_never_show_the_api_key() -> None:
     with pytest.raises(hc.ConfigurationError) as caught:
-        customerio_client_from_env(
-            {"CUSTOMERIO_API_KEY": SECRET, "CUSTOMERIO_RATE_LIMIT": "fast"}
-        )
+        customerio_client_from_env({"CUSTOMERIO_API_KEY": SECRET, "CUSTOMERIO_RATE_LIMIT": "fast"})
     assert SECRET not in str(caught.value)
     assert caught.value.problems == [
         "CUSTOMERIO_SITE_ID is not set",

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter, TokenBucket
+from hull_customerio._http.ratelimit import AsyncRateLimiter, RateLimiter, TokenBucket
 
 
 class FakeClock:

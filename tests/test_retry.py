@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hull_customerio._retry import (
+from hull_customerio._http.retry import (
     CUSTOMERIO_RETRY_STATUSES,
     HULL_RETRY_STATUSES,
     RetryPolicy,

@@ -1,4 +1,4 @@
-"""The transports the Customer.io clients build for themselves (hull_customerio._transport).
+"""The transports the Customer.io clients build for themselves (hull_customerio._http.transport).
 
 The asyncio network backend is checked over real loopback sockets (plain TCP, TLS with a test
 CA from trustme, a Unix socket), against what httpcore expects of a backend: requests and
@@ -23,7 +23,7 @@ import httpx
 import pytest
 import trustme
 
-from hull_customerio import _transport
+from hull_customerio._http import transport as _transport
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,8 @@ star import works without the extra.
 
 from typing import Any
 
-from ._retry import RetryPolicy
+from ._http.ratelimit import AsyncRateLimiter, RateLimiter
+from ._http.retry import RetryPolicy
 from .customerio import (
     AsyncCustomerIOClient,
     BatchError,
@@ -92,6 +93,7 @@ __all__ = [
     "AsyncConnectorHub",
     "AsyncCustomerIOClient",
     "AsyncHullClient",
+    "AsyncRateLimiter",
     "AuthenticationError",
     "BadRequestError",
     "BatchError",
@@ -118,6 +120,7 @@ __all__ = [
     "OutgoingEvent",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiter",
     "RateLimiterUnavailableError",
     "RetryPolicy",
     "Segment",

@@ -45,10 +45,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'hull-customerio[redis]'"
     ) from exc
 
-from ._ratelimit import workspace_limiter_name
+from ._http.ratelimit import workspace_limiter_name
 from .errors import RateLimiterUnavailableError
 
 __all__ = ["RedisRateLimiter", "workspace_key"]
+
 
 def workspace_key(site_id: str, api_key: str) -> str:
     """The limiter ``key`` every process sending to one Customer.io workspace should use:

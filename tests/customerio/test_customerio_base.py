@@ -58,10 +58,12 @@ _LEAVES = (
 )  # fmt: skip
 _PAYLOADS = st.recursive(
     _LEAVES,
-    lambda children: st.lists(children, max_size=3)
-    | st.lists(children, max_size=3).map(tuple)
-    | st.dictionaries(st.text(max_size=4), children, max_size=3)
-    | st.dictionaries(st.text(max_size=4), children, max_size=3).map(MappingProxyType),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4), children, max_size=3)
+        | st.dictionaries(st.text(max_size=4), children, max_size=3).map(MappingProxyType)
+    ),
     max_leaves=10,
 )
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import RetryPolicy
+from hull_customerio._http.retry import RetryPolicy
 from hull_customerio.customerio import (
     MAX_BATCH_OPERATION_BYTES,
     MAX_BATCH_REQUEST_BYTES,

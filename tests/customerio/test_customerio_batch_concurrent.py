@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hull_customerio._ratelimit import AsyncRateLimiter
-from hull_customerio._retry import RetryPolicy
+from hull_customerio._http.ratelimit import AsyncRateLimiter
+from hull_customerio._http.retry import RetryPolicy
 from hull_customerio.customerio import AsyncCustomerIOClient, CustomerIOClient, identify_operation
 from hull_customerio.customerio._base import dumps
 from hull_customerio.customerio._batch import EncodedOperation, plan_batch

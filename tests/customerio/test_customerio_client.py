@@ -17,8 +17,8 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter
-from hull_customerio._retry import RetryPolicy
+from hull_customerio._http.ratelimit import AsyncRateLimiter, RateLimiter
+from hull_customerio._http.retry import RetryPolicy
 from hull_customerio.customerio import (
     DEFAULT_TIMEOUT,
     AsyncCustomerIOClient,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import RetryPolicy
+from hull_customerio._http.retry import RetryPolicy
 from hull_customerio.errors import APIConnectionError, BadRequestError
 from hull_customerio.metrics import SERVICE_API_CALL, SERVICE_API_RESPONSE_TIME, InMemoryMetrics
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import RetryPolicy
+from hull_customerio._http.retry import RetryPolicy
 from hull_customerio.customerio import (
     AsyncCustomerIOClient,
     CustomerIOClient,

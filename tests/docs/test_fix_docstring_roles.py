@@ -37,8 +37,10 @@ LINKER = fix.Linker(
         ("plans (SPEC §2.2 decision table, §2.3-§2.7, §3).", "plans."),
         ("never raised (SPEC §4.2\u2013§4.5)", "never raised"),  # an en dash
         ("the names sent (§2.3).", "the names sent."),
-        ("- **Settings** (`Settings.from_private_settings`, SPEC §1): every",
-         "- **Settings** (`Settings.from_private_settings`): every"),
+        (
+            "- **Settings** (`Settings.from_private_settings`, SPEC §1): every",
+            "- **Settings** (`Settings.from_private_settings`): every",
+        ),
         ("#: SPEC §6.3: the statuses Customer.io asks", "#: The statuses Customer.io asks"),
         ("#: SPEC §5.2 / issue 4: Hull's firehose", "#: Hull's firehose"),
         ("batch bodies\n(SPEC §5.2), the queue", "batch bodies,\nthe queue"),
@@ -59,18 +61,26 @@ def test_a_citation_it_cannot_rewrite_is_left_for_a_human() -> None:
     [
         (":class:`Connector`", "[`Connector`][hull_customerio.Connector]"),
         (":class:`~hull_customerio.Connector`", "[`Connector`][hull_customerio.Connector]"),
-        (":meth:`hull_customerio.Connector.handle_webhook`",
-         "[`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]"),
-        (":class:`~hull_customerio.errors.APIError`",
-         "[`APIError`][hull_customerio.errors.APIError]"),
-        (":meth:`Settings.from_private_settings`",
-         "[`Settings.from_private_settings`][hull_customerio.Settings.from_private_settings]"),
+        (
+            ":meth:`hull_customerio.Connector.handle_webhook`",
+            "[`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]",
+        ),
+        (
+            ":class:`~hull_customerio.errors.APIError`",
+            "[`APIError`][hull_customerio.errors.APIError]",
+        ),
+        (
+            ":meth:`Settings.from_private_settings`",
+            "[`Settings.from_private_settings`][hull_customerio.Settings.from_private_settings]",
+        ),
         (":meth:`close`", "`close`"),
         (":attr:`errors`", "`errors`"),  # a name, not the errors module
         (":mod:`._core`", "`_core`"),
         (":func:`asyncio.sleep`", "`asyncio.sleep`"),
-        (":meth:`CustomerIOClient.batch\n    <hull_customerio.Connector.check_status>`",
-         "[`CustomerIOClient.batch`][hull_customerio.Connector.check_status]"),
+        (
+            ":meth:`CustomerIOClient.batch\n    <hull_customerio.Connector.check_status>`",
+            "[`CustomerIOClient.batch`][hull_customerio.Connector.check_status]",
+        ),
         ("# see :class:`Connector`", "# see `Connector`"),
     ],
 )

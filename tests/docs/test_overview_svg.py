@@ -35,8 +35,15 @@ def test_the_svg_is_well_formed_and_carries_every_label() -> None:
         element.text for element in root.iter("{http://www.w3.org/2000/svg}text") if element.text
     }
     assert {
-        "Hull", "hull_customerio", "Customer.io", "engine", "webhook handler", "Hull users",
-        "reporting webhooks", "identify / delete / events", "write-back (customerio/*)",
+        "Hull",
+        "hull_customerio",
+        "Customer.io",
+        "engine",
+        "webhook handler",
+        "Hull users",
+        "reporting webhooks",
+        "identify / delete / events",
+        "write-back (customerio/*)",
     } <= texts
     assert root.find("{http://www.w3.org/2000/svg}title") is not None
 

@@ -204,7 +204,7 @@ def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:
     hubs, alpha, _, _ = setup
     made: list[str] = []
     limiter_type = hc.AsyncConnectorHub if hubs.flavour == "async" else hc.ConnectorHub
-    from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter  # noqa: PLC0415
+    from hull_customerio._http.ratelimit import AsyncRateLimiter, RateLimiter  # noqa: PLC0415
 
     def factory(name: str) -> Any:
         made.append(name)

@@ -67,6 +67,4 @@ def test_the_structure_check_sees_a_private_import_from_another_subpackage(
         "from ..errors import APIError\n"
         "from ._flows import HubFlows\n"
     )
-    assert _private_imports_from_other_subpackages(module) == [
-        "module.py: from ..engine._core"
-    ]
+    assert _private_imports_from_other_subpackages(module) == ["module.py: from ..engine._core"]

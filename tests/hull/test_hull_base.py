@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hull_customerio._retry import HULL_RETRY_STATUSES
+from hull_customerio._http.retry import HULL_RETRY_STATUSES
 from hull_customerio.errors import (
     APIConnectionError,
     APIStatusError,
@@ -164,9 +164,7 @@ def _ids(batch: list[Entry]) -> list[str]:
 
 
 def _error(status: int) -> APIStatusError:
-    return make_status_error(
-        service="hull", method="POST", url="u", status_code=status, body=None
-    )
+    return make_status_error(service="hull", method="POST", url="u", status_code=status, body=None)
 
 
 def test_queue_hands_out_a_batch_when_flush_at_is_reached() -> None:

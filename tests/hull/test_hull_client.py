@@ -12,7 +12,7 @@ import jwt
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy
+from hull_customerio._http.retry import HULL_RETRY_STATUSES, RetryPolicy
 from hull_customerio.errors import (
     APIConnectionError,
     APITimeoutError,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy
+from hull_customerio._http.retry import HULL_RETRY_STATUSES, RetryPolicy
 from hull_customerio.errors import ConfigurationError, DeliveryError, ServerError
 from hull_customerio.hull import AsyncHullClient, HullClient
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy
+from hull_customerio._http.retry import HULL_RETRY_STATUSES, RetryPolicy
 from hull_customerio.errors import APIConnectionError
 from hull_customerio.hull import AsyncHullClient, HullClient
 from hull_customerio.hull._base import rest_endpoint
@@ -66,9 +66,7 @@ def calls(metrics: InMemoryMetrics) -> list[tuple[str, str, str, str]]:
     return sorted(found)
 
 
-def test_a_firehose_post_and_its_retries_are_counted(
-    flavour: str, httpx_mock: HTTPXMock
-) -> None:
+def test_a_firehose_post_and_its_retries_are_counted(flavour: str, httpx_mock: HTTPXMock) -> None:
     metrics = InMemoryMetrics()
     httpx_mock.add_response(method="POST", status_code=503)
     httpx_mock.add_response(method="POST", json={})

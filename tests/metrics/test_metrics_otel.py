@@ -88,8 +88,7 @@ def test_the_module_names_the_extra_when_opentelemetry_is_missing(
 
 def test_importing_the_library_does_not_import_opentelemetry() -> None:
     code = (
-        "import sys, hull_customerio, hull_customerio.metrics;"
-        "print('opentelemetry' in sys.modules)"
+        "import sys, hull_customerio, hull_customerio.metrics;print('opentelemetry' in sys.modules)"
     )
     result = subprocess.run(  # noqa: S603 -- our own interpreter, fixed arguments
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -23,8 +23,11 @@ def registry() -> prometheus_client.CollectorRegistry:
     [
         ("ship.outgoing.users", False, "ship_outgoing_users"),
         ("ship.service_api.call", False, "ship_service_api_call"),
-        ("connector.service_api.response_time", True,
-         "connector_service_api_response_time_seconds"),
+        (
+            "connector.service_api.response_time",
+            True,
+            "connector_service_api_response_time_seconds",
+        ),
         ("already_seconds", True, "already_seconds"),
         ("odd-name/x", False, "odd_name_x"),
     ],
@@ -56,9 +59,9 @@ def test_missing_labels_are_empty_and_undeclared_tags_are_dropped(
 ) -> None:
     metrics = PrometheusMetrics(registry)
     metrics.increment(m.OUTGOING_EVENTS, tags={"kind": "page", "user": "u1@x.io"})
-    assert registry.get_sample_value(
-        "ship_outgoing_events_total", {"kind": "page", "status": ""}
-    ) == 1
+    assert (
+        registry.get_sample_value("ship_outgoing_events_total", {"kind": "page", "status": ""}) == 1
+    )
     assert "u1@x.io" not in prometheus_client.generate_latest(registry).decode()
 
 

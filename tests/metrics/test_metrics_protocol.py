@@ -18,13 +18,14 @@ def test_the_metric_names_are_the_original_connectors() -> None:
     assert m.INCOMING_EVENTS == "ship.incoming.events"
     assert m.SERVICE_API_CALL == "ship.service_api.call"
     assert set(m.METRICS) == {
-        "ship.outgoing.users", "ship.outgoing.events", "ship.incoming.events",
-        "ship.service_api.call", "connector.service_api.response_time",
+        "ship.outgoing.users",
+        "ship.outgoing.events",
+        "ship.incoming.events",
+        "ship.service_api.call",
+        "connector.service_api.response_time",
     }
     assert m.METRICS[m.SERVICE_API_RESPONSE_TIME].kind == "timing"
-    assert {d.kind for n, d in m.METRICS.items() if n != m.SERVICE_API_RESPONSE_TIME} == {
-        "counter"
-    }
+    assert {d.kind for n, d in m.METRICS.items() if n != m.SERVICE_API_RESPONSE_TIME} == {"counter"}
 
 
 def test_the_three_implementations_satisfy_the_protocol() -> None:
@@ -87,16 +88,24 @@ def test_in_memory_metrics_loses_nothing_when_shared_between_threads() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code", "group"),
-    [(200, "200", "2xx"), (207, "207", "2xx"), (429, "429", "4xx"), (503, "503", "5xx"),
-     (None, "error", "error")],
+    [
+        (200, "200", "2xx"),
+        (207, "207", "2xx"),
+        (429, "429", "4xx"),
+        (503, "503", "5xx"),
+        (None, "error", "error"),
+    ],
 )
 def test_service_api_tags_group_the_status(status: int | None, code: str, group: str) -> None:
     tags = m.service_api_tags(
         service="customerio", method="put", endpoint="/api/v1/customers/{id}", status=status
     )
     assert tags == {
-        "service": "customerio", "method": "PUT", "endpoint": "/api/v1/customers/{id}",
-        "status": code, "status_group": group,
+        "service": "customerio",
+        "method": "PUT",
+        "endpoint": "/api/v1/customers/{id}",
+        "status": code,
+        "status_group": group,
     }
     assert tuple(tags) == m.METRICS[m.SERVICE_API_CALL].tags
 

@@ -344,8 +344,7 @@ def generate() -> list[dict[str, Any]]:
     cases = [_case(rng, number) for number in range(CASES)]
     limits_rng = random.Random(SEED + 1)
     cases += [
-        _event_limit_case(limits_rng, number)
-        for number in range(CASES, CASES + EVENT_LIMIT_CASES)
+        _event_limit_case(limits_rng, number) for number in range(CASES, CASES + EVENT_LIMIT_CASES)
     ]
     invalid_rng = random.Random(SEED + 2)
     first = CASES + EVENT_LIMIT_CASES

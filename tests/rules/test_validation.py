@@ -240,10 +240,15 @@ def test_a_whitelisted_attribute_name_is_checked_after_renaming() -> None:
 
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
         | st.text(),
-        lambda children: st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=5), children, max_size=3),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=5), children, max_size=3)
+        ),
         max_leaves=8,
     )
 )
@@ -259,8 +264,11 @@ def test_value_size_is_the_utf8_size_of_the_compact_json_for_every_value(value: 
     attributes=st.dictionaries(
         st.text(max_size=12),
         # Non-finite floats cannot be sent at all (see the test above): finite ones here.
-        st.none() | st.booleans() | st.integers()
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=12)
         | st.lists(st.text(max_size=3), max_size=3),
         max_size=6,
     ),
@@ -307,6 +315,8 @@ def test_numbers_that_are_not_finite_cannot_be_sent_whatever_the_limit(value: fl
     for limit in (3, 24, 1000):
         (problem,) = problems(None, {"v": value}, max_attribute_value_length=limit)
         assert problem.startswith("The value of attribute 'v' cannot be sent")
+
+
 _ASCII = st.characters(min_codepoint=0, max_codepoint=127)
 
 
@@ -366,8 +376,9 @@ _VALUES = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 _IDS = st.text(max_size=12)

@@ -18,7 +18,12 @@ import redis
 from scaleout_support import RedisServer, free_port, most_in_any_window
 
 import hull_customerio as hc
-from hull_customerio._ratelimit import AsyncRateLimiter, RateLimiter, async_limiter, sync_limiter
+from hull_customerio._http.ratelimit import (
+    AsyncRateLimiter,
+    RateLimiter,
+    async_limiter,
+    sync_limiter,
+)
 from hull_customerio.redis_limiter import RedisRateLimiter, mask_redis_url
 from hull_customerio.testing import FakeCustomerIO
 

@@ -53,8 +53,12 @@ def test_four_processes_sharing_one_limiter_stay_under_the_rate_and_reach_90_per
     processes = [
         context.Process(
             target=run_worker,
-            args=(work, Job(customerio.url, redis_url, limit_key, RATE, DURATION, worker),
-                  barrier, results),
+            args=(
+                work,
+                Job(customerio.url, redis_url, limit_key, RATE, DURATION, worker),
+                barrier,
+                results,
+            ),
         )
         for worker in range(PROCESSES)
     ]

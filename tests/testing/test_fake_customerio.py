@@ -143,13 +143,25 @@ def test_events_and_page_views_are_recorded_with_everything_sent(
     cio_client.post("/api/v1/customers/42/events", json=page)
     assert cio.events == [
         CustomerIOEvent(
-            name="Signed Up", type="event", data={"plan": "pro"}, customer_id="42",
-            anonymous_id=None, timestamp=1700000000, id=ULID_1, api="v1",
+            name="Signed Up",
+            type="event",
+            data={"plan": "pro"},
+            customer_id="42",
+            anonymous_id=None,
+            timestamp=1700000000,
+            id=ULID_1,
+            api="v1",
             identifiers={"id": "42"},
         ),
         CustomerIOEvent(
-            name="https://x.io/a", type="page", data={"referrer": "https://g.co"},
-            customer_id="42", anonymous_id=None, timestamp=None, id=None, api="v1",
+            name="https://x.io/a",
+            type="page",
+            data={"referrer": "https://g.co"},
+            customer_id="42",
+            anonymous_id=None,
+            timestamp=None,
+            id=None,
+            api="v1",
             identifiers={"id": "42"},
         ),
     ]
@@ -192,22 +204,34 @@ LIMIT_CASES = [
         "PUT", "/api/v1/customers/1", {"v": ["x" * 498, "y" * 498]}, "value", id="list-as-json"
     ),
     pytest.param(
-        "PUT", "/api/v1/customers/1", {f"a{i}": i for i in range(301)}, "attributes",
+        "PUT",
+        "/api/v1/customers/1",
+        {f"a{i}": i for i in range(301)},
+        "attributes",
         id="301-attributes",
     ),
     pytest.param("POST", "/api/v1/customers/1/events", {"name": "e" * 101}, "name", id="name"),
     pytest.param(
-        "POST", "/api/v1/customers/1/events", {"name": "e", "data": {"d": "x" * 100_000}},
-        "data", id="data-over-100kB",
+        "POST",
+        "/api/v1/customers/1/events",
+        {"name": "e", "data": {"d": "x" * 100_000}},
+        "data",
+        id="data-over-100kB",
     ),
     pytest.param("POST", "/api/v1/customers/1/events", {"data": {}}, "name", id="no-name"),
     pytest.param(
-        "POST", "/api/v1/customers/1/events", {"name": "e", "timestamp": "yesterday"},
-        "timestamp", id="timestamp-not-int",
+        "POST",
+        "/api/v1/customers/1/events",
+        {"name": "e", "timestamp": "yesterday"},
+        "timestamp",
+        id="timestamp-not-int",
     ),
     pytest.param(
-        "POST", "/api/v1/customers/1/events", {"name": "e", "timestamp": 1700000000000},
-        "milliseconds", id="timestamp-in-ms",
+        "POST",
+        "/api/v1/customers/1/events",
+        {"name": "e", "timestamp": 1700000000000},
+        "milliseconds",
+        id="timestamp-in-ms",
     ),
 ]
 
@@ -254,7 +278,9 @@ def test_a_body_that_is_not_json_is_refused(cio_client: httpx.Client) -> None:
 
 def _identify(identifiers: dict[str, str], **attributes: object) -> dict[str, object]:
     return {
-        "type": "person", "action": "identify", "identifiers": identifiers,
+        "type": "person",
+        "action": "identify",
+        "identifiers": identifiers,
         "attributes": attributes,
     }
 
@@ -264,10 +290,21 @@ def test_a_valid_batch_is_applied_and_answered_200(
 ) -> None:
     batch = [
         _identify({"id": "1"}, email="one@x.io"),
-        {"type": "person", "action": "event", "identifiers": {"id": "1"}, "name": "Bought",
-         "attributes": {"sku": "a"}, "id": ULID_1, "timestamp": 1700000000},
-        {"type": "person", "action": "page", "identifiers": {"email": "one@x.io"},
-         "name": "https://x.io/"},
+        {
+            "type": "person",
+            "action": "event",
+            "identifiers": {"id": "1"},
+            "name": "Bought",
+            "attributes": {"sku": "a"},
+            "id": ULID_1,
+            "timestamp": 1700000000,
+        },
+        {
+            "type": "person",
+            "action": "page",
+            "identifiers": {"email": "one@x.io"},
+            "name": "https://x.io/",
+        },
         {"type": "person", "action": "event", "anonymous_id": "anon-1", "name": "Visited"},
         _identify({"email": "only@x.io"}, plan="free"),
         _identify({"id": "2"}),
@@ -280,7 +317,10 @@ def test_a_valid_batch_is_applied_and_answered_200(
     assert cio.deletions == ["2"]
     bought, page, anonymous = cio.events
     assert (bought.name, bought.data, bought.api, bought.customer_id) == (
-        "Bought", {"sku": "a"}, "v2", "1",
+        "Bought",
+        {"sku": "a"},
+        "v2",
+        "1",
     )
     assert (page.type, page.customer_id, page.identifiers) == ("page", "1", {"email": "one@x.io"})
     assert (anonymous.anonymous_id, anonymous.customer_id) == ("anon-1", None)
@@ -327,8 +367,13 @@ def test_a_batch_body_without_a_batch_list_is_a_400(cio_client: httpx.Client) ->
 def test_events_in_a_batch_are_deduplicated_by_id_too(
     cio: FakeCustomerIO, cio_client: httpx.Client
 ) -> None:
-    event = {"type": "person", "action": "event", "identifiers": {"id": "1"}, "name": "E",
-             "id": ULID_1}
+    event = {
+        "type": "person",
+        "action": "event",
+        "identifiers": {"id": "1"},
+        "name": "E",
+        "id": ULID_1,
+    }
     cio_client.post("/api/v2/batch", json={"batch": [event, event]})
     cio_client.post("/api/v1/customers/1/events", json={"name": "E", "id": ULID_1})
     assert len(cio.events) == 1
@@ -355,7 +400,11 @@ def test_requests_are_recorded_in_order_with_raw_path_json_and_status(
     cio_client.get("/nothing")
     first, second = cio.requests
     assert (first.method, first.path, first.query, first.json, first.status) == (
-        "PUT", "/api/v1/customers/a%2Fb", "x=1", {"a": 1}, 200,
+        "PUT",
+        "/api/v1/customers/a%2Fb",
+        "x=1",
+        {"a": 1},
+        200,
     )
     assert first.headers["authorization"].startswith("Basic ")
     assert json.loads(first.body) == {"a": 1}

@@ -59,9 +59,7 @@ def test_faults_can_target_a_path_prefix_and_a_method(
     assert cio_client.post("/api/v2/batch", json={"batch": []}).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("status", "count"), [("boom", 1), (42, 1), (600, 1), (500, 0)], ids=str
-)
+@pytest.mark.parametrize(("status", "count"), [("boom", 1), (42, 1), (600, 1), (500, 0)], ids=str)
 def test_invalid_faults_are_refused(cio: FakeCustomerIO, status: object, count: int) -> None:
     with pytest.raises(ValueError, match=r"fault|status|count"):
         cio.fail_next(status, count)  # type: ignore[arg-type]
@@ -189,9 +187,7 @@ def test_latency_delays_every_answer(cio: FakeCustomerIO, cio_client: httpx.Clie
     assert cio.people == {"1": {"a": 1}}
 
 
-def test_latency_beyond_the_read_timeout_is_a_read_timeout(
-    cio: FakeCustomerIO, form: str
-) -> None:
+def test_latency_beyond_the_read_timeout_is_a_read_timeout(cio: FakeCustomerIO, form: str) -> None:
     cio.latency = 0.5
     with (
         sync_client(cio, form, auth=("site", "key"), timeout=0.05) as client,

@@ -24,9 +24,15 @@ from hull_customerio.testing import FakeHull, HullRejection, HullStatus, HullTra
 
 def _track_body(event: str, event_id: str | None, **properties: Any) -> dict[str, Any]:
     return {
-        "event": event, "properties": properties, "event_id": event_id,
-        "created_at": "2024-05-01T10:00:00Z", "source": "customerio", "type": "email",
-        "ip": "0", "url": None, "referer": None,
+        "event": event,
+        "properties": properties,
+        "event_id": event_id,
+        "created_at": "2024-05-01T10:00:00Z",
+        "source": "customerio",
+        "type": "email",
+        "ip": "0",
+        "url": None,
+        "referer": None,
     }
 
 
@@ -108,12 +114,21 @@ def test_tracks_are_recorded_and_the_same_event_id_overwrites(
     )
     tracks = hull.tracks_for(external_id="u1")
     assert [(t.event, t.event_id) for t in tracks] == [
-        ("Email Opened", "ev-1"), ("Email Sent", "ev-2"), ("No Id", None), ("No Id", None),
+        ("Email Opened", "ev-1"),
+        ("Email Sent", "ev-2"),
+        ("No Id", None),
+        ("No Id", None),
     ]
     assert tracks[0] == HullTrack(
-        claims={"external_id": "u1"}, event="Email Opened", properties={"n": 2},
-        event_id="ev-1", created_at="2024-05-01T10:00:00Z", source="customerio",
-        type="email", ip="0", body=_track_body("Email Opened", "ev-1", n=2),
+        claims={"external_id": "u1"},
+        event="Email Opened",
+        properties={"n": 2},
+        event_id="ev-1",
+        created_at="2024-05-01T10:00:00Z",
+        source="customerio",
+        type="email",
+        ip="0",
+        body=_track_body("Email Opened", "ev-1", n=2),
     )
     assert len(hull.tracks) == 5  # another user's ev-1 is its own event
     assert len(hull.messages) == 6  # every delivery is still visible
@@ -143,7 +158,9 @@ def test_traits_for_an_unknown_user_names_the_known_ones(
 
 NOW = int(time.time())
 GOOD = {
-    "iss": HULL_ID, "iat": NOW, "io.hull.asUser": {"external_id": "u1"},
+    "iss": HULL_ID,
+    "iat": NOW,
+    "io.hull.asUser": {"external_id": "u1"},
     "io.hull.subjectType": "user",
 }
 
@@ -160,11 +177,13 @@ GOOD = {
             sign({**GOOD, "io.hull.asUser": {"external_id": ""}}), "at least one", id="blank"
         ),
         pytest.param(
-            sign({**GOOD, "io.hull.asUser": {"external_id": "u1", "name": "x"}}), "only hold",
+            sign({**GOOD, "io.hull.asUser": {"external_id": "u1", "name": "x"}}),
+            "only hold",
             id="extra-claim",
         ),
         pytest.param(
-            sign({k: v for k, v in GOOD.items() if k != "io.hull.asUser"}), "asUser",
+            sign({k: v for k, v in GOOD.items() if k != "io.hull.asUser"}),
+            "asUser",
             id="no-as-user",
         ),
         pytest.param(sign({**GOOD, "io.hull.create": "yes"}), "io.hull.create", id="create"),
@@ -218,7 +237,9 @@ def test_a_long_secret_and_pyjwt_tokens_work_too() -> None:
     fake = FakeHull(secret=secret)
     token = jwt.encode({**GOOD, "io.hull.asUser": {"email": "a@x.io"}}, secret, algorithm="HS256")
     traits = {
-        "type": "traits", "body": {"a": 1}, "headers": {"hull-access-token": token},
+        "type": "traits",
+        "body": {"a": 1},
+        "headers": {"hull-access-token": token},
     }
     headers = {**HULL_HEADERS, "Hull-Access-Token": secret}
     with sync_client(fake, "transport", headers=headers) as client:

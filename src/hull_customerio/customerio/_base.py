@@ -20,7 +20,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from .._retry import parse_retry_after
+from .._http.retry import parse_retry_after
 from .._serialization import one_shot
 from ..errors import (
     APIConnectionError,

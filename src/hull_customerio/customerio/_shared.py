@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from .. import _transport
-from .._ratelimit import (
+from .._http import transport as _transport
+from .._http.ratelimit import (
     AsyncLimiter,
     AsyncRateLimiter,
     RateLimiter,
@@ -20,7 +20,7 @@ from .._ratelimit import (
     async_limiter,
     sync_limiter,
 )
-from .._retry import RetryPolicy
+from .._http.retry import RetryPolicy
 from .._serialization import describe
 from ..errors import (
     APIError,

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from .. import _transport
-from .._ratelimit import AsyncRateLimiter, SharedRateLimiter
-from .._retry import RetryPolicy, async_call_with_retries
+from .._http import transport as _transport
+from .._http.ratelimit import AsyncRateLimiter, SharedRateLimiter
+from .._http.retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
 from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from .. import _transport
-from .._ratelimit import RateLimiter, SharedRateLimiter
-from .._retry import RetryPolicy, call_with_retries
+from .._http import transport as _transport
+from .._http.ratelimit import RateLimiter, SharedRateLimiter
+from .._http.retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
 from ..metrics import Metrics, _report
 from ..models.customerio import BatchResult

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .._ratelimit import workspace_limiter_name
+from .._http.ratelimit import workspace_limiter_name
 from ..engine._api import (
     NotificationAnswer,
     NotificationEnvelope,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from .._ratelimit import AsyncRateLimiter
+from .._http.ratelimit import AsyncRateLimiter
 from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
 from ..engine._api import aauthenticate_raw

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from .._ratelimit import RateLimiter
+from .._http.ratelimit import RateLimiter
 from ..customerio import CustomerIOClient
 from ..engine import Connector
 from ..engine._api import authenticate_raw

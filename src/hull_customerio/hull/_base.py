@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from hull_customerio._retry import HULL_RETRY_STATUSES, RetryPolicy
+from hull_customerio._http.retry import HULL_RETRY_STATUSES, RetryPolicy
 from hull_customerio.errors import (
     APIError,
     APIStatusError,

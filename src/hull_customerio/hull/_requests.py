@@ -16,7 +16,7 @@ from typing import TypeAlias
 import attrs
 import httpx
 
-from hull_customerio._retry import parse_retry_after
+from hull_customerio._http.retry import parse_retry_after
 from hull_customerio._serialization import one_shot
 from hull_customerio.errors import (
     APIConnectionError,

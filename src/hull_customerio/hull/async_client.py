@@ -11,11 +11,10 @@ from typing import Any
 
 import httpx
 
-from hull_customerio import _transport
-from hull_customerio._retry import RetryPolicy, async_call_with_retries
-from hull_customerio.errors import APIError
-from hull_customerio.metrics import Metrics, _report
-
+from .._http import transport as _transport
+from .._http.retry import RetryPolicy, async_call_with_retries
+from ..errors import APIError
+from ..metrics import Metrics, _report
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from hull_customerio._retry import RetryPolicy, call_with_retries
+from hull_customerio._http.retry import RetryPolicy, call_with_retries
 from hull_customerio.errors import APIError
 from hull_customerio.metrics import Metrics, _report
 

@@ -128,23 +128,33 @@ METRICS: Mapping[str, MetricDefinition] = {
     definition.name: definition
     for definition in (
         MetricDefinition(
-            OUTGOING_USERS, "counter", ("action", "status"),
+            OUTGOING_USERS,
+            "counter",
+            ("action", "status"),
             "Users identified in or deleted from Customer.io.",
         ),
         MetricDefinition(
-            OUTGOING_EVENTS, "counter", ("kind", "status"),
+            OUTGOING_EVENTS,
+            "counter",
+            ("kind", "status"),
             "Events and page views sent to Customer.io.",
         ),
         MetricDefinition(
-            INCOMING_EVENTS, "counter", ("status", "reason"),
+            INCOMING_EVENTS,
+            "counter",
+            ("status", "reason"),
             "Customer.io webhooks received.",
         ),
         MetricDefinition(
-            SERVICE_API_CALL, "counter", _SERVICE_API_TAGS,
+            SERVICE_API_CALL,
+            "counter",
+            _SERVICE_API_TAGS,
             "HTTP requests to Customer.io and Hull, retries included.",
         ),
         MetricDefinition(
-            SERVICE_API_RESPONSE_TIME, "timing", _SERVICE_API_TAGS,
+            SERVICE_API_RESPONSE_TIME,
+            "timing",
+            _SERVICE_API_TAGS,
             "Duration of HTTP requests to Customer.io and Hull, in seconds.",
         ),
     )

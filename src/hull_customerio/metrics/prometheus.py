@@ -128,8 +128,10 @@ class PrometheusMetrics:
                 found = self._counters[name] = (counter, labels)
         counter, labels = found
         given = tags or {}
-        target = counter.labels(*(str(given.get(label, "")) for label in labels)) if labels else (
-            counter
+        target = (
+            counter.labels(*(str(given.get(label, "")) for label in labels))
+            if labels
+            else (counter)
         )
         target.inc(value)
 

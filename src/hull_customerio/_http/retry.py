@@ -17,7 +17,7 @@ from typing import TypeVar
 import attrs
 import tenacity
 
-from .errors import APIConnectionError, APIError, APIStatusError
+from ..errors import APIConnectionError, APIError, APIStatusError
 
 __all__ = [
     "CUSTOMERIO_RETRY_STATUSES",

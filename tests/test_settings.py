@@ -40,6 +40,12 @@ def test_the_defaults() -> None:
         "max_event_name_length": 100,
         "max_event_data_size": 100_000,
         "webhook_signing_key": None,
+        "synchronized_account_segments": (),
+        "synchronized_account_attributes": (),
+        "account_id_mapping": "external_id",
+        "object_type_id": "1",
+        "link_users_to_accounts": True,
+        "enable_account_deletion": False,
     }
     assert settings == Settings()
 

@@ -60,18 +60,11 @@ from .errors import (
 from .hub import AsyncConnectorHub, ConnectorHub
 from .hull import AsyncHullClient, HullClient
 from .hull.flow_control import flow_control_next, flow_control_retry
-from .models.hull import (
-    HullAccount,
-    HullEvent,
-    HullUser,
-    MalformedMessage,
-    Notification,
-    Segment,
-    UserUpdateMessage,
-    parse_notification,
-)
+from .models.account import AccountPlan, AccountUpdateMessage
+from .models.hull import HullAccount, HullEvent, HullUser, Segment, UserUpdateMessage
+from .models.notification import MalformedMessage, Notification, parse_notification
 from .models.plan import Action, OutgoingEvent, UserPlan
-from .models.report import Status, SyncReport, UserOutcome, WebhookOutcome
+from .models.report import AccountOutcome, Status, SyncReport, UserOutcome, WebhookOutcome
 from .models.webhook import IncomingEvent
 from .rules.chunking import chunk_attributes
 from .rules.dedupe import deduplicate_messages
@@ -88,6 +81,9 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AccountOutcome",
+    "AccountPlan",
+    "AccountUpdateMessage",
     "Action",
     "AsyncConnector",
     "AsyncConnectorHub",

@@ -65,7 +65,7 @@ from .engine._core import flow_control_for, log_event
 from .engine._notifications import SIGNATURE_HEADER
 from .errors import NotificationAuthenticationError
 from .hull.flow_control import flow_control_next
-from .models.hull import parse_notification
+from .models.notification import parse_notification
 
 __all__ = ["ConnectorBuilder", "ConnectorKey", "HullTasks", "register_tasks"]
 

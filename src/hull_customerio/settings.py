@@ -61,6 +61,19 @@ class Settings:
             event.
         webhook_signing_key: the reporting-webhook signing key; ``None`` skips verification.
             Never shown in ``repr``.
+        synchronized_account_segments: Hull account-segment ids whose accounts are sent as
+            Customer.io objects. Empty: no object is sent.
+        synchronized_account_attributes: account attributes sent as object attributes (names
+            rewritten as for people: ``clearbit/name`` becomes ``clearbit-name``).
+        account_id_mapping: the account attribute used as the object's id (``external_id``,
+            ``id``, ``domain`` or any other attribute).
+        object_type_id: the Customer.io object type accounts are sent as: a positive integer,
+            kept as a string (``"1"``). An id Customer.io does not know would silently create
+            a new object type, so anything else is refused.
+        link_users_to_accounts: relate each identified person to their account's object when
+            the account is in a synchronized account segment.
+        enable_account_deletion: delete the object when its account leaves every synchronized
+            account segment.
     """
 
     site_id: str | None = None
@@ -80,6 +93,16 @@ class Settings:
     max_event_name_length: int = 100
     max_event_data_size: int = 100_000
     webhook_signing_key: str | None = attrs.field(default=None, repr=_redacted)
+    synchronized_account_segments: tuple[str, ...] = attrs.field(
+        default=(), converter=_list_as_tuple
+    )
+    synchronized_account_attributes: tuple[str, ...] = attrs.field(
+        default=(), converter=_list_as_tuple
+    )
+    account_id_mapping: str = "external_id"
+    object_type_id: str = "1"
+    link_users_to_accounts: bool = True
+    enable_account_deletion: bool = False
 
     def __attrs_post_init__(self) -> None:
         # The constructor is public too: it applies the same rules as from_private_settings
@@ -157,6 +180,30 @@ def _mapping_name(key: str, raw: object) -> str:
     if not value:
         raise _InvalidSettingError(f"{key} must name a Hull attribute, got an empty string")
     return value
+
+
+#: Longer object type ids are no type anyone has (Customer.io numbers them from 1).
+_MAX_TYPE_ID_DIGITS = 18
+
+
+def _object_type_id(key: str, raw: object) -> str:
+    # An unknown id would silently create a new object type in Customer.io: only a positive
+    # whole number is taken, as an int or as the text of one (kept as that text, stripped).
+    # Customer.io compares type ids as text, so "01" (another type than "1") is refused.
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        text = str(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+    else:
+        raise _InvalidSettingError(
+            f"{key} must be a positive whole number (the object type's id), got {describe(raw)}"
+        )
+    digits = text.isascii() and text.isdigit() and len(text) <= _MAX_TYPE_ID_DIGITS
+    if not digits or text.startswith("0"):
+        raise _InvalidSettingError(
+            f"{key} must be a positive whole number (the object type's id), got {short_repr(raw)}"
+        )
+    return text
 
 
 def _string_list(key: str, raw: object) -> tuple[str, ...]:
@@ -249,4 +296,10 @@ _READERS: Mapping[str, Callable[[str, object], Any]] = {
     "anonymous_events": _boolean,
     **{name: _integer(low, high) for name, low, high in _BOUNDS},
     "webhook_signing_key": _string,
+    "synchronized_account_segments": _string_list,
+    "synchronized_account_attributes": _string_list,
+    "account_id_mapping": _mapping_name,
+    "object_type_id": _object_type_id,
+    "link_users_to_accounts": _boolean,
+    "enable_account_deletion": _boolean,
 }

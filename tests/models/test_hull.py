@@ -12,14 +12,8 @@ import pytest
 
 from builders import raw_message, user
 from hull_customerio.errors import ConfigurationError, ValidationError
-from hull_customerio.models.hull import (
-    HullAccount,
-    HullEvent,
-    HullUser,
-    Segment,
-    UserUpdateMessage,
-    parse_notification,
-)
+from hull_customerio.models.hull import HullAccount, HullEvent, HullUser, Segment, UserUpdateMessage
+from hull_customerio.models.notification import parse_notification
 from hull_customerio.settings import Settings
 
 SAMPLE = Path(__file__).parents[1] / "data" / "notification-user-update.json"

@@ -18,7 +18,8 @@ import attrs
 
 from .._serialization import describe
 from ..errors import ConfigurationError, ValidationError
-from ..models.hull import UserUpdateMessage, parse_notification
+from ..models.hull import UserUpdateMessage
+from ..models.notification import parse_notification
 from ._common import UsageError, one_line
 
 __all__ = [

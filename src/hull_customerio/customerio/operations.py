@@ -7,9 +7,10 @@ the clients send them ([`CustomerIOClient.send`][hull_customerio.customerio.Cust
 batch mode packs their v2 form; how a call maps onto Customer.io is written here and nowhere
 else. The clients' named methods (``identify``, ``track``...) build one of these and send it.
 
-Object and relationship operations (v2 ``type: "object"`` and person ``add_relationships``)
-come next: each is one more class with the same two methods, and the engine and clients take
-it without change.
+Accounts travel as Customer.io **objects** (`ObjectIdentify`, `ObjectDelete`: v2 only, so
+their "v1" request is one operation posted to ``/api/v2/entity``) related to people by the
+identify's ``cio_relationships`` (`Identify.relationships`) and removed with
+`DeleteRelationships`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from ._batch import identifiers_for
 __all__ = [
     "AnonymousTrack",
     "Delete",
+    "DeleteRelationships",
     "Identify",
+    "ObjectDelete",
+    "ObjectIdentify",
+    "ObjectRef",
     "Operation",
     "Page",
     "Track",
@@ -99,27 +104,136 @@ def _check_anonymous_id(anonymous_id: object) -> None:
 
 
 @attrs.frozen
-class Identify:
-    """Create or update a person with ``attributes``.
+class ObjectRef:
+    """One Customer.io object: its type (``"1"``...) and its id within that type."""
 
-    v1: ``PUT /api/v1/customers/{id}`` with the attributes as the body; v2: a person
-    ``identify`` operation.
+    object_type_id: str
+    object_id: str
+
+    def identifiers(self) -> dict[str, str]:
+        """``{"object_type_id": ..., "object_id": ...}``, as both API versions address it."""
+        return {"object_type_id": self.object_type_id, "object_id": self.object_id}
+
+
+def _relationships(objects: tuple[ObjectRef, ...]) -> list[dict[str, Any]]:
+    return [{"identifiers": ref.identifiers()} for ref in objects]
+
+
+@attrs.frozen
+class Identify:
+    """Create or update a person with ``attributes``, and relate it to ``relationships``.
+
+    v1: ``PUT /api/v1/customers/{id}`` with the attributes as the body (plus
+    ``"cio_relationships": {"action": "add_relationships", "relationships": [...]}`` when it
+    relates objects); v2: a person ``identify`` operation (plus ``"cio_relationships": [...]``).
     """
 
     batchable: ClassVar[bool] = True
 
     customer_id: str
     attributes: Mapping[str, Any] = attrs.field(repr=False)  # personal data
+    relationships: tuple[ObjectRef, ...] = attrs.field(default=(), kw_only=True)
 
     def v1_request(self) -> ApiRequest:
         """``PUT /api/v1/customers/{id}``."""
-        return customer_request("PUT", self.customer_id, "", dumps(self.attributes))
+        body: Mapping[str, Any] = self.attributes
+        if self.relationships:
+            body = {
+                **self.attributes,
+                "cio_relationships": {
+                    "action": "add_relationships",
+                    "relationships": _relationships(self.relationships),
+                },
+            }
+        return customer_request("PUT", self.customer_id, "", dumps(body))
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "person", "action": "identify", "attributes": ...}``."""
         return _person_operation(
-            identifiers_for(self.customer_id), "identify", attributes=dict(self.attributes)
+            identifiers_for(self.customer_id),
+            "identify",
+            attributes=dict(self.attributes),
+            cio_relationships=_relationships(self.relationships) if self.relationships else None,
         )
+
+
+@attrs.frozen
+class DeleteRelationships:
+    """Remove a person's relationships to ``objects`` (the objects themselves stay).
+
+    v1: ``PUT /api/v1/customers/{id}`` whose body is only ``"cio_relationships": {"action":
+    "delete_relationships", "relationships": [...]}``; v2: a person ``delete_relationships``
+    operation.
+    """
+
+    batchable: ClassVar[bool] = True
+
+    customer_id: str
+    objects: tuple[ObjectRef, ...]
+
+    def v1_request(self) -> ApiRequest:
+        """``PUT /api/v1/customers/{id}`` with ``delete_relationships``."""
+        body = {
+            "cio_relationships": {
+                "action": "delete_relationships",
+                "relationships": _relationships(self.objects),
+            }
+        }
+        return customer_request("PUT", self.customer_id, "", dumps(body))
+
+    def v2_operation(self) -> dict[str, Any]:
+        """``{"type": "person", "action": "delete_relationships", "cio_relationships": [...]}``."""
+        return _person_operation(
+            identifiers_for(self.customer_id),
+            "delete_relationships",
+            cio_relationships=_relationships(self.objects),
+        )
+
+
+@attrs.frozen
+class ObjectIdentify:
+    """Create or update an object (an account) with ``attributes``.
+
+    Objects exist only in the v2 API: v2 is ``{"type": "object", "identifiers":
+    {"object_type_id", "object_id"}, "action": "identify", "attributes": ...}``; the v1 request
+    posts that one operation to ``/api/v2/entity``.
+    """
+
+    batchable: ClassVar[bool] = True
+
+    object: ObjectRef
+    attributes: Mapping[str, Any] = attrs.field(repr=False)
+
+    def v1_request(self) -> ApiRequest:
+        """``POST /api/v2/entity`` with the v2 operation."""
+        return ApiRequest("POST", "/api/v2/entity", dumps(self.v2_operation()))
+
+    def v2_operation(self) -> dict[str, Any]:
+        """``{"type": "object", "action": "identify", "attributes": ...}``."""
+        return {
+            "type": "object",
+            "identifiers": self.object.identifiers(),
+            "action": "identify",
+            "attributes": dict(self.attributes),
+        }
+
+
+@attrs.frozen
+class ObjectDelete:
+    """Delete an object. v2: ``{"type": "object", "identifiers": ..., "action": "delete"}``;
+    the v1 request posts that operation to ``/api/v2/entity``."""
+
+    batchable: ClassVar[bool] = True
+
+    object: ObjectRef
+
+    def v1_request(self) -> ApiRequest:
+        """``POST /api/v2/entity`` with the v2 operation."""
+        return ApiRequest("POST", "/api/v2/entity", dumps(self.v2_operation()))
+
+    def v2_operation(self) -> dict[str, Any]:
+        """``{"type": "object", "action": "delete"}``."""
+        return {"type": "object", "identifiers": self.object.identifiers(), "action": "delete"}
 
 
 @attrs.frozen

@@ -14,7 +14,7 @@ import attrs
 
 from ..errors import NotificationAuthenticationError, ValidationError
 from ..hull.flow_control import flow_control_next
-from ..models.hull import HullConfiguration
+from ..models.notification import HullConfiguration
 from ..models.report import SyncReport
 from . import _core
 

@@ -26,7 +26,8 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, hull_failure_kind
 from ..metrics import INCOMING_EVENTS, OUTGOING_EVENTS, OUTGOING_USERS, Metrics, NullMetrics
-from ..models.hull import MalformedMessage, Notification, UserUpdateMessage
+from ..models.hull import UserUpdateMessage
+from ..models.notification import MalformedMessage, Notification
 from ..models.plan import Action, UserPlan
 from ..models.report import SyncReport, UserOutcome, WebhookOutcome
 from ..rules.dedupe import deduplicate_messages

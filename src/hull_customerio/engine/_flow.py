@@ -20,7 +20,7 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, HullFailureKind, hull_failure_kind
 from ..hull.flow_control import flow_control_next, flow_control_retry
-from ..models.hull import Notification, parse_notification
+from ..models.notification import Notification, parse_notification
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..models.webhook import IncomingEvent
 from ..rules.signature import verify_webhook_request

@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ..errors import ConfigurationError, NotificationAuthenticationError
-from ..models.hull import HullConfiguration
+from ..models.notification import HullConfiguration
 from . import _core
 from ._answers import NotificationEnvelope
 from ._keys import (

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from ..errors import safe_service_text
-from ..models.hull import Notification
+from ..models.notification import Notification
 from ..models.plan import Action
 from ..models.report import UserOutcome
 

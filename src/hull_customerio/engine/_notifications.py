@@ -38,7 +38,7 @@ from typing import Final
 import httpx
 
 from ..errors import NotificationAuthenticationError
-from ..models.hull import Notification
+from ..models.notification import Notification
 from . import _core
 from ._answers import (
     NotificationAnswer,

@@ -18,7 +18,8 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, HullClient
 from ..metrics import Metrics, guarded
-from ..models.hull import Notification, UserUpdateMessage
+from ..models.hull import UserUpdateMessage
+from ..models.notification import Notification
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings

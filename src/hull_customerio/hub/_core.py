@@ -28,7 +28,7 @@ from ..engine._api import (
 from ..errors import APIError, APIStatusError, ConfigurationError
 from ..hull._api import normalize_organization
 from ..metrics import Metrics, guarded
-from ..models.hull import HullConfiguration
+from ..models.notification import HullConfiguration
 from ..models.report import WebhookOutcome
 from ..settings import Settings
 from ._answers import missing_workspace_credentials, refused, untrusted_organization

@@ -1,4 +1,4 @@
-"""What Hull sends: smart-notifier notifications, ``user:update`` messages, users, events.
+"""What Hull sends about users: ``user:update`` messages, users, their segments and events.
 
 Parsing is tolerant of keys it does not know and strict about the types of those it does. A
 malformed message is reported with the field at fault and does not stop the others.
@@ -23,19 +23,14 @@ from .._serialization import (
     summarize,
 )
 from ..errors import ValidationError
-from ..settings import Settings
 
 __all__ = [
     "HullAccount",
     "HullAttributes",
-    "HullConfiguration",
     "HullEvent",
     "HullUser",
-    "MalformedMessage",
-    "Notification",
     "Segment",
     "UserUpdateMessage",
-    "parse_notification",
 ]
 
 _TRAITS_PREFIX = "traits_"
@@ -251,6 +246,7 @@ class UserUpdateMessage:
         user: the user's attributes ([`HullUser`][hull_customerio.HullUser]).
         segments: the segments the user belongs to, in message order.
         account: the user's account attributes, if the message has them.
+        account_segments: the account segments the user's account belongs to.
         events: the user's new events.
         changes: what changed since the last message (as Hull sent it).
         message_id: Hull's id of the message, if any.
@@ -259,6 +255,7 @@ class UserUpdateMessage:
     user: HullUser
     segments: tuple[Segment, ...] = ()
     account: HullAccount | None = None
+    account_segments: tuple[Segment, ...] = ()
     events: tuple[HullEvent, ...] = ()
     changes: JsonObject = attrs.field(factory=dict)
     message_id: str | None = None
@@ -269,6 +266,7 @@ class UserUpdateMessage:
         mapping: Mapping[str, Any],
         *,
         segment_names: Mapping[str, str] | None = None,
+        account_segment_names: Mapping[str, str] | None = None,
         index: int | None = None,
     ) -> UserUpdateMessage:
         """Parse one message as Hull sends it.
@@ -280,6 +278,8 @@ class UserUpdateMessage:
         Args:
             mapping: the message.
             segment_names: segment id to name, used when the message has only ids.
+            account_segment_names: account-segment id to name, for the ``account_segments``
+                that arrive without a name.
             index: the message's position in its batch, quoted in errors.
 
         Raises:
@@ -299,6 +299,12 @@ class UserUpdateMessage:
             data["segments"] = _named_segments(data["segments"], segment_names)
         if data.get("events") is None:
             data["events"] = []
+        if data.get("account_segments") is None:
+            data["account_segments"] = []
+        elif account_segment_names:
+            data["account_segments"] = _named_segments(
+                data["account_segments"], account_segment_names
+            )
         message, problems = structure(data, cls)
         problems += id_problems
         if message is None or problems:
@@ -352,133 +358,3 @@ def _describe_message(mapping: object, index: int | None) -> str:
             parts.append(f"user {short_repr(user['id'])}")
     label = "Message" if index is None else f"Message {index}"
     return f"{label} ({', '.join(parts)})" if parts else label
-
-
-@attrs.frozen(kw_only=True)
-class HullConfiguration:
-    """The connector's Hull credentials as a notification carries them.
-
-    Attributes:
-        id: the connector id.
-        organization: the organization host, e.g. ``abc123.hullapp.io``.
-        secret: the connector secret; never shown in ``repr``.
-    """
-
-    id: str | None = None
-    organization: str | None = None
-    secret: str | None = attrs.field(default=None, repr=lambda v: "None" if v is None else "'***'")
-
-
-@attrs.frozen(kw_only=True)
-class MalformedMessage:
-    """A message of a notification that could not be parsed.
-
-    Attributes:
-        index: its position in the notification's ``messages``.
-        message_id: its ``message_id``, when readable.
-        user_id: its ``user.id``, when readable.
-        error: what is wrong with it.
-    """
-
-    index: int
-    message_id: str | None
-    user_id: str | None
-    error: ValidationError = attrs.field(eq=False)
-
-
-@attrs.frozen(kw_only=True)
-class Notification:
-    """A Hull smart-notifier notification.
-
-    Attributes:
-        channel: ``user:update`` for the notifications this library handles.
-        settings: the connector settings, from ``connector.private_settings``.
-        messages: the well-formed messages, in order.
-        malformed: the messages that could not be parsed; each must become an error outcome.
-        segments: the segments the notification lists.
-        is_export: whether the messages come from a manual batch or an export.
-        notification_id: Hull's id of the notification.
-        configuration: the connector's Hull credentials, if the notification carries them.
-    """
-
-    channel: str
-    settings: Settings
-    messages: list[UserUpdateMessage]
-    malformed: list[MalformedMessage] = attrs.field(factory=list)
-    segments: tuple[Segment, ...] = ()
-    is_export: bool = False
-    notification_id: str | None = None
-    configuration: HullConfiguration | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _Envelope:
-    channel: str = "user:update"
-    notification_id: str | None = None
-    configuration: HullConfiguration | None = None
-    segments: tuple[Segment, ...] = ()
-    is_export: bool = False
-
-
-def parse_notification(payload: Mapping[str, Any]) -> Notification:
-    """Parse a smart-notifier notification.
-
-    Malformed messages do not fail the notification: they are listed in
-    `Notification.malformed` so each can be reported as an error outcome.
-
-    Raises:
-        ValidationError: the envelope itself is malformed (not an object, wrong ``messages``
-            type, wrong ``segments``...).
-        ConfigurationError: ``connector.private_settings`` is invalid.
-    """
-    if not isinstance(payload, Mapping):
-        raise ValidationError(
-            f"The notification is malformed: expected an object, got {describe(payload)}"
-        )
-    envelope, problems = structure(
-        {key: value for key, value in payload.items() if value is not None}, _Envelope
-    )
-    messages_raw = payload.get("messages")
-    if messages_raw is None:
-        messages_raw = []
-    if not isinstance(messages_raw, list):
-        problems.append(f"$.messages: expected a list, got {describe(messages_raw)}")
-    connector = payload.get("connector")
-    if connector is not None and not isinstance(connector, Mapping):
-        problems.append(f"$.connector: expected an object, got {describe(connector)}")
-        connector = None
-    if envelope is None or problems:
-        raise ValidationError("The notification is malformed: " + summarize(problems), problems)
-
-    private_settings = (connector or {}).get("private_settings") or {}
-    settings = Settings.from_private_settings(private_settings)
-    names = {s.id: s.name for s in envelope.segments if s.name is not None}
-
-    messages: list[UserUpdateMessage] = []
-    malformed: list[MalformedMessage] = []
-    for index, raw in enumerate(messages_raw):
-        try:
-            messages.append(UserUpdateMessage.from_dict(raw, segment_names=names, index=index))
-        except ValidationError as exc:
-            malformed.append(_malformed(index, raw, exc))
-    return Notification(
-        channel=envelope.channel,
-        settings=settings,
-        messages=messages,
-        malformed=malformed,
-        segments=envelope.segments,
-        is_export=envelope.is_export,
-        notification_id=envelope.notification_id,
-        configuration=envelope.configuration,
-    )
-
-
-def _malformed(index: int, raw: object, error: ValidationError) -> MalformedMessage:
-    message_id = user_id = None
-    if isinstance(raw, Mapping):
-        if isinstance(raw.get("message_id"), str):
-            message_id = raw["message_id"]
-        user = raw.get("user")
-        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
-            user_id = user["id"]
-    return MalformedMessage(index=index, message_id=message_id, user_id=user_id, error=error)

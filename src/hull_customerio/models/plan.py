@@ -73,6 +73,11 @@ class UserPlan:
         traits: the Hull write-back after success; ``None`` when nothing is written.
         hull_claims: how the Hull user is addressed for the write-back.
         errors: validation problems; empty unless ``action`` is ``ERROR``.
+        object_id: the account object the person is related to by this identify (the first
+            chunk carries the relationship); ``None`` when none is linked.
+        unlinked_object_id: the object a relationship stored earlier points to and that must
+            be removed first (another account now, the account left the synchronized account
+            segments, or linking was switched off); ``None`` when nothing is removed.
     """
 
     user_id: str
@@ -88,3 +93,5 @@ class UserPlan:
     traits: dict[str, Any] | None = attrs.field(default=None, repr=False)
     hull_claims: dict[str, str] = attrs.field(factory=dict, repr=False)
     errors: list[str] = attrs.field(factory=list)
+    object_id: str | None = None
+    unlinked_object_id: str | None = None

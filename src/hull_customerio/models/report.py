@@ -7,10 +7,18 @@ from typing import Literal
 import attrs
 
 from ..errors import HullCustomerIOError
+from .account import AccountPlan
 from .plan import Action, OutgoingEvent, UserPlan
 from .webhook import IncomingEvent
 
-__all__ = ["OutcomeStatus", "Status", "SyncReport", "UserOutcome", "WebhookOutcome"]
+__all__ = [
+    "AccountOutcome",
+    "OutcomeStatus",
+    "Status",
+    "SyncReport",
+    "UserOutcome",
+    "WebhookOutcome",
+]
 
 OutcomeStatus = Literal["success", "skipped", "error"]
 
@@ -60,6 +68,38 @@ class UserOutcome:
 
 
 @attrs.frozen(kw_only=True)
+class AccountOutcome:
+    """What happened to one account of a sync.
+
+    Attributes:
+        account_id: the Hull account id (``None`` for a message too malformed to tell).
+        object_id: the Customer.io object id, when there is one.
+        action: what the plan decided.
+        status: ``success``, ``skipped`` or ``error``, as for users.
+        reason: the plan's reason code, or when something failed the failure's code
+            (``object_failed``, ``writeback_failed``, ``writeback_rejected``,
+            ``customerio_unavailable``, ``malformed_message``, ``invalid_attributes``...).
+        message: the reason as a sentence for people.
+        calls: the calls made for this account, in order (``object_identify``,
+            ``object_delete``, ``batch``, ``hull_traits``).
+        error: what went wrong, for people; ``None`` unless ``status`` is ``error``.
+        exception: the exception behind ``error``, when there was one.
+        plan: the plan that was executed, if the message could be planned.
+    """
+
+    account_id: str | None
+    object_id: str | None
+    action: Action
+    status: OutcomeStatus
+    reason: str
+    message: str
+    calls: list[str] = attrs.field(factory=list)
+    error: str | None = None
+    exception: HullCustomerIOError | None = attrs.field(default=None, eq=False, repr=False)
+    plan: AccountPlan | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
 class SyncReport:
     """The outcome of every user of a
     [`sync_user_updates`][hull_customerio.Connector.sync_user_updates] call.
@@ -67,9 +107,12 @@ class SyncReport:
     Attributes:
         outcomes: one per user (after de-duplication) and one per malformed message, in input
             order.
+        account_outcomes: one per account (after de-duplication) and one per malformed
+            ``account:update`` message, in input order; empty for a sync of users.
     """
 
     outcomes: list[UserOutcome]
+    account_outcomes: list[AccountOutcome] = attrs.field(factory=list)
 
     @property
     def succeeded(self) -> int:
@@ -96,6 +139,17 @@ class SyncReport:
             if outcome.user_id == user_id:
                 return outcome
         raise KeyError(user_id)
+
+    def for_account(self, account_id: str) -> AccountOutcome:
+        """The outcome of the Hull account ``account_id``.
+
+        Raises:
+            KeyError: no outcome for that account.
+        """
+        for outcome in self.account_outcomes:
+            if outcome.account_id == account_id:
+                return outcome
+        raise KeyError(account_id)
 
 
 @attrs.frozen(kw_only=True)

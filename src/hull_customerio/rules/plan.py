@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from ..models.hull import HullEvent, UserUpdateMessage, attribute_data
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..settings import Settings
 from ._compiled import compiled, lookup
+from ._ids import read_id, usable_string
 from .attributes import attributes_of
 from .chunking import chunk_attributes
 from .events import to_anonymous_event, to_person_event
@@ -73,26 +73,6 @@ def _is_set(value: object) -> bool:
     return value is not None and value != ""
 
 
-def _usable_string(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _customer_id(value: object) -> str | None:
-    """The Customer.io id from the mapped attribute: a non-blank string or a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return str(value) if math.isfinite(value) else None
-    if isinstance(value, int):
-        # Past 4300 digits Python refuses to print an int; no Customer.io id is that long.
-        return str(value) if value.bit_length() <= _MAX_ID_BITS else None
-    return _usable_string(value)
-
-
-# 450 bits: 136 digits, within the 150-byte id limit; a longer number is no id.
-_MAX_ID_BITS = 450
-
-
 class _Planner:
     """The decision for one message; a class only to share the values every rule reads."""
 
@@ -129,10 +109,10 @@ class _Planner:
         in_segments = in_synchronized_segments(self.message, self.compiled.segment_ids)
         synced = _is_set(lookup(data, "customerio/created_at", "traits_customerio/created_at"))
         deleted = _is_set(lookup(data, "customerio/deleted_at", "traits_customerio/deleted_at"))
-        mapped_id = _customer_id(lookup(data, *self.compiled.user_id_mapping))
+        mapped_id = read_id(lookup(data, *self.compiled.user_id_mapping))
         may_go_anonymous = settings.anonymous_events and (in_segments or self.batch)
 
-        if _usable_string(lookup(data, "email", "traits_email")) is None:  # rule 1
+        if usable_string(lookup(data, "email", "traits_email")) is None:  # rule 1
             return self.skip("no_email", anonymous=may_go_anonymous, customer_id=mapped_id)
         if not in_segments:
             if not settings.enable_user_deletion and not self.batch:  # rule 2
@@ -255,7 +235,7 @@ class _Planner:
 
     def delete(self, mapped_id: str | None) -> UserPlan:
         customer_id = (
-            _usable_string(lookup(self.data, "customerio/id", "traits_customerio/id")) or mapped_id
+            usable_string(lookup(self.data, "customerio/id", "traits_customerio/id")) or mapped_id
         )
         if customer_id is None:
             return self.skip("no_customer_id")
@@ -366,7 +346,7 @@ def _event_problem(event: OutgoingEvent, settings: Settings) -> str | None:
 def _anonymous_id(user_anonymous_ids: list[str], event: HullEvent) -> str | None:
     if user_anonymous_ids:
         return user_anonymous_ids[0]
-    return _usable_string(event.anonymous_id)
+    return usable_string(event.anonymous_id)
 
 
 def plan_user_update(

@@ -92,9 +92,7 @@ class CompiledSettings:
         self.read_account_whitelisted: WhitelistReader = whitelist_reader(
             tuple(account_selector(name) for name in settings.synchronized_account_attributes)
         )
-        self.account_segment_ids: frozenset[str] = frozenset(
-            settings.synchronized_account_segments
-        )
+        self.account_segment_ids: frozenset[str] = frozenset(settings.synchronized_account_segments)
         self.account_id_mapping: tuple[str, str] = (
             settings.account_id_mapping,
             other_name(settings.account_id_mapping),

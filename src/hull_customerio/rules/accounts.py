@@ -201,7 +201,8 @@ class _AccountPlanner:
             digest = hashed_object(type_id, mapped, attributes)[0]
         except UNSENDABLE_ERRORS:
             problems = validate_object(type_id, mapped, attributes, settings)
-            return self.error(mapped, attributes, problems or [_UNSENDABLE_OBJECT])
+            problems = (problems or [_UNSENDABLE_OBJECT]) + self.claim_problems()
+            return self.error(mapped, attributes, problems)
         if stored_id == mapped and lookup(data, *_STORED_HASH) == digest:
             return self.skip("no_changes", mapped, attributes, digest)
         problems = validate_object(type_id, mapped, attributes, settings) + self.claim_problems()

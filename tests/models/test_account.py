@@ -124,7 +124,9 @@ def test_every_problem_is_listed_even_with_a_bad_account() -> None:
 def test_the_error_names_the_message_by_index_message_id_and_account() -> None:
     with pytest.raises(ValidationError) as caught:
         AccountUpdateMessage.from_dict({**ACCOUNT_MESSAGE, "changes": 1}, index=2)
-    assert str(caught.value).startswith("Message 2 (message_id 'm-1', account 'acc-1') is malformed")
+    assert str(caught.value).startswith(
+        "Message 2 (message_id 'm-1', account 'acc-1') is malformed"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

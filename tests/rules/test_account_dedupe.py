@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from account_builders import MISSING, account, account_message
+
 from hull_customerio.models.account import AccountUpdateMessage
 from hull_customerio.rules.dedupe import deduplicate_account_messages
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from account_builders import NOW, NOW_ISO, OTHER_ACCOUNT_SEGMENT, SYNCED_ACCOUNT_SEGMENT
+
 from builders import MISSING, OTHER_SEGMENT, event, message, synced_user, user
 from hull_customerio.models.hull import UserUpdateMessage
 from hull_customerio.models.plan import Action, UserPlan

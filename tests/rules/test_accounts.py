@@ -7,7 +7,6 @@ import hashlib
 from typing import Any
 
 import pytest
-
 from account_builders import (
     MISSING,
     NOW,
@@ -18,6 +17,7 @@ from account_builders import (
     account_message,
     account_settings,
 )
+
 from hull_customerio._serialization import compact_json
 from hull_customerio.customerio._base import MAX_BATCH_OPERATION_BYTES
 from hull_customerio.customerio.operations import ObjectIdentify, ObjectRef
@@ -134,9 +134,7 @@ def test_a_delete_addresses_the_stored_id_even_when_the_mapped_id_changed() -> N
 
 
 def test_a_delete_addresses_the_stored_id_even_when_the_mapped_attribute_is_gone() -> None:
-    result = plan(
-        sent(external_id=MISSING), segments=NOT_IN_SEGMENTS, enable_account_deletion=True
-    )
+    result = plan(sent(external_id=MISSING), segments=NOT_IN_SEGMENTS, enable_account_deletion=True)
     assert (result.action, result.object_id) == (Action.DELETE, "acme-1")
 
 
@@ -349,8 +347,10 @@ def test_the_hash_is_stable_across_calls_and_key_order() -> None:
     # A fixed value: the digest must not change between releases (it is stored in Hull). It is
     # the SHA-256 of the canonical JSON, type and id beside the attributes (nested).
     document = b'{"attributes":{},"object_id":"a","object_type_id":"1"}'
-    assert object_hash("1", "a", {}) == hashlib.sha256(document).hexdigest() == (
-        "bb8555c523a2fcc5bcadf43e5dcf1d39df46edce0b17acda868952d3b9b4d584"
+    assert (
+        object_hash("1", "a", {})
+        == hashlib.sha256(document).hexdigest()
+        == ("bb8555c523a2fcc5bcadf43e5dcf1d39df46edce0b17acda868952d3b9b4d584")
     )
 
 

@@ -392,10 +392,11 @@ class CustomerIOClient(BaseCustomerIOClient):
         [`delete_operation`][hull_customerio.delete_operation], or take any operation's
         ``v2_operation()`` (objects and relationships too: `ObjectIdentify`, `ObjectDelete`,
         `DeleteRelationships`, `Identify` with ``relationships``). Requests are sent one after
-        another in the operations' order. This method does not raise for failed operations or requests:
-        every failure is in the result, keyed by the operation's index in ``operations``. When a
-        request finds Customer.io unreachable (connection refused, DNS failure), the remaining
-        requests are not sent; their operations fail with the same error.
+        another in the operations' order. This method does not raise for failed operations or
+        requests: every failure is in the result, keyed by the operation's index in
+        ``operations``. When a request finds Customer.io unreachable (connection refused, DNS
+        failure), the remaining requests are not sent; their operations fail with the same
+        error.
 
         Returns:
             Which operations failed and why (a

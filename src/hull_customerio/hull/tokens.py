@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
@@ -218,18 +218,22 @@ class UserTokenSigner:
             ValidationError: no usable claim (see `user_claims`).
         """
         usable = user_claims(claims)
-        return self._signed(
-            usable,
-            ("user", create, active),
-            lambda second: {
-                "iss": self._connector_id,
-                "iat": second,
-                "io.hull.asUser": usable,
-                "io.hull.subjectType": "user",
-                "io.hull.create": create,
-                "io.hull.active": active,
-            },
-        )
+        second = int(time.time())
+        # The second is part of the key: a token of an earlier second is never handed out,
+        # even when threads race around the clearing in `_store`.
+        cache_key = (second, create, active, *usable.items())
+        found = self._tokens.get(cache_key)
+        if found is not None:
+            return found
+        payload = {
+            "iss": self._connector_id,
+            "iat": second,
+            "io.hull.asUser": usable,
+            "io.hull.subjectType": "user",
+            "io.hull.create": create,
+            "io.hull.active": active,
+        }
+        return self._store(cache_key, second, payload, tuple(usable))
 
     def sign_account(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
         """The token acting as the account of ``claims`` (as `make_account_token` signs it),
@@ -239,37 +243,33 @@ class UserTokenSigner:
             ValidationError: no usable claim (see `account_claims`).
         """
         usable = account_claims(claims)
-        return self._signed(
-            usable,
-            ("account",),
-            lambda second: {
-                "iss": self._connector_id,
-                "iat": second,
-                "io.hull.asAccount": usable,
-                "io.hull.subjectType": "account",
-            },
-        )
-
-    def _signed(
-        self,
-        usable: dict[str, str],
-        flags: tuple[object, ...],
-        payload_at: Callable[[int], dict[str, object]],
-    ) -> tuple[str, tuple[str, ...]]:
         second = int(time.time())
-        # The second is part of the key: a token of an earlier second is never handed out,
-        # even when threads race around the clearing below.
-        cache_key = (second, *flags, *usable.items())
+        cache_key = (second, "account", *usable.items())  # never a user key: no bools there
         found = self._tokens.get(cache_key)
         if found is not None:
             return found
-        payload = payload_at(second)
+        payload = {
+            "iss": self._connector_id,
+            "iat": second,
+            "io.hull.asAccount": usable,
+            "io.hull.subjectType": "account",
+        }
+        return self._store(cache_key, second, payload, tuple(usable))
+
+    def _store(
+        self,
+        cache_key: tuple[object, ...],
+        second: int,
+        payload: Mapping[str, object],
+        names: tuple[str, ...],
+    ) -> tuple[str, tuple[str, ...]]:
+        """Sign ``payload`` and keep the token for the rest of ``second``."""
         # As PyJWT encodes a payload: compact JSON, UTF-8.
         body = base64url_encode(_encode_payload(payload).encode("utf-8"))
         signing_input = b"".join((_HS256_HEADER, b".", body))
         signature = self._algorithm.sign(signing_input, self._prepared_key())
         token = b"".join((signing_input, b".", base64url_encode(signature))).decode("utf-8")
-        signed = (token, tuple(usable))
+        signed = (token, names)
         if second != self._second or len(self._tokens) >= _MAX_CACHED_TOKENS:
             self._tokens = {}
             self._second = second

@@ -152,7 +152,7 @@ def test_the_envelope_gives_the_claimed_configuration_without_showing_the_secret
 def test_credentials_of_the_wrong_type_read_as_absent(configuration: Any) -> None:
     read = n.read_notification_payload({"configuration": configuration, "channel": 7})
 
-    assert read.configuration == hc.models.hull.HullConfiguration()
+    assert read.configuration == hc.models.notification.HullConfiguration()
     assert read.channel is None
 
 

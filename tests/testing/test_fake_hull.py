@@ -171,7 +171,15 @@ GOOD = {
         pytest.param(sign(GOOD, "other-secret"), "signature", id="wrong-secret"),
         pytest.param(sign({**GOOD, "iss": "someone-else"}), "iss", id="wrong-iss"),
         pytest.param(sign({k: v for k, v in GOOD.items() if k != "iat"}), "iat", id="no-iat"),
-        pytest.param(sign({**GOOD, "io.hull.subjectType": "account"}), "subjectType", id="subject"),
+        pytest.param(sign({**GOOD, "io.hull.subjectType": "group"}), "subjectType", id="subject"),
+        pytest.param(
+            sign({**GOOD, "io.hull.subjectType": "account"}), "asAccount", id="account-no-claims"
+        ),
+        pytest.param(
+            sign({**GOOD, "io.hull.subjectType": "account", "io.hull.asAccount": {"email": "x"}}),
+            "only hold",
+            id="account-user-claim",
+        ),
         pytest.param(sign({**GOOD, "io.hull.asUser": {}}), "at least one", id="no-claims"),
         pytest.param(
             sign({**GOOD, "io.hull.asUser": {"external_id": ""}}), "at least one", id="blank"

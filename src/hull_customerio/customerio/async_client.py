@@ -20,7 +20,18 @@ from ..models.customerio import BatchResult
 from . import _base, _batch, _shared
 from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
 from ._shared import BaseCustomerIOClient
-from .operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
+from .operations import (
+    AnonymousTrack,
+    Delete,
+    DeleteRelationships,
+    Identify,
+    ObjectDelete,
+    ObjectIdentify,
+    ObjectRef,
+    Operation,
+    Page,
+    Track,
+)
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncCustomerIOClient"]
 
@@ -248,16 +259,70 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
 
         The named methods below (`identify`, `track`...) build the operation and call this.
 
+        Objects (`ObjectIdentify`, `ObjectDelete`) exist only in Customer.io's v2 API: their
+        v1 request is the one v2 operation posted to ``/api/v2/entity``, whose ``{"errors":
+        [...]}`` answers raise the same typed errors as v1 answers.
+
         Raises:
             ValidationError: the operation cannot be sent as it is (an empty identifier, a body
-                that is not JSON).
+                that is not JSON, an object operation over 32 kB).
             APIError: Customer.io did not accept it (after the retries).
         """
         await self._send(operation.v1_request())
 
-    async def identify(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
-        """Create or update a person (``PUT /api/v1/customers/{id}``)."""
-        await self.send(Identify(customer_id, attributes))
+    async def identify(
+        self,
+        customer_id: str,
+        attributes: Mapping[str, Any],
+        *,
+        relationships: Sequence[ObjectRef] = (),
+    ) -> None:
+        """Create or update a person (``PUT /api/v1/customers/{id}``).
+
+        Args:
+            customer_id: the person's identifier (percent-encoded as one path segment).
+            attributes: the attributes to set; datetimes become unix seconds.
+            relationships: objects to relate the person to, sent in the same request as
+                ``cio_relationships`` with ``add_relationships`` (Customer.io creates an object
+                that does not exist yet).
+        """
+        await self.send(Identify(customer_id, attributes, relationships=tuple(relationships)))
+
+    async def delete_relationships(self, customer_id: str, objects: Sequence[ObjectRef]) -> None:
+        """Remove a person's relationships to ``objects``; the objects themselves stay.
+
+        Sent as ``PUT /api/v1/customers/{id}`` whose body is only ``cio_relationships`` with
+        ``delete_relationships``.
+
+        Raises:
+            ValidationError: no object, or an empty identifier.
+        """
+        await self.send(DeleteRelationships(customer_id, tuple(objects)))
+
+    async def identify_object(
+        self, object_type_id: str, object_id: str, attributes: Mapping[str, Any]
+    ) -> None:
+        """Create or update an object, such as a company (``POST /api/v2/entity``).
+
+        Objects exist only in Customer.io's v2 API: the one operation ``{"type": "object",
+        "identifiers": {"object_type_id", "object_id"}, "action": "identify", "attributes"}``
+        is posted on its own.
+
+        Args:
+            object_type_id: the object type, a string holding a whole number (``"1"``); an
+                unknown type id makes Customer.io create a new object type.
+            object_id: the object's id within its type.
+            attributes: the attributes to set; ``None`` or ``""`` removes one.
+
+        Raises:
+            ValidationError: an empty identifier, or an operation over 32 kB as JSON (no
+                Customer.io endpoint takes a larger object operation).
+        """
+        await self.send(ObjectIdentify(ObjectRef(object_type_id, object_id), attributes))
+
+    async def delete_object(self, object_type_id: str, object_id: str) -> None:
+        """Delete an object and its relationships to people (``POST /api/v2/entity``)."""
+        await self.send(ObjectDelete(ObjectRef(object_type_id, object_id)))
 
     async def delete(self, customer_id: str) -> None:
         """Delete a person (``DELETE /api/v1/customers/{id}``)."""

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import attrs
 
 from ..errors import ValidationError
-from ._base import ApiRequest, customer_request, dumps
+from ._base import MAX_BATCH_OPERATION_BYTES, ApiRequest, customer_request, dumps
 from ._batch import identifiers_for
 
 __all__ = [
@@ -111,12 +111,35 @@ class ObjectRef:
     object_id: str
 
     def identifiers(self) -> dict[str, str]:
-        """``{"object_type_id": ..., "object_id": ...}``, as both API versions address it."""
+        """``{"object_type_id": ..., "object_id": ...}``, as both API versions address it.
+
+        Raises:
+            ValidationError: either part is not a non-empty string.
+        """
+        for name, value in (("object_type_id", self.object_type_id),
+                            ("object_id", self.object_id)):  # fmt: skip
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
         return {"object_type_id": self.object_type_id, "object_id": self.object_id}
 
 
 def _relationships(objects: tuple[ObjectRef, ...]) -> list[dict[str, Any]]:
     return [{"identifiers": ref.identifiers()} for ref in objects]
+
+
+def _entity_request(operation: Mapping[str, Any]) -> ApiRequest:
+    """One v2 operation as its own ``POST /api/v2/entity`` request.
+
+    Customer.io takes an entity request only under 32 kB and objects have no other endpoint,
+    so a larger one is refused here, before anything is sent.
+    """
+    content = dumps(operation)
+    if len(content) > MAX_BATCH_OPERATION_BYTES:
+        raise ValidationError(
+            f"the object operation is {len(content)} bytes as JSON; Customer.io accepts at "
+            f"most {MAX_BATCH_OPERATION_BYTES} (objects have no other endpoint)"
+        )
+    return ApiRequest("POST", "/api/v2/entity", content)
 
 
 @attrs.frozen
@@ -157,6 +180,11 @@ class Identify:
         )
 
 
+def _check_objects(objects: tuple[ObjectRef, ...]) -> None:
+    if not objects:
+        raise ValidationError("delete_relationships needs at least one object")
+
+
 @attrs.frozen
 class DeleteRelationships:
     """Remove a person's relationships to ``objects`` (the objects themselves stay).
@@ -173,6 +201,7 @@ class DeleteRelationships:
 
     def v1_request(self) -> ApiRequest:
         """``PUT /api/v1/customers/{id}`` with ``delete_relationships``."""
+        _check_objects(self.objects)
         body = {
             "cio_relationships": {
                 "action": "delete_relationships",
@@ -183,6 +212,7 @@ class DeleteRelationships:
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "person", "action": "delete_relationships", "cio_relationships": [...]}``."""
+        _check_objects(self.objects)
         return _person_operation(
             identifiers_for(self.customer_id),
             "delete_relationships",
@@ -205,8 +235,12 @@ class ObjectIdentify:
     attributes: Mapping[str, Any] = attrs.field(repr=False)
 
     def v1_request(self) -> ApiRequest:
-        """``POST /api/v2/entity`` with the v2 operation."""
-        return ApiRequest("POST", "/api/v2/entity", dumps(self.v2_operation()))
+        """``POST /api/v2/entity`` with the v2 operation.
+
+        Raises:
+            ValidationError: an empty identifier, or an operation over 32 kB.
+        """
+        return _entity_request(self.v2_operation())
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "object", "action": "identify", "attributes": ...}``."""
@@ -228,8 +262,12 @@ class ObjectDelete:
     object: ObjectRef
 
     def v1_request(self) -> ApiRequest:
-        """``POST /api/v2/entity`` with the v2 operation."""
-        return ApiRequest("POST", "/api/v2/entity", dumps(self.v2_operation()))
+        """``POST /api/v2/entity`` with the v2 operation.
+
+        Raises:
+            ValidationError: an empty identifier, or an operation over 32 kB.
+        """
+        return _entity_request(self.v2_operation())
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "object", "action": "delete"}``."""

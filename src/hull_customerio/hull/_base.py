@@ -228,6 +228,22 @@ class HullCore:
         """The user token of ``claims`` and the names of the claims it carries."""
         return self._signer.sign(claims, create=create, active=active)
 
+    def account_token(self, claims: Mapping[str, object]) -> str:
+        """The JWT that authenticates firehose messages as one account.
+
+        Args:
+            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
+                used, blank values are dropped.
+
+        Raises:
+            ValidationError: no usable claim is left.
+        """
+        return self._signer.sign_account(claims)[0]
+
+    def _signed_account_scope(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
+        """The account token of ``claims`` and the names of the claims it carries."""
+        return self._signer.sign_account(claims)
+
     def _headers(self, *, json_body: bool) -> dict[str, str]:
         headers = {
             "Hull-App-Id": self._id,

@@ -15,6 +15,7 @@ from .._http import transport as _transport
 from .._http.retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError
 from ..metrics import Metrics, _report
+from ._accounts import AsyncHullAccountScope
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -237,6 +238,22 @@ class AsyncHullClient(HullCore):
         """
         token, names = self._signed_scope(claims, create=create, active=active)
         return AsyncHullUserScope(self, token, names, delivery)
+
+    def as_account(
+        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
+    ) -> AsyncHullAccountScope:
+        """A writer acting as one account (``io.hull.asAccount``); its token is signed here.
+
+        Args:
+            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
+                used, blank values are dropped.
+            delivery: the ticket its messages belong to; ``None``: the client's shared one.
+
+        Raises:
+            ValidationError: no usable claim is left.
+        """
+        token, names = self._signed_account_scope(claims)
+        return AsyncHullAccountScope(self, token, names, delivery)
 
     async def api(
         self,

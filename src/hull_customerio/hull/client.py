@@ -16,6 +16,7 @@ from hull_customerio._http.retry import RetryPolicy, call_with_retries
 from hull_customerio.errors import APIError
 from hull_customerio.metrics import Metrics, _report
 
+from ._accounts import HullAccountScope
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -237,6 +238,22 @@ class HullClient(HullCore):
         """
         token, names = self._signed_scope(claims, create=create, active=active)
         return HullUserScope(self, token, names, delivery)
+
+    def as_account(
+        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
+    ) -> HullAccountScope:
+        """A writer acting as one account (``io.hull.asAccount``); its token is signed here.
+
+        Args:
+            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
+                used, blank values are dropped.
+            delivery: the ticket its messages belong to; ``None``: the client's shared one.
+
+        Raises:
+            ValidationError: no usable claim is left.
+        """
+        token, names = self._signed_account_scope(claims)
+        return HullAccountScope(self, token, names, delivery)
 
     def api(
         self,

@@ -1,7 +1,8 @@
-"""Hull user tokens: the HS256 JWT that authenticates each firehose message.
+"""Hull user and account tokens: the HS256 JWT that authenticates each firehose message.
 
-A firehose message acts *as* one user. Hull reads which user from the ``io.hull.asUser`` claim
-of a JWT signed with the connector secret, so the token is both the credential and the address.
+A firehose message acts *as* one user, or one account. Hull reads which from the
+``io.hull.asUser`` (or ``io.hull.asAccount``) claim of a JWT signed with the connector secret, so
+the token is both the credential and the address.
 """
 
 from __future__ import annotations
@@ -18,10 +19,60 @@ from jwt.utils import base64url_encode
 from hull_customerio._serialization import one_shot
 from hull_customerio.errors import ValidationError
 
-__all__ = ["USER_CLAIM_NAMES", "UserTokenSigner", "make_user_token", "user_claims"]
+__all__ = [
+    "ACCOUNT_CLAIM_NAMES",
+    "USER_CLAIM_NAMES",
+    "UserTokenSigner",
+    "account_claims",
+    "make_account_token",
+    "make_user_token",
+    "user_claims",
+]
 
 #: The identity claims Hull resolves a user by; anything else in a claims mapping is ignored.
 USER_CLAIM_NAMES: tuple[str, ...] = ("id", "email", "external_id", "anonymous_id")
+#: The identity claims Hull resolves an account by; anything else is ignored.
+ACCOUNT_CLAIM_NAMES: tuple[str, ...] = ("id", "external_id", "domain")
+
+
+def _usable_claims(
+    claims: Mapping[str, object], names: tuple[str, ...], what: str
+) -> dict[str, str]:
+    usable: dict[str, str] = {}
+    problems: list[str] = []
+    for name in names:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{name}: must be a string, not {type(value).__name__}")
+            continue
+        if value.strip():
+            usable[name] = value
+    if problems:
+        raise ValidationError(f"Invalid Hull {what} claims: " + "; ".join(problems), problems)
+    if not usable:
+        problem = f"no usable claim: give at least one non-blank value among {', '.join(names)}"
+        raise ValidationError(f"Cannot address a Hull {what}: {problem}", [problem])
+    return usable
+
+
+def account_claims(claims: Mapping[str, object]) -> dict[str, str]:
+    """Keep the identity claims Hull resolves an account by, dropping missing and blank values.
+
+    Args:
+        claims: any mapping describing an account, e.g. ``{"domain": "acme.io", "name": ...}``.
+            Only ``id``, ``external_id`` and ``domain`` are kept; a ``None`` or blank
+            (whitespace only) value counts as missing.
+
+    Returns:
+        The usable claims, in the order of `ACCOUNT_CLAIM_NAMES`.
+
+    Raises:
+        ValidationError: no usable claim is left, or a claim is not a string. The message
+            names the claims, never their values.
+    """
+    return _usable_claims(claims, ACCOUNT_CLAIM_NAMES, "account")
 
 
 def user_claims(claims: Mapping[str, object]) -> dict[str, str]:
@@ -39,24 +90,7 @@ def user_claims(claims: Mapping[str, object]) -> dict[str, str]:
         ValidationError: no usable claim is left, or a claim is not a string. The message
             names the claims, never their values (they are personal data).
     """
-    usable: dict[str, str] = {}
-    problems: list[str] = []
-    for name in USER_CLAIM_NAMES:
-        value = claims.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            problems.append(f"{name}: must be a string, not {type(value).__name__}")
-            continue
-        if value.strip():
-            usable[name] = value
-    if problems:
-        raise ValidationError("Invalid Hull user claims: " + "; ".join(problems), problems)
-    if not usable:
-        names = ", ".join(USER_CLAIM_NAMES)
-        problem = f"no usable claim: give at least one non-blank value among {names}"
-        raise ValidationError(f"Cannot address a Hull user: {problem}", [problem])
-    return usable
+    return _usable_claims(claims, USER_CLAIM_NAMES, "user")
 
 
 def make_user_token(
@@ -91,6 +125,35 @@ def make_user_token(
         "io.hull.subjectType": "user",
         "io.hull.create": create,
         "io.hull.active": active,
+    }
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def make_account_token(
+    claims: Mapping[str, object], *, connector_id: str, secret: str, now: float | None = None
+) -> str:
+    """Sign the JWT that lets a firehose message act as one Hull account.
+
+    Its claims are ``iss``, ``iat``, ``io.hull.asAccount`` (the account's identity) and
+    ``io.hull.subjectType`` = ``"account"``.
+
+    Args:
+        claims: the account's identity; filtered by `account_claims`.
+        connector_id: the connector id, sent as ``iss``.
+        secret: the connector secret; the HS256 signing key.
+        now: Unix seconds to use as ``iat`` (for tests); defaults to the current time.
+
+    Returns:
+        The encoded token.
+
+    Raises:
+        ValidationError: no usable claim (see `account_claims`).
+    """
+    payload: dict[str, object] = {
+        "iss": connector_id,
+        "iat": int(time.time() if now is None else now),
+        "io.hull.asAccount": account_claims(claims),
+        "io.hull.subjectType": "account",
     }
     return jwt.encode(payload, secret, algorithm="HS256")
 
@@ -157,7 +220,7 @@ class UserTokenSigner:
         usable = user_claims(claims)
         second = int(time.time())
         # The second is part of the key: a token of an earlier second is never handed out,
-        # even when threads race around the clearing below.
+        # even when threads race around the clearing in `_store`.
         cache_key = (second, create, active, *usable.items())
         found = self._tokens.get(cache_key)
         if found is not None:
@@ -170,12 +233,43 @@ class UserTokenSigner:
             "io.hull.create": create,
             "io.hull.active": active,
         }
+        return self._store(cache_key, second, payload, tuple(usable))
+
+    def sign_account(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
+        """The token acting as the account of ``claims`` (as `make_account_token` signs it),
+        and the names of the claims it carries.
+
+        Raises:
+            ValidationError: no usable claim (see `account_claims`).
+        """
+        usable = account_claims(claims)
+        second = int(time.time())
+        cache_key = (second, "account", *usable.items())  # never a user key: no bools there
+        found = self._tokens.get(cache_key)
+        if found is not None:
+            return found
+        payload = {
+            "iss": self._connector_id,
+            "iat": second,
+            "io.hull.asAccount": usable,
+            "io.hull.subjectType": "account",
+        }
+        return self._store(cache_key, second, payload, tuple(usable))
+
+    def _store(
+        self,
+        cache_key: tuple[object, ...],
+        second: int,
+        payload: Mapping[str, object],
+        names: tuple[str, ...],
+    ) -> tuple[str, tuple[str, ...]]:
+        """Sign ``payload`` and keep the token for the rest of ``second``."""
         # As PyJWT encodes a payload: compact JSON, UTF-8.
         body = base64url_encode(_encode_payload(payload).encode("utf-8"))
         signing_input = b"".join((_HS256_HEADER, b".", body))
         signature = self._algorithm.sign(signing_input, self._prepared_key())
         token = b"".join((signing_input, b".", base64url_encode(signature))).decode("utf-8")
-        signed = (token, tuple(usable))
+        signed = (token, names)
         if second != self._second or len(self._tokens) >= _MAX_CACHED_TOKENS:
             self._tokens = {}
             self._second = second

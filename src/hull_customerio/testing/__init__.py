@@ -15,6 +15,7 @@ from ..metrics import InMemoryMetrics
 from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
 from ._hull import (
     FakeHull,
+    HullAccount,
     HullMessage,
     HullRejection,
     HullStatus,
@@ -35,6 +36,7 @@ __all__ = [
     "FakeService",
     "FakeTransport",
     "FaultKind",
+    "HullAccount",
     "HullMessage",
     "HullRejection",
     "HullStatus",

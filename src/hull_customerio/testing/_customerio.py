@@ -11,15 +11,12 @@ from urllib.parse import unquote
 
 import httpx
 
+from ._customerio_v2 import _v1_error, _v1_errors, _V2Api
 from ._customerio_workspace import (
-    _EVENT_TYPES,
-    _IDENTIFIER_KINDS,
     CustomerIOEvent,
     CustomerIOMerge,
     CustomerIOPerson,
-    _byte_size,
     _Problem,
-    _Workspace,
 )
 from ._replies import RecordedRequest, _Reply, json_reply, parse_json
 
@@ -27,22 +24,9 @@ __all__ = ["CustomerIOEvent", "CustomerIOMerge", "CustomerIOPerson", "FakeCustom
 
 
 _REGION_HOSTS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
-# v2 actions the fake accepts without modelling them (they are answered 200 and ignored).
-_UNMODELLED_ACTIONS = frozenset(
-    {"add_relationship", "delete_relationship", "add_device", "delete_device", "merge"}
-)
-_V2_ACTIONS = frozenset({"identify", "delete", "suppress", "unsuppress", *_EVENT_TYPES})
 
 
-def _v1_errors(problems: list[_Problem]) -> _Reply:
-    return json_reply(400, {"meta": {"errors": [problem.message for problem in problems]}})
-
-
-def _v1_error(status: int, message: str) -> _Reply:
-    return json_reply(status, {"meta": {"error": message}})
-
-
-class FakeCustomerIO(_Workspace):
+class FakeCustomerIO(_V2Api):
     """An in-memory Customer.io Track API, in process or over a real loopback HTTP server.
 
     It checks HTTP Basic auth and Customer.io's documented limits on every request,
@@ -50,6 +34,16 @@ class FakeCustomerIO(_Workspace):
     their `id` like Customer.io does, implements the v2 batch endpoint with `207` answers for
     invalid operations, and injects faults on request (see `fail_next`, `latency`,
     `rate_limit`).
+
+    It also keeps **objects** and **relationships** (`objects`, `object`, `relationships_of`,
+    `related_people`, `object_deletions`): v2 object `identify` / `delete` (a `null` or `""`
+    attribute removes it; deleting an object drops its relationships), person
+    `add_relationships` / `delete_relationships` and an identify's `cio_relationships`, in
+    `/api/v2/batch` and `/api/v2/entity`, and the v1 identify's `cio_relationships` (`add` or
+    `delete`). A relationship to a missing object creates it, empty, as Customer.io does. An
+    object over the limits (more than `MAX_OBJECT_ATTRIBUTES` attributes, attributes over
+    `MAX_OBJECT_ATTRIBUTES_BYTES` as JSON, or an operation over `MAX_BATCH_OPERATION_BYTES`)
+    is refused: `400` from the entity endpoint, a `207` error in a batch.
 
     Example:
         ```python
@@ -83,6 +77,8 @@ class FakeCustomerIO(_Workspace):
     MAX_EVENT_DATA_BYTES = 100_000
     MAX_BATCH_BYTES = 500_000
     MAX_BATCH_OPERATION_BYTES = 32_000
+    MAX_OBJECT_ATTRIBUTES = 300
+    MAX_OBJECT_ATTRIBUTES_BYTES = 100_000
 
     def __init__(
         self, site_id: str = "site", api_key: str = "key", *, region: Literal["us", "eu"] = "us"
@@ -214,8 +210,8 @@ class FakeCustomerIO(_Workspace):
 
     @property
     def unmodelled_operations(self) -> list[dict[str, Any]]:
-        """Valid v2 operations the fake accepts but does not model (objects, deliveries,
-        relationships, devices, merges), as received."""
+        """Valid v2 operations the fake accepts but does not model (deliveries, devices,
+        merges, anonymous objects, objects addressed by `cio_object_id`), as received."""
         with self._lock:
             return self._snapshot(self._unmodelled)
 
@@ -293,7 +289,10 @@ class FakeCustomerIO(_Workspace):
             return _v1_error(400, "The request body must be a JSON object of attributes")
         attributes = dict(body)
         only_update = attributes.pop("_update", False) is True
-        problems = self._identifier_problems(customer_id, "id")
+        relates = "cio_relationships" in attributes
+        action, keys, problems = self._v1_relationships(attributes.pop("cio_relationships", {}))
+        problems = problems if relates else []
+        problems += self._identifier_problems(customer_id, "id")
         problems += self._attribute_problems(attributes, "")
         if problems:
             return _v1_errors(problems)
@@ -302,25 +301,13 @@ class FakeCustomerIO(_Workspace):
             return json_reply(200, {})
         if not self._identify(identifier, attributes):
             return _v1_error(404, "Customer not found")
+        if relates:
+            self._apply_person_relationships(identifier, action, keys)
         return json_reply(200, {})
 
     def _delete_v1(self, customer_id: str) -> _Reply:
         self._delete(self._path_identifier(customer_id))
         return json_reply(200, {})
-
-    def _suppress(self, identifier: tuple[str, str], action: str) -> None:
-        person = self._find(*identifier)
-        kind, key = identifier
-        if person is not None and person.id is not None:
-            key = person.id
-        elif kind == "cio_id":
-            key = f"cio_{key}"
-        if action == "suppress":
-            if person is not None:
-                self._forget(person)
-            self._suppressed.add(key)
-        else:
-            self._suppressed.discard(key)
 
     def _customer_event_v1(self, customer_id: str, ok: bool, body: Any) -> _Reply:
         if not ok or not isinstance(body, dict):
@@ -369,21 +356,6 @@ class FakeCustomerIO(_Workspace):
         )
         return json_reply(200, {})
 
-    @staticmethod
-    def _identifier_of(value: object, field: str) -> tuple[tuple[str, str] | None, _Problem | None]:
-        if not isinstance(value, dict) or len(value) != 1:
-            return None, _Problem(
-                field, "invalid", f"{field} must hold exactly one of id, email, cio_id"
-            )
-        ((kind, raw),) = value.items()
-        if kind not in _IDENTIFIER_KINDS:
-            return None, _Problem(
-                field, "invalid", f"{field} must hold exactly one of id, email, cio_id"
-            )
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)) or raw == "":
-            return None, _Problem(f"{field}.{kind}", "invalid", "identifier must not be empty")
-        return (kind, str(raw)), None
-
     def _merge(self, ok: bool, body: Any) -> _Reply:
         if not ok or not isinstance(body, dict):
             return _v1_error(400, "The request body must be a JSON object")
@@ -395,129 +367,8 @@ class FakeCustomerIO(_Workspace):
         kept, merged = self._find(*primary), self._find(*secondary)
         applied = kept is not None and merged is not None and kept is not merged
         if applied and kept is not None and merged is not None:
+            self._move_links(kept, merged)
             self._forget(merged)
             self._set_attributes(kept, {**merged.attributes, **kept.attributes})
         self._merges.append(CustomerIOMerge(dict([primary]), dict([secondary]), applied=applied))
         return json_reply(200, {})
-
-    # -- v2 ------------------------------------------------------------------------------
-
-    def _batch(self, raw: bytes, ok: bool, body: Any) -> _Reply:
-        if len(raw) >= self.MAX_BATCH_BYTES:
-            return _v1_error(
-                413,
-                f"Request body is {len(raw)} bytes; a batch must be smaller than "
-                f"{self.MAX_BATCH_BYTES} bytes",
-            )
-        if not ok or not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-            return _v1_error(400, 'The request body must be a JSON object {"batch": [...]}')
-        errors: list[dict[str, Any]] = []
-        for index, operation in enumerate(body["batch"]):
-            errors += [
-                {
-                    "batch_index": index,
-                    "reason": problem.reason,
-                    "field": problem.field,
-                    "message": problem.message,
-                }
-                for problem in self._apply_operation(operation)
-            ]
-        if errors:
-            return json_reply(207, {"errors": errors})
-        return json_reply(200, {})
-
-    def _entity(self, ok: bool, body: Any) -> _Reply:
-        if not ok:
-            return _v1_error(400, "The request body must be a JSON object")
-        problems = self._apply_operation(body)
-        if problems:
-            errors = [
-                {"reason": p.reason, "field": p.field, "message": p.message} for p in problems
-            ]
-            return json_reply(400, {"errors": errors})
-        return json_reply(200, {})
-
-    def _apply_operation(self, operation: Any) -> list[_Problem]:
-        """Validate one v2 operation and apply it when it is valid; return its problems."""
-        if not isinstance(operation, dict):
-            return [_Problem("", "invalid", "an operation must be a JSON object")]
-        size = _byte_size(operation)
-        if size > self.MAX_BATCH_OPERATION_BYTES:
-            return [
-                _Problem(
-                    "",
-                    "too_large",
-                    f"operation is {size} bytes; the limit is "
-                    f"{self.MAX_BATCH_OPERATION_BYTES} bytes",
-                )
-            ]
-        kind = operation.get("type")
-        if kind in ("object", "delivery"):
-            self._unmodelled.append(operation)
-            return []
-        if kind != "person":
-            return [_Problem("type", "invalid", "type must be 'person', 'object' or 'delivery'")]
-        action = operation.get("action")
-        if action in _UNMODELLED_ACTIONS:
-            self._unmodelled.append(operation)
-            return []
-        if action not in _V2_ACTIONS:
-            return [_Problem("action", "invalid", f"unsupported action {action!r}")]
-
-        anonymous_id = operation.get("anonymous_id")
-        identifier: tuple[str, str] | None = None
-        problems: list[_Problem] = []
-        if "identifiers" not in operation and action in _EVENT_TYPES:
-            if not isinstance(anonymous_id, str) or not anonymous_id:
-                problems.append(
-                    _Problem(
-                        "identifiers",
-                        "required",
-                        "identifiers (or anonymous_id for an anonymous event) is required",
-                    )
-                )
-        else:
-            identifier, problem = self._identifier_of(operation.get("identifiers"), "identifiers")
-            if problem is not None:
-                problems.append(problem)
-            elif identifier is not None:
-                problems += self._identifier_problems(identifier[1], f"identifiers.{identifier[0]}")
-        attributes = operation.get("attributes")
-        if action == "identify":
-            if attributes is not None and not isinstance(attributes, dict):
-                problems.append(_Problem("attributes", "invalid", "attributes must be an object"))
-            elif attributes:
-                problems += self._attribute_problems(attributes, "attributes.")
-        elif action in _EVENT_TYPES:
-            problems += self._event_problems(operation, "attributes", check_type=False)
-        if problems:
-            return problems
-
-        if action == "identify" and identifier is not None:
-            if not self._identify(identifier, dict(attributes or {})):
-                return [_Problem("identifiers.cio_id", "not_found", "no person has this cio_id")]
-        elif action == "delete" and identifier is not None:
-            self._delete(identifier)
-        elif action in ("suppress", "unsuppress") and identifier is not None:
-            self._suppress(identifier, action)
-        elif action in _EVENT_TYPES:
-            customer_id: str | None = None
-            if identifier is not None:
-                person = self._find(*identifier)
-                customer_id = (
-                    identifier[1]
-                    if identifier[0] == "id"
-                    else (person.id if person is not None else None)
-                )
-            self._record_event(
-                self._event_from(
-                    operation,
-                    "attributes",
-                    type=action,
-                    customer_id=customer_id,
-                    anonymous_id=anonymous_id if identifier is None else None,
-                    api="v2",
-                    identifiers=dict([identifier]) if identifier is not None else {},
-                )
-            )
-        return []

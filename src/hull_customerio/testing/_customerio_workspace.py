@@ -245,15 +245,17 @@ class _Workspace(FakeService):
             ]
         return []
 
-    def _attribute_problems(self, attributes: Mapping[str, Any], prefix: str) -> list[_Problem]:
+    def _attribute_problems(
+        self, attributes: Mapping[str, Any], prefix: str, *, limit: int | None = None
+    ) -> list[_Problem]:
         problems: list[_Problem] = []
-        if len(attributes) > self.MAX_ATTRIBUTES_PER_CALL:
+        most = self.MAX_ATTRIBUTES_PER_CALL if limit is None else limit
+        if len(attributes) > most:
             problems.append(
                 _Problem(
                     prefix.rstrip("."),
                     "too_many",
-                    f"{len(attributes)} attributes in one request; the limit is "
-                    f"{self.MAX_ATTRIBUTES_PER_CALL}",
+                    f"{len(attributes)} attributes in one request; the limit is {most}",
                 )
             )
         for name, value in attributes.items():

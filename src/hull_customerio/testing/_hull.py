@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ._hull_workspace import (
+    HullAccount,
     HullMessage,
     HullRejection,
     HullStatus,
@@ -27,6 +28,7 @@ from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning, SignedNotifica
 
 __all__ = [
     "FakeHull",
+    "HullAccount",
     "HullMessage",
     "HullRejection",
     "HullStatus",
@@ -52,14 +54,18 @@ class FakeHull(NotificationSigning, _Workspace):
     else is answered 401.
 
     Each firehose message's JWT is verified (HS256 with the secret, `iss` = the connector id,
-    an `iat`, `io.hull.subjectType` = `"user"`, `io.hull.asUser` with at least one of `id`,
-    `email`, `external_id`, `anonymous_id` and nothing else). If any message of a request is
+    an `iat`, `io.hull.subjectType` = `"user"` with `io.hull.asUser` holding at least one of
+    `id`, `email`, `external_id`, `anonymous_id` and nothing else, or `"account"` with
+    `io.hull.asAccount` holding at least one of `id`, `external_id`, `domain` and nothing else;
+    an account token sends `traits` only). If any message of a request is
     invalid, the whole request is answered 400 listing every problem, nothing of it is applied,
     and the problems are kept in `rejections` — a client bug fails loudly instead of vanishing.
 
     Users are resolved like Hull does, by claims: `id`, then `external_id`, then `email`, then
     any `anonymous_id` (a user whose `id` or `external_id` differs is never matched); a message
-    for an unknown user creates it unless its token says `io.hull.create: false`.
+    for an unknown user creates it unless its token says `io.hull.create: false`. Accounts are
+    resolved the same way by `id`, then `external_id`, then `domain` (see `accounts`,
+    `account`, `account_traits`).
 
     It also signs notifications as Hull does (`signed_notification()`, an RS256 key pair of
     its own, `notification_public_key`) and serves that public key at
@@ -218,6 +224,57 @@ class FakeHull(NotificationSigning, _Workspace):
         """
         found = self.user(id=id, external_id=external_id, email=email, anonymous_id=anonymous_id)
         return [] if found is None else found.tracks
+
+    @property
+    def accounts(self) -> list[HullAccount]:
+        """Every account written to, in creation order (copies)."""
+        with self._lock:
+            return [HullAccount(dict(a.claims), self._snapshot(a.traits)) for a in self._accounts]
+
+    def account(
+        self, *, id: str | None = None, external_id: str | None = None, domain: str | None = None
+    ) -> HullAccount | None:
+        """Find the account one of the given claims resolves to (as Hull would).
+
+        Returns:
+            A copy of the account, or `None` when no account matches.
+
+        Raises:
+            ValueError: No claim was given.
+        """
+        claims = {k: v for k, v in (("id", id), ("external_id", external_id),
+                                    ("domain", domain)) if v}  # fmt: skip
+        if not claims:
+            msg = "pass at least one of id=, external_id=, domain="
+            raise ValueError(msg)
+        with self._lock:
+            found = self._resolve_account(claims, create=False)
+            if found is None:
+                return None
+            return HullAccount(dict(found.claims), self._snapshot(found.traits))
+
+    def account_traits(
+        self,
+        id: str | None = None,
+        *,
+        external_id: str | None = None,
+        domain: str | None = None,
+    ) -> dict[str, Any]:
+        """The merged attributes of the account the given claims resolve to.
+
+        Example: `hull.account_traits("5f...")["customerio/object_id"]`, or
+        `hull.account_traits(domain="acme.io")`.
+
+        Raises:
+            LookupError: No account matches (the message lists the accounts the fake knows).
+            ValueError: No claim was given.
+        """
+        found = self.account(id=id, external_id=external_id, domain=domain)
+        if found is None:
+            known = ", ".join(claims_key(a.claims) for a in self.accounts) or "none"
+            msg = f"no Hull account matches the claims given; known accounts: {known}"
+            raise LookupError(msg)
+        return found.traits
 
     # -- playing Hull's side -------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""The fake Hull organization's users and what it accepts: the records and the rules.
+"""The fake Hull organization's users and accounts and what it accepts: the records and rules.
 
 `_Workspace` is what `FakeHull` keeps and how a firehose message changes it: each message's
-JWT verified, its user resolved by claims as Hull does (created unless the token says not to),
-traits merged and tracks recorded. The HTTP routes and playing Hull's side are `FakeHull`'s own.
+JWT verified, its user (or, for an account token, its account) resolved by claims as Hull does
+(created unless the token says not to), traits merged and tracks recorded. The HTTP routes and
+playing Hull's side are `FakeHull`'s own.
 """
 
 from __future__ import annotations
@@ -19,9 +20,18 @@ from jwt.algorithms import HMACAlgorithm
 
 from ._server import FakeService
 
-__all__ = ["HullMessage", "HullRejection", "HullStatus", "HullTrack", "HullUser", "claims_key"]
+__all__ = [
+    "HullAccount",
+    "HullMessage",
+    "HullRejection",
+    "HullStatus",
+    "HullTrack",
+    "HullUser",
+    "claims_key",
+]
 
 _CLAIM_KINDS = ("id", "external_id", "email", "anonymous_id")
+_ACCOUNT_CLAIM_KINDS = ("id", "external_id", "domain")
 
 
 class _QuietHS256(HMACAlgorithm):
@@ -114,16 +124,31 @@ class HullUser:
 
 
 @attrs.frozen
+class HullAccount:
+    """A Hull account as the fake resolved it from the account messages it received.
+
+    Attributes:
+        claims: The account's identity claims (`id`, `external_id`, `domain`) merged over
+            every message that resolved to it.
+        traits: The merged attributes; a `null` sent for an attribute is kept as `None`.
+    """
+
+    claims: dict[str, str]
+    traits: dict[str, Any]
+
+
+@attrs.frozen
 class HullMessage:
     """One accepted firehose message.
 
     Attributes:
         type: `"traits"` or `"track"`.
-        claims: Its `io.hull.asUser` claims.
+        claims: Its `io.hull.asUser` claims, or `io.hull.asAccount` for an account message.
         body: Its body as sent.
         token_claims: Every claim of its verified JWT (`iss`, `iat`, `io.hull.*`).
         request_id: `requestId` as sent, or `None`.
         timestamp: `timestamp` as sent, or `None`.
+        subject_type: `"user"`, or `"account"` when its token acts as an account.
     """
 
     type: Literal["traits", "track"]
@@ -132,6 +157,7 @@ class HullMessage:
     token_claims: dict[str, Any]
     request_id: str | None
     timestamp: str | None
+    subject_type: Literal["user", "account"] = "user"
 
 
 @attrs.frozen
@@ -178,8 +204,34 @@ class _User:
         )
 
 
+@attrs.define(eq=False)
+class _Account:
+    number: int
+    claims: dict[str, str]
+    traits: dict[str, Any] = attrs.Factory(dict)
+
+    def conflicts(self, claims: Mapping[str, str]) -> bool:
+        return any(
+            kind in claims and kind in self.claims and claims[kind] != self.claims[kind]
+            for kind in ("id", "external_id")
+        )
+
+
 class _RejectedError(Exception):
     pass
+
+
+def _check_claims(claims: Any, name: str, kinds: tuple[str, ...]) -> dict[str, str]:
+    if not isinstance(claims, dict):
+        raise _RejectedError(f"token {name!r} must be an object of claims")
+    extra = sorted(set(claims) - set(kinds))
+    if extra:
+        raise _RejectedError(f"token {name!r} may only hold {', '.join(kinds)}; got {extra}")
+    if not claims or not all(isinstance(v, str) and v for v in claims.values()):
+        raise _RejectedError(
+            f"token {name!r} needs at least one of {', '.join(kinds)}, as non-empty strings"
+        )
+    return claims
 
 
 class _Workspace(FakeService):
@@ -195,6 +247,8 @@ class _Workspace(FakeService):
         # (claim kind, value) -> the users holding it, in creation order: resolving a message
         # must not cost a scan of every user (a sync would slow down as the fake fills).
         self._users_by_claim: dict[tuple[str, str], list[_User]] = {}
+        self._accounts: list[_Account] = []
+        self._accounts_by_claim: dict[tuple[str, str], list[_Account]] = {}
         self._tracks: list[HullTrack] = []
         self._messages: list[HullMessage] = []
         self._rejections: list[HullRejection] = []
@@ -216,10 +270,13 @@ class _Workspace(FakeService):
         if not isinstance(token, str) or not token:
             raise _RejectedError("headers['Hull-Access-Token'] (the user JWT) is missing")
         token_claims = self._token_claims(token)
-        claims = token_claims["io.hull.asUser"]
+        subject = token_claims["io.hull.subjectType"]
+        claims = token_claims["io.hull.asAccount" if subject == "account" else "io.hull.asUser"]
         body = message.get("body")
         if not isinstance(body, dict):
             raise _RejectedError("body must be a JSON object")
+        if kind == "track" and subject == "account":
+            raise _RejectedError("an account token may only send 'traits'")
         if kind == "track":
             event = body.get("event")
             if not isinstance(event, str) or not event:
@@ -235,6 +292,7 @@ class _Workspace(FakeService):
             token_claims=token_claims,
             request_id=request_id if isinstance(request_id, str) else None,
             timestamp=timestamp if isinstance(timestamp, str) else None,
+            subject_type=subject,
         )
 
     def _token_claims(self, token: str) -> dict[str, Any]:
@@ -256,21 +314,15 @@ class _Workspace(FakeService):
         iat = claims.get("iat")
         if not isinstance(iat, int) or isinstance(iat, bool):
             raise _RejectedError("token 'iat' must be an integer (unix seconds)")
-        if claims.get("io.hull.subjectType") != "user":
-            raise _RejectedError("token 'io.hull.subjectType' must be 'user'")
-        as_user = claims.get("io.hull.asUser")
-        if not isinstance(as_user, dict):
-            raise _RejectedError("token 'io.hull.asUser' must be an object of claims")
-        extra = sorted(set(as_user) - set(_CLAIM_KINDS))
-        if extra:
-            raise _RejectedError(
-                f"token 'io.hull.asUser' may only hold {', '.join(_CLAIM_KINDS)}; got {extra}"
+        subject = claims.get("io.hull.subjectType")
+        if subject == "account":
+            _check_claims(
+                claims.get("io.hull.asAccount"), "io.hull.asAccount", _ACCOUNT_CLAIM_KINDS
             )
-        if not as_user or not all(isinstance(v, str) and v for v in as_user.values()):
-            raise _RejectedError(
-                "token 'io.hull.asUser' needs at least one of id, email, external_id, "
-                "anonymous_id, as non-empty strings"
-            )
+        elif subject == "user":
+            _check_claims(claims.get("io.hull.asUser"), "io.hull.asUser", _CLAIM_KINDS)
+        else:
+            raise _RejectedError("token 'io.hull.subjectType' must be 'user' or 'account'")
         for option in ("io.hull.create", "io.hull.active"):
             if option in claims and not isinstance(claims[option], bool):
                 raise _RejectedError(f"token {option!r} must be true or false")
@@ -295,9 +347,37 @@ class _Workspace(FakeService):
         # A user may gain a claim after later users already hold it: keep creation order.
         bisect.insort(holders, user, key=lambda holder: holder.number)
 
+    def _resolve_account(self, claims: Mapping[str, str], *, create: bool) -> _Account | None:
+        for kind in _ACCOUNT_CLAIM_KINDS:
+            value = claims.get(kind)
+            if value is None:
+                continue
+            for account in self._accounts_by_claim.get((kind, value), ()):
+                if not account.conflicts(claims):
+                    return account
+        if not create:
+            return None
+        account = _Account(number=len(self._accounts), claims={})
+        self._accounts.append(account)
+        return account
+
+    def _apply_account(self, message: HullMessage, *, create: bool) -> None:
+        account = self._resolve_account(message.claims, create=create)
+        if account is None:
+            return
+        for kind in _ACCOUNT_CLAIM_KINDS:
+            if kind in message.claims and kind not in account.claims:
+                account.claims[kind] = message.claims[kind]
+                holders = self._accounts_by_claim.setdefault((kind, message.claims[kind]), [])
+                bisect.insort(holders, account, key=lambda holder: holder.number)
+        account.traits.update(message.body)
+
     def _apply(self, message: HullMessage) -> None:
         self._messages.append(message)
         create = message.token_claims.get("io.hull.create", True)
+        if message.subject_type == "account":
+            self._apply_account(message, create=create)
+            return
         user = self._resolve(message.claims, create=create)
         if user is None:
             return

@@ -173,7 +173,9 @@ class AsyncConnector:
                 return unreachable.note(await self._drive(plan, steps, ticket, context))
 
         if self.mode == "batch":
-            rounds = _core.batch_steps(prepared.plans, context)
+            rounds = _core.batch_steps(
+                prepared.plans, context, object_type_id=settings.object_type_id
+            )
             answers: dict[int, dict[int, StepResult]] | None = None
             # Write-backs queued while a round of events is sent (see BatchRound.settled).
             queued: dict[int, StepResult] = {}
@@ -202,7 +204,10 @@ class AsyncConnector:
             executions = await self._write_back_all(done, ticket, context, queued)
             _core.mark_unreachable(executions)
         else:
-            runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
+            runs = [
+                bounded(plan, _core.v1_steps(plan, object_type_id=settings.object_type_id))
+                for plan in prepared.plans
+            ]
             executions = list(await asyncio.gather(*runs))
         if self.hull is not None and ticket is not None:
             await self.hull.wait(ticket)

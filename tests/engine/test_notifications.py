@@ -152,7 +152,7 @@ def test_the_envelope_gives_the_claimed_configuration_without_showing_the_secret
 def test_credentials_of_the_wrong_type_read_as_absent(configuration: Any) -> None:
     read = n.read_notification_payload({"configuration": configuration, "channel": 7})
 
-    assert read.configuration == hc.models.hull.HullConfiguration()
+    assert read.configuration == hc.models.notification.HullConfiguration()
     assert read.channel is None
 
 
@@ -518,7 +518,7 @@ def test_settings_naming_another_workspace_give_credentials_mismatch_for_every_u
     ]
 
 
-@pytest.mark.parametrize("channel", ["account:update", "user:delete", "ship:update", ""])
+@pytest.mark.parametrize("channel", ["user:delete", "ship:update", "account:delete", ""])
 def test_another_channel_is_acknowledged_without_outcomes(channel: str) -> None:
     prepared = n.prepare_notification(_sample(channel=channel), site_id="site-123")
 

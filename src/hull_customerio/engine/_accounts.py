@@ -359,8 +359,8 @@ def unreachable_account(plan: AccountPlan, error: HullCustomerIOError | None) ->
 
 
 def mark_accounts_unreachable(executions: Iterable[AccountExecution]) -> None:
-    """Batch mode: accounts whose call failed because Customer.io could not be reached are
-    ``customerio_unavailable`` (their whole request failed, or was not sent)."""
+    """Accounts whose call failed because Customer.io could not be reached are
+    ``customerio_unavailable``, in both modes (in batch mode their whole request failed)."""
     for execution in executions:
         if execution.failure == "object_failed" and customerio_unreachable(execution.exception):
             execution.failure = "customerio_unavailable"

@@ -265,7 +265,6 @@ class AsyncConnector:
                 )
                 for e in done
             ]
-            _accounts.mark_accounts_unreachable(executions)
         else:
             semaphore = asyncio.Semaphore(self.max_concurrency)
             unreachable = _core.Unreachable()
@@ -278,6 +277,7 @@ class AsyncConnector:
                     return unreachable.note(await self._drive_account(plan, steps, ticket, context))
 
             executions = list(await asyncio.gather(*(bounded(p) for p in prepared.plans)))
+        _accounts.mark_accounts_unreachable(executions)
         if self.hull is not None and ticket is not None:
             await self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)

@@ -268,7 +268,6 @@ class Connector:
                 self._drive_account(e.plan, _accounts.account_write_back_steps(e), ticket, context)
                 for e in done
             ]
-            _accounts.mark_accounts_unreachable(executions)
         else:
             unreachable = _core.Unreachable()
             executions = [
@@ -279,6 +278,7 @@ class Connector:
                 )
                 for plan in prepared.plans
             ]
+        _accounts.mark_accounts_unreachable(executions)
         if self.hull is not None and ticket is not None:
             self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)

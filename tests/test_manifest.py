@@ -184,6 +184,8 @@ def test_private_settings_list_every_setting_of_settings_and_nothing_else(
 def a_value_other_than_the_default(entry: dict[str, Any], default: Any) -> Any:
     if "enum" in entry:
         return next(choice for choice in entry["enum"] if choice != default)
+    if entry["name"] == "object_type_id":  # text, but only the text of a whole number
+        return str(int(default) + 1)
     kind = entry["type"]
     if kind == "number":
         return default + 1
@@ -218,6 +220,9 @@ def test_each_format_is_a_hull_widget_for_the_settings_type(manifest: dict[str, 
         ("synchronized_attributes", "trait"),
         ("user_id_mapping", "trait"),
         ("events_filter", "event"),
+        ("synchronized_account_segments", "accountSegment"),
+        ("synchronized_account_attributes", "accountTrait"),
+        ("account_id_mapping", "accountTrait"),
         ("api_key", "password"),
         ("webhook_signing_key", "password"),
     ],
@@ -308,24 +313,60 @@ def test_the_webhook_url_is_shown_next_to_the_signing_key(manifest: dict[str, An
 # Endpoints: subscriptions, batches, webhooks, credentials, status
 
 
-def test_user_updates_go_to_the_smart_notifier_filtered_by_the_synchronized_segments(
+def test_user_and_account_updates_go_to_the_smart_notifier_each_filtered_by_its_segments(
     manifest: dict[str, Any],
 ) -> None:
     (subscription,) = manifest["subscriptions"]
     assert subscription["url"] == "/smart-notifier"
-    assert subscription["channels"] == [{"channel": "user:update"}]
+    assert subscription["channels"] == [{"channel": "user:update"}, {"channel": "account:update"}]
     assert subscription["conditions"] == {
-        "channels": {"only": ["user:update"]},
-        "segments": {"user:update": ["private_settings.synchronized_segments"]},
+        "channels": {"only": ["user:update", "account:update"]},
+        "segments": {
+            "user:update": ["private_settings.synchronized_segments"],
+            "account:update": ["private_settings.synchronized_account_segments"],
+        },
     }
-    # The filter names a segment setting the manifest lists.
-    (segment_setting,) = subscription["conditions"]["segments"]["user:update"]
-    entry = settings_by_name(manifest)[segment_setting.removeprefix("private_settings.")]
-    assert entry["format"] == "segment"
+    # Each filter names a segment setting of the right kind that the manifest lists.
+    pickers = {"user:update": "segment", "account:update": "accountSegment"}
+    for channel, picker in pickers.items():
+        (segment_setting,) = subscription["conditions"]["segments"][channel]
+        entry = settings_by_name(manifest)[segment_setting.removeprefix("private_settings.")]
+        assert entry["format"] == picker, channel
 
 
-def test_batches_of_users_go_to_the_batch_endpoint(manifest: dict[str, Any]) -> None:
-    assert manifest["batches"] == [{"url": "/batch", "channels": [{"channel": "user:update"}]}]
+def test_batches_of_users_and_of_accounts_go_to_the_batch_endpoint(
+    manifest: dict[str, Any],
+) -> None:
+    assert manifest["batches"] == [
+        {"url": "/batch", "channels": [{"channel": "user:update"}]},
+        {"url": "/batch", "channels": [{"channel": "account:update"}]},
+    ]
+    # Hull's tags for connectors taking batches of users and of accounts.
+    assert {"batch", "batch-accounts"} <= set(manifest["tags"])
+
+
+def test_the_account_settings_have_their_own_section(manifest: dict[str, Any]) -> None:
+    (section,) = [s for s in manifest["settings_sections"] if s["title"].startswith("Accounts")]
+    assert section["properties"] == [
+        f"private_settings.{name}"
+        for name in (
+            "synchronized_account_segments",
+            "object_type_id",
+            "account_id_mapping",
+            "synchronized_account_attributes",
+            "link_users_to_accounts",
+            "enable_account_deletion",
+        )
+    ]
+
+
+def test_the_object_type_setting_says_an_unknown_id_would_create_a_type(
+    manifest: dict[str, Any],
+) -> None:
+    entry = settings_by_name(manifest)["object_type_id"]
+    assert (entry["type"], entry["default"]) == ("string", "1")
+    assert "new object type" in entry["description"]
+    assert "can change" in settings_by_name(manifest)["account_id_mapping"]["description"]
 
 
 def test_the_credentials_entry_asks_the_service_for_the_webhook_url(
@@ -379,22 +420,20 @@ def test_every_url_is_an_endpoint_of_the_app(manifest: dict[str, Any]) -> None:
 def test_a_new_channel_row_is_subscribed_filtered_batched_and_tagged(
     manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # How accounts will join: one more row in the channel table, nothing rewritten.
+    # How another channel would join: one more row in the channel table, nothing rewritten.
     from hull_customerio import manifest as module  # noqa: PLC0415
 
-    account = module._Channel(
-        "account:update", segments_setting="synchronized_account_segments", batch_tag="b-acc"
-    )
-    monkeypatch.setattr(module, "_CHANNELS", (*module._CHANNELS, account))
+    extra = module._Channel("x:update", segments_setting="synchronized_segments", batch_tag="b-x")
+    monkeypatch.setattr(module, "_CHANNELS", (*module._CHANNELS, extra))
     extended = build_manifest()
     (subscription,) = extended["subscriptions"]
-    assert subscription["channels"] == [{"channel": "user:update"}, {"channel": "account:update"}]
-    assert subscription["conditions"]["channels"]["only"] == ["user:update", "account:update"]
-    assert subscription["conditions"]["segments"]["account:update"] == [
-        "private_settings.synchronized_account_segments"
+    assert subscription["channels"][-1] == {"channel": "x:update"}
+    assert subscription["conditions"]["channels"]["only"][-1] == "x:update"
+    assert subscription["conditions"]["segments"]["x:update"] == [
+        "private_settings.synchronized_segments"
     ]
-    assert extended["batches"][1] == {"url": "/batch", "channels": [{"channel": "account:update"}]}
-    assert extended["tags"] == [*manifest["tags"], "b-acc"]
+    assert extended["batches"][-1] == {"url": "/batch", "channels": [{"channel": "x:update"}]}
+    assert extended["tags"] == [*manifest["tags"], "b-x"]
 
 
 # ---------------------------------------------------------------------------------------------

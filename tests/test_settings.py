@@ -430,3 +430,118 @@ def test_text_that_is_not_valid_unicode_is_refused(builder: str) -> None:
         "site_id must be a string of valid Unicode text",
         "synchronized_segments must be a list of strings; item(s) [1] are not strings",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Account settings (SPEC §11, issue 24)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", "1"),
+        (" 12 ", "12"),  # spaces stripped
+        ("\t7\n", "7"),
+        (1, "1"),
+        (42, "42"),
+        ("9" * 18, "9" * 18),
+    ],
+)
+@pytest.mark.parametrize("builder", ["constructor", "private_settings"])
+def test_object_type_id_is_a_positive_whole_number_kept_as_text(
+    builder: str, value: object, expected: str
+) -> None:
+    made = build(builder, value)
+    assert made.object_type_id == expected
+
+
+def build(builder: str, object_type_id: object) -> Settings:
+    if builder == "constructor":
+        return Settings(object_type_id=object_type_id)  # type: ignore[arg-type]
+    return read({"object_type_id": object_type_id})
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0", "'0'"),
+        (0, "0"),
+        (-1, "-1"),
+        ("-1", "'-1'"),
+        ("01", "'01'"),  # another type than "1" for Customer.io: refused, not normalised
+        ("1.0", "'1.0'"),
+        ("1e3", "'1e3'"),
+        ("", "''"),
+        ("   ", "'   '"),
+        ("companies", "'companies'"),
+        ("\u0661", "'\u0661'"),  # ARABIC-INDIC DIGIT ONE: a digit, but not an ASCII one
+        ("9" * 19, "'" + "9" * 19 + "'"),
+    ],
+)
+@pytest.mark.parametrize("builder", ["constructor", "private_settings"])
+def test_any_other_object_type_id_is_a_configuration_error(
+    builder: str, value: object, shown: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build(builder, value)
+    assert caught.value.problems == [
+        f"object_type_id must be a positive whole number (the object type's id), got {shown}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(1.0, "a number"), (True, "a boolean"), (["1"], "a list"), ({}, "an object")],
+)
+def test_an_object_type_id_of_another_type_names_the_type(value: object, kind: str) -> None:
+    assert problems_of({"object_type_id": value}) == [
+        f"object_type_id must be a positive whole number (the object type's id), got {kind}"
+    ]
+
+
+def test_a_null_object_type_id_takes_the_default() -> None:
+    assert read({"object_type_id": None}).object_type_id == "1"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("synchronized_account_segments", "aseg_1",
+         "synchronized_account_segments must be a list of strings, got a string"),
+        ("synchronized_account_attributes", [1],
+         "synchronized_account_attributes must be a list of strings; item(s) [0] are not "
+         "strings"),
+        ("account_id_mapping", " ",
+         "account_id_mapping must name a Hull attribute, got an empty string"),
+        ("account_id_mapping", 3, "account_id_mapping must be a string, got a number"),
+        ("link_users_to_accounts", "yes",
+         "link_users_to_accounts must be true or false, got a string"),
+        ("enable_account_deletion", 0,
+         "enable_account_deletion must be true or false, got a number"),
+    ],
+)  # fmt: skip
+def test_a_wrong_account_setting_is_a_configuration_error_naming_the_key(
+    key: str, value: object, problem: str
+) -> None:
+    assert problems_of({key: value}) == [problem]
+
+
+def test_the_account_settings_are_read() -> None:
+    made = read(
+        {
+            "synchronized_account_segments": ["aseg_1"],
+            "synchronized_account_attributes": ["clearbit/name"],
+            "account_id_mapping": " domain ",
+            "object_type_id": "3",
+            "link_users_to_accounts": False,
+            "enable_account_deletion": True,
+        }
+    )
+    assert (
+        made.synchronized_account_segments,
+        made.synchronized_account_attributes,
+        made.account_id_mapping,
+        made.object_type_id,
+        made.link_users_to_accounts,
+        made.enable_account_deletion,
+    ) == (("aseg_1",), ("clearbit/name",), "domain", "3", False, True)

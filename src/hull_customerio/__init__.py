@@ -66,14 +66,16 @@ from .models.notification import MalformedMessage, Notification, parse_notificat
 from .models.plan import Action, OutgoingEvent, UserPlan
 from .models.report import AccountOutcome, Status, SyncReport, UserOutcome, WebhookOutcome
 from .models.webhook import IncomingEvent
+from .rules.accounts import ACCOUNT_REASON_MESSAGES, plan_account_update
 from .rules.chunking import chunk_attributes
-from .rules.dedupe import deduplicate_messages
+from .rules.dedupe import deduplicate_account_messages, deduplicate_messages
 from .rules.plan import EVENT_REASON_MESSAGES, REASON_MESSAGES, plan_user_update
 from .rules.signature import sign_webhook, verify_webhook_request, verify_webhook_signature
 from .rules.webhooks import parse_webhook
 from .settings import Settings
 
 __all__ = [
+    "ACCOUNT_REASON_MESSAGES",
     "EVENT_REASON_MESSAGES",
     "HULL_KEY_HOSTS",
     "REASON_MESSAGES",
@@ -133,6 +135,7 @@ __all__ = [
     "WebhookVerificationError",
     "anonymous_event_operation",
     "chunk_attributes",
+    "deduplicate_account_messages",
     "deduplicate_messages",
     "delete_operation",
     "event_operation",
@@ -142,6 +145,7 @@ __all__ = [
     "page_operation",
     "parse_notification",
     "parse_webhook",
+    "plan_account_update",
     "plan_user_update",
     "read_notification_body",
     "sign_webhook",

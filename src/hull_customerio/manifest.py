@@ -10,7 +10,8 @@ Hull installs a connector from the JSON document the service publishes at
   stores their defaults, but not shown;
 - ``settings_sections``: how Hull groups the visible settings on the settings page;
 - ``subscriptions``: the notifications Hull sends to ``/smart-notifier`` (``user:update``,
-  filtered by the synchronized segments);
+  filtered by the synchronized segments, and ``account:update``, filtered by the synchronized
+  account segments);
 - ``batches``: where Hull sends "send to connector" batches and exports (``/batch``);
 - ``incoming``: where Customer.io's reporting webhooks arrive (``/webhook``);
 - ``json``: the ``credentials`` entry, which Hull shows on the settings page by calling
@@ -21,10 +22,9 @@ Hull installs a connector from the JSON document the service publishes at
 Every URL is relative: Hull joins it to the address the connector is installed from, so the
 same manifest works wherever the service runs.
 
-The manifest is built from tables (settings, sections, channels). Accounts are not synced yet:
-when they are, their settings (an account-segment picker, account-attribute pickers...) are new
-rows of the settings table, and the ``account:update`` notification, filtered by the
-synchronized account segments, is a new row of the channel table.
+The manifest is built from tables (settings, sections, channels): accounts, sent as
+Customer.io objects, are rows of each (their settings with Hull's account pickers, their
+section, and the ``account:update`` channel).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ _CREDENTIALS_SECTION = "credentials"
 _WEBHOOKS_SECTION = "webhooks"
 _USERS_SECTION = "users"
 _EVENTS_SECTION = "events"
+_ACCOUNTS_SECTION = "accounts"
 
 _SECTIONS: tuple[_Section, ...] = (
     _Section(
@@ -97,6 +98,13 @@ _SECTIONS: tuple[_Section, ...] = (
         _EVENTS_SECTION,
         "Events sent to Customer.io",
         "Which Hull events are sent to Customer.io as the person's events.",
+    ),
+    _Section(
+        _ACCOUNTS_SECTION,
+        "Accounts sent to Customer.io",
+        "Which Hull accounts become Customer.io objects (companies), under which object type "
+        "and id, with which attributes, and whether people are related to their account's "
+        "object.",
     ),
 )
 
@@ -208,6 +216,61 @@ _SETTINGS: tuple[_Setting, ...] = (
         "boolean",
         section=_EVENTS_SECTION,
     ),
+    _Setting(
+        "synchronized_account_segments",
+        "Account segments to send",
+        "An account that belongs to at least one of these account segments is sent to "
+        "Customer.io as an object. With no account segment chosen, no object is sent.",
+        "array",
+        "accountSegment",
+        section=_ACCOUNTS_SECTION,
+    ),
+    _Setting(
+        "object_type_id",
+        "Customer.io object type id",
+        "The id of the object type accounts are sent as (Customer.io shows it under Data & "
+        "Integrations, Objects; the first type is 1). It must be a whole number: an id "
+        "Customer.io does not know would silently create a new object type.",
+        "string",
+        section=_ACCOUNTS_SECTION,
+    ),
+    _Setting(
+        "account_id_mapping",
+        "Account attribute used as the object id",
+        "The Hull account attribute whose value becomes the object's id in Customer.io. "
+        "external_id or id do not change; a domain can change in Hull, and then the account "
+        "is sent as a new object and its people are related to it, while the old object stays.",
+        "string",
+        "accountTrait",
+        section=_ACCOUNTS_SECTION,
+    ),
+    _Setting(
+        "synchronized_account_attributes",
+        "Account attributes to send",
+        "Hull account attributes sent on each object, besides name, domain and hull_segments "
+        "(the names of the account's segments). Names are adapted as for people: '/' becomes "
+        "'-' and 'id' becomes 'hull_id'; dates are sent as unix timestamps.",
+        "array",
+        "accountTrait",
+        section=_ACCOUNTS_SECTION,
+    ),
+    _Setting(
+        "link_users_to_accounts",
+        "Relate people to their account's object",
+        "When on, a person sent to Customer.io is related to the object of their account, if "
+        "the account is in the account segments above. A person whose account changes, or "
+        "leaves those segments, loses the old relationship.",
+        "boolean",
+        section=_ACCOUNTS_SECTION,
+    ),
+    _Setting(
+        "enable_account_deletion",
+        "Delete objects whose account leaves the account segments",
+        "When on, an object sent earlier is deleted from Customer.io once its account belongs "
+        "to none of the account segments above. When off, such objects stay unchanged.",
+        "boolean",
+        section=_ACCOUNTS_SECTION,
+    ),
     _hidden_limit(
         "max_attributes_per_call",
         "Attributes per identify call",
@@ -286,6 +349,12 @@ class _Channel:
 
 _CHANNELS: tuple[_Channel, ...] = (
     _Channel("user:update", segments_setting="synchronized_segments", batch_tag="batch"),
+    # Hull's tag for connectors that take batches of accounts.
+    _Channel(
+        "account:update",
+        segments_setting="synchronized_account_segments",
+        batch_tag="batch-accounts",
+    ),
 )
 
 #: Tags that do not depend on the channels: the service sends to Customer.io ("outgoing"),
@@ -313,8 +382,8 @@ def build_manifest(*, version: str | None = None) -> dict[str, Any]:
     The service publishes it at ``/manifest.json``; Hull reads it to install the connector,
     draw its settings page, and know where to send notifications, batches and status checks.
     Every setting [`Settings`][hull_customerio.Settings] reads is listed with its default,
-    and every URL is relative to where the service is installed. Account settings and the
-    ``account:update`` notification join the manifest when accounts are synced.
+    and every URL is relative to where the service is installed. Users and accounts each
+    have their notification channel, filtered by their synchronized segments.
 
     Args:
         version: the version Hull shows for the connector. ``None``: the installed

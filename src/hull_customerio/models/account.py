@@ -77,8 +77,10 @@ class AccountUpdateMessage:
             data["account_segments"] = []
         elif segment_names:
             data["account_segments"] = _named_segments(data["account_segments"], segment_names)
-        message = None
-        if not problems:
+        if problems:  # the other fields are still checked, so that every problem is listed
+            message, others = None, structure({**data, "account": {}}, cls)[1]
+            problems += others
+        else:
             message, problems = structure(data, cls)
         if message is None or problems:
             where = _describe_account_message(mapping, index)

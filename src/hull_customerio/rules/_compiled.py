@@ -17,7 +17,15 @@ from typing import Any, NamedTuple
 from ..settings import Settings
 from ._names import ACCOUNT_PREFIX, DATE_SUFFIXES, attribute_name
 
-__all__ = ["AttributeSelector", "CompiledSettings", "compiled", "lookup", "other_name"]
+__all__ = [
+    "AttributeSelector",
+    "CompiledSettings",
+    "account_selector",
+    "compiled",
+    "lookup",
+    "other_name",
+    "user_selector",
+]
 
 _TRAITS_PREFIX = "traits_"
 MISSING: Any = object()
@@ -52,25 +60,19 @@ class CompiledSettings:
     """The per-settings values the rules use for every user."""
 
     __slots__ = (
+        "account_id_mapping",
+        "account_segment_ids",
         "attribute_names_fit",
         "attribute_selectors",
         "events_filter",
+        "read_account_whitelisted",
         "read_whitelisted",
         "segment_ids",
         "user_id_mapping",
     )
 
     def __init__(self, settings: Settings) -> None:
-        selectors = []
-        for name in settings.synchronized_attributes:
-            from_account = name.startswith(ACCOUNT_PREFIX)
-            key = name[len(ACCOUNT_PREFIX) :] if from_account else name
-            target = attribute_name(name)
-            selectors.append(
-                AttributeSelector(
-                    from_account, key, other_name(key), target, target.endswith(DATE_SUFFIXES)
-                )
-            )
+        selectors = [user_selector(name) for name in settings.synchronized_attributes]
         self.attribute_selectors: tuple[AttributeSelector, ...] = tuple(selectors)
         self.read_whitelisted: WhitelistReader = whitelist_reader(self.attribute_selectors)
         # Every name a planned person can have (the base attributes and each whitelisted
@@ -86,6 +88,36 @@ class CompiledSettings:
             settings.user_id_mapping,
             other_name(settings.user_id_mapping),
         )
+        # Accounts: their whitelist is read from the account itself, named as users' are.
+        self.read_account_whitelisted: WhitelistReader = whitelist_reader(
+            tuple(account_selector(name) for name in settings.synchronized_account_attributes)
+        )
+        self.account_segment_ids: frozenset[str] = frozenset(settings.synchronized_account_segments)
+        self.account_id_mapping: tuple[str, str] = (
+            settings.account_id_mapping,
+            other_name(settings.account_id_mapping),
+        )
+
+
+def user_selector(name: str) -> AttributeSelector:
+    """How a name of ``synchronized_attributes`` is read: ``account.x`` from the user's
+    account, anything else from the user; named by `attribute_name`."""
+    from_account = name.startswith(ACCOUNT_PREFIX)
+    key = name[len(ACCOUNT_PREFIX) :] if from_account else name
+    return _selector(from_account, key, attribute_name(name))
+
+
+def account_selector(name: str) -> AttributeSelector:
+    """How a name of ``synchronized_account_attributes`` is read: from the account itself,
+    named by `attribute_name` as a user's attribute is (``clearbit/name`` is sent as
+    ``clearbit-name``, ``id`` as ``hull_id``)."""
+    return _selector(False, name, attribute_name(name))
+
+
+def _selector(from_account: bool, key: str, target: str) -> AttributeSelector:
+    return AttributeSelector(
+        from_account, key, other_name(key), target, target.endswith(DATE_SUFFIXES)
+    )
 
 
 #: ``read(user_get, account_get, attributes)``: copy each whitelisted attribute the user (read

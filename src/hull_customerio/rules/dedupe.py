@@ -1,4 +1,4 @@
-"""One message per Hull user."""
+"""One message per Hull user, and per Hull account."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Iterable
 import attrs
 
 from .._time import to_unix_millis
+from ..models.account import AccountUpdateMessage
 from ..models.hull import HullEvent, UserUpdateMessage
 
-__all__ = ["deduplicate_messages"]
+__all__ = ["deduplicate_account_messages", "deduplicate_messages"]
 
 
 def deduplicate_messages(messages: Iterable[UserUpdateMessage]) -> list[UserUpdateMessage]:
@@ -25,9 +26,7 @@ def deduplicate_messages(messages: Iterable[UserUpdateMessage]) -> list[UserUpda
     events: dict[str, dict[object, HullEvent]] = {}
     for position, message in enumerate(messages):
         user_id = message.user.id
-        indexed = to_unix_millis(message.user.indexed_at)
-        # A missing value sorts before every time, even one before 1970 (a negative number).
-        rank = (0, 0) if indexed is None else (1, indexed)
+        rank = _rank(message.user.indexed_at)
         current = kept.get(user_id)
         if current is None or rank >= current[0]:
             kept[user_id] = (rank, message)
@@ -43,3 +42,27 @@ def deduplicate_messages(messages: Iterable[UserUpdateMessage]) -> list[UserUpda
 
 def _with_events(message: UserUpdateMessage, events: tuple[HullEvent, ...]) -> UserUpdateMessage:
     return message if events == message.events else attrs.evolve(message, events=events)
+
+
+def deduplicate_account_messages(
+    messages: Iterable[AccountUpdateMessage],
+) -> list[AccountUpdateMessage]:
+    """Keep one message per Hull account (``account["id"]``), in the order accounts first appear.
+
+    The kept message is the one with the greatest ``account["indexed_at"]`` (a missing or
+    unreadable value sorts first; on a tie the later message wins), as for users.
+    """
+    kept: dict[str, tuple[tuple[int, int], AccountUpdateMessage]] = {}
+    for message in messages:
+        account_id = message.account_id
+        rank = _rank(message.account.get("indexed_at"))
+        current = kept.get(account_id)
+        if current is None or rank >= current[0]:
+            kept[account_id] = (rank, message)
+    return [message for _, message in kept.values()]
+
+
+def _rank(indexed_at: object) -> tuple[int, int]:
+    indexed = to_unix_millis(indexed_at)
+    # A missing value sorts before every time, even one before 1970 (a negative number).
+    return (0, 0) if indexed is None else (1, indexed)

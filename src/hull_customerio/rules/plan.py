@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,11 +12,13 @@ from ..models.hull import HullEvent, UserUpdateMessage, attribute_data
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..settings import Settings
 from ._compiled import compiled, lookup
+from ._ids import read_id, usable_string
+from .accounts import account_object_id
 from .attributes import attributes_of
 from .chunking import chunk_attributes
 from .events import to_anonymous_event, to_person_event
 from .hashing import hashed_person
-from .segments import in_synchronized_segments
+from .segments import in_any, in_synchronized_segments
 from .validation import (
     UNSENDABLE_ERRORS,
     event_too_large,
@@ -26,7 +27,7 @@ from .validation import (
     plainly_valid_json,
     validate_person,
 )
-from .writeback import deletion_traits, hull_claims, identify_traits
+from .writeback import OBJECT_ID_TRAIT, deletion_traits, hull_claims, identify_traits
 
 __all__ = ["EVENT_REASON_MESSAGES", "REASON_MESSAGES", "plan_user_update"]
 
@@ -73,26 +74,6 @@ def _is_set(value: object) -> bool:
     return value is not None and value != ""
 
 
-def _usable_string(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _customer_id(value: object) -> str | None:
-    """The Customer.io id from the mapped attribute: a non-blank string or a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return str(value) if math.isfinite(value) else None
-    if isinstance(value, int):
-        # Past 4300 digits Python refuses to print an int; no Customer.io id is that long.
-        return str(value) if value.bit_length() <= _MAX_ID_BITS else None
-    return _usable_string(value)
-
-
-# 450 bits: 136 digits, within the 150-byte id limit; a longer number is no id.
-_MAX_ID_BITS = 450
-
-
 class _Planner:
     """The decision for one message; a class only to share the values every rule reads."""
 
@@ -103,6 +84,7 @@ class _Planner:
         "data",
         "document",
         "events_filter",
+        "links",
         "message",
         "now",
         "settings",
@@ -123,16 +105,17 @@ class _Planner:
         self.events_filter = self.compiled.events_filter
         self.claims = hull_claims(message.user, settings.user_id_mapping)
         self.document: str | None = None  # the person's canonical JSON, once hashed
+        self.links: tuple[str | None, str | None] | None = None  # see account_links
 
     def plan(self) -> UserPlan:
         settings, data = self.settings, self.data
         in_segments = in_synchronized_segments(self.message, self.compiled.segment_ids)
         synced = _is_set(lookup(data, "customerio/created_at", "traits_customerio/created_at"))
         deleted = _is_set(lookup(data, "customerio/deleted_at", "traits_customerio/deleted_at"))
-        mapped_id = _customer_id(lookup(data, *self.compiled.user_id_mapping))
+        mapped_id = read_id(lookup(data, *self.compiled.user_id_mapping))
         may_go_anonymous = settings.anonymous_events and (in_segments or self.batch)
 
-        if _usable_string(lookup(data, "email", "traits_email")) is None:  # rule 1
+        if usable_string(lookup(data, "email", "traits_email")) is None:  # rule 1
             return self.skip("no_email", anonymous=may_go_anonymous, customer_id=mapped_id)
         if not in_segments:
             if not settings.enable_user_deletion and not self.batch:  # rule 2
@@ -168,7 +151,8 @@ class _Planner:
                 skipped=skipped,
             )
         stored_hash = lookup(data, "customerio/hash", "traits_customerio/hash")
-        if stored_hash == digest and not events:  # rule 9
+        link, stored_link = self.account_links()
+        if stored_hash == digest and not events and link == stored_link:  # rule 9
             return self.skip("no_changes", customer_id=mapped_id, attributes=attributes,
                              digest=digest, event_skips=skipped)  # fmt: skip
         return self.identify(
@@ -179,6 +163,28 @@ class _Planner:
             events=events,
             skipped=skipped,
         )  # rule 10
+
+    def account_links(self) -> tuple[str | None, str | None]:
+        """``(link, stored)``: the object this person is related to now, and the one stored.
+
+        ``link`` is the id of the user's account object when ``link_users_to_accounts`` is
+        on, the message has the account, one of its account segments is synchronized, and
+        the account has a usable object id (see `account_object_id`); else ``None``.
+        ``stored`` is the user's ``customerio/object_id`` (``None`` when unset).
+        """
+        if self.links is None:
+            message, settings = self.message, self.settings
+            link = None
+            account = message.account
+            if (
+                settings.link_users_to_accounts
+                and account is not None
+                and in_any(message.account_segments, self.compiled.account_segment_ids)
+            ):
+                link = account_object_id(account, settings)
+            stored = read_id(lookup(self.data, OBJECT_ID_TRAIT, _TRAITS_OBJECT_ID))
+            self.links = (link, stored)
+        return self.links
 
     def sort_events(
         self, convert: Callable[[HullEvent], OutgoingEvent | str | None]
@@ -255,13 +261,16 @@ class _Planner:
 
     def delete(self, mapped_id: str | None) -> UserPlan:
         customer_id = (
-            _usable_string(lookup(self.data, "customerio/id", "traits_customerio/id")) or mapped_id
+            usable_string(lookup(self.data, "customerio/id", "traits_customerio/id")) or mapped_id
         )
         if customer_id is None:
             return self.skip("no_customer_id")
         errors = validate_person(customer_id, {}, self.settings) + self.claim_problems()
         if errors:
             return self.error(customer_id, {}, errors)
+        traits = deletion_traits(self.now)
+        if self.account_links()[1] is not None:
+            traits[OBJECT_ID_TRAIT] = None  # deleting the person removed its relationships
         return UserPlan(
             user_id=self.user.id,
             action=Action.DELETE,
@@ -269,7 +278,7 @@ class _Planner:
             message=REASON_MESSAGES["left_segments"],
             customer_id=customer_id,
             skipped_events=self.not_sent("left_segments"),
-            traits=deletion_traits(self.now),
+            traits=traits,
             hull_claims=self.claims,
         )
 
@@ -287,6 +296,11 @@ class _Planner:
         claim_problems = self.claim_problems()
         if errors or claim_problems:
             return self.error(customer_id, attributes, errors + claim_problems, digest)
+        link, stored = self.account_links()
+        traits = identify_traits(customer_id, attributes, digest, self.now)
+        if link is not None or stored is not None:
+            # Only then: a user never linked keeps exactly the write-back it always had.
+            traits[OBJECT_ID_TRAIT] = link
         return UserPlan(
             user_id=self.user.id,
             action=Action.IDENTIFY,
@@ -298,8 +312,10 @@ class _Planner:
             events=events,
             skipped_events=skipped,
             hash=digest,
-            traits=identify_traits(customer_id, attributes, digest, self.now),
+            traits=traits,
             hull_claims=self.claims,
+            object_id=link,
+            unlinked_object_id=stored if stored is not None and stored != link else None,
         )
 
     def person_problems(self, customer_id: str, attributes: dict[str, Any]) -> list[str]:
@@ -343,6 +359,7 @@ class _Planner:
 
 
 _UNSENDABLE_PERSON = "The user's attributes cannot be encoded as JSON."
+_TRAITS_OBJECT_ID = "traits_" + OBJECT_ID_TRAIT
 
 
 def _event_problem(event: OutgoingEvent, settings: Settings) -> str | None:
@@ -366,7 +383,7 @@ def _event_problem(event: OutgoingEvent, settings: Settings) -> str | None:
 def _anonymous_id(user_anonymous_ids: list[str], event: HullEvent) -> str | None:
     if user_anonymous_ids:
         return user_anonymous_ids[0]
-    return _usable_string(event.anonymous_id)
+    return usable_string(event.anonymous_id)
 
 
 def plan_user_update(
@@ -387,9 +404,21 @@ def plan_user_update(
             filter (deletion rules still apply when deletion is enabled).
         now: the sync time written back to Hull (default: the current time, UTC).
 
+    Account link: an ``identify`` plan relates the person to their account's object
+    (`UserPlan.object_id`) when ``link_users_to_accounts`` is on, the message has the account,
+    one of its account segments is in ``synchronized_account_segments`` and the account has a
+    usable object id. When the user's stored ``customerio/object_id`` is another id (another
+    account now, the account left the synchronized account segments, or linking was switched
+    off), that relationship is removed first (`UserPlan.unlinked_object_id`), and the plan is
+    never ``no_changes`` while the link differs from the stored one. The write-back of an
+    ``identify`` gains ``customerio/object_id`` (the link, ``None`` when there is none) only
+    when a link exists or one is stored, and a ``delete``'s gains ``customerio/object_id:
+    None`` only when one is stored: a user never linked is written back exactly as before.
+    ``skip`` and ``error`` plans never change a link.
+
     Returns:
         The plan: ``identify``, ``delete``, ``skip`` or ``error``, with its reason, the
-        attributes and identify chunks, the events to send and the skipped ones, the hash and
-        the Hull write-back.
+        attributes and identify chunks, the events to send and the skipped ones, the hash,
+        the account link and the Hull write-back.
     """
     return _Planner(message, settings, batch, now if now is not None else utc_now()).plan()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from ..models.hull import UserUpdateMessage
+from ..models.hull import Segment, UserUpdateMessage
 
-__all__ = ["in_synchronized_segments", "segment_names"]
+__all__ = ["in_any", "in_synchronized_segments", "names_of", "segment_names"]
 
 
 def in_synchronized_segments(message: UserUpdateMessage, segment_ids: Collection[str]) -> bool:
@@ -24,6 +24,14 @@ def segment_names(message: UserUpdateMessage) -> list[str]:
     A segment whose name is unknown (a message carrying only ``segment_ids`` that the
     notification does not name) is listed by its id rather than dropped.
     """
-    return [
-        segment.name if segment.name is not None else segment.id for segment in message.segments
-    ]
+    return names_of(message.segments)
+
+
+def names_of(segments: Iterable[Segment]) -> list[str]:
+    """Each segment's name, or its id when its name is unknown, in the order given."""
+    return [segment.name if segment.name is not None else segment.id for segment in segments]
+
+
+def in_any(segments: Iterable[Segment], segment_ids: Collection[str]) -> bool:
+    """Whether one of ``segments`` is among ``segment_ids`` (an account's segments, say)."""
+    return any(segment.id in segment_ids for segment in segments)

@@ -9,7 +9,13 @@ from typing import Any
 from .._serialization import MAX_NESTING, compact_json, unsendable
 from ..settings import Settings
 
-__all__ = ["event_too_large", "validate_person", "value_size"]
+__all__ = [
+    "attribute_problems",
+    "event_too_large",
+    "identifier_problems",
+    "validate_person",
+    "value_size",
+]
 
 _QUOTE_AT_MOST = 40
 #: Types whose JSON text never exceeds 24 bytes: ``false``, ``null``, and a float's repr (at most
@@ -228,14 +234,28 @@ def validate_person(
             f"{settings.max_attributes_per_person} (max_attributes_per_person)."
         )
     if customer_id is not None:
-        size = _size(customer_id, text=True)
-        if size is None:
-            problems.append("The Customer.io id is not valid Unicode text.")
-        elif size > settings.max_identifier_value_length:
-            problems.append(
-                f"The Customer.io id is {size} bytes long; the limit is "
-                f"{settings.max_identifier_value_length} bytes (max_identifier_value_length)."
-            )
+        problems += identifier_problems(customer_id, "The Customer.io id", settings)
+    return problems + attribute_problems(attributes, settings)
+
+
+def identifier_problems(identifier: str, label: str, settings: Settings) -> list[str]:
+    """What is wrong with an id (``label`` names it in the sentence): text that is not valid
+    Unicode, or more than ``max_identifier_value_length`` bytes."""
+    size = _size(identifier, text=True)
+    if size is None:
+        return [f"{label} is not valid Unicode text."]
+    if size > settings.max_identifier_value_length:
+        return [
+            f"{label} is {size} bytes long; the limit is "
+            f"{settings.max_identifier_value_length} bytes (max_identifier_value_length)."
+        ]
+    return []
+
+
+def attribute_problems(attributes: Mapping[str, Any], settings: Settings) -> list[str]:
+    """Each attribute's name and value against ``max_attribute_name_length`` and
+    ``max_attribute_value_length``, in attribute order; values JSON cannot carry too."""
+    problems = []
     max_name, max_value = settings.max_attribute_name_length, settings.max_attribute_value_length
     for name, value in attributes.items():
         size = len(name) if name.isascii() else _size(name, text=True)

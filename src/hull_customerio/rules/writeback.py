@@ -1,4 +1,4 @@
-"""What is written back to the Hull user after a sync."""
+"""What is written back to the Hull user, or account, after a sync."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from .._time import format_iso
-from ..models.hull import HullUser
+from ..models.hull import HullAccount, HullUser
 
-__all__ = ["deletion_traits", "hull_claims", "identify_traits"]
+__all__ = [
+    "OBJECT_ID_TRAIT",
+    "account_claims",
+    "account_deletion_traits",
+    "account_identify_traits",
+    "deletion_traits",
+    "hull_claims",
+    "identify_traits",
+]
 
 _CLAIMS = ("id", "email", "external_id")
+_ACCOUNT_CLAIMS = ("external_id", "domain")
+
+#: Where the id of the object last sent (an account) or linked (a user's account) is written.
+OBJECT_ID_TRAIT = "customerio/object_id"
 
 
 def identify_traits(
@@ -69,4 +81,36 @@ def hull_claims(user: HullUser, user_id_mapping: str) -> dict[str, str]:
             claims[name] = value
     if user.anonymous_ids:
         claims["anonymous_id"] = user.anonymous_ids[0]
+    return claims
+
+
+def account_identify_traits(object_id: str, object_hash: str, now: datetime) -> dict[str, Any]:
+    """The ``customerio/*`` traits of a Hull account after its object was identified."""
+    return {
+        OBJECT_ID_TRAIT: object_id,
+        "customerio/hash": object_hash,
+        "customerio/synced_at": _sync_time(now)[0],
+        "customerio/deleted_at": None,
+    }
+
+
+def account_deletion_traits(now: datetime) -> dict[str, Any]:
+    """The ``customerio/*`` traits of a Hull account after its object was deleted: an account
+    that comes back is sent as a new object."""
+    return {
+        "customerio/deleted_at": _sync_time(now)[0],
+        OBJECT_ID_TRAIT: None,
+        "customerio/hash": None,
+        "customerio/synced_at": None,
+    }
+
+
+def account_claims(account: HullAccount) -> dict[str, str]:
+    """How to address the Hull account for the write-back: ``{"id": ...}``, plus its
+    ``external_id`` and ``domain`` when they are non-blank strings."""
+    claims: dict[str, str] = {}
+    for name in ("id", *_ACCOUNT_CLAIMS):
+        value = account.get(name)
+        if isinstance(value, str) and value.strip():
+            claims[name] = value
     return claims

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -26,6 +25,8 @@ from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.notification import MalformedMessage
 from ..models.plan import Action
 from ..models.report import AccountOutcome, OutcomeStatus, SyncReport
+from ..rules.accounts import plan_account_update
+from ..rules.dedupe import deduplicate_account_messages
 from ..settings import Settings
 from ._core import customerio_unreachable
 from ._logs import LogContext, log_account_outcome, log_event
@@ -54,10 +55,8 @@ __all__ = [
     "async_account_scope",
     "batch_account_steps",
     "credentials_mismatch_accounts",
-    "deduplicate_account_messages",
     "finish_accounts",
     "mark_accounts_unreachable",
-    "plan_account_update",
     "prepare_accounts",
     "record_account",
     "unreachable_account",
@@ -80,28 +79,6 @@ ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
         "client; nothing was sent."
     ),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# The rules this module runs: looked up at call time, one place to reach them.
-
-
-def plan_account_update(
-    message: AccountUpdateMessage, settings: Settings, *, now: datetime | None = None
-) -> AccountPlan:
-    """The rules' plan of one account (`hull_customerio.rules.accounts`)."""
-    from ..rules.accounts import plan_account_update as plan  # noqa: PLC0415
-
-    return plan(message, settings, now=now)
-
-
-def deduplicate_account_messages(
-    messages: Iterable[AccountUpdateMessage],
-) -> list[AccountUpdateMessage]:
-    """One message per account, the latest (`hull_customerio.rules.dedupe`)."""
-    from ..rules.dedupe import deduplicate_account_messages as dedupe  # noqa: PLC0415
-
-    return dedupe(messages)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from accounts_support import (
 from pytest_httpx import HTTPXMock
 
 import hull_customerio as hc
-from hull_customerio.engine import _core
+from hull_customerio.engine import _accounts, _core
 from hull_customerio.metrics import OUTGOING_ACCOUNTS, InMemoryMetrics
 from hull_customerio.models.plan import Action, UserPlan
 
@@ -433,3 +433,44 @@ def test_ship_outgoing_accounts_counts_each_object_call_by_action_and_status(
     assert metrics.count(OUTGOING_ACCOUNTS, action="identify", status="success") == 1
     assert metrics.count(OUTGOING_ACCOUNTS, action="identify", status="error") == 1
     assert metrics.count(OUTGOING_ACCOUNTS, action="delete", status="success") == 1
+
+
+def test_a_bug_planning_one_account_costs_that_account_alone(
+    httpx_mock: HTTPXMock, planner: Planner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def plan(message: Any, settings: Any, *, now: Any = None) -> Any:
+        if message.account_id == "a1":
+            raise KeyError("boom")
+        return identify_plan(message.account_id, f"o-{message.account_id}")
+
+    monkeypatch.setattr(_accounts, "plan_account_update", plan)
+    httpx_mock.add_response(method="POST", url=BATCH, json={})
+
+    with cio() as client:
+        report = hc.Connector(SETTINGS, customerio=client, mode="batch").sync_account_updates(
+            [account_message(f"a{n}", f"o{n}") for n in range(3)]
+        )
+
+    assert [(o.account_id, o.status, o.reason) for o in report.account_outcomes] == [
+        ("a0", "success", "new"),
+        ("a1", "error", "internal_error"),
+        ("a2", "success", "new"),
+    ]
+    assert report.for_account("a1").error == "KeyError: 'boom'"
+
+
+@pytest.mark.parametrize("mode", ["v1", "batch"])
+def test_a_bug_while_executing_one_account_costs_that_account_alone(
+    httpx_mock: HTTPXMock, planner: Planner, mode: str
+) -> None:
+    # A plan whose attributes cannot be encoded as JSON: a bug upstream, not bad input.
+    planner.plans["a1"] = identify_plan("a1", "o1", {"when": object()})
+    httpx_mock.add_response(is_reusable=True, json={})
+
+    with cio() as client:
+        report = hc.Connector(SETTINGS, customerio=client, mode=mode).sync_account_updates(
+            [account_message(f"a{n}", f"o{n}") for n in range(3)]
+        )
+
+    statuses = [(o.account_id, o.status) for o in report.account_outcomes]
+    assert statuses == [("a0", "success"), ("a1", "error"), ("a2", "success")]

@@ -458,7 +458,7 @@ def test_a_body_that_is_not_a_json_object_is_answered_400(
     assert nothing_was_sent(customerio, hull)
 
 
-@pytest.mark.parametrize("channel", ["account:update", "segment:update", "ship:update"])
+@pytest.mark.parametrize("channel", ["account:delete", "segment:update", "ship:update"])
 def test_another_channel_is_answered_next_with_no_outcomes(
     flavour: str,
     channel: str,

@@ -19,6 +19,7 @@ from hull_customerio.errors import (
 from hull_customerio.hull import DeliveryTicket
 from hull_customerio.hull._base import FirehoseQueue, build_traits_message
 from hull_customerio.models.plan import Action, UserPlan
+from hull_customerio.models.report import SyncReport
 from hull_customerio.rules.plan import plan_user_update
 
 
@@ -107,7 +108,7 @@ def test_a_write_back_failure_is_rejected_only_when_hull_refused_it_for_good(
         outcome = execution.outcome()
         assert outcome.status == "error"
         expected = "retry" if reason == "writeback_failed" else "next"
-        report: Any = type("R", (), {"outcomes": [outcome]})()
+        report = SyncReport(outcomes=[outcome])
         assert _core.flow_control_for(report)["flow_control"]["type"] == expected
 
 

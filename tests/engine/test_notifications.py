@@ -518,7 +518,7 @@ def test_settings_naming_another_workspace_give_credentials_mismatch_for_every_u
     ]
 
 
-@pytest.mark.parametrize("channel", ["account:update", "user:delete", "ship:update", ""])
+@pytest.mark.parametrize("channel", ["user:delete", "ship:update", "account:delete", ""])
 def test_another_channel_is_acknowledged_without_outcomes(channel: str) -> None:
     prepared = n.prepare_notification(_sample(channel=channel), site_id="site-123")
 

@@ -269,7 +269,7 @@ def test_an_unsigned_notification_is_refused_before_any_client_is_built(setup: A
 def test_signatures_are_optional_when_the_hub_is_told_so(setup: Any) -> None:
     hubs, alpha, _, _ = setup
     hub = hubs.hub(require_signature=False)
-    body = json.dumps(alpha.notification([], channel="account:update")).encode()
+    body = json.dumps(alpha.notification([], channel="segment:update")).encode()
     answer = hubs.call(hub.answer_notification, body, {})
     assert (answer.http_status, answer.reason) == (200, "unsupported_channel")
     hubs.close(hub)

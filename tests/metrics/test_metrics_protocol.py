@@ -14,11 +14,13 @@ from hull_customerio.testing import InMemoryMetrics
 
 def test_the_metric_names_are_the_original_connectors() -> None:
     assert m.OUTGOING_USERS == "ship.outgoing.users"
+    assert m.OUTGOING_ACCOUNTS == "ship.outgoing.accounts"
     assert m.OUTGOING_EVENTS == "ship.outgoing.events"
     assert m.INCOMING_EVENTS == "ship.incoming.events"
     assert m.SERVICE_API_CALL == "ship.service_api.call"
     assert set(m.METRICS) == {
         "ship.outgoing.users",
+        "ship.outgoing.accounts",
         "ship.outgoing.events",
         "ship.incoming.events",
         "ship.service_api.call",

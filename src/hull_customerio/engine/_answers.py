@@ -72,14 +72,18 @@ def refused_answer(error: NotificationAuthenticationError) -> NotificationAnswer
 
 
 def processed_answer(report: SyncReport) -> NotificationAnswer:
-    """The ``200`` answer once the notification's users were synchronised."""
+    """The ``200`` answer once the notification's users (or accounts) were synchronised."""
+    statuses = [o.status for o in report.outcomes]
+    statuses += [o.status for o in report.account_outcomes]
+    counts = {status: statuses.count(status) for status in ("success", "skipped", "error")}
     return NotificationAnswer(
         http_status=200,
         body=_core.flow_control_for(report),
         reason=None,
         report=report,
         message=(
-            f"{report.succeeded} synchronized, {report.skipped} skipped, {report.failed} failed."
+            f"{counts['success']} synchronized, {counts['skipped']} skipped, "
+            f"{counts['error']} failed."
         ),
     )
 

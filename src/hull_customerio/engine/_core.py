@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -22,6 +22,7 @@ from ..errors import (
     APIError,
     APITimeoutError,
     ConfigurationError,
+    HullCustomerIOError,
     ValidationError,
 )
 from ..hull import DeliveryTicket, hull_failure_kind
@@ -261,8 +262,21 @@ def credentials_mismatch_report(
     return SyncReport(outcomes=outcomes)
 
 
-def apply_delivery(executions: Iterable[Execution], ticket: DeliveryTicket) -> None:
-    """Mark the users whose Hull write-back failed, from their call's own delivery ticket.
+class _Delivered(Protocol):
+    """A user's or an account's execution, as far as its write-back's delivery goes."""
+
+    request_id: str | None
+    exception: HullCustomerIOError | None
+
+    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None: ...
+
+
+_Run = TypeVar("_Run", bound=_Delivered)
+
+
+def apply_delivery(executions: Iterable[_Delivered], ticket: DeliveryTicket) -> None:
+    """Mark the users (or accounts) whose Hull write-back failed, from their call's own
+    delivery ticket.
 
     A write-back Hull refused for good (a 4xx other than 401, 403, 408 and 429) makes the user
     ``writeback_rejected``, which does not ask Hull to send the notification again; any other
@@ -315,7 +329,7 @@ class Unreachable:
         """Whether enough users failed to stop sending the rest."""
         return self.failures >= self.threshold
 
-    def note(self, execution: Execution) -> Execution:
+    def note(self, execution: _Run) -> _Run:
         """Count ``execution`` if Customer.io was unreachable for it; returns it unchanged."""
         if customerio_unreachable(execution.exception):
             assert isinstance(execution.exception, APIConnectionError)  # noqa: S101 -- narrowing

@@ -87,8 +87,11 @@ def read_notification(
 
 
 def flow_control_for(report: SyncReport) -> dict[str, Any]:
-    """``retry`` when a user failed for a transient reason (Hull re-sends), else ``next``."""
-    if any(o.status == "error" and is_transient(o.exception) for o in report.outcomes):
+    """``retry`` when a user or an account failed for a transient reason (Hull re-sends),
+    else ``next``."""
+    failures = [o.exception for o in report.outcomes if o.status == "error"]
+    failures += [o.exception for o in report.account_outcomes if o.status == "error"]
+    if any(is_transient(exception) for exception in failures):
         return dict(flow_control_retry())
     return dict(flow_control_next())
 

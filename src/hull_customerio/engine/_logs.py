@@ -10,10 +10,11 @@ import attrs
 from ..errors import safe_service_text
 from ..models.notification import Notification
 from ..models.plan import Action
-from ..models.report import UserOutcome
+from ..models.report import AccountOutcome, UserOutcome
 
 __all__ = [
     "LogContext",
+    "log_account_outcome",
     "log_event",
     "log_outcome",
     "logger",
@@ -55,6 +56,8 @@ class LogContext:
 _SHOWN: tuple[tuple[str, str], ...] = (
     ("user_id", "user"),
     ("customer_id", "customer_id"),
+    ("account_id", "account"),
+    ("object_id", "object_id"),
     ("event_name", "event"),
     ("event_kind", "kind"),
     ("event_id", "event_id"),
@@ -135,3 +138,19 @@ def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None
             context, **base, event_name=event_name, reason=reason,
             error=(outcome.error or "the event was not sent") if failed else None,
         )  # fmt: skip
+
+
+def log_account_outcome(outcome: AccountOutcome, context: LogContext | None = None) -> None:
+    """Log one account's outcome: ``outgoing.account.success|skip|error|deletion``."""
+    if outcome.status == "error":
+        name, level = "outgoing.account.error", logging.ERROR
+    elif outcome.status == "skipped":
+        name, level = "outgoing.account.skip", logging.INFO
+    elif outcome.action is Action.DELETE:
+        name, level = "outgoing.account.deletion", logging.INFO
+    else:
+        name, level = "outgoing.account.success", logging.INFO
+    log_event(
+        level, name, context, account_id=outcome.account_id, object_id=outcome.object_id,
+        reason=outcome.reason, error=outcome.error,
+    )  # fmt: skip

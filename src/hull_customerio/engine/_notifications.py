@@ -38,8 +38,9 @@ from typing import Final
 import httpx
 
 from ..errors import NotificationAuthenticationError
-from ..models.notification import Notification
-from . import _core
+from ..models.notification import ACCOUNT_UPDATE, Notification
+from ..models.report import SyncReport
+from . import _accounts, _core
 from ._answers import (
     NotificationAnswer,
     NotificationEnvelope,
@@ -123,8 +124,9 @@ __all__ = [
 logger = _core.logger
 
 
-#: The channel this library synchronises; other channels are answered ``next``.
+#: The channels this library synchronises; other channels are answered ``next``.
 USER_UPDATE: Final = "user:update"
+_CHANNELS: Final = frozenset({USER_UPDATE, ACCOUNT_UPDATE})
 #: How much of a name read from the notification (an unsupported channel, another workspace's
 #: site id) an answer, an outcome and a log line repeat.
 _NAME_SHOWN = 100
@@ -212,17 +214,17 @@ def prepare_notification(
 ) -> Notification | NotificationAnswer:
     """The notification to synchronise, or the answer when there is nothing to send.
 
-    Answered ``next`` without sending anything: a channel other than ``user:update``
-    (``unsupported_channel``), a malformed envelope or invalid settings
+    Answered ``next`` without sending anything: a channel other than ``user:update`` and
+    ``account:update`` (``unsupported_channel``), a malformed envelope or invalid settings
     (``invalid_notification``), and settings naming a Customer.io workspace other than
-    ``site_id``, the one the connector's client sends to (``credentials_mismatch``: every user
-    gets that error).
+    ``site_id``, the one the connector's client sends to (``credentials_mismatch``: every user,
+    or every account, gets that error).
     """
     context = _core.LogContext(
         notification_id=envelope.notification_id,
         organization=envelope.configuration.organization,
     )
-    if envelope.channel is not None and envelope.channel != USER_UPDATE:
+    if envelope.channel is not None and envelope.channel not in _CHANNELS:
         # Only the channel's start is repeated: a megabyte channel name is not copied on.
         channel = envelope.channel[:_NAME_SHOWN]
         _core.log_event(
@@ -231,7 +233,8 @@ def prepare_notification(
         )  # fmt: skip
         return _next_answer(
             "unsupported_channel",
-            f"The channel {channel!r} is not synchronized; only 'user:update' is.",
+            f"The channel {channel!r} is not synchronized; only 'user:update' and "
+            "'account:update' are.",
         )
     notification = _core.read_notification(envelope.payload, context)
     if notification is None:
@@ -251,6 +254,12 @@ def prepare_notification(
             logging.ERROR, "incoming.notification.error", context,
             reason="credentials_mismatch", error=message,
         )  # fmt: skip
-        report = _core.credentials_mismatch_report(notification, message, context)
+        if notification.channel == ACCOUNT_UPDATE:
+            outcomes = _accounts.credentials_mismatch_accounts(
+                notification.account_messages, notification.malformed, message, context
+            )
+            report = SyncReport(outcomes=[], account_outcomes=outcomes)
+        else:
+            report = _core.credentials_mismatch_report(notification, message, context)
         return _next_answer("credentials_mismatch", message, report)
     return notification

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import attrs
 
 from ..customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
 from ..customerio._batch import EncodedOperation
-from ..customerio.operations import AnonymousTrack, Delete, Identify, Operation, Page, Track
+from ..customerio.operations import (
+    AnonymousTrack,
+    Delete,
+    DeleteRelationships,
+    Identify,
+    ObjectRef,
+    Operation,
+    Page,
+    Track,
+)
 from ..errors import HullCustomerIOError, RateLimiterUnavailableError
 from ..models.customerio import BatchResult
 from ..models.plan import Action, OutgoingEvent, UserPlan
@@ -74,10 +83,15 @@ FAILURE_MESSAGES: Mapping[str, str] = {
 
 @attrs.frozen
 class HullTraits:
-    """Queue a traits message on the Hull client; the result is its ``requestId``."""
+    """Queue a traits message on the Hull client; the result is its ``requestId``.
+
+    ``subject`` says whom the claims name: a user (``as_user``) or an account
+    (``as_account``).
+    """
 
     claims: Mapping[str, str]
     traits: Mapping[str, Any]
+    subject: Literal["user", "account"] = "user"
 
 
 #: A step: a Customer.io operation for the client to send (see `customerio.operations`), or a
@@ -175,7 +189,7 @@ def failure_code(code: str, exc: HullCustomerIOError | None) -> str:
 
 
 def user_calls(
-    plan: UserPlan, execution: Execution | None = None
+    plan: UserPlan, execution: Execution | None = None, *, object_type_id: str | None = None
 ) -> Generator[list[Operation], list[StepResult], Execution]:
     """One user's Customer.io calls, in rounds, and what their results mean.
 
@@ -186,6 +200,11 @@ def user_calls(
     ``identify_failed``); or the deletion; then every event of the user. Both modes run this
     one sequence, so they reach the same outcome for the same answers.
 
+    A person linked to an account object: the removal of the relationship stored earlier
+    (``unlinked_object_id``) and the first chunk, which carries the new relationship
+    (``object_id``), form the first group, in that order; both are about the person.
+    ``object_type_id`` is the Customer.io object type of both (the settings' one).
+
     ``execution`` is the record to fill (a new one by default), for a caller that reads it
     while the calls run (see `batch_steps`).
     """
@@ -194,13 +213,17 @@ def user_calls(
     # Identify and delete plans name the person (an id missing by a bug is refused when sent).
     customer_id = cast("str", plan.customer_id)
     if plan.action is Action.IDENTIFY:
-        for chunk in plan.chunks:
-            (result,) = yield [Identify(customer_id, chunk)]
-            execution.calls.append("identify")
-            if isinstance(result, HullCustomerIOError):
-                code = failure_code("identify_failed", result)
+        for group in _identify_groups(plan, customer_id, object_type_id):
+            results = yield group
+            for call, result in zip(group, results, strict=True):
+                execution.calls.append(_CALL_NAMES[type(call)])
+                if isinstance(result, HullCustomerIOError):
+                    execution.fail(
+                        failure_code("identify_failed", result), result, _describe(result)
+                    )
+            if execution.failure is not None:
                 execution.person_failed = True
-                execution.fail(code, result, _describe(result))
+                code = execution.failure
                 execution.events_skipped += [(e.name, code) for e in plan.events]
                 return execution
         execution.person_sent = bool(plan.chunks)
@@ -221,9 +244,34 @@ def user_calls(
     return execution
 
 
-def v1_steps(plan: UserPlan) -> Generator[Step, StepResult, Execution]:
+_CALL_NAMES: Mapping[type, str] = {
+    Identify: "identify",
+    DeleteRelationships: "delete_relationships",
+}
+
+
+def _identify_groups(
+    plan: UserPlan, customer_id: str, object_type_id: str | None
+) -> list[list[Operation]]:
+    """The identify groups of ``plan``: each chunk alone, the relationship changes first."""
+    groups: list[list[Operation]] = [[Identify(customer_id, chunk)] for chunk in plan.chunks]
+    if (plan.object_id or plan.unlinked_object_id) and not object_type_id:
+        raise ValueError("a plan that links an object needs the object type id")
+    if plan.object_id and groups:
+        ref = ObjectRef(cast("str", object_type_id), plan.object_id)
+        groups[0] = [Identify(customer_id, plan.chunks[0], relationships=(ref,))]
+    if plan.unlinked_object_id:
+        old = ObjectRef(cast("str", object_type_id), plan.unlinked_object_id)
+        removal = DeleteRelationships(customer_id, (old,))
+        groups[:1] = [[removal, *(groups[0] if groups else [])]]
+    return groups
+
+
+def v1_steps(
+    plan: UserPlan, *, object_type_id: str | None = None
+) -> Generator[Step, StepResult, Execution]:
     """One user, one Customer.io call at a time: identify chunks in order, then events."""
-    rounds = user_calls(plan)
+    rounds = user_calls(plan, object_type_id=object_type_id)
     results: list[StepResult] | None = None
     while True:
         try:
@@ -307,7 +355,7 @@ def _write_back(execution: Execution) -> Generator[Step, StepResult, None]:
 # together through v2 batch requests.
 
 #: The operations about the person itself; events follow them.
-_PERSON_OPERATIONS = (Identify, Delete)
+_PERSON_OPERATIONS = (Identify, Delete, DeleteRelationships)
 
 
 @attrs.frozen
@@ -393,7 +441,10 @@ def batch_results(
 
 
 def batch_steps(
-    plans: Sequence[UserPlan], context: LogContext | None = None
+    plans: Sequence[UserPlan],
+    context: LogContext | None = None,
+    *,
+    object_type_id: str | None = None,
 ) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[Execution]]:
     """Every user's Customer.io calls (see `user_calls`), round after round.
 
@@ -433,7 +484,7 @@ def batch_steps(
     done_persons: set[int] = set()
     for user, plan in enumerate(plans):
         records[user] = Execution(plan)
-        running[user] = user_calls(plan, records[user])
+        running[user] = user_calls(plan, records[user], object_type_id=object_type_id)
         advance(user, None)
     while waiting:
         round_ = batch_operations(waiting)

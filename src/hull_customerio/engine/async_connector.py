@@ -19,12 +19,14 @@ from ..errors import (
 )
 from ..hull import AsyncHullClient, DeliveryTicket
 from ..metrics import Metrics, guarded
+from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import Notification
+from ..models.notification import ACCOUNT_UPDATE, Notification
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core, _notifications
+from . import _accounts, _core, _notifications
+from ._accounts import AccountExecution
 from ._checks import check_arguments
 from ._core import Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
@@ -173,7 +175,9 @@ class AsyncConnector:
                 return unreachable.note(await self._drive(plan, steps, ticket, context))
 
         if self.mode == "batch":
-            rounds = _core.batch_steps(prepared.plans, context)
+            rounds = _core.batch_steps(
+                prepared.plans, context, object_type_id=settings.object_type_id
+            )
             answers: dict[int, dict[int, StepResult]] | None = None
             # Write-backs queued while a round of events is sent (see BatchRound.settled).
             queued: dict[int, StepResult] = {}
@@ -202,12 +206,101 @@ class AsyncConnector:
             executions = await self._write_back_all(done, ticket, context, queued)
             _core.mark_unreachable(executions)
         else:
-            runs = [bounded(plan, _core.v1_steps(plan)) for plan in prepared.plans]
+            runs = [
+                bounded(plan, _core.v1_steps(plan, object_type_id=settings.object_type_id))
+                for plan in prepared.plans
+            ]
             executions = list(await asyncio.gather(*runs))
         if self.hull is not None and ticket is not None:
             await self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+
+    async def sync_account_updates(
+        self,
+        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
+        *,
+        batch: bool = False,
+        settings: Settings | None = None,
+    ) -> SyncReport:
+        """Synchronise accounts as Customer.io objects; see
+        [`Connector.sync_account_updates`][hull_customerio.Connector.sync_account_updates].
+
+        Accounts are processed concurrently (``max_concurrency``) in ``"v1"`` mode.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
+        """
+        del batch  # the account rules are the same for exports
+        return await self._sync_accounts(messages, settings=settings or self.settings)
+
+    async def _sync_accounts(
+        self,
+        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
+        *,
+        settings: Settings,
+        malformed: Iterable[Any] = (),
+        context: LogContext | None = None,
+    ) -> SyncReport:
+        customerio = self._require_customerio("syncing accounts")
+        prepared = _accounts.prepare_accounts(
+            messages, settings, malformed=malformed, context=context
+        )
+        ticket = self.hull.delivery() if self.hull is not None else None
+        if self.mode == "batch":
+            rounds = _accounts.batch_account_steps(prepared.plans, context)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[AccountExecution] = stop.value
+                    break
+                result = await customerio.batch(round_.operations) if round_.operations else None
+                singles = await self._perform_in_user_order(round_.calls)
+                answers = _core.batch_results(round_, result, singles)
+            executions = [
+                await self._drive_account(
+                    e.plan, _accounts.account_write_back_steps(e), ticket, context
+                )
+                for e in done
+            ]
+        else:
+            semaphore = asyncio.Semaphore(self.max_concurrency)
+            unreachable = _core.Unreachable()
+
+            async def bounded(plan: AccountPlan) -> AccountExecution:
+                async with semaphore:
+                    if unreachable.tripped:
+                        return _accounts.unreachable_account(plan, unreachable.error)
+                    steps = _accounts.account_v1_steps(plan)
+                    return unreachable.note(await self._drive_account(plan, steps, ticket, context))
+
+            executions = list(await asyncio.gather(*(bounded(p) for p in prepared.plans)))
+        _accounts.mark_accounts_unreachable(executions)
+        if self.hull is not None and ticket is not None:
+            await self.hull.wait(ticket)
+            _core.apply_delivery(executions, ticket)
+        return _accounts.finish_accounts(
+            prepared, executions, context=context, metrics=self.metrics
+        )
+
+    async def _drive_account(
+        self,
+        plan: AccountPlan,
+        steps: Generator[Step, StepResult, AccountExecution],
+        ticket: DeliveryTicket | None,
+        context: LogContext | None = None,
+    ) -> AccountExecution:
+        result: StepResult = None
+        try:
+            while True:
+                result = await self._perform(steps.send(result), ticket)
+        except StopIteration as stop:
+            execution: AccountExecution = stop.value
+            return execution
+        except Exception as exc:  # a bug must cost one account, not the batch
+            return _accounts.account_internal_error(AccountExecution(plan), exc, context)
 
     def _require_customerio(self, what: str) -> AsyncCustomerIOClient:
         if self.customerio is None:
@@ -302,6 +395,9 @@ class AsyncConnector:
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
+                if step.subject == "account":
+                    account = _accounts.async_account_scope(self.hull, step, ticket)
+                    return await account.traits(step.traits)
                 scope = self.hull.as_user(step.claims, delivery=ticket)
                 return await scope.traits(step.traits)
             # Not a write-back: a Customer.io operation, which the client sends (typed).
@@ -368,9 +464,19 @@ class AsyncConnector:
         notification gets its own ``malformed_message`` error outcome in the report. Every log
         record of it carries the notification's id and organization.
 
+        An ``account:update`` notification synchronises its accounts
+        (`sync_account_updates`).
+
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
+        if notification.channel == ACCOUNT_UPDATE:
+            return await self._sync_accounts(
+                notification.account_messages,
+                settings=notification.settings,
+                malformed=notification.malformed,
+                context=LogContext.of(notification),
+            )
         return await self._sync(
             notification.messages,
             batch=notification.is_export,

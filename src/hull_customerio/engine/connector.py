@@ -18,12 +18,14 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, HullClient
 from ..metrics import Metrics, guarded
+from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import Notification
+from ..models.notification import ACCOUNT_UPDATE, Notification
 from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _core, _notifications
+from . import _accounts, _core, _notifications
+from ._accounts import AccountExecution
 from ._checks import check_arguments
 from ._core import Execution, HullTraits, LogContext, Step, StepResult
 from ._notifications import (
@@ -166,7 +168,9 @@ class Connector:
         )
         ticket = self.hull.delivery() if self.hull is not None else None
         if self.mode == "batch":
-            rounds = _core.batch_steps(prepared.plans, context)
+            rounds = _core.batch_steps(
+                prepared.plans, context, object_type_id=settings.object_type_id
+            )
             answers: dict[int, dict[int, StepResult]] | None = None
             # Write-backs queued while a round of events is sent (see BatchRound.settled): the
             # Hull client posts them in the background meanwhile.
@@ -193,13 +197,111 @@ class Connector:
             executions = [
                 unreachable.skip(plan)
                 if unreachable.tripped
-                else unreachable.note(self._drive(plan, _core.v1_steps(plan), ticket, context))
+                else unreachable.note(
+                    self._drive(
+                        plan,
+                        _core.v1_steps(plan, object_type_id=settings.object_type_id),
+                        ticket,
+                        context,
+                    )
+                )
                 for plan in prepared.plans
             ]
         if self.hull is not None and ticket is not None:
             self.hull.wait(ticket)
             _core.apply_delivery(executions, ticket)
         return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+
+    def sync_account_updates(
+        self,
+        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
+        *,
+        batch: bool = False,
+        settings: Settings | None = None,
+    ) -> SyncReport:
+        """Synchronise accounts as Customer.io objects: de-duplicate, plan, send, write back.
+
+        Each object goes to ``POST /api/v2/entity`` in ``"v1"`` mode, inside v2 batch
+        requests in ``"batch"`` mode; the sync state is then written on the Hull account. Every
+        account ends in exactly one outcome (`SyncReport.account_outcomes`); one account's
+        failure never stops the others, and Hull write-backs are flushed before returning.
+
+        Args:
+            messages: ``account:update`` messages, parsed or as Hull sends them (a malformed
+                one becomes an error outcome).
+            batch: the messages come from a manual batch or an export; accounts follow the
+                same rules either way (accepted for symmetry with `sync_user_updates`).
+            settings: settings for this call only; default: the connector's.
+
+        Raises:
+            ConfigurationError: the connector has no Customer.io client (webhook-only).
+        """
+        del batch  # the account rules are the same for exports
+        return self._sync_accounts(messages, settings=settings or self.settings)
+
+    def _sync_accounts(
+        self,
+        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
+        *,
+        settings: Settings,
+        malformed: Iterable[Any] = (),
+        context: LogContext | None = None,
+    ) -> SyncReport:
+        customerio = self._require_customerio("syncing accounts")
+        prepared = _accounts.prepare_accounts(
+            messages, settings, malformed=malformed, context=context
+        )
+        ticket = self.hull.delivery() if self.hull is not None else None
+        if self.mode == "batch":
+            rounds = _accounts.batch_account_steps(prepared.plans, context)
+            answers: dict[int, dict[int, StepResult]] | None = None
+            while True:
+                try:
+                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
+                except StopIteration as stop:
+                    done: list[AccountExecution] = stop.value
+                    break
+                result = customerio.batch(round_.operations) if round_.operations else None
+                singles = [self._perform(call) for _, _, call in round_.calls]
+                answers = _core.batch_results(round_, result, singles)
+            executions = [
+                self._drive_account(e.plan, _accounts.account_write_back_steps(e), ticket, context)
+                for e in done
+            ]
+        else:
+            unreachable = _core.Unreachable()
+            executions = [
+                _accounts.unreachable_account(plan, unreachable.error)
+                if unreachable.tripped
+                else unreachable.note(
+                    self._drive_account(plan, _accounts.account_v1_steps(plan), ticket, context)
+                )
+                for plan in prepared.plans
+            ]
+        _accounts.mark_accounts_unreachable(executions)
+        if self.hull is not None and ticket is not None:
+            self.hull.wait(ticket)
+            _core.apply_delivery(executions, ticket)
+        return _accounts.finish_accounts(
+            prepared, executions, context=context, metrics=self.metrics
+        )
+
+    def _drive_account(
+        self,
+        plan: AccountPlan,
+        steps: Generator[Step, StepResult, AccountExecution],
+        ticket: DeliveryTicket | None,
+        context: LogContext | None = None,
+    ) -> AccountExecution:
+        result: StepResult = None
+        try:
+            while True:
+                result = self._perform(steps.send(result), ticket)
+        except StopIteration as stop:
+            execution: AccountExecution = stop.value
+            return execution
+        except Exception as exc:  # a bug must cost one account, not the batch
+            return _accounts.account_internal_error(AccountExecution(plan), exc, context)
 
     def _require_customerio(self, what: str) -> CustomerIOClient:
         if self.customerio is None:
@@ -248,6 +350,8 @@ class Connector:
             if isinstance(step, HullTraits):
                 if self.hull is None:
                     return None
+                if step.subject == "account":
+                    return _accounts.account_scope(self.hull, step, ticket).traits(step.traits)
                 return self.hull.as_user(step.claims, delivery=ticket).traits(step.traits)
             # Not a write-back: a Customer.io operation, which the client sends (typed).
             self._require_customerio("syncing users").send(step)
@@ -341,11 +445,19 @@ class Connector:
 
         An export (``is_export``) bypasses the segment filter, and each malformed message of the
         notification gets its own ``malformed_message`` error outcome in the report. Every log
-        record of it carries the notification's id and organization.
+        record of it carries the notification's id and organization. An ``account:update``
+        notification synchronises its accounts (`sync_account_updates`).
 
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
+        if notification.channel == ACCOUNT_UPDATE:
+            return self._sync_accounts(
+                notification.account_messages,
+                settings=notification.settings,
+                malformed=notification.malformed,
+                context=LogContext.of(notification),
+            )
         return self._sync(
             notification.messages,
             batch=notification.is_export,

@@ -32,6 +32,10 @@ values come from closed sets (no user ids or emails), so they are safe as Promet
   counted. Tags: `action` (`identify`, `delete`), `status`: `success` when Customer.io
   accepted every identify request (or the deletion), else `error` (also for a user not sent
   because Customer.io could not be reached).
+- `ship.outgoing.accounts` (counter): the same for accounts sent as Customer.io objects:
+  once per account whose object the engine set out to identify or delete. Tags: `action`
+  (`identify`, `delete`), `status` (`success` when Customer.io accepted the object's call,
+  else `error`).
 - `ship.outgoing.events` (counter): once per event or page view Customer.io was asked to
   record; events never sent (their user's identify failed) are not counted. Tags: `kind`
   (`event`, `page`, `anonymous`), `status` (`success`, `error`).
@@ -53,7 +57,8 @@ nowhere); a hub passes its own to every connector and client it builds (unless i
 options name another). Then:
 
 1. The engine (`Connector` / `AsyncConnector`), once a sync's outcomes are known, counts
-   `ship.outgoing.users` and `ship.outgoing.events` for each user.
+   `ship.outgoing.users` and `ship.outgoing.events` for each user, and
+   `ship.outgoing.accounts` for each account.
 2. `handle_webhook` counts `ship.incoming.events` once per webhook, with the status it
    answers; a hub's `answer_webhook` counts the webhooks it answers without a connector (a
    bad URL token, settings Hull would not give).
@@ -81,6 +86,7 @@ import attrs
 __all__ = [
     "INCOMING_EVENTS",
     "METRICS",
+    "OUTGOING_ACCOUNTS",
     "OUTGOING_EVENTS",
     "OUTGOING_USERS",
     "SERVICE_API_CALL",
@@ -97,6 +103,7 @@ __all__ = [
 _logger = logging.getLogger("hull_customerio.metrics")
 
 OUTGOING_USERS = "ship.outgoing.users"
+OUTGOING_ACCOUNTS = "ship.outgoing.accounts"
 OUTGOING_EVENTS = "ship.outgoing.events"
 INCOMING_EVENTS = "ship.incoming.events"
 SERVICE_API_CALL = "ship.service_api.call"
@@ -132,6 +139,12 @@ METRICS: Mapping[str, MetricDefinition] = {
             "counter",
             ("action", "status"),
             "Users identified in or deleted from Customer.io.",
+        ),
+        MetricDefinition(
+            OUTGOING_ACCOUNTS,
+            "counter",
+            ("action", "status"),
+            "Accounts identified in or deleted from Customer.io as objects.",
         ),
         MetricDefinition(
             OUTGOING_EVENTS,

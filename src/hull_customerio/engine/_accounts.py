@@ -1,0 +1,480 @@
+"""Hull accounts as Customer.io objects: one account's execution as steps, preparing a sync of
+accounts and finishing it (outcomes, log lines, metrics).
+
+As for users, an account's execution *yields* its steps (the object's identify or delete, then
+the Hull account write-back) and receives their results; the sync and async connectors only
+perform them. In batch mode every account's operation goes in one round of v2 batch requests,
+packed by the users' batch machinery (`batch_operations` / `batch_results`), so a ``207``
+error comes back to the account it belongs to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from .._time import utc_now
+from ..customerio.operations import ObjectDelete, ObjectIdentify, ObjectRef, Operation
+from ..errors import ConfigurationError, HullCustomerIOError, ValidationError
+from ..hull import DeliveryTicket
+from ..metrics import OUTGOING_ACCOUNTS, Metrics, NullMetrics
+from ..models.account import AccountPlan, AccountUpdateMessage
+from ..models.notification import MalformedMessage
+from ..models.plan import Action
+from ..models.report import AccountOutcome, OutcomeStatus, SyncReport
+from ..rules.accounts import plan_account_update
+from ..rules.dedupe import deduplicate_account_messages
+from ..settings import Settings
+from ._core import customerio_unreachable
+from ._logs import LogContext, log_account_outcome, log_event
+from ._steps import (
+    BatchRound,
+    HullTraits,
+    Step,
+    StepResult,
+    batch_operations,
+    failure_code,
+)
+
+__all__ = [
+    "ACCOUNT_FAILURE_MESSAGES",
+    "AccountExecution",
+    "AccountScope",
+    "AccountWriter",
+    "AsyncAccountScope",
+    "AsyncAccountWriter",
+    "PreparedAccounts",
+    "account_calls",
+    "account_internal_error",
+    "account_scope",
+    "account_v1_steps",
+    "account_write_back_steps",
+    "async_account_scope",
+    "batch_account_steps",
+    "credentials_mismatch_accounts",
+    "finish_accounts",
+    "mark_accounts_unreachable",
+    "prepare_accounts",
+    "record_account",
+    "unreachable_account",
+]
+
+ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
+    "object_failed": "Customer.io did not accept the object; nothing was written back to Hull.",
+    "writeback_failed": "Customer.io is up to date but Hull did not receive the account's "
+    "sync state.",
+    "writeback_rejected": "Customer.io is up to date but Hull refused the account's sync "
+    "state; sending it again as it is cannot help.",
+    "customerio_unavailable": "Customer.io could not be reached, so this account was not sent; "
+    "the notification is answered retry.",
+    "rate_limiter_unavailable": "The shared rate limiter (Redis) could not be reached, so "
+    "nothing was sent to Customer.io for this account; the notification is answered retry.",
+    "malformed_message": "The message is malformed and cannot be synchronized.",
+    "internal_error": "An unexpected error stopped this account; the others went on.",
+    "credentials_mismatch": (
+        "The notification's settings name another Customer.io workspace than the connector's "
+        "client; nothing was sent."
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing to a Hull account: the clients' ``as_account``.
+
+
+class AccountScope(Protocol):
+    """Writes to Hull as one account (`HullClient.as_account`)."""
+
+    def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
+        """Queue a traits message on the account; returns its ``requestId``."""
+
+
+class AsyncAccountScope(Protocol):
+    """Writes to Hull as one account (`AsyncHullClient.as_account`)."""
+
+    async def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
+        """Queue a traits message on the account; returns its ``requestId``."""
+
+
+@runtime_checkable
+class AccountWriter(Protocol):
+    """A Hull client that writes to accounts."""
+
+    def as_account(
+        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
+    ) -> AccountScope:
+        """A writer acting as the account ``claims`` name."""
+
+
+@runtime_checkable
+class AsyncAccountWriter(Protocol):
+    """An async Hull client that writes to accounts."""
+
+    def as_account(
+        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
+    ) -> AsyncAccountScope:
+        """A writer acting as the account ``claims`` name."""
+
+
+def _no_account_writer() -> ConfigurationError:
+    return ConfigurationError(["the Hull client cannot write to accounts (no as_account)"])
+
+
+def account_scope(
+    hull: object, step: HullTraits, ticket: DeliveryTicket | None = None
+) -> AccountScope:
+    """The scope writing ``step`` to its account, on ``ticket``."""
+    if not isinstance(hull, AccountWriter):
+        raise _no_account_writer()
+    return hull.as_account(step.claims, delivery=ticket)
+
+
+def async_account_scope(
+    hull: object, step: HullTraits, ticket: DeliveryTicket | None = None
+) -> AsyncAccountScope:
+    """The async scope writing ``step`` to its account, on ``ticket``."""
+    if not isinstance(hull, AsyncAccountWriter):
+        raise _no_account_writer()
+    return hull.as_account(step.claims, delivery=ticket)
+
+
+# --------------------------------------------------------------------------------------------
+# One account's execution.
+
+
+@attrs.define
+class AccountExecution:
+    """The mutable record of one account's execution, frozen into an
+    [`AccountOutcome`][hull_customerio.AccountOutcome] at the end."""
+
+    plan: AccountPlan
+    calls: list[str] = attrs.field(factory=list)
+    failure: str | None = None
+    exception: HullCustomerIOError | None = None
+    details: list[str] = attrs.field(factory=list)
+    request_id: str | None = None
+    #: Customer.io accepted the object's identify or delete.
+    sent: bool = False
+    #: The object's call failed (or was never sent): no write-back.
+    failed: bool = False
+
+    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
+        """Record a failure: the first one names the outcome, later ones add detail."""
+        if self.failure is None:
+            self.failure, self.exception = code, exc
+        self.details.append(detail)
+
+    def outcome(self) -> AccountOutcome:
+        """The account's outcome."""
+        plan = self.plan
+        if self.failure is not None:
+            status: OutcomeStatus = "error"
+            reason, message = self.failure, ACCOUNT_FAILURE_MESSAGES[self.failure]
+        elif plan.action is Action.ERROR:
+            status, reason, message = "error", plan.reason, plan.message
+        else:
+            status = "skipped" if plan.action is Action.SKIP else "success"
+            reason, message = plan.reason, plan.message
+        error = None
+        if status == "error":
+            error = "; ".join(self.details or plan.errors) or message
+        return AccountOutcome(
+            account_id=plan.account_id,
+            object_id=plan.object_id,
+            action=plan.action,
+            status=status,
+            reason=reason,
+            message=message,
+            calls=list(self.calls),
+            error=error,
+            exception=self.exception,
+            plan=plan,
+        )
+
+
+_OBJECT_CALLS: Mapping[Action, str] = {
+    Action.IDENTIFY: "object_identify",
+    Action.DELETE: "object_delete",
+}
+
+
+def account_calls(
+    plan: AccountPlan, execution: AccountExecution | None = None
+) -> Generator[list[Operation], list[StepResult], AccountExecution]:
+    """One account's Customer.io calls: one group of one call (the object's identify or
+    delete), or none for a skip or an error plan; then what its result means."""
+    if execution is None:
+        execution = AccountExecution(plan)
+    name = _OBJECT_CALLS.get(plan.action)
+    if name is None:
+        return execution
+    # Identify and delete plans name the object (an id missing by a bug is refused when sent).
+    ref = ObjectRef(plan.object_type_id, plan.object_id or "")
+    call: Operation = (
+        ObjectIdentify(ref, plan.attributes)
+        if plan.action is Action.IDENTIFY
+        else ObjectDelete(ref)
+    )
+    (result,) = yield [call]
+    execution.calls.append(name)
+    if isinstance(result, HullCustomerIOError):
+        execution.failed = True
+        execution.fail(failure_code("object_failed", result), result, str(result))
+    else:
+        execution.sent = True
+    return execution
+
+
+def account_v1_steps(plan: AccountPlan) -> Generator[Step, StepResult, AccountExecution]:
+    """One account in v1 mode: the object's call (``POST /api/v2/entity``), then the Hull
+    account write-back."""
+    calls = account_calls(plan)
+    try:
+        (call,) = next(calls)
+        result = yield call
+        calls.send([result])
+    except StopIteration as stop:
+        execution: AccountExecution = stop.value
+    else:  # pragma: no cover - an account has one call
+        raise RuntimeError("an account has one Customer.io call")
+    yield from account_write_back_steps(execution)
+    return execution
+
+
+def account_write_back_steps(
+    execution: AccountExecution,
+) -> Generator[Step, StepResult, AccountExecution]:
+    """After the object's call: write the sync state back on the Hull account.
+
+    Only when the plan has traits and Customer.io accepted the call.
+    """
+    plan = execution.plan
+    if plan.action is Action.ERROR or plan.traits is None or execution.failed:
+        return execution
+    result = yield HullTraits(plan.hull_claims, plan.traits, subject="account")
+    if result is None:  # the connector has no Hull client: nothing to write back to
+        return execution
+    execution.calls.append("hull_traits")
+    if isinstance(result, HullCustomerIOError):
+        execution.fail("writeback_failed", result, f"Hull write-back: {result}")
+    else:
+        execution.request_id = result
+    return execution
+
+
+def batch_account_steps(
+    plans: Sequence[AccountPlan], context: LogContext | None = None
+) -> Generator[BatchRound, dict[int, dict[int, StepResult]], list[AccountExecution]]:
+    """Every account's call in batch mode: one `BatchRound` (none when nothing is sent).
+
+    Receives `batch_results` of the round; returns each account's execution, in ``plans``
+    order, before the Hull write-back (`account_write_back_steps`).
+    """
+    executions = [AccountExecution(plan) for plan in plans]
+    running: dict[int, Generator[list[Operation], list[StepResult], AccountExecution]] = {}
+    waiting: dict[int, list[Operation]] = {}
+
+    def advance(number: int, results: list[StepResult] | None) -> None:
+        try:
+            group = running[number].send(results)  # type: ignore[arg-type]  # None primes it
+        except StopIteration as stop:
+            executions[number] = stop.value
+            del running[number]
+        except Exception as exc:  # a bug must cost one account, not the batch
+            executions[number] = account_internal_error(executions[number], exc, context)
+            del running[number]
+        else:
+            waiting[number] = group
+
+    for number, plan in enumerate(plans):
+        running[number] = account_calls(plan, executions[number])
+        advance(number, None)
+    while waiting:
+        answers = yield batch_operations(waiting)
+        for number, group in list(waiting.items()):
+            del waiting[number]
+            got = answers.get(number, {})
+            advance(number, [got.get(position) for position in range(len(group))])
+    return executions
+
+
+def account_internal_error(
+    execution: AccountExecution, exc: Exception, context: LogContext | None = None
+) -> AccountExecution:
+    """Record an unexpected exception on ``execution`` (a bug costs one account, not all)."""
+    log_event(
+        logging.ERROR,
+        "outgoing.account.error",
+        context,
+        exc_info=exc,
+        account_id=execution.plan.account_id,
+        object_id=execution.plan.object_id,
+        reason="internal_error",
+        error=_short_error(exc),
+    )
+    execution.failure = "internal_error"
+    execution.details.append(_short_error(exc))
+    return execution
+
+
+def _short_error(exc: Exception) -> str:
+    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def unreachable_account(plan: AccountPlan, error: HullCustomerIOError | None) -> AccountExecution:
+    """The execution of an account not sent because Customer.io is unreachable (``error``)."""
+    execution = AccountExecution(plan)
+    execution.failed = True
+    detail = f"not sent: {error}" if error is not None else "not sent"
+    execution.fail(failure_code("customerio_unavailable", error), error, detail)
+    return execution
+
+
+def mark_accounts_unreachable(executions: Iterable[AccountExecution]) -> None:
+    """Accounts whose call failed because Customer.io could not be reached are
+    ``customerio_unavailable``, in both modes (in batch mode their whole request failed)."""
+    for execution in executions:
+        if execution.failure == "object_failed" and customerio_unreachable(execution.exception):
+            execution.failure = "customerio_unavailable"
+
+
+# --------------------------------------------------------------------------------------------
+# Preparing a sync of accounts, and its report.
+
+
+@attrs.frozen
+class PreparedAccounts:
+    """The plans of a sync of accounts and the outcomes already known."""
+
+    plans: list[AccountPlan]
+    #: Outcomes known before any call, keyed by input position, to keep input order.
+    early: dict[int, AccountOutcome]
+    #: The input position of each plan.
+    positions: list[int]
+
+
+def prepare_accounts(
+    messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
+    settings: Settings,
+    *,
+    malformed: Iterable[MalformedMessage] = (),
+    context: LogContext | None = None,
+) -> PreparedAccounts:
+    """Parse raw messages, de-duplicate, plan every account; nothing raises for one account."""
+    early: dict[int, AccountOutcome] = {}
+    parsed: list[tuple[int, AccountUpdateMessage]] = []
+    for position, message in enumerate(messages):
+        if isinstance(message, AccountUpdateMessage):
+            parsed.append((position, message))
+            continue
+        try:
+            parsed.append((position, AccountUpdateMessage.from_dict(message, index=position)))
+        except ValidationError as exc:
+            early[position] = malformed_account(_account_id_of(message), exc)
+    offset = len(early) + len(parsed)
+    for number, bad in enumerate(malformed):
+        early[offset + number] = malformed_account(bad.account_id, bad.error)
+
+    first_position: dict[str, int] = {}
+    for position, message in parsed:
+        first_position.setdefault(message.account_id, position)
+    plans: list[AccountPlan] = []
+    positions: list[int] = []
+    now = utc_now()
+    for message in deduplicate_account_messages(message for _, message in parsed):
+        position = first_position[message.account_id]
+        try:
+            plans.append(plan_account_update(message, settings, now=now))
+            positions.append(position)
+        except Exception as exc:  # a bug must cost one account, not the batch
+            log_event(
+                logging.ERROR, "outgoing.account.error", context, exc_info=exc,
+                account_id=message.account_id, reason="internal_error", error=_short_error(exc),
+            )  # fmt: skip
+            early[position] = _failed_outcome(
+                message.account_id, "internal_error", _short_error(exc), None
+            )
+    return PreparedAccounts(plans, early, positions)
+
+
+def _account_id_of(raw: object) -> str | None:
+    if isinstance(raw, Mapping):
+        account = raw.get("account")
+        if isinstance(account, Mapping) and isinstance(account.get("id"), str):
+            return str(account["id"])
+    return None
+
+
+def _failed_outcome(
+    account_id: str | None, code: str, error: str, exc: HullCustomerIOError | None
+) -> AccountOutcome:
+    return AccountOutcome(
+        account_id=account_id,
+        object_id=None,
+        action=Action.ERROR,
+        status="error",
+        reason=code,
+        message=ACCOUNT_FAILURE_MESSAGES[code],
+        error=error,
+        exception=exc,
+    )
+
+
+def malformed_account(account_id: str | None, error: ValidationError) -> AccountOutcome:
+    """The error outcome of an ``account:update`` message that could not be parsed."""
+    return _failed_outcome(account_id, "malformed_message", str(error), error)
+
+
+def credentials_mismatch_accounts(
+    messages: Iterable[AccountUpdateMessage],
+    malformed: Iterable[MalformedMessage],
+    detail: str,
+    context: LogContext | None = None,
+) -> list[AccountOutcome]:
+    """Every account in error with ``credentials_mismatch`` (nothing sent); malformed messages
+    keep ``malformed_message``; one outcome per account."""
+    outcomes = [
+        _failed_outcome(message.account_id, "credentials_mismatch", detail, None)
+        for message in deduplicate_account_messages(messages)
+    ]
+    outcomes += [malformed_account(bad.account_id, bad.error) for bad in malformed]
+    for outcome in outcomes:
+        log_account_outcome(outcome, context)
+    return outcomes
+
+
+def finish_accounts(
+    prepared: PreparedAccounts,
+    executions: Sequence[AccountExecution],
+    *,
+    context: LogContext | None = None,
+    metrics: Metrics | None = None,
+) -> SyncReport:
+    """Assemble the report in input order, log every outcome and count what was sent."""
+    by_position = dict(prepared.early)
+    for position, execution in zip(prepared.positions, executions, strict=True):
+        by_position[position] = execution.outcome()
+    outcomes = [by_position[p] for p in sorted(by_position)]
+    for outcome in outcomes:
+        log_account_outcome(outcome, context)
+    if metrics is not None:
+        for execution in executions:
+            record_account(metrics, execution)
+    return SyncReport(outcomes=[], account_outcomes=outcomes)
+
+
+def record_account(metrics: Metrics, execution: AccountExecution) -> None:
+    """Count one account's Customer.io outcome: ``ship.outgoing.accounts`` once when the plan
+    was an identify or a delete, ``success`` when Customer.io accepted the call, else
+    ``error`` (also when it was not sent because Customer.io was unreachable)."""
+    if isinstance(metrics, NullMetrics):
+        return
+    action = {Action.IDENTIFY: "identify", Action.DELETE: "delete"}.get(execution.plan.action)
+    if action is not None:
+        status = "success" if execution.sent else "error"
+        metrics.increment(OUTGOING_ACCOUNTS, tags={"action": action, "status": status})

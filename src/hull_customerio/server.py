@@ -20,20 +20,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from .errors import APIError, ConfigurationError, missing_extra
+
 try:
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on what is installed
-    raise ImportError(
-        "hull_customerio.server needs Starlette: install the 'server' extra, "
-        "e.g. pip install 'hull-customerio[server]'"
-    ) from exc
+    raise missing_extra("server", "Starlette", "server") from exc
 
 from .engine import AsyncConnector
 from .engine._core import log_event
-from .errors import APIError, ConfigurationError
 from .hub import _api as _hub
 from .hub._api import (
     DEFAULT_MAX_BATCH_BYTES,

@@ -6,6 +6,7 @@ these names keep their meaning.
 
 from __future__ import annotations
 
+from ._answers import error_answer
 from ._core import check_status_messages, log_event, record_webhook, status_from
 from ._notifications import (
     HULL_KEY_HOSTS,
@@ -28,6 +29,7 @@ __all__ = [
     "aauthenticate_raw",
     "authenticate_raw",
     "check_status_messages",
+    "error_answer",
     "log_event",
     "prepare_notification",
     "processed_answer",

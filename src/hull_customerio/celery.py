@@ -61,8 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise missing_extra("celery", "the 'celery' extra", "celery") from exc
 
 from .engine import Connector
-from .engine._core import flow_control_for, log_event
-from .engine._notifications import SIGNATURE_HEADER
+from .engine._api import SIGNATURE_HEADER, flow_control_for, log_event
 from .hull.flow_control import flow_control_next
 from .models.notification import parse_notification
 

@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
     raise missing_extra("server", "Starlette", "server") from exc
 
 from .engine import AsyncConnector
-from .engine._core import log_event
+from .engine._api import log_event
 from .hub import _api as _hub
 from .hub._api import (
     DEFAULT_MAX_BATCH_BYTES,

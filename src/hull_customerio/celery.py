@@ -53,17 +53,15 @@ from typing import Any
 
 import attrs
 
+from .errors import NotificationAuthenticationError, missing_extra
+
 try:
     from celery import Celery
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "hull_customerio.celery needs the 'celery' extra: pip install 'hull-customerio[celery]'"
-    ) from exc
+    raise missing_extra("celery", "the 'celery' extra", "celery") from exc
 
 from .engine import Connector
-from .engine._core import flow_control_for, log_event
-from .engine._notifications import SIGNATURE_HEADER
-from .errors import NotificationAuthenticationError
+from .engine._api import SIGNATURE_HEADER, flow_control_for, log_event
 from .hull.flow_control import flow_control_next
 from .models.notification import parse_notification
 

@@ -355,3 +355,16 @@ def make_status_error(
         errors=errors,
         attempts=attempts,
     )
+
+
+def missing_extra(module: str, needs: str, extra: str) -> ImportError:
+    """The error an optional module raises on import when its extra is not installed.
+
+    Args:
+        module: the module's name under ``hull_customerio``, e.g. ``"server"``.
+        needs: what it lacks, in words (``"Starlette"``).
+        extra: the extra that installs it (``"server"``).
+    """
+    return ImportError(
+        f"hull_customerio.{module} needs {needs}: pip install 'hull-customerio[{extra}]'"
+    )

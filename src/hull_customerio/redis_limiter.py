@@ -33,6 +33,8 @@ import weakref
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .errors import RateLimiterUnavailableError, missing_extra
+
 try:
     import redis
     import redis.asyncio as redis_async
@@ -40,13 +42,9 @@ try:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "hull_customerio.redis_limiter needs the 'redis' extra: "
-        "pip install 'hull-customerio[redis]'"
-    ) from exc
+    raise missing_extra("redis_limiter", "the 'redis' extra", "redis") from exc
 
 from ._http.ratelimit import workspace_limiter_name
-from .errors import RateLimiterUnavailableError
 
 __all__ = ["RedisRateLimiter", "workspace_key"]
 

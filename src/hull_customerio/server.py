@@ -20,20 +20,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from .errors import APIError, ConfigurationError, missing_extra
+
 try:
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on what is installed
-    raise ImportError(
-        "hull_customerio.server needs Starlette: install the 'server' extra, "
-        "e.g. pip install 'hull-customerio[server]'"
-    ) from exc
+    raise missing_extra("server", "Starlette", "server") from exc
 
 from .engine import AsyncConnector
-from .engine._core import log_event
-from .errors import APIError, ConfigurationError
+from .engine._api import log_event
 from .hub import _api as _hub
 from .hub._api import (
     DEFAULT_MAX_BATCH_BYTES,
@@ -146,17 +144,11 @@ def create_app(
     hosts = None if batch_hosts is None else tuple(batch_hosts)
     manifest = build_manifest()
 
-    async def smart_notifier(request: Request) -> Response:
-        body = await limits.read(request)
-        if isinstance(body, Response):
-            return body
+    async def smart_notifier(request: Request, body: bytes) -> Response:
         answer = await target.answer_notification(body, dict(request.headers))
         return _answer_response(answer)
 
-    async def batch(request: Request) -> Response:
-        body = await limits.read(request)
-        if isinstance(body, Response):
-            return body
+    async def batch(request: Request, body: bytes) -> Response:
         query = dict(request.query_params)
         if isinstance(target, AsyncConnectorHub):
             # The hub's own batch_hosts, unless the app was given a list of its own.
@@ -169,10 +161,7 @@ def create_app(
             return _closed()
         return _answer_response(answer)
 
-    async def webhook(request: Request) -> Response:
-        body = await limits.read(request)
-        if isinstance(body, Response):
-            return body
+    async def webhook(request: Request, body: bytes) -> Response:
         headers = dict(request.headers)
         if isinstance(target, AsyncConnectorHub):
             outcome = await target.answer_webhook(body, headers, dict(request.query_params))
@@ -204,9 +193,9 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/smart-notifier", smart_notifier, methods=["POST"]),
-            Route("/batch", batch, methods=["POST"]),
-            Route("/webhook", webhook, methods=["POST"]),
+            Route("/smart-notifier", limits.with_body(smart_notifier), methods=["POST"]),
+            Route("/batch", limits.with_body(batch), methods=["POST"]),
+            Route("/webhook", limits.with_body(webhook), methods=["POST"]),
             Route("/status", status, methods=["GET", "POST"]),
             Route("/credentials", credentials, methods=["GET", "POST"]),
             Route("/health", health, methods=["GET"]),
@@ -250,6 +239,20 @@ class _BodyLimits:
             return False
         self.pending += size
         return True
+
+    def with_body(
+        self, handle: Callable[[Request, bytes], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint reading a request's body within these bounds, then answering it with
+        ``handle``; a body out of bounds is answered by `read`'s error response."""
+
+        async def endpoint(request: Request) -> Response:
+            body = await self.read(request)
+            if isinstance(body, Response):
+                return body
+            return await handle(request, body)
+
+        return endpoint
 
     async def read(self, request: Request) -> bytes | Response:
         """The request's body, or the error response: 413, 503, 408, or for a caller that

@@ -1142,7 +1142,7 @@ def check_key_url(key_url: str) -> None:
     for url in recording.urls:
         expect(url.scheme == "https" and not url.userinfo, f"a key fetched from {url}")
         expect(_is_trusted_host(url.host), f"a key fetched from host {url.host!r}")
-    hub._core.key_cache.clear()  # every input gets its own fetch budget
+    hub._key_cache.clear()  # every input gets its own fetch budget
 
 
 def hostile_key_url(hostile: Hostile) -> str:

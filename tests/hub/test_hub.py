@@ -195,9 +195,9 @@ def test_connectors_sending_to_one_workspace_share_its_rate_limiter(setup: Any) 
     assert len(clients) == 2  # one client per tenant...
     assert clients[0]._limiter is clients[1]._limiter  # ...one limiter per workspace
     key = next(iter(hub._limiter_keys.values()))
-    assert hub._core.limiter_users(key) == 2
+    assert hub._limiter_users(key) == 2
     hubs.close(hub)
-    assert hub._core.limiter_users(key) == 0
+    assert hub._limiter_users(key) == 0
 
 
 def test_a_limiter_factory_gives_each_workspace_its_limiter(setup: Any) -> None:

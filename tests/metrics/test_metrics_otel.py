@@ -82,7 +82,7 @@ def test_the_module_names_the_extra_when_opentelemetry_is_missing(
 ) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
     monkeypatch.delitem(sys.modules, "hull_customerio.metrics.otel")
-    with pytest.raises(ImportError, match=r'pip install "hull-customerio\[otel\]"'):
+    with pytest.raises(ImportError, match=r"pip install 'hull-customerio\[otel\]'"):
         importlib.import_module("hull_customerio.metrics.otel")
 
 

@@ -93,7 +93,7 @@ def test_the_module_names_the_extra_when_prometheus_client_is_missing(
 ) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     monkeypatch.delitem(sys.modules, "hull_customerio.metrics.prometheus")
-    with pytest.raises(ImportError, match=r'pip install "hull-customerio\[prometheus\]"'):
+    with pytest.raises(ImportError, match=r"pip install 'hull-customerio\[prometheus\]'"):
         importlib.import_module("hull_customerio.metrics.prometheus")
 
 

@@ -57,7 +57,8 @@ class NotificationAnswer:
         return self.http_status == 401
 
 
-def _error_answer(status: int, reason: str, message: str) -> NotificationAnswer:
+def error_answer(status: int, reason: str, message: str) -> NotificationAnswer:
+    """An answer refusing the request: ``status`` with ``{"error": {"code", "message"}}``."""
     return NotificationAnswer(
         http_status=status,
         body={"error": {"code": reason, "message": message}},
@@ -68,7 +69,7 @@ def _error_answer(status: int, reason: str, message: str) -> NotificationAnswer:
 
 def refused_answer(error: NotificationAuthenticationError) -> NotificationAnswer:
     """The ``401`` answer to a refused notification."""
-    return _error_answer(401, error.reason, str(error))
+    return error_answer(401, error.reason, str(error))
 
 
 def processed_answer(report: SyncReport) -> NotificationAnswer:
@@ -165,9 +166,9 @@ def read_notification_body(body: bytes) -> NotificationEnvelope | NotificationAn
     try:
         payload = json.loads(body)
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
-        return _error_answer(400, "invalid_body", "The notification body is not JSON.")
+        return error_answer(400, "invalid_body", "The notification body is not JSON.")
     if not isinstance(payload, dict):
-        return _error_answer(400, "invalid_body", "The notification body is not a JSON object.")
+        return error_answer(400, "invalid_body", "The notification body is not a JSON object.")
     return read_notification_payload(payload)
 
 

@@ -1,4 +1,4 @@
-"""What other subpackages (the hubs) take from the engine, in one place.
+"""What the other subpackages and the service modules take from the engine, in one place.
 
 Only re-exports: the engine's private modules stay free to move things around as long as
 these names keep their meaning.
@@ -6,9 +6,17 @@ these names keep their meaning.
 
 from __future__ import annotations
 
-from ._core import check_status_messages, log_event, record_webhook, status_from
+from ._answers import error_answer
+from ._core import (
+    check_status_messages,
+    flow_control_for,
+    log_event,
+    record_webhook,
+    status_from,
+)
 from ._notifications import (
     HULL_KEY_HOSTS,
+    SIGNATURE_HEADER,
     NotificationAnswer,
     NotificationEnvelope,
     NotificationGuard,
@@ -21,6 +29,7 @@ from ._notifications import (
 
 __all__ = [
     "HULL_KEY_HOSTS",
+    "SIGNATURE_HEADER",
     "NotificationAnswer",
     "NotificationEnvelope",
     "NotificationGuard",
@@ -28,6 +37,8 @@ __all__ = [
     "aauthenticate_raw",
     "authenticate_raw",
     "check_status_messages",
+    "error_answer",
+    "flow_control_for",
     "log_event",
     "prepare_notification",
     "processed_answer",

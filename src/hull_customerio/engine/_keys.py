@@ -160,14 +160,9 @@ class NotificationKeyCache:
         """The proven key cached for ``url``, or ``None`` when absent or expired."""
         now = self._clock()
         with self._lock:
-            entry = self._keys.get(url)
-            if entry is None:
-                return None
-            stored_at, key = entry
-            if self.ttl is not None and now - stored_at >= self.ttl:
-                del self._keys[url]
-                return None
-            self._keys.move_to_end(url)
+            key = _fresh(self._keys, url, now, self.ttl)
+            if key is not None:
+                self._keys.move_to_end(url)
             return key
 
     def put(self, url: str, key: RSAPublicKey) -> None:
@@ -185,13 +180,7 @@ class NotificationKeyCache:
         """A key fetched from ``url`` less than ``retry_after`` seconds ago, not yet proven."""
         now = self._clock()
         with self._lock:
-            entry = self._unproven.get(url)
-            if entry is None:
-                return None
-            if now - entry[0] >= self.retry_after:
-                del self._unproven[url]
-                return None
-            return entry[1]
+            return _fresh(self._unproven, url, now, self.retry_after)
 
     def put_unproven(self, url: str, key: RSAPublicKey) -> None:
         """Remember a key just fetched, until it verifies a signature (then `put`) or expires."""
@@ -339,3 +328,18 @@ async def _afetch_with(client: httpx.AsyncClient, request: KeyRequest) -> KeyRes
             if len(content) > MAX_KEY_SIZE:
                 return KeyResponse(status_code=None, error="the answer is too large")
         return KeyResponse(status_code=response.status_code, content=bytes(content))
+
+
+def _fresh(
+    entries: OrderedDict[str, tuple[float, RSAPublicKey]], url: str, now: float, ttl: float | None
+) -> RSAPublicKey | None:
+    """The key stored for ``url`` less than ``ttl`` seconds ago (``None``: kept for ever); an
+    older entry is dropped."""
+    entry = entries.get(url)
+    if entry is None:
+        return None
+    stored_at, key = entry
+    if ttl is not None and now - stored_at >= ttl:
+        del entries[url]
+        return None
+    return key

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ..engine._api import check_status_messages, log_event, status_from
+from ..engine._api import check_status_messages, error_answer, log_event, status_from
 from ..errors import APIError, APIStatusError, ConfigurationError, ValidationError
 from ..hull.flow_control import flow_control_next
 from ..models.report import Status, SyncReport
@@ -31,12 +31,7 @@ def _answer(
     refused_here = status in (401, 403)
     name = "incoming.notification.refused" if refused_here else "incoming.notification.error"
     log_event(level, name, reason=reason, error=message if cause is None else f"{message} {cause}")
-    return NotificationAnswer(
-        http_status=status,
-        body={"error": {"code": reason, "message": message}},
-        reason=reason,
-        message=message,
-    )
+    return error_answer(status, reason, message)
 
 
 def refused(reason: str) -> NotificationAnswer:

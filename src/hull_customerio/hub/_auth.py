@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hmac
 
+import attrs
+
 from ..engine._api import HULL_KEY_HOSTS, NotificationAnswer, NotificationKeyCache
 from ..hull._api import normalize_organization
 
@@ -16,23 +18,20 @@ __all__ = [
 ]
 
 
+@attrs.frozen
 class ClaimedIdentity:
-    """The Hull identity a notification claims; the hub builds its clients from it."""
+    """The Hull identity a notification claims; the hub builds its clients from it.
 
-    def __init__(self, id: str, organization: str, secret: str) -> None:
-        self._id = id
-        self._organization = normalize_organization(organization)
-        self._secret = secret
+    Fits the guard's ``HullIdentity``: an ``id``, an ``organization`` (normalized as Hull's URL
+    is built from it) and a constant-time check of the secret, which is never shown.
+    """
 
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def organization(self) -> str:
-        return self._organization
+    id: str
+    organization: str = attrs.field(converter=normalize_organization)
+    _secret: str = attrs.field(repr=False)
 
     def is_own_secret(self, secret: str) -> bool:
+        """Whether ``secret`` is the claimed one, compared in constant time."""
         return isinstance(secret, str) and hmac.compare_digest(
             secret.encode("utf-8", "surrogatepass"), self._secret.encode("utf-8", "surrogatepass")
         )

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -66,7 +67,8 @@ DEFAULT_WORKSPACE_RATE = 100.0
 
 
 Options = Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
-L = TypeVar("L")
+H = TypeVar("H")  # the HTTP client public keys are fetched with
+R = TypeVar("R")  # the resolver of batch hosts
 
 
 @attrs.frozen(repr=False)
@@ -179,36 +181,16 @@ def untrusted_webhook() -> WebhookOutcome:
     )
 
 
-class HubCore(Generic[L]):
-    """The state and decisions both hubs share. ``L`` is the type of a rate limiter.
+class HubCore(Generic[H, R]):
+    """The state and decisions both hubs share, and their one constructor.
 
-    Args:
-        token_key: the service's secret for webhook-URL tokens.
-        customerio_options: keyword arguments for every Customer.io client, or a function of
-            the ``site_id`` returning them (e.g. a ``base_url`` per workspace in tests).
-        hull_options: keyword arguments for every Hull client, or a function of the
-            organization returning them.
-        notification_public_key, trusted_key_hosts, require_signature: given to every
-            connector the hub builds.
-        trusted_hull_hosts: the domains an organization named by a request must be under
-            before Hull's URL is built from it (unless ``hull_options`` pin ``api_url``).
-        mode: the connectors' mode (``"v1"`` or ``"batch"``).
-        max_tenants: clients kept open at most, per kind (Hull, Customer.io).
-        settings_ttl: seconds the settings read from Hull are reused.
-        limiter_factory: builds the rate limiter of one Customer.io workspace from its
-            ``site_id`` (e.g. a shared Redis limiter); default: one in-process limiter per
-            workspace at ``customerio_options["rate_limit"]`` (100 req/s by default).
-        batch_hosts: hosts batch files may be downloaded from (``None``: any public host).
-        batch_chunk_size: users sent through the engine at a time from a batch file.
-        max_batch_line_bytes: longest line of a batch file kept (longer: one bad line).
-        max_batch_bytes: bytes of a batch file downloaded at most.
-        max_batch_seconds: seconds a batch download may last.
-        clock: a monotonic clock in seconds, for the settings cache.
-        metrics: given to every client and connector the hub builds (unless the client
-            options name their own); the hub counts the webhooks it answers itself.
+    `HubFlows` writes the requests' flows over this state and each hub drives them; a hub
+    names its own HTTP client type ``H`` (public keys are fetched with it) and resolver type
+    ``R`` (batch hosts are looked up with it). The arguments are documented on
+    [`ConnectorHub`][hull_customerio.ConnectorHub].
 
     Raises:
-        ConfigurationError: a ``token_key`` under 32 bytes or a bound below 1
+        ConfigurationError: a ``token_key`` under 32 bytes, an unknown mode or a bound below 1
             (``max_batch_seconds``: not above 0).
     """
 
@@ -225,13 +207,15 @@ class HubCore(Generic[L]):
         mode: str = "v1",
         max_tenants: int = DEFAULT_MAX_TENANTS,
         settings_ttl: float = DEFAULT_SETTINGS_TTL,
-        limiter_factory: Callable[[str], L] | None = None,
+        limiter_factory: Callable[[str], Any] | None = None,
         batch_hosts: Sequence[str] | None = None,
         batch_chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_batch_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        http_client: H | None = None,
+        resolver: R | None = None,
+        clock: Callable[[], float] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         problems = []
@@ -257,48 +241,92 @@ class HubCore(Generic[L]):
             )
         if problems:
             raise ConfigurationError(problems)
-        self.metrics = guarded(metrics)
+        self._metrics = guarded(metrics)
         self._codec = TokenCodec(token_key)
-        self._customerio_options = customerio_options
-        self._hull_options = hull_options
-        self.notification_public_key = notification_public_key
-        self.trusted_key_hosts = tuple(trusted_key_hosts)
-        self.require_signature = require_signature
-        self.trusted_hull_hosts = tuple(trusted_hull_hosts)
+        self._given_customerio_options = customerio_options
+        self._given_hull_options = hull_options
+        self._notification_public_key = notification_public_key
+        self._trusted_key_hosts = tuple(trusted_key_hosts)
+        self._require_signature = require_signature
+        self._trusted_hull_hosts = tuple(trusted_hull_hosts)
         # Public keys fetched from Hull are shared by every connector of the hub.
-        self.key_cache = NotificationKeyCache()
+        self._key_cache = NotificationKeyCache()
         # Checks a raw notification's signature before its body is parsed (and refuses a bad
         # key now rather than on every notification).
-        self.body_guard = self.guard(
+        self._body_guard = self._guard(
             NotificationEnvelope(payload={}, configuration=HullConfiguration())
         )
-        self.mode = mode
-        self.max_tenants = max_tenants
-        self.batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
-        self.batch_chunk_size = batch_chunk_size
-        self.max_batch_line_bytes = max_batch_line_bytes
-        self.max_batch_bytes = max_batch_bytes
-        self.max_batch_seconds = float(max_batch_seconds)
+        self._mode = mode
+        self._batch_hosts = None if batch_hosts is None else tuple(batch_hosts)
+        #: The keyword arguments of ``sync_from`` for this hub's batch limits.
+        self._batch_limits: dict[str, Any] = {
+            "chunk_size": batch_chunk_size,
+            "max_line_bytes": max_batch_line_bytes,
+            "max_bytes": max_batch_bytes,
+            "max_seconds": float(max_batch_seconds),
+        }
         self._limiter_factory = limiter_factory
-        self._clock = clock
+        self._clock = time.monotonic if clock is None else clock
         self._settings: TtlCache[HullCredentials, Settings] = TtlCache(settings_ttl, max_tenants)
         # Held only for the cache's bookkeeping, never across I/O (threads of the sync hub).
-        self._settings_lock = threading.Lock()
-        self._limiters: dict[str, tuple[L, int]] = {}
-        self.closed = False
+        self._settings_guard = threading.Lock()
+        self._limiters: dict[str, tuple[Any, int]] = {}
+        self._closed = False
+        # The client caches: Hull clients per connector, Customer.io clients per workspace.
+        self._hulls: LeaseCache[HullCredentials, Any] = LeaseCache(max_tenants)
+        self._workspaces: LeaseCache[WorkspaceKey, Any] = LeaseCache(max_tenants)
+        # Which workspace key each cached Customer.io client was built for (its limiter's).
+        self._limiter_keys: dict[int, WorkspaceKey] = {}
+        self._owns_http = http_client is None
+        self._http: H = self._new_http() if http_client is None else http_client
+        self._resolver: R = self._default_resolver() if resolver is None else resolver
+        # Guards the caches (threads of the sync hub); never held while waiting on the network.
+        self._lock: AbstractContextManager[Any] = self._new_cache_lock()
+        # One settings read per connector at a time: a burst of webhooks asks Hull once.
+        self._settings_locks: dict[HullCredentials, Any] = {}
 
-    # ------------------------------------------------------------------------- webhook URLs
+    # ------------------------------------------------------------------- driver's choices
+
+    def _new_http(self) -> H:
+        raise NotImplementedError  # pragma: no cover - each driver has its own
+
+    def _default_resolver(self) -> R:
+        raise NotImplementedError  # pragma: no cover - each driver has its own
+
+    def _new_cache_lock(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError  # pragma: no cover - each driver has its own
+
+    def _new_settings_lock(self) -> Any:
+        raise NotImplementedError  # pragma: no cover - each driver has its own
+
+    # --------------------------------------------------------------------------- public
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(tenants={len(self._hulls)}, "
+            f"require_signature={self._require_signature!r})"
+        )
+
+    @property
+    def require_signature(self) -> bool:
+        """Whether notifications must carry a valid Hull signature."""
+        return self._require_signature
+
+    @property
+    def batch_hosts(self) -> tuple[str, ...] | None:
+        """Hosts batch files may come from (``None``: any public host)."""
+        return self._batch_hosts
 
     def webhook_url(
         self, base_url: str, *, organization: str, connector_id: str, secret: str
     ) -> str:
         """The webhook URL to give Customer.io for one connector.
 
-        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``; the
+        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``. The
         token is the connector's credentials under authenticated encryption with the hub's
-        ``token_key``, so it stays valid for every hub sharing that key, and an altered or
-        foreign token is refused. It fits Customer.io's 255-character field for a base URL of
-        up to 40 characters, an organization of up to 40 and a secret of up to 32.
+        ``token_key``: it stays valid for every hub sharing that key, and an altered or
+        foreign token is refused. The URL fits Customer.io's 255-character field for a base URL
+        of up to 40 characters, an organization of up to 40 and a secret of up to 32.
 
         Raises:
             ConfigurationError: a credential is empty or longer than 255 bytes.
@@ -308,35 +336,34 @@ class HubCore(Generic[L]):
             raise ConfigurationError(
                 ["organization, connector_id and secret must be 1-255 printable ASCII characters"]
             )
-        if self.checked_credentials(credentials) is None:
+        if self._checked_credentials(credentials) is None:
             raise ConfigurationError(
-                [f"organization must be a host name under {', '.join(self.trusted_hull_hosts)}"]
+                [f"organization must be a host name under {', '.join(self._trusted_hull_hosts)}"]
             )
         token = self._codec.seal(credentials)
         return build_webhook_url(base_url, token)
 
-    def open_token(self, query: Mapping[str, str]) -> HullCredentials | None:
+    def _open_token(self, query: Mapping[str, str]) -> HullCredentials | None:
         """The credentials of the query's ``token``, or ``None`` (missing, altered, foreign)."""
         token = query.get("token")
         return self._codec.open(token) if isinstance(token, str) else None
 
     # ------------------------------------------------------------------------------ options
 
-    def customerio_options(self, site_id: str) -> dict[str, Any]:
+    def _customerio_options(self, site_id: str) -> dict[str, Any]:
         """The keyword arguments for a Customer.io client of workspace ``site_id``."""
-        options = self._customerio_options
-        built = dict(options(site_id) if callable(options) else options or {})
-        built.setdefault("metrics", self.metrics)
-        return built
+        return self._options(self._given_customerio_options, site_id)
 
-    def hull_options(self, organization: str) -> dict[str, Any]:
+    def _hull_options(self, organization: str) -> dict[str, Any]:
         """The keyword arguments for a Hull client of ``organization``."""
-        options = self._hull_options
-        built = dict(options(organization) if callable(options) else options or {})
-        built.setdefault("metrics", self.metrics)
+        return self._options(self._given_hull_options, organization)
+
+    def _options(self, options: Options, tenant: str) -> dict[str, Any]:
+        built = dict(options(tenant) if callable(options) else options or {})
+        built.setdefault("metrics", self._metrics)
         return built
 
-    def workspace_key(self, hull: HullCredentials, settings: Settings) -> WorkspaceKey | None:
+    def _workspace_key(self, hull: HullCredentials, settings: Settings) -> WorkspaceKey | None:
         """The key of the Customer.io client for ``settings``, ``None`` without credentials."""
         if not settings.has_credentials:
             return None
@@ -344,7 +371,7 @@ class HubCore(Generic[L]):
 
     # -------------------------------------------------------------------- shared limiters
 
-    def take_limiter(self, key: WorkspaceKey, default: Callable[[float | None], L]) -> L:
+    def _take_limiter(self, key: WorkspaceKey, default: Callable[[float | None], Any]) -> Any:
         """The limiter of the workspace ``key`` sends to (made on first use), counted as used
         by one more client.
 
@@ -358,7 +385,7 @@ class HubCore(Generic[L]):
             if self._limiter_factory is not None:
                 limiter = self._limiter_factory(name)
             else:
-                rate = self.customerio_options(key.site_id).get(
+                rate = self._customerio_options(key.site_id).get(
                     "rate_limit", DEFAULT_WORKSPACE_RATE
                 )
                 limiter = default(rate)
@@ -366,7 +393,7 @@ class HubCore(Generic[L]):
         self._limiters[name] = (found[0], found[1] + 1)
         return found[0]
 
-    def drop_limiter(self, key: WorkspaceKey) -> None:
+    def _drop_limiter(self, key: WorkspaceKey) -> None:
         """One client of the workspace is gone; forget the limiter with its last client."""
         name = limiter_name(key)
         found = self._limiters.get(name)
@@ -377,14 +404,14 @@ class HubCore(Generic[L]):
         else:
             self._limiters[name] = (found[0], found[1] - 1)
 
-    def limiter_users(self, key: WorkspaceKey) -> int:
+    def _limiter_users(self, key: WorkspaceKey) -> int:
         """How many cached clients share the limiter of ``key`` (0: none kept)."""
         found = self._limiters.get(limiter_name(key))
         return 0 if found is None else found[1]
 
     # -------------------------------------------------------------------- organizations
 
-    def checked_credentials(self, credentials: HullCredentials) -> HullCredentials | None:
+    def _checked_credentials(self, credentials: HullCredentials) -> HullCredentials | None:
         """``credentials`` with their organization as Hull's URL will be built from it, or
         ``None`` when the organization may not be called (not a host name under
         ``trusted_hull_hosts``). Decided without any network I/O. When the Hull options pin
@@ -392,53 +419,49 @@ class HubCore(Generic[L]):
         """
         if not usable_credentials(credentials):
             return None
-        host = trusted_hull_host(credentials.organization, self.trusted_hull_hosts)
+        host = trusted_hull_host(credentials.organization, self._trusted_hull_hosts)
         if host is not None:
             return attrs.evolve(credentials, organization=host)
         return credentials if self._pins_hull_url(credentials.organization) else None
 
-    def admit(self, credentials: HullCredentials) -> HullCredentials | NotificationAnswer:
-        """`checked_credentials`, or the answer refusing them: 401 ``wrong_connector`` for
+    def _admit(self, credentials: HullCredentials) -> HullCredentials | NotificationAnswer:
+        """`_checked_credentials`, or the answer refusing them: 401 ``wrong_connector`` for
         credentials that could not be anyone's, 403 ``untrusted_organization``."""
         if not usable_credentials(credentials):
             return refused("wrong_connector")
-        checked = self.checked_credentials(credentials)
+        checked = self._checked_credentials(credentials)
         return untrusted_organization() if checked is None else checked
 
     def _pins_hull_url(self, organization: str) -> bool:
         try:
-            return bool(self.hull_options(organization).get("api_url"))
+            return bool(self._hull_options(organization).get("api_url"))
         except Exception:
             return False
 
     # ------------------------------------------------------------------------- settings
 
-    def cached_settings(self, hull: HullCredentials) -> Settings | None:
+    def _cached_settings(self, hull: HullCredentials) -> Settings | None:
         """The connector's settings read from Hull less than ``settings_ttl`` ago."""
-        with self._settings_lock:
+        with self._settings_guard:
             return self._settings.get(hull, self._clock())
 
-    def keep_settings(self, hull: HullCredentials, settings: Settings) -> None:
+    def _remember_settings(self, hull: HullCredentials, settings: Settings) -> None:
         """Remember the settings just read from Hull."""
-        with self._settings_lock:
+        with self._settings_guard:
             self._settings.put(hull, settings, self._clock())
-
-    def new_caches(self) -> tuple[LeaseCache[HullCredentials, Any], LeaseCache[WorkspaceKey, Any]]:
-        """The two client caches: Hull clients per connector, Customer.io clients per workspace."""
-        return LeaseCache(self.max_tenants), LeaseCache(self.max_tenants)
 
     # ------------------------------------------------------------------------ connectors
 
-    def connector_security(self) -> dict[str, Any]:
+    def _connector_security(self) -> dict[str, Any]:
         """The notification-authentication arguments of every connector the hub builds."""
         return {
-            "notification_public_key": self.notification_public_key,
-            "trusted_key_hosts": self.trusted_key_hosts,
-            "require_signature": self.require_signature,
-            "key_cache": self.key_cache,
+            "notification_public_key": self._notification_public_key,
+            "trusted_key_hosts": self._trusted_key_hosts,
+            "require_signature": self._require_signature,
+            "key_cache": self._key_cache,
         }
 
-    def guard(self, envelope: NotificationEnvelope) -> NotificationGuard:
+    def _guard(self, envelope: NotificationEnvelope) -> NotificationGuard:
         """A guard authenticating ``envelope`` as the connector it claims to be for."""
         configuration = envelope.configuration
         identity = ClaimedIdentity(
@@ -446,8 +469,8 @@ class HubCore(Generic[L]):
         )
         return NotificationGuard(
             identity,
-            public_key=self.notification_public_key,
-            trusted_key_hosts=self.trusted_key_hosts,
-            require_signature=self.require_signature,
-            key_cache=self.key_cache,
+            public_key=self._notification_public_key,
+            trusted_key_hosts=self._trusted_key_hosts,
+            require_signature=self._require_signature,
+            key_cache=self._key_cache,
         )

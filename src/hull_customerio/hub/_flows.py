@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from ..engine._api import (
     NotificationAnswer,
@@ -24,24 +23,15 @@ from ..engine._api import (
     record_webhook,
 )
 from ..errors import APIError, ConfigurationError
-from ..metrics import Metrics
 from ..models.report import Status, WebhookOutcome
 from ..settings import Settings
 from . import _answers
-from ._auth import HULL_KEY_HOSTS
 from ._batch import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_MAX_BATCH_BYTES,
-    DEFAULT_MAX_BATCH_SECONDS,
-    DEFAULT_MAX_LINE_BYTES,
     credentials_from_query,
 )
 from ._cache import Lease, LeaseCache
 from ._core import (
-    DEFAULT_MAX_TENANTS,
-    DEFAULT_SETTINGS_TTL,
     HubCore,
-    Options,
     WorkspaceKey,
     claimed_credentials,
     invalid_token,
@@ -76,9 +66,9 @@ H = TypeVar("H")  # the HTTP client public keys are fetched with
 R = TypeVar("R")  # the resolver of batch hosts
 
 
-class HubFlows(Generic[H, R]):
+class HubFlows(HubCore[H, R]):
     """What both hubs are, but for blocking or awaiting: see
-    [`ConnectorHub`][hull_customerio.ConnectorHub] for the arguments.
+    [`ConnectorHub`][hull_customerio.ConnectorHub] for the arguments (`HubCore` takes them).
 
     A driver names its client and connector classes, its I/O functions (blocking, or
     coroutine functions), its default HTTP client, resolver and locks; it leases clients and
@@ -94,138 +84,30 @@ class HubFlows(Generic[H, R]):
     _sync_from: Callable[..., Any]  # (connector, target, **limits)
     _read_settings: Callable[[HullCredentials, Any], Any]
 
-    def __init__(
-        self,
-        *,
-        token_key: str,
-        customerio_options: Options = None,
-        hull_options: Options = None,
-        notification_public_key: str | None = None,
-        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
-        require_signature: bool = True,
-        trusted_hull_hosts: Sequence[str] = HULL_KEY_HOSTS,
-        mode: str = "v1",
-        max_tenants: int = DEFAULT_MAX_TENANTS,
-        settings_ttl: float = DEFAULT_SETTINGS_TTL,
-        limiter_factory: Callable[[str], Any] | None = None,
-        batch_hosts: Sequence[str] | None = None,
-        batch_chunk_size: int = DEFAULT_CHUNK_SIZE,
-        max_batch_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-        http_client: H | None = None,
-        resolver: R | None = None,
-        clock: Callable[[], float] | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
-        extra = {} if clock is None else {"clock": clock}
-        self._core: HubCore[Any] = HubCore(
-            token_key=token_key,
-            customerio_options=customerio_options,
-            hull_options=hull_options,
-            notification_public_key=notification_public_key,
-            trusted_key_hosts=trusted_key_hosts,
-            require_signature=require_signature,
-            trusted_hull_hosts=trusted_hull_hosts,
-            mode=mode,
-            max_tenants=max_tenants,
-            settings_ttl=settings_ttl,
-            limiter_factory=limiter_factory,
-            batch_hosts=batch_hosts,
-            batch_chunk_size=batch_chunk_size,
-            max_batch_line_bytes=max_batch_line_bytes,
-            max_batch_bytes=max_batch_bytes,
-            max_batch_seconds=max_batch_seconds,
-            metrics=metrics,
-            **extra,
-        )
-        self._hulls: LeaseCache[HullCredentials, Any]
-        self._workspaces: LeaseCache[WorkspaceKey, Any]
-        self._hulls, self._workspaces = self._core.new_caches()
-        # Which workspace key each cached Customer.io client was built for (its limiter's).
-        self._limiter_keys: dict[int, WorkspaceKey] = {}
-        self._owns_http = http_client is None
-        self._http: H = self._new_http() if http_client is None else http_client
-        self._resolver: R = self._default_resolver() if resolver is None else resolver
-        # Guards the caches (threads of the sync hub); never held while waiting on the network.
-        self._lock: AbstractContextManager[Any] = self._new_cache_lock()
-        # One settings read per connector at a time: a burst of webhooks asks Hull once.
-        self._settings_locks: dict[HullCredentials, Any] = {}
-
-    # ------------------------------------------------------------------- driver's choices
-
-    def _new_http(self) -> H:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _default_resolver(self) -> R:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_cache_lock(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_settings_lock(self) -> Any:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    # ------------------------------------------------------------------------ public, sync
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(tenants={len(self._hulls)}, "
-            f"require_signature={self._core.require_signature!r})"
-        )
-
-    @property
-    def require_signature(self) -> bool:
-        """Whether notifications must carry a valid Hull signature."""
-        return self._core.require_signature
-
-    @property
-    def batch_hosts(self) -> tuple[str, ...] | None:
-        """Hosts batch files may come from (``None``: any public host)."""
-        return self._core.batch_hosts
-
-    def webhook_url(
-        self, base_url: str, *, organization: str, connector_id: str, secret: str
-    ) -> str:
-        """The webhook URL to give Customer.io for one connector.
-
-        The URL is ``base_url`` (trailing slashes dropped) + ``/webhook?token=<token>``. The
-        token is the connector's credentials under authenticated encryption with the hub's
-        ``token_key``: it stays valid for every hub sharing that key, and an altered or
-        foreign token is refused. The URL fits Customer.io's 255-character field for a base URL
-        of up to 40 characters, an organization of up to 40 and a secret of up to 32.
-
-        Raises:
-            ConfigurationError: a credential is empty or longer than 255 bytes.
-        """
-        return self._core.webhook_url(
-            base_url, organization=organization, connector_id=connector_id, secret=secret
-        )
-
     # ------------------------------------------------------------------------- clients
 
     def _build_hull(self, credentials: HullCredentials) -> Any:
-        options = self._core.hull_options(credentials.organization)
+        options = self._hull_options(credentials.organization)
         return self._hull_type(
             credentials.connector_id, credentials.secret, credentials.organization, **options
         )
 
     def _build_customerio(self, key: WorkspaceKey) -> Any:
-        options = self._core.customerio_options(key.site_id)
+        options = self._customerio_options(key.site_id)
         options.pop("rate_limit", None)
-        limiter = self._core.take_limiter(key, self._limiter_type)
+        limiter = self._take_limiter(key, self._limiter_type)
         try:
             client = self._customerio_type(
                 key.site_id, key.api_key, region=key.region, rate_limit=limiter, **options
             )
         except BaseException:
-            self._core.drop_limiter(key)
+            self._drop_limiter(key)
             raise
         self._limiter_keys[id(client)] = key
         return client
 
     def _check_open(self) -> None:
-        if self._core.closed:
+        if self._closed:
             raise ConfigurationError(["the hub is closed"])
 
     def _take(self, effect: LeaseHull | LeaseCustomerIO) -> tuple[Lease[Any, Any], list[Any]]:
@@ -254,30 +136,29 @@ class HubFlows(Generic[H, R]):
     def _forget_limiter(self, client: Any) -> None:
         """A Customer.io client is being closed: its workspace's limiter loses one user."""
         with self._lock:
-            self._core.drop_limiter(self._limiter_keys.pop(id(client)))
+            self._drop_limiter(self._limiter_keys.pop(id(client)))
 
     def _shut(self) -> tuple[list[Any], list[Any]] | None:
         """Mark the hub closed; the Hull and Customer.io clients to close (``None``: closed
         already)."""
         with self._lock:
-            if self._core.closed:
+            if self._closed:
                 return None
-            self._core.closed = True
+            self._closed = True
             return self._hulls.clear(), self._workspaces.clear()
 
     def _call(self, effect: Effect) -> Callable[[], Any]:
         """What performing ``effect`` calls (it returns an awaitable in the async hub); the
         leases are the driver's own."""
         if isinstance(effect, ReadNotification):
-            core = self._core
-            return partial(self._authenticate, core.body_guard, effect.body, effect.headers,
-                           self._http, core.guard)  # fmt: skip
+            return partial(self._authenticate, self._body_guard, effect.body, effect.headers,
+                           self._http, self._guard)  # fmt: skip
         if isinstance(effect, ReadSettings):
             return partial(self._read_settings, effect.credentials, effect.hull)
         if isinstance(effect, CheckTarget):
             return partial(self._checked_target, effect.request, effect.hosts, self._resolver)
         if isinstance(effect, SyncBatch):
-            return partial(self._sync_from, effect.connector, effect.target, **self._batch_limits())
+            return partial(self._sync_from, effect.connector, effect.target, **self._batch_limits)
         if isinstance(effect, SyncNotification):
             return partial(effect.connector.sync_notification, effect.notification)
         if isinstance(effect, HandleWebhook):
@@ -293,20 +174,11 @@ class HubFlows(Generic[H, R]):
             settings,
             customerio=customerio,
             hull=hull,
-            mode=self._core.mode,
+            mode=self._mode,
             key_http_client=self._http,
-            metrics=self._core.metrics,
-            **self._core.connector_security(),
+            metrics=self._metrics,
+            **self._connector_security(),
         )
-
-    def _batch_limits(self) -> dict[str, Any]:
-        """The keyword arguments of ``sync_from`` for this hub's batch limits."""
-        return {
-            "chunk_size": self._core.batch_chunk_size,
-            "max_line_bytes": self._core.max_batch_line_bytes,
-            "max_bytes": self._core.max_batch_bytes,
-            "max_seconds": self._core.max_batch_seconds,
-        }
 
     # ------------------------------------------------------------------------- settings
 
@@ -324,7 +196,7 @@ class HubFlows(Generic[H, R]):
     def _keep_settings(self, credentials: HullCredentials, app: object) -> Settings:
         """The settings of Hull's connector record ``app``, cached."""
         settings = settings_from_app(app)
-        self._core.keep_settings(credentials, settings)
+        self._remember_settings(credentials, settings)
         return settings
 
     # ------------------------------------------------------------------------------ flows
@@ -335,11 +207,11 @@ class HubFlows(Generic[H, R]):
         read = yield ReadNotification(body, headers)
         if isinstance(read, NotificationAnswer):
             return read
-        credentials = self._core.admit(claimed_credentials(read))
+        credentials = self._admit(claimed_credentials(read))
         if isinstance(credentials, NotificationAnswer):
             return credentials
         settings = _answers.notification_settings(read.payload)
-        key = None if settings is None else self._core.workspace_key(credentials, settings)
+        key = None if settings is None else self._workspace_key(credentials, settings)
         if settings is None or key is None:
             # No workspace to send to: answered as a connector would, nothing sent.
             return unsendable_answer(read, settings)
@@ -357,11 +229,11 @@ class HubFlows(Generic[H, R]):
     def _batch_flow(
         self, body: bytes, query: Mapping[str, str], batch_hosts: Sequence[str] | None
     ) -> Flow[NotificationAnswer]:
-        hosts = self._core.batch_hosts if batch_hosts is UNSET else batch_hosts
+        hosts = self._batch_hosts if batch_hosts is UNSET else batch_hosts
         read = _answers.read_batch(body, query)
         if isinstance(read, NotificationAnswer):
             return read
-        credentials = self._core.admit(read[0])
+        credentials = self._admit(read[0])
         if isinstance(credentials, NotificationAnswer):
             return credentials
         try:
@@ -374,7 +246,7 @@ class HubFlows(Generic[H, R]):
             target = yield CheckTarget(read[1], hosts)
             if isinstance(target, NotificationAnswer):
                 return target
-            key = self._core.workspace_key(credentials, settings)
+            key = self._workspace_key(credentials, settings)
             if key is None:
                 return _answers.missing_workspace_credentials()
             customerio = yield LeaseCustomerIO(key)
@@ -387,11 +259,11 @@ class HubFlows(Generic[H, R]):
     def _webhook_flow(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> Flow[WebhookOutcome]:
-        metrics = self._core.metrics
-        opened = self._core.open_token(query)
+        metrics = self._metrics
+        opened = self._open_token(query)
         if opened is None:
             return record_webhook(metrics, invalid_token())
-        credentials = self._core.checked_credentials(opened)
+        credentials = self._checked_credentials(opened)
         if credentials is None:
             return record_webhook(metrics, untrusted_webhook())
         try:
@@ -400,7 +272,7 @@ class HubFlows(Generic[H, R]):
                 settings = yield ReadSettings(credentials, hull)
             except (APIError, ConfigurationError) as exc:
                 return record_webhook(metrics, settings_failure(exc))
-            key = self._core.workspace_key(credentials, settings)
+            key = self._workspace_key(credentials, settings)
             # Webhooks need no Customer.io client: a webhook-only connector forwards them.
             customerio = None if key is None else (yield LeaseCustomerIO(key))
             connector = self._connector(settings, customerio, hull)
@@ -413,12 +285,12 @@ class HubFlows(Generic[H, R]):
         claimed = HullCredentials(organization, connector_id, secret)
         if not usable_credentials(claimed):
             raise UnusableCredentialsError(["the connector's credentials are not valid"])
-        credentials = self._core.checked_credentials(claimed)
+        credentials = self._checked_credentials(claimed)
         if credentials is None:
             raise UntrustedOrganizationError()
         hull = yield LeaseHull(credentials)
         settings = yield ReadSettings(credentials, hull)
-        key = self._core.workspace_key(credentials, settings)
+        key = self._workspace_key(credentials, settings)
         if key is None:
             status = _answers.status_without_credentials(settings)
             yield PutStatus(hull, status)
@@ -445,7 +317,7 @@ class HubFlows(Generic[H, R]):
         credentials = credentials_from_query(query)
         if credentials is None:
             return _answers.refused("missing_credentials")
-        checked = self._core.admit(credentials)
+        checked = self._admit(credentials)
         if isinstance(checked, NotificationAnswer):
             return checked
         try:

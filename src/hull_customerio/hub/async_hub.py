@@ -330,13 +330,13 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
             await close(self._give_back(lease))
 
     async def _read_settings(self, credentials: HullCredentials, hull: AsyncHullClient) -> Settings:
-        cached = self._core.cached_settings(credentials)
+        cached = self._cached_settings(credentials)
         if cached is not None:
             return cached
         lock = self._settings_lock(credentials)
         try:
             async with lock:
-                cached = self._core.cached_settings(credentials)
+                cached = self._cached_settings(credentials)
                 if cached is None:
                     cached = self._keep_settings(credentials, await hull.api("GET", "app"))
                 return cached

@@ -389,13 +389,13 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
             close(self._give_back(lease))
 
     def _read_settings(self, credentials: HullCredentials, hull: HullClient) -> Settings:
-        cached = self._core.cached_settings(credentials)
+        cached = self._cached_settings(credentials)
         if cached is not None:
             return cached
         lock = self._settings_lock(credentials)
         try:
             with lock:
-                cached = self._core.cached_settings(credentials)
+                cached = self._cached_settings(credentials)
                 if cached is None:
                     cached = self._keep_settings(credentials, hull.api("GET", "app"))
                 return cached

@@ -315,6 +315,14 @@ def service_api_tags(
     }
 
 
+def _dropped(kind: str, name: str, exc: Exception) -> None:
+    """Log a report the wrapped `Metrics` failed to take (the metric's name, never its tags)."""
+    _logger.warning(
+        "metrics.%s.failed reason=metrics_failed metric=%r cause=%r",
+        kind, name, f"{type(exc).__name__}: {exc}"[:300], exc_info=exc,
+    )  # fmt: skip
+
+
 class GuardedMetrics:
     """Wraps a `Metrics` so that a failing report never fails the caller.
 
@@ -337,20 +345,14 @@ class GuardedMetrics:
         try:
             self.wrapped.increment(name, value, tags=tags)
         except Exception as exc:
-            _logger.warning(
-                "metrics.increment.failed reason=metrics_failed metric=%r cause=%r",
-                name, f"{type(exc).__name__}: {exc}"[:300], exc_info=True,
-            )  # fmt: skip
+            _dropped("increment", name, exc)
 
     def timing(self, name: str, seconds: float, *, tags: Mapping[str, str] | None = None) -> None:
         """Forward the duration; log and drop what it raises."""
         try:
             self.wrapped.timing(name, seconds, tags=tags)
         except Exception as exc:
-            _logger.warning(
-                "metrics.timing.failed reason=metrics_failed metric=%r cause=%r",
-                name, f"{type(exc).__name__}: {exc}"[:300], exc_info=True,
-            )  # fmt: skip
+            _dropped("timing", name, exc)
 
     def __repr__(self) -> str:
         return f"GuardedMetrics({self.wrapped!r})"

@@ -17,20 +17,21 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from ..errors import missing_extra
 
 try:
     from opentelemetry import metrics as otel_metrics
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides the library
-    msg = (
-        "hull_customerio.metrics.otel needs the OpenTelemetry API: "
-        'pip install "hull-customerio[otel]"'
-    )
-    raise ImportError(msg) from exc
+    raise missing_extra("metrics.otel", "the OpenTelemetry API", "otel") from exc
 
 from . import METRICS
 
 __all__ = ["OpenTelemetryMetrics"]
+
+_I = TypeVar("_I", otel_metrics.Counter, otel_metrics.Histogram)
 
 
 class OpenTelemetryMetrics:
@@ -63,23 +64,25 @@ class OpenTelemetryMetrics:
         self, name: str, value: float = 1, *, tags: Mapping[str, str] | None = None
     ) -> None:
         """Add `value` to the counter `name`."""
-        with self._lock:
-            counter = self._counters.get(name)
-            if counter is None:
-                counter = self._counters[name] = self.meter.create_counter(
-                    name, unit="1", description=self._description(name)
-                )
+        counter = self._instrument(self._counters, name, self.meter.create_counter, "1")
         counter.add(value, attributes=dict(tags or {}))
 
     def timing(self, name: str, seconds: float, *, tags: Mapping[str, str] | None = None) -> None:
         """Record one duration in the histogram `name`."""
-        with self._lock:
-            histogram = self._histograms.get(name)
-            if histogram is None:
-                histogram = self._histograms[name] = self.meter.create_histogram(
-                    name, unit="s", description=self._description(name)
-                )
+        histogram = self._instrument(self._histograms, name, self.meter.create_histogram, "s")
         histogram.record(seconds, attributes=dict(tags or {}))
+
+    def _instrument(
+        self, store: dict[str, _I], name: str, create: Callable[..., _I], unit: str
+    ) -> _I:
+        """The instrument ``name``, created with ``create`` on first report."""
+        with self._lock:
+            instrument = store.get(name)
+            if instrument is None:
+                instrument = store[name] = create(
+                    name, unit=unit, description=self._description(name)
+                )
+        return instrument
 
     def __repr__(self) -> str:
         return "OpenTelemetryMetrics()"

@@ -27,21 +27,21 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from ..errors import missing_extra
 
 try:
     import prometheus_client
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides the library
-    msg = (
-        "hull_customerio.metrics.prometheus needs prometheus-client: "
-        'pip install "hull-customerio[prometheus]"'
-    )
-    raise ImportError(msg) from exc
+    raise missing_extra("metrics.prometheus", "prometheus-client", "prometheus") from exc
 
 from . import METRICS
 
 __all__ = ["PrometheusMetrics", "prometheus_name"]
 
+_M = TypeVar("_M", prometheus_client.Counter, prometheus_client.Histogram)
 _INVALID = re.compile(r"[^a-zA-Z0-9_:]")
 
 
@@ -115,48 +115,47 @@ class PrometheusMetrics:
         self, name: str, value: float = 1, *, tags: Mapping[str, str] | None = None
     ) -> None:
         """Add `value` to the counter `name`."""
-        with self._lock:
-            found = self._counters.get(name)
-            if found is None:
-                labels = self._labels(name, tags)
-                counter = prometheus_client.Counter(
-                    prometheus_name(name, namespace=self._namespace),
-                    self._help(name),
-                    labels,
-                    registry=self.registry,
-                )
-                found = self._counters[name] = (counter, labels)
-        counter, labels = found
-        given = tags or {}
-        target = (
-            counter.labels(*(str(given.get(label, "")) for label in labels))
-            if labels
-            else (counter)
-        )
-        target.inc(value)
+        self._series(self._counters, name, tags, self._new_counter).inc(value)
 
     def timing(self, name: str, seconds: float, *, tags: Mapping[str, str] | None = None) -> None:
         """Observe one duration in the histogram `name`."""
+        self._series(self._histograms, name, tags, self._new_histogram).observe(seconds)
+
+    def _new_counter(self, name: str, labels: tuple[str, ...]) -> prometheus_client.Counter:
+        return prometheus_client.Counter(
+            prometheus_name(name, namespace=self._namespace),
+            self._help(name),
+            labels,
+            registry=self.registry,
+        )
+
+    def _new_histogram(self, name: str, labels: tuple[str, ...]) -> prometheus_client.Histogram:
+        return prometheus_client.Histogram(
+            prometheus_name(name, namespace=self._namespace, timing=True),
+            self._help(name),
+            labels,
+            registry=self.registry,
+            buckets=self._buckets,
+        )
+
+    def _series(
+        self,
+        store: dict[str, tuple[_M, tuple[str, ...]]],
+        name: str,
+        tags: Mapping[str, str] | None,
+        new: Callable[[str, tuple[str, ...]], _M],
+    ) -> _M:
+        """The series of metric ``name`` for ``tags``; the metric is made on first report."""
         with self._lock:
-            found = self._histograms.get(name)
+            found = store.get(name)
             if found is None:
                 labels = self._labels(name, tags)
-                histogram = prometheus_client.Histogram(
-                    prometheus_name(name, namespace=self._namespace, timing=True),
-                    self._help(name),
-                    labels,
-                    registry=self.registry,
-                    buckets=self._buckets,
-                )
-                found = self._histograms[name] = (histogram, labels)
-        histogram, labels = found
+                found = store[name] = (new(name, labels), labels)
+        metric, labels = found
+        if not labels:
+            return metric
         given = tags or {}
-        target = (
-            histogram.labels(*(str(given.get(label, "")) for label in labels))
-            if labels
-            else histogram
-        )
-        target.observe(seconds)
+        return metric.labels(*(str(given.get(label, "")) for label in labels))
 
     def __repr__(self) -> str:
         return f"PrometheusMetrics(namespace={self._namespace!r})"

@@ -19,7 +19,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TypeVar
 
 import attrs
@@ -195,12 +194,7 @@ class FakeService:
         if count < 1:
             msg = "count must be >= 1"
             raise ValueError(msg)
-        if isinstance(status, str) and status not in ("timeout", "disconnect"):
-            msg = f"unknown fault {status!r}; use an HTTP status, 'timeout' or 'disconnect'"
-            raise ValueError(msg)
-        if isinstance(status, int) and not 100 <= status <= 599:
-            msg = f"invalid HTTP status {status}"
-            raise ValueError(msg)
+        _check_fault(status)
         raw_body: bytes | None
         if body is None or isinstance(body, bytes):
             raw_body = body
@@ -245,12 +239,7 @@ class FakeService:
         if not 0.0 <= fraction <= 1.0:
             msg = "fraction must be between 0 and 1"
             raise ValueError(msg)
-        if isinstance(status, str) and status not in ("timeout", "disconnect"):
-            msg = f"unknown fault {status!r}; use an HTTP status, 'timeout' or 'disconnect'"
-            raise ValueError(msg)
-        if isinstance(status, int) and not 100 <= status <= 599:
-            msg = f"invalid HTTP status {status}"
-            raise ValueError(msg)
+        _check_fault(status)
         fault = _Fault(status, None, None, path, method.upper() if method else None)
         with self._lock:
             # A seeded generator picks test faults; nothing here needs to be unpredictable.
@@ -440,12 +429,7 @@ class FakeService:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -514,3 +498,13 @@ class FakeTransport(httpx.MockTransport):
                 raise httpx.ReadTimeout(msg, request=request)
             await asyncio.sleep(reply.delay)
         return self._finish(request, reply)
+
+
+def _check_fault(status: int | FaultKind) -> None:
+    """Refuse a fault that is neither an HTTP status nor ``"timeout"`` / ``"disconnect"``."""
+    if isinstance(status, str) and status not in ("timeout", "disconnect"):
+        msg = f"unknown fault {status!r}; use an HTTP status, 'timeout' or 'disconnect'"
+        raise ValueError(msg)
+    if isinstance(status, int) and not 100 <= status <= 599:
+        msg = f"invalid HTTP status {status}"
+        raise ValueError(msg)

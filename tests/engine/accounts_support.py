@@ -1,13 +1,11 @@
 """Doubles for the account engine's tests: a stand-in account planner and Hull clients with
 ``as_account``.
 
-The rules (``plan_account_update``, ``deduplicate_account_messages``) and the Hull clients'
-``as_account`` are written on other branches at the same time; these doubles follow the shared
-contract so the engine is tested on its own: `stand_in_plan` makes the plan the contract
+`stand_in_plan` makes the plan the contract
 describes for the simple cases the engine tests need (identify an account by its
 ``external_id``), and `plans` overrides it per account id with plans a test builds itself.
-`AccountHull` / `AsyncAccountHull` are the real Hull clients whose ``as_account`` records the
-claims and writes through the client's own firehose queue and delivery tickets.
+`AccountHull` / `AsyncAccountHull` are the real Hull clients, recording the claims of every
+account write-back (which goes through the client's own ``as_account``).
 """
 
 from __future__ import annotations
@@ -149,8 +147,7 @@ def account_message(account_id: str, object_id: str | None = None, **fields: Any
 
 
 class AccountHull(hc.HullClient):
-    """A `HullClient` with ``as_account``: records the claims and queues the account's traits
-    on the client's own firehose queue, under the caller's delivery ticket."""
+    """The real `HullClient`, recording the claims each account write-back is addressed to."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -160,7 +157,7 @@ class AccountHull(hc.HullClient):
         self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
     ) -> Any:
         self.account_claims.append(dict(claims))
-        return self.as_user(claims, delivery=delivery)
+        return super().as_account(claims, delivery=delivery)
 
 
 class AsyncAccountHull(hc.AsyncHullClient):
@@ -174,4 +171,4 @@ class AsyncAccountHull(hc.AsyncHullClient):
         self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
     ) -> Any:
         self.account_claims.append(dict(claims))
-        return self.as_user(claims, delivery=delivery)
+        return super().as_account(claims, delivery=delivery)

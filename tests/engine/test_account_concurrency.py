@@ -56,7 +56,7 @@ def messages(call: int) -> list[dict[str, Any]]:
 
 
 def at_hull(hull: FakeHull, object_id: str) -> bool:
-    found = hull.user(external_id=object_id)
+    found = hull.account(external_id=object_id)
     return found is not None and found.traits.get("customerio/object_id") == object_id
 
 

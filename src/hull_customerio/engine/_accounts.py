@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
 from .._time import utc_now
 from ..customerio.operations import ObjectDelete, ObjectIdentify, ObjectRef, Operation
-from ..errors import ConfigurationError, HullCustomerIOError, ValidationError
-from ..hull import DeliveryTicket
+from ..errors import HullCustomerIOError, ValidationError
 from ..metrics import OUTGOING_ACCOUNTS, Metrics, NullMetrics
 from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.notification import MalformedMessage
@@ -42,17 +41,11 @@ from ._steps import (
 __all__ = [
     "ACCOUNT_FAILURE_MESSAGES",
     "AccountExecution",
-    "AccountScope",
-    "AccountWriter",
-    "AsyncAccountScope",
-    "AsyncAccountWriter",
     "PreparedAccounts",
     "account_calls",
     "account_internal_error",
-    "account_scope",
     "account_v1_steps",
     "account_write_back_steps",
-    "async_account_scope",
     "batch_account_steps",
     "credentials_mismatch_accounts",
     "finish_accounts",
@@ -79,66 +72,6 @@ ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
         "client; nothing was sent."
     ),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Writing to a Hull account: the clients' ``as_account``.
-
-
-class AccountScope(Protocol):
-    """Writes to Hull as one account (`HullClient.as_account`)."""
-
-    def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
-        """Queue a traits message on the account; returns its ``requestId``."""
-
-
-class AsyncAccountScope(Protocol):
-    """Writes to Hull as one account (`AsyncHullClient.as_account`)."""
-
-    async def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
-        """Queue a traits message on the account; returns its ``requestId``."""
-
-
-@runtime_checkable
-class AccountWriter(Protocol):
-    """A Hull client that writes to accounts."""
-
-    def as_account(
-        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
-    ) -> AccountScope:
-        """A writer acting as the account ``claims`` name."""
-
-
-@runtime_checkable
-class AsyncAccountWriter(Protocol):
-    """An async Hull client that writes to accounts."""
-
-    def as_account(
-        self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
-    ) -> AsyncAccountScope:
-        """A writer acting as the account ``claims`` name."""
-
-
-def _no_account_writer() -> ConfigurationError:
-    return ConfigurationError(["the Hull client cannot write to accounts (no as_account)"])
-
-
-def account_scope(
-    hull: object, step: HullTraits, ticket: DeliveryTicket | None = None
-) -> AccountScope:
-    """The scope writing ``step`` to its account, on ``ticket``."""
-    if not isinstance(hull, AccountWriter):
-        raise _no_account_writer()
-    return hull.as_account(step.claims, delivery=ticket)
-
-
-def async_account_scope(
-    hull: object, step: HullTraits, ticket: DeliveryTicket | None = None
-) -> AsyncAccountScope:
-    """The async scope writing ``step`` to its account, on ``ticket``."""
-    if not isinstance(hull, AsyncAccountWriter):
-        raise _no_account_writer()
-    return hull.as_account(step.claims, delivery=ticket)
 
 
 # --------------------------------------------------------------------------------------------

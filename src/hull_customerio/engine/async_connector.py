@@ -396,7 +396,7 @@ class AsyncConnector:
                 if self.hull is None:
                     return None
                 if step.subject == "account":
-                    account = _accounts.async_account_scope(self.hull, step, ticket)
+                    account = self.hull.as_account(step.claims, delivery=ticket)
                     return await account.traits(step.traits)
                 scope = self.hull.as_user(step.claims, delivery=ticket)
                 return await scope.traits(step.traits)

@@ -351,7 +351,7 @@ class Connector:
                 if self.hull is None:
                     return None
                 if step.subject == "account":
-                    return _accounts.account_scope(self.hull, step, ticket).traits(step.traits)
+                    return self.hull.as_account(step.claims, delivery=ticket).traits(step.traits)
                 return self.hull.as_user(step.claims, delivery=ticket).traits(step.traits)
             # Not a write-back: a Customer.io operation, which the client sends (typed).
             self._require_customerio("syncing users").send(step)

@@ -88,7 +88,7 @@ def test_the_batch_request_names_a_json_lines_user_report() -> None:
 @pytest.mark.parametrize(
     "body",
     [b"", b"[]", b"{}", b'{"url": 3}', b'{"url": "https://x", "format": "csv"}',
-     b'{"url": "https://x", "object_type": "account_report"}', b"[" * 10_000, b"\xff"],
+     b'{"url": "https://x", "object_type": "event_report"}', b"[" * 10_000, b"\xff"],
 )  # fmt: skip
 def test_an_unusable_batch_request_is_a_validation_error(body: bytes) -> None:
     with pytest.raises(ValidationError):

@@ -393,3 +393,39 @@ def test_a_notification_with_a_bad_signature_is_refused_in_the_worker_as_a_typed
     # The credentials in the payload never reach Celery's log.
     assert HULL_SECRET not in text
     assert "key-456" not in text
+
+
+def account_notification(hull: FakeHull) -> dict[str, Any]:
+    """The sample `account:update` notification, from `hull`'s connector."""
+    payload: dict[str, Any] = json.loads((DATA / "notification-account-update.json").read_text())
+    payload["configuration"] = {
+        "id": hull.id, "organization": hull.organization, "secret": hull.secret,
+    }  # fmt: skip
+    payload["connector"]["id"] = hull.id
+    settings = payload["connector"]["private_settings"]
+    settings["site_id"], settings["api_key"] = "site-123", "key-456"
+    return payload
+
+
+def test_an_account_update_enqueued_by_the_web_side_becomes_a_customerio_object(
+    web_side: Any,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    cio: FakeCustomerIO,
+    hull: FakeHull,
+) -> None:
+    cio.add_object("1", "gone.example", {"name": "Gone Ltd"})
+    answer = enqueue_signed(web_side, hull, account_notification(hull))
+    assert answer == {"flow_control": {"type": "next"}}
+    assert ("1", "example.com") not in cio.objects
+
+    start_worker()
+    wait_for(lambda: ("1", "example.com") in cio.objects, 60, "the object at Customer.io")
+    wait_for(lambda: cio.object_deletions == [("1", "gone.example")], 30, "the deletion")
+    assert cio.object("1", "example.com")["hull_segments"] == ["Customers"]
+    wait_for(
+        lambda: hull.account(id="acc-1") is not None and hull.account(id="acc-2") is not None,
+        30,
+        "the account write-backs",
+    )
+    assert hull.account_traits("acc-1")["customerio/object_id"] == "example.com"
+    assert hull.account_traits("acc-2")["customerio/object_id"] is None

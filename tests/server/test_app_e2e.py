@@ -175,7 +175,29 @@ def test_a_notification_signed_with_another_key_is_refused(
     assert alpha.customerio.requests == []
 
 
-def test_an_account_update_is_answered_next_and_nothing_is_sent(
+def test_an_account_update_puts_the_object_in_its_own_tenants_workspace_only(
+    app_url: str, tenants: dict[str, Tenant]
+) -> None:
+    alpha, beta = tenants["alpha"], tenants["beta"]
+    payload = notification(
+        alpha,
+        [{"account": {"id": "acc-1", "external_id": "acme", "name": "Acme"},
+          "account_segments": [{"id": "aseg", "name": "Customers"}]}],
+        channel="account:update",
+    )  # fmt: skip
+    payload["connector"]["private_settings"]["synchronized_account_segments"] = ["aseg"]
+    answer = _send(app_url, alpha, payload)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"flow_control": {"type": "next"}}
+    assert alpha.customerio.objects == {
+        ("1", "acme"): {"name": "Acme", "hull_segments": ["Customers"]}
+    }
+    assert alpha.hull.account_traits("acc-1")["customerio/object_id"] == "acme"
+    assert beta.customerio.objects == {}
+    assert beta.customerio.requests == []
+
+
+def test_an_account_update_without_synchronized_account_segments_sends_nothing(
     app_url: str, tenants: dict[str, Tenant]
 ) -> None:
     alpha = tenants["alpha"]

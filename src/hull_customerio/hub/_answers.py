@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -107,7 +107,9 @@ def batch_stopped(reason: str, why: str, tally: BatchTally) -> NotificationAnswe
     may send the batch again). The body holds the error and the counts, as a 200 does."""
     message = why
     if tally.users:
-        message += f"; the {tally.users} users read before were processed ({tally.summary()})"
+        message += (
+            f"; the {tally.users} {tally.kind} read before were processed ({tally.summary()})"
+        )
     answer = _answer(502, reason, message)
     return attrs.evolve(answer, body={**answer.body, **tally.counts()})
 
@@ -165,8 +167,13 @@ def status_without_credentials(settings: Settings) -> Status:
 
 @attrs.define
 class BatchTally:
-    """Counts of a streamed batch file (its per-user outcomes are logged, not kept)."""
+    """Counts of a streamed batch file (its per-user outcomes are logged, not kept).
 
+    ``kind`` names what its lines are, ``users`` or ``accounts``: the answer's count of them
+    goes under that key, and a malformed line is logged as that kind's error.
+    """
+
+    kind: Literal["users", "accounts"] = "users"
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
@@ -176,29 +183,29 @@ class BatchTally:
         """Put a parsed line in ``chunk``; count a bad one. ``True`` when it was added."""
         if isinstance(record, BadLine):
             self.malformed += 1
-            log_event(
-                logging.ERROR, "outgoing.user.error", reason="malformed_message",
-                error=record.error,
-            )  # fmt: skip
+            event = "outgoing.account.error" if self.kind == "accounts" else "outgoing.user.error"
+            log_event(logging.ERROR, event, reason="malformed_message", error=record.error)
             return False
         chunk.append(record)
         return True
 
     def count(self, report: SyncReport) -> None:
-        """Add one chunk's report."""
-        self.succeeded += report.succeeded
-        self.skipped += report.skipped
-        self.failed += report.failed
+        """Add one chunk's report (its users, or its accounts)."""
+        statuses = [o.status for o in report.outcomes] + [o.status for o in report.account_outcomes]
+        self.succeeded += statuses.count("success")
+        self.skipped += statuses.count("skipped")
+        self.failed += statuses.count("error")
 
     @property
     def users(self) -> int:
-        """Users counted so far (malformed lines included)."""
+        """Lines counted so far, users or accounts (malformed lines included)."""
         return self.succeeded + self.skipped + self.failed + self.malformed
 
     def counts(self) -> dict[str, int]:
-        """``users``, ``succeeded``, ``skipped`` and ``failed`` (malformed lines included)."""
+        """``users`` (``accounts`` for a file of accounts), ``succeeded``, ``skipped`` and
+        ``failed`` (malformed lines included)."""
         return {
-            "users": self.users,
+            self.kind: self.users,
             "succeeded": self.succeeded,
             "skipped": self.skipped,
             "failed": self.failed + self.malformed,

@@ -1,7 +1,8 @@
 """Hull batch files: the request, where the file may come from, and its JSON lines.
 
 Hull's "send to connector" batches and exports name a JSON-lines file to download; each line is
-one user (the shape of a ``user:update`` message). This module is pure: it reads the request,
+one user (the shape of a ``user:update`` message) or, for an ``account_report`` file, one
+account (the shape of an ``account:update`` message). This module is pure: it reads the request,
 decides whether a URL may be fetched (given the addresses its host resolves to) and splits the
 downloaded bytes into lines with a bound on each line's size.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
     "DEFAULT_MAX_BATCH_SECONDS",
     "DEFAULT_MAX_LINE_BYTES",
+    "OBJECT_TYPES",
     "BatchRequest",
     "JsonLines",
     "ascii_host",
@@ -49,6 +51,10 @@ _MAX_BODY = 64_000
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 
 
+#: The kinds of batch file: users (``user_report``) and accounts (``account_report``).
+OBJECT_TYPES = ("user_report", "account_report")
+
+
 @attrs.frozen
 class BatchRequest:
     """What Hull asks: download ``url`` (JSON lines of ``object_type`` records)."""
@@ -57,9 +63,14 @@ class BatchRequest:
     format: str
     object_type: str
 
+    @property
+    def accounts(self) -> bool:
+        """Whether the file's lines are accounts (``account_report``), not users."""
+        return self.object_type == "account_report"
+
 
 def parse_batch_request(body: bytes) -> BatchRequest:
-    """Read ``{"url", "format": "json", "object_type": "user_report"}``.
+    """Read ``{"url", "format": "json", "object_type": "user_report" | "account_report"}``.
 
     Raises:
         ValidationError: the body is not such an object, or asks for another format or type.
@@ -79,8 +90,10 @@ def parse_batch_request(body: bytes) -> BatchRequest:
     object_type = payload.get("object_type", "user_report")
     if fmt != "json":
         raise ValidationError("only batch files of format 'json' (JSON lines) are supported")
-    if object_type != "user_report":
-        raise ValidationError("only batch files of object_type 'user_report' are supported")
+    if object_type not in OBJECT_TYPES:
+        raise ValidationError(
+            "only batch files of object_type 'user_report' or 'account_report' are supported"
+        )
     return BatchRequest(url=url, format=fmt, object_type=object_type)
 
 

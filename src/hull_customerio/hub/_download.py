@@ -181,7 +181,8 @@ async def alookup(target: DownloadTarget, resolver: Resolver) -> DownloadTarget:
 
 
 class BatchFeed:
-    """What one batch download decides: its users in chunks, its limits, its answer.
+    """What one batch download decides: its users (or accounts) in chunks, its limits, its
+    answer.
 
     Feed it what is read; it returns the chunks of users ready to be synced and notes when the
     download must stop (``stopped``): ``batch_too_large`` past ``max_bytes`` bytes,
@@ -190,6 +191,7 @@ class BatchFeed:
     the others; the line cut by the stop is dropped.
 
     Args:
+        accounts: the file's lines are accounts (``account_report``), not users.
         chunk_size: users synced at a time.
         max_line_bytes: a longer line is one malformed user.
         max_bytes: bytes of the file read at most.
@@ -203,6 +205,7 @@ class BatchFeed:
     def __init__(
         self,
         *,
+        accounts: bool = False,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
@@ -217,13 +220,14 @@ class BatchFeed:
         )
         if problems:
             raise ConfigurationError(problems)
+        self.accounts = accounts
         self.chunk_size = chunk_size
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.clock = clock
         self.deadline = clock() + max_seconds
         self.stopped: str | None = None
-        self.tally = _answers.BatchTally()
+        self.tally = _answers.BatchTally(kind="accounts" if accounts else "users")
         self._lines = JsonLines(max_line_bytes)
         self._chunk: list[Mapping[str, Any]] = []
         self._read = 0

@@ -89,11 +89,13 @@ class CheckTarget:
 
 @attrs.frozen
 class SyncBatch:
-    """Download the batch file from ``target`` and sync its users with ``connector``, within
-    the hub's batch limits; answers the `NotificationAnswer`."""
+    """Download the batch file from ``target`` and sync its users (its accounts when
+    ``accounts``) with ``connector``, within the hub's batch limits; answers the
+    `NotificationAnswer`."""
 
     connector: Any
     target: DownloadTarget
+    accounts: bool = False
 
 
 @attrs.frozen

@@ -158,7 +158,8 @@ class HubFlows(HubCore[H, R]):
         if isinstance(effect, CheckTarget):
             return partial(self._checked_target, effect.request, effect.hosts, self._resolver)
         if isinstance(effect, SyncBatch):
-            return partial(self._sync_from, effect.connector, effect.target, **self._batch_limits)
+            return partial(self._sync_from, effect.connector, effect.target,
+                           accounts=effect.accounts, **self._batch_limits)  # fmt: skip
         if isinstance(effect, SyncNotification):
             return partial(effect.connector.sync_notification, effect.notification)
         if isinstance(effect, HandleWebhook):
@@ -251,7 +252,7 @@ class HubFlows(HubCore[H, R]):
                 return _answers.missing_workspace_credentials()
             customerio = yield LeaseCustomerIO(key)
             connector = self._connector(settings, customerio, hull)
-            answer: NotificationAnswer = yield SyncBatch(connector, target)
+            answer: NotificationAnswer = yield SyncBatch(connector, target, read[1].accounts)
             return answer
         except UnusableCredentialsError:
             return _answers.refused("wrong_connector")

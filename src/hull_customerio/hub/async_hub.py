@@ -19,7 +19,7 @@ from ..engine import AsyncConnector
 from ..engine._api import aauthenticate_raw
 from ..errors import HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
-from ..models.report import Status, WebhookOutcome
+from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _answers
 from ._auth import NotificationAnswer
@@ -125,6 +125,7 @@ async def download_and_sync(
         chunk_size=chunk_size,
         max_line_bytes=max_line_bytes,
         ssl_context=ssl_context,
+        accounts=request.accounts,
     )
 
 
@@ -137,6 +138,7 @@ async def sync_from(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ssl_context: ssl.SSLContext | None = None,
+    accounts: bool = False,
 ) -> NotificationAnswer:
     """Download the batch file from ``target``'s checked addresses and sync its users
     ``chunk_size`` at a time (batch rules).
@@ -154,6 +156,7 @@ async def sync_from(
         the body holds their counts.
     """
     feed = BatchFeed(
+        accounts=accounts,
         chunk_size=chunk_size,
         max_line_bytes=max_line_bytes,
         max_bytes=max_bytes,
@@ -185,7 +188,7 @@ async def _sync_stream(
             try:
                 async for data in body:
                     for chunk in feed.feed(data):
-                        feed.count(await connector.sync_user_updates(chunk, batch=True))
+                        feed.count(await _sync_chunk(connector, feed, chunk))
                     if feed.stopped is not None:
                         break
             finally:
@@ -195,8 +198,16 @@ async def _sync_stream(
         feed.fail(exc)
     rest = feed.rest()
     if rest:
-        feed.count(await connector.sync_user_updates(rest, batch=True))
+        feed.count(await _sync_chunk(connector, feed, rest))
     return feed.answer()
+
+
+async def _sync_chunk(
+    connector: AsyncConnector, feed: BatchFeed, chunk: list[Mapping[str, Any]]
+) -> SyncReport:
+    if feed.accounts:
+        return await connector.sync_account_updates(chunk, batch=True)
+    return await connector.sync_user_updates(chunk, batch=True)
 
 
 class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):

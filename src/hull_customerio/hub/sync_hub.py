@@ -19,7 +19,7 @@ from ..engine import Connector
 from ..engine._api import authenticate_raw
 from ..errors import HullCustomerIOError, ValidationError
 from ..hull import HullClient
-from ..models.report import Status, WebhookOutcome
+from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _answers
 from ._auth import NotificationAnswer
@@ -105,6 +105,7 @@ def download_and_sync(
         chunk_size=chunk_size,
         max_line_bytes=max_line_bytes,
         ssl_context=ssl_context,
+        accounts=request.accounts,
     )
 
 
@@ -117,11 +118,13 @@ def sync_from(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ssl_context: ssl.SSLContext | None = None,
+    accounts: bool = False,
 ) -> NotificationAnswer:
     """Download the batch file from ``target``'s checked addresses and sync its users; see
     the async `sync_from` (every read and write
     on the connection ends by the deadline here too)."""
     feed = BatchFeed(
+        accounts=accounts,
         chunk_size=chunk_size,
         max_line_bytes=max_line_bytes,
         max_bytes=max_bytes,
@@ -152,7 +155,7 @@ def _sync_stream(
             try:
                 for data in body:
                     for chunk in feed.feed(data):
-                        feed.count(connector.sync_user_updates(chunk, batch=True))
+                        feed.count(_sync_chunk(connector, feed, chunk))
                     if feed.stopped is not None:
                         break
             finally:
@@ -162,8 +165,16 @@ def _sync_stream(
         feed.fail(exc)
     rest = feed.rest()
     if rest:
-        feed.count(connector.sync_user_updates(rest, batch=True))
+        feed.count(_sync_chunk(connector, feed, rest))
     return feed.answer()
+
+
+def _sync_chunk(
+    connector: Connector, feed: BatchFeed, chunk: list[Mapping[str, Any]]
+) -> SyncReport:
+    if feed.accounts:
+        return connector.sync_account_updates(chunk, batch=True)
+    return connector.sync_user_updates(chunk, batch=True)
 
 
 class ConnectorHub(HubFlows[httpx.Client, Resolver]):

@@ -32,6 +32,7 @@ import asyncio
 import cProfile
 import gc
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -57,6 +58,7 @@ warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum 
 
 #: A v2 batch body must be smaller than this (Customer.io's 500 kB).
 REQUEST_LIMIT = 500_000
+HULL_OPTIONS: dict[str, Any] = {}
 
 
 def sender_requests(
@@ -92,6 +94,7 @@ def sender_requests(
 async def ours_async(
     servers: FakeServers, messages: Sequence[dict[str, Any]], settings: hc.Settings,
     chunk_size: int, concurrency: int,
+    connector_class: type[hc.AsyncConnector] = hc.AsyncConnector,
 ) -> tuple[float, float]:  # fmt: skip
     info = servers.info
     async with hc.AsyncCustomerIOClient(
@@ -100,10 +103,10 @@ async def ours_async(
     ) as client:  # fmt: skip
         hull = hc.AsyncHullClient(
             info["hull_id"], info["hull_secret"], info["hull_organization"],
-            api_url=info["hull_url"], firehose_url=info["hull_url"],
+            api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
         )  # fmt: skip
         try:
-            connector = hc.AsyncConnector(
+            connector = connector_class(
                 settings, customerio=client, hull=hull, mode="batch", max_concurrency=concurrency
             )
             started, cpu = time.perf_counter(), time.process_time()
@@ -119,7 +122,7 @@ async def ours_async(
 
 def ours_sync(
     servers: FakeServers, messages: Sequence[dict[str, Any]], settings: hc.Settings,
-    chunk_size: int, concurrency: int,
+    chunk_size: int, concurrency: int, connector_class: type[hc.Connector] = hc.Connector,
 ) -> tuple[float, float]:  # fmt: skip
     info = servers.info
     with hc.CustomerIOClient(
@@ -127,16 +130,33 @@ def ours_sync(
     ) as client:
         hull = hc.HullClient(
             info["hull_id"], info["hull_secret"], info["hull_organization"],
-            api_url=info["hull_url"], firehose_url=info["hull_url"],
+            api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
         )  # fmt: skip
         try:
-            connector = hc.Connector(settings, customerio=client, hull=hull, mode="batch")
+            connector = connector_class(settings, customerio=client, hull=hull, mode="batch")
             started, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(messages), chunk_size):
                 check(connector.sync_user_updates(messages[start : start + chunk_size], batch=True))
             return time.perf_counter() - started, time.process_time() - cpu
         finally:
             hull.close()
+
+
+class NoSignAheadConnector(hc.AsyncConnector):
+    """``AsyncConnector`` signing each write-back's token when it queues it, as before
+    ``_sign_ahead`` (measurement only)."""
+
+    async def _sign_ahead(self, plans, ticket):  # type: ignore[no-untyped-def]
+        return {}
+
+
+class SequentialConnector(hc.Connector):
+    """``Connector`` with the round-sending of before the write-back overlap (measurement only):
+    queue the settled users' write-backs, then send the round."""
+
+    def _send_round(self, customerio, round_, plans, queued, ticket):  # type: ignore[no-untyped-def]
+        self._queue_write_backs(round_.settled, plans, queued, ticket)
+        return customerio.batch(round_.operations) if round_.operations else None
 
 
 def check(report: hc.SyncReport) -> None:
@@ -173,19 +193,34 @@ async def bare_sender(
 # -- comparing -------------------------------------------------------------------------------
 
 
+def fakes_cpu(servers: FakeServers) -> float:
+    """CPU seconds the fakes' processes have used so far (Linux ``/proc``; 0 elsewhere)."""
+    total = 0.0
+    for pid in servers.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def compare(
     servers: FakeServers, users: int, sides: dict[str, Callable[[], tuple[float, float]]],
     rounds: int, peer: str,
 ) -> None:  # fmt: skip
     seconds: dict[str, list[float]] = {name: [] for name in sides}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
+    fakes: dict[str, list[float]] = {name: [] for name in sides}
     requests: dict[str, dict[str, Any]] = {}
     names = list(sides)
     for number in range(rounds):
         order = names if number % 2 == 0 else names[::-1]
         for name in order:
             servers.reset()
+            before = fakes_cpu(servers)
             wall, used = sides[name]()
+            fakes[name].append(fakes_cpu(servers) - before)
             seconds[name].append(wall)
             cpu[name].append(used)
             stats = servers.stats()
@@ -193,8 +228,9 @@ def compare(
                 "customerio": sum(stats.get("customerio", {}).values()),
                 "hull": stats.get("hull", 0),
             }
-            print(f"  round {number + 1}: {name:<12} {users / wall:8,.0f} users/s  "
-                  f"CPU {used / users * 1e6:5.0f} µs/user", flush=True)  # fmt: skip
+            print(f"  round {number + 1}: {name:<13} {users / wall:8,.0f} users/s  "
+                  f"CPU {used / users * 1e6:5.0f} µs/user (fakes "
+                  f"{fakes[name][-1] / users * 1e6:4.0f})", flush=True)  # fmt: skip
     rates = {name: users / statistics.median(times) for name, times in seconds.items()}
     print(f"\n{users:,} users, {rounds} rounds, medians:")
     for name, rate in rates.items():
@@ -202,8 +238,8 @@ def compare(
         ratio = "" if name == peer else f"   ratio to {peer}: {rate / rates[peer]:.2f}"
         spread = ", ".join(f"{users / s:,.0f}" for s in seconds[name])
         print(
-            f"  {name:<12} {rate:8,.0f} users/s  CPU {statistics.median(cpu[name]) / users * 1e6:5.0f}"
-            f" µs/user  requests: Customer.io {made['customerio']}, Hull {made['hull']}"
+            f"  {name:<13} {rate:8,.0f} users/s  CPU {statistics.median(cpu[name]) / users * 1e6:5.0f}"
+            f" µs/user (fakes {statistics.median(fakes[name]) / users * 1e6:4.0f})  requests: Customer.io {made['customerio']}, Hull {made['hull']}"
             f"  [{spread}]{ratio}"
         )
 
@@ -218,6 +254,14 @@ def main() -> None:
     parser.add_argument("--sender-concurrency", type=int, default=1, help="bare sender")
     parser.add_argument("--latency", type=float, default=0.020, help="both fakes, seconds")
     parser.add_argument("--sync", action="store_true", help="also run the sync Connector")
+    parser.add_argument(
+        "--sign-ahead-off", action="store_true",
+        help="also run AsyncConnector signing the Hull tokens at write-back time",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sync-sequential", action="store_true",
+        help="also run Connector queueing write-backs before sending each round (no overlap)",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="cProfile our async side once")
     parser.add_argument("--profile-sort", default="tottime")
     args = parser.parse_args()
@@ -240,10 +284,20 @@ def main() -> None:
                 ours_async(servers, messages, settings, args.chunk_size, args.concurrency)
             ),
         }
+        if args.sign_ahead_off:
+            sides["no sign-ahead"] = lambda: asyncio.run(ours_async(
+                servers, messages, settings, args.chunk_size, args.concurrency,
+                NoSignAheadConnector,
+            ))  # fmt: skip
         if args.sync:
             sides["ours sync"] = lambda: ours_sync(
                 servers, messages, settings, args.chunk_size, args.concurrency
             )
+        if args.sync_sequential:
+            sides["sync seq."] = lambda: ours_sync(
+                servers, messages, settings, args.chunk_size, args.concurrency,
+                SequentialConnector,
+            )  # fmt: skip
         sides["bare sender"] = lambda: asyncio.run(
             bare_sender(servers, requests, args.sender_concurrency)
         )

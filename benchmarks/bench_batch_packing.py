@@ -46,8 +46,8 @@ from typing import Any
 import httpx
 
 import hull_customerio as hc
-from hull_customerio.engine._core import event_operation_of
 from hull_customerio.customerio.operations import Identify
+from hull_customerio.engine._core import event_operation_of
 from hull_customerio.models.plan import Action
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -94,7 +94,6 @@ def sender_requests(
 async def ours_async(
     servers: FakeServers, messages: Sequence[dict[str, Any]], settings: hc.Settings,
     chunk_size: int, concurrency: int,
-    connector_class: type[hc.AsyncConnector] = hc.AsyncConnector,
 ) -> tuple[float, float]:  # fmt: skip
     info = servers.info
     async with hc.AsyncCustomerIOClient(
@@ -106,7 +105,7 @@ async def ours_async(
             api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
         )  # fmt: skip
         try:
-            connector = connector_class(
+            connector = hc.AsyncConnector(
                 settings, customerio=client, hull=hull, mode="batch", max_concurrency=concurrency
             )
             started, cpu = time.perf_counter(), time.process_time()
@@ -122,7 +121,7 @@ async def ours_async(
 
 def ours_sync(
     servers: FakeServers, messages: Sequence[dict[str, Any]], settings: hc.Settings,
-    chunk_size: int, concurrency: int, connector_class: type[hc.Connector] = hc.Connector,
+    chunk_size: int, concurrency: int,
 ) -> tuple[float, float]:  # fmt: skip
     info = servers.info
     with hc.CustomerIOClient(
@@ -133,30 +132,13 @@ def ours_sync(
             api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
         )  # fmt: skip
         try:
-            connector = connector_class(settings, customerio=client, hull=hull, mode="batch")
+            connector = hc.Connector(settings, customerio=client, hull=hull, mode="batch")
             started, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(messages), chunk_size):
                 check(connector.sync_user_updates(messages[start : start + chunk_size], batch=True))
             return time.perf_counter() - started, time.process_time() - cpu
         finally:
             hull.close()
-
-
-class NoSignAheadConnector(hc.AsyncConnector):
-    """``AsyncConnector`` signing each write-back's token when it queues it, as before
-    ``_sign_ahead`` (measurement only)."""
-
-    async def _sign_ahead(self, plans, ticket):  # type: ignore[no-untyped-def]
-        return {}
-
-
-class SequentialConnector(hc.Connector):
-    """``Connector`` with the round-sending of before the write-back overlap (measurement only):
-    queue the settled users' write-backs, then send the round."""
-
-    def _send_round(self, customerio, round_, plans, queued, ticket):  # type: ignore[no-untyped-def]
-        self._queue_write_backs(round_.settled, plans, queued, ticket)
-        return customerio.batch(round_.operations) if round_.operations else None
 
 
 def check(report: hc.SyncReport) -> None:
@@ -237,9 +219,11 @@ def compare(
         made = requests[name]
         ratio = "" if name == peer else f"   ratio to {peer}: {rate / rates[peer]:.2f}"
         spread = ", ".join(f"{users / s:,.0f}" for s in seconds[name])
+        ours_cpu = statistics.median(cpu[name]) / users * 1e6
+        fakes_used = statistics.median(fakes[name]) / users * 1e6
         print(
-            f"  {name:<13} {rate:8,.0f} users/s  CPU {statistics.median(cpu[name]) / users * 1e6:5.0f}"
-            f" µs/user (fakes {statistics.median(fakes[name]) / users * 1e6:4.0f})  requests: Customer.io {made['customerio']}, Hull {made['hull']}"
+            f"  {name:<13} {rate:8,.0f} users/s  CPU {ours_cpu:5.0f} µs/user (fakes "
+            f"{fakes_used:4.0f})  requests: Customer.io {made['customerio']}, Hull {made['hull']}"
             f"  [{spread}]{ratio}"
         )
 
@@ -254,14 +238,6 @@ def main() -> None:
     parser.add_argument("--sender-concurrency", type=int, default=1, help="bare sender")
     parser.add_argument("--latency", type=float, default=0.020, help="both fakes, seconds")
     parser.add_argument("--sync", action="store_true", help="also run the sync Connector")
-    parser.add_argument(
-        "--sign-ahead-off", action="store_true",
-        help="also run AsyncConnector signing the Hull tokens at write-back time",
-    )  # fmt: skip
-    parser.add_argument(
-        "--sync-sequential", action="store_true",
-        help="also run Connector queueing write-backs before sending each round (no overlap)",
-    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="cProfile our async side once")
     parser.add_argument("--profile-sort", default="tottime")
     args = parser.parse_args()
@@ -284,20 +260,10 @@ def main() -> None:
                 ours_async(servers, messages, settings, args.chunk_size, args.concurrency)
             ),
         }
-        if args.sign_ahead_off:
-            sides["no sign-ahead"] = lambda: asyncio.run(ours_async(
-                servers, messages, settings, args.chunk_size, args.concurrency,
-                NoSignAheadConnector,
-            ))  # fmt: skip
         if args.sync:
             sides["ours sync"] = lambda: ours_sync(
                 servers, messages, settings, args.chunk_size, args.concurrency
             )
-        if args.sync_sequential:
-            sides["sync seq."] = lambda: ours_sync(
-                servers, messages, settings, args.chunk_size, args.concurrency,
-                SequentialConnector,
-            )  # fmt: skip
         sides["bare sender"] = lambda: asyncio.run(
             bare_sender(servers, requests, args.sender_concurrency)
         )

@@ -17,11 +17,11 @@ from ..errors import (
     HullCustomerIOError,
     ValidationError,
 )
-from ..hull import AsyncHullClient, AsyncHullUserScope, DeliveryTicket
+from ..hull import AsyncHullClient, DeliveryTicket
 from ..metrics import Metrics, guarded
 from ..models.hull import UserUpdateMessage
 from ..models.notification import Notification
-from ..models.plan import Action, UserPlan
+from ..models.plan import UserPlan
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
 from . import _core, _notifications
@@ -177,9 +177,6 @@ class AsyncConnector:
             answers: dict[int, dict[int, StepResult]] | None = None
             # Write-backs queued while a round of events is sent (see BatchRound.settled).
             queued: dict[int, StepResult] = {}
-            # Hull scopes signed while the first round is sent (see _sign_ahead).
-            scopes: dict[int, AsyncHullUserScope] = {}
-            signed = False
             while True:
                 try:
                     round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
@@ -193,12 +190,7 @@ class AsyncConnector:
                     else None
                 )
                 try:
-                    await self._queue_write_backs(
-                        round_.settled, prepared.plans, queued, ticket, scopes
-                    )
-                    if not signed:  # the first round: nobody is settled yet
-                        signed = True
-                        scopes = await self._sign_ahead(prepared.plans, ticket)
+                    await self._queue_write_backs(round_.settled, prepared.plans, queued, ticket)
                 except BaseException:  # cancelled: so is the round's sending
                     if sending is not None:
                         sending.cancel()
@@ -222,57 +214,20 @@ class AsyncConnector:
             raise _core.no_customerio_client(what)
         return self.customerio
 
-    async def _sign_ahead(
-        self, plans: list[UserPlan], ticket: DeliveryTicket | None
-    ) -> dict[int, AsyncHullUserScope]:
-        """The Hull scopes of the users who may be written back, signed while the first round
-        is sent (by user index).
-
-        Signing a user's token is most of a write-back's CPU and does not depend on the
-        answers, while the write-back itself waits for the user's person calls: signed during
-        the first round, when this process only waits for Customer.io, it is off the path of
-        the last round and the Hull posts. A token signed for a user whose identify is then
-        refused is never used. Measured with ``bench_batch_packing.py --sign-ahead-off``
-        (5,000 users in chunks of 1,000, alternating in one run): SIGN_AHEAD_FIGURE.
-        """
-        scopes: dict[int, AsyncHullUserScope] = {}
-        if self.hull is None:
-            return scopes
-        every = self.hull.flush_at
-        for user, plan in enumerate(plans):
-            if plan.action is Action.ERROR or plan.traits is None:
-                continue
-            try:
-                scopes[user] = self.hull.as_user(plan.hull_claims, delivery=ticket)
-            except Exception:  # noqa: S112  # signed again when written back, which reports it
-                continue
-            if len(scopes) % every == 0:
-                await asyncio.sleep(0)  # the round's requests go on being written meanwhile
-        return scopes
-
     async def _queue_write_backs(
         self,
         users: list[int],
         plans: list[UserPlan],
         queued: dict[int, StepResult],
         ticket: DeliveryTicket | None,
-        scopes: Mapping[int, AsyncHullUserScope] | None = None,
     ) -> None:
-        """Queue the write-backs of ``users`` now (their results go to ``queued``), with the
-        scopes signed ahead when there are."""
+        """Queue the write-backs of ``users`` now (their results go to ``queued``)."""
         if self.hull is None or not users:
             return
         every = self.hull.flush_at
-        scopes = scopes or {}
         for number, user in enumerate(users, start=1):
             try:
-                step = _core.write_back_step(plans[user])
-                scope = scopes.get(user)
-                queued[user] = (
-                    await self._perform(step, ticket)
-                    if scope is None
-                    else await self._write_with(scope, step)
-                )
+                queued[user] = await self._perform(_core.write_back_step(plans[user]), ticket)
             except Exception:  # noqa: S112  # a bug: the user's write-back is done
                 continue  # again at the end, where it costs that user only (see _drive)
             if number % every == 0:
@@ -341,14 +296,6 @@ class AsyncConnector:
             return execution
         except Exception as exc:  # a bug must cost one user, not the batch
             return _core.internal_error(Execution(plan), exc, context)
-
-    @staticmethod
-    async def _write_with(scope: AsyncHullUserScope, step: HullTraits) -> StepResult:
-        """A write-back through a scope signed ahead; the result `_perform` gives."""
-        try:
-            return await scope.traits(step.traits)
-        except HullCustomerIOError as exc:
-            return exc
 
     async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:

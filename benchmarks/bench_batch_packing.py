@@ -17,12 +17,13 @@ round (the order of the sides turns each round), and each side's median is print
 
 For each side: users/s (median and each round's), the requests the fakes received (Customer.io
 and Hull, from the fakes' own records), and the CPU time this process spent per user in the
-timed part (median). Then the ratio ours / bare sender (above 1: we are faster).
+timed part and the fakes' processes spent per user (``/proc``; medians). Then the ratio
+ours / bare sender (above 1: we are faster).
 
 ``--profile`` runs our async side once more under cProfile and prints where its CPU goes.
 
-    .venv/bin/python benchmarks/bench_batch_packing.py --users 5000 --rounds 5
-    .venv/bin/python benchmarks/bench_batch_packing.py --users 5000 --rounds 1 --profile
+    .venv/bin/python benchmarks/bench_batch_packing.py --users 5000 --rounds 7 --sync
+    .venv/bin/python benchmarks/bench_batch_packing.py --users 5000 --rounds 0 --profile
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum 
 
 #: A v2 batch body must be smaller than this (Customer.io's 500 kB).
 REQUEST_LIMIT = 500_000
-HULL_OPTIONS: dict[str, Any] = {}
 
 
 def sender_requests(
@@ -102,7 +102,7 @@ async def ours_async(
     ) as client:  # fmt: skip
         hull = hc.AsyncHullClient(
             info["hull_id"], info["hull_secret"], info["hull_organization"],
-            api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
+            api_url=info["hull_url"], firehose_url=info["hull_url"],
         )  # fmt: skip
         try:
             connector = hc.AsyncConnector(
@@ -129,7 +129,7 @@ def ours_sync(
     ) as client:
         hull = hc.HullClient(
             info["hull_id"], info["hull_secret"], info["hull_organization"],
-            api_url=info["hull_url"], firehose_url=info["hull_url"], **HULL_OPTIONS,
+            api_url=info["hull_url"], firehose_url=info["hull_url"],
         )  # fmt: skip
         try:
             connector = hc.Connector(settings, customerio=client, hull=hull, mode="batch")

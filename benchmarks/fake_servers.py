@@ -79,6 +79,10 @@ class FakeServers:
         for fake in self._processes:
             fake.command("reset")
 
+    def pids(self) -> list[int]:
+        """The fakes' process ids."""
+        return [fake.process.pid for fake in self._processes]
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for fake in self._processes:

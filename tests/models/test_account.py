@@ -57,16 +57,16 @@ def test_account_attributes_are_found_with_or_without_the_traits_prefix() -> Non
         pytest.param({"account": None}, "$.account: expected an object, got null", id="null"),
         pytest.param({"account": ["a"]}, "$.account: expected an object, got a list", id="list"),
         pytest.param(
-            {"account": {}}, "$.account.id: expected a non-empty string, got null", id="no-id"
+            {"account": {}}, "$.account.id: expected a non-blank string, got null", id="no-id"
         ),
         pytest.param(
             {"account": {"id": ""}},
-            "$.account.id: expected a non-empty string, got an empty string",
+            "$.account.id: expected a non-blank string, got an empty string",
             id="empty-id",
         ),
         pytest.param(
             {"account": {"id": 7}},
-            "$.account.id: expected a non-empty string, got a number",
+            "$.account.id: expected a non-blank string, got a number",
             id="number-id",
         ),
         pytest.param(
@@ -115,7 +115,7 @@ def test_every_problem_is_listed_even_with_a_bad_account() -> None:
     with pytest.raises(ValidationError) as caught:
         AccountUpdateMessage.from_dict({"account": {"id": 3}, "changes": [], "message_id": 1})
     assert caught.value.problems == [
-        "$.account.id: expected a non-empty string, got a number",
+        "$.account.id: expected a non-blank string, got a number",
         "$.changes: expected an object, got a list",
         "$.message_id: expected a string, got a number",
     ]
@@ -192,3 +192,10 @@ def test_a_malformed_account_message_is_listed_while_the_others_parse() -> None:
         (2, None, None, None),
     ]
     assert parsed.malformed[0].error.problems == ["$.changes: expected an object, got a number"]
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\r", "\t\n"])
+def test_an_account_whose_id_is_blank_is_malformed(blank: str) -> None:
+    # Found by the property test: a blank id could not address the Hull account on write-back.
+    with pytest.raises(ValidationError, match=r"\$\.account\.id: expected a non-blank string"):
+        AccountUpdateMessage.from_dict({"account": {"id": blank}})

@@ -57,7 +57,7 @@ class AccountUpdateMessage:
 
         Raises:
             ValidationError: naming the message and every field at fault (an account without
-                a non-empty string ``id`` included).
+                a non-blank string ``id`` included).
         """
         if not isinstance(mapping, Mapping):
             where = _describe_account_message(mapping, index)
@@ -70,9 +70,10 @@ class AccountUpdateMessage:
         account = data.get("account")
         if not isinstance(account, Mapping):
             problems.append(f"$.account: expected an object, got {describe(account)}")
-        elif not (isinstance(account.get("id"), str) and account["id"]):
+        elif not (isinstance(account.get("id"), str) and account["id"].strip()):
+            # A blank id could not address the account when its sync state is written back.
             got = describe(account.get("id"))
-            problems.append(f"$.account.id: expected a non-empty string, got {got}")
+            problems.append(f"$.account.id: expected a non-blank string, got {got}")
         if data.get("account_segments") is None:
             data["account_segments"] = []
         elif segment_names:

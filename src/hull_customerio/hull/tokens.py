@@ -11,6 +11,7 @@ import json
 import time
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
@@ -118,15 +119,10 @@ def make_user_token(
     Raises:
         ValidationError: no usable claim (see `user_claims`).
     """
-    payload: dict[str, object] = {
-        "iss": connector_id,
-        "iat": int(time.time() if now is None else now),
-        "io.hull.asUser": user_claims(claims),
-        "io.hull.subjectType": "user",
-        "io.hull.create": create,
-        "io.hull.active": active,
-    }
-    return jwt.encode(payload, secret, algorithm="HS256")
+    subject = {"io.hull.create": create, "io.hull.active": active}
+    return _sign(
+        "user", user_claims(claims), subject, connector_id=connector_id, secret=secret, now=now
+    )
 
 
 def make_account_token(
@@ -149,11 +145,29 @@ def make_account_token(
     Raises:
         ValidationError: no usable claim (see `account_claims`).
     """
+    return _sign(
+        "account", account_claims(claims), {}, connector_id=connector_id, secret=secret, now=now
+    )
+
+
+def _sign(
+    subject_type: Literal["user", "account"],
+    identity: Mapping[str, str],
+    options: Mapping[str, object],
+    *,
+    connector_id: str,
+    secret: str,
+    now: float | None,
+) -> str:
+    """The JWT acting as one subject: ``iss``, ``iat``, ``io.hull.as<Subject>`` (its identity),
+    ``io.hull.subjectType``, then the subject's own options."""
+    as_claim = "io.hull.asUser" if subject_type == "user" else "io.hull.asAccount"
     payload: dict[str, object] = {
         "iss": connector_id,
         "iat": int(time.time() if now is None else now),
-        "io.hull.asAccount": account_claims(claims),
-        "io.hull.subjectType": "account",
+        as_claim: identity,
+        "io.hull.subjectType": subject_type,
+        **options,
     }
     return jwt.encode(payload, secret, algorithm="HS256")
 

@@ -161,15 +161,28 @@ def _sign(
 ) -> str:
     """The JWT acting as one subject: ``iss``, ``iat``, ``io.hull.as<Subject>`` (its identity),
     ``io.hull.subjectType``, then the subject's own options."""
+    iat = int(time.time() if now is None else now)
+    payload = _payload(subject_type, identity, options, connector_id=connector_id, iat=iat)
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def _payload(
+    subject_type: Literal["user", "account"],
+    identity: Mapping[str, str],
+    options: Mapping[str, object],
+    *,
+    connector_id: str,
+    iat: int,
+) -> dict[str, object]:
+    """The claims of a token acting as one subject: iss, iat, the subject, its options."""
     as_claim = "io.hull.asUser" if subject_type == "user" else "io.hull.asAccount"
-    payload: dict[str, object] = {
+    return {
         "iss": connector_id,
-        "iat": int(time.time() if now is None else now),
+        "iat": iat,
         as_claim: identity,
         "io.hull.subjectType": subject_type,
         **options,
     }
-    return jwt.encode(payload, secret, algorithm="HS256")
 
 
 #: The JOSE header PyJWT writes for an HS256 token, base64url-encoded (it sorts the keys).
@@ -239,14 +252,8 @@ class UserTokenSigner:
         found = self._tokens.get(cache_key)
         if found is not None:
             return found
-        payload = {
-            "iss": self._connector_id,
-            "iat": second,
-            "io.hull.asUser": usable,
-            "io.hull.subjectType": "user",
-            "io.hull.create": create,
-            "io.hull.active": active,
-        }
+        options = {"io.hull.create": create, "io.hull.active": active}
+        payload = _payload("user", usable, options, connector_id=self._connector_id, iat=second)
         return self._store(cache_key, second, payload, tuple(usable))
 
     def sign_account(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
@@ -262,12 +269,7 @@ class UserTokenSigner:
         found = self._tokens.get(cache_key)
         if found is not None:
             return found
-        payload = {
-            "iss": self._connector_id,
-            "iat": second,
-            "io.hull.asAccount": usable,
-            "io.hull.subjectType": "account",
-        }
+        payload = _payload("account", usable, {}, connector_id=self._connector_id, iat=second)
         return self._store(cache_key, second, payload, tuple(usable))
 
     def _store(

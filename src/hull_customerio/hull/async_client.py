@@ -243,12 +243,7 @@ class AsyncHullClient(HullCore):
                 while not ticket.done:
                     if self._closed:
                         raise RuntimeError(f"{type(self).__name__} is closed")
-                    self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        await self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    await self._post_and_wait()
 
         if timeout is None:
             await settled()
@@ -306,18 +301,23 @@ class AsyncHullClient(HullCore):
                 return
             try:
                 while not self._queue.idle:
-                    self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        await self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    await self._post_and_wait()
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
         await self._release()
         if error is not None:
             raise error from error.__cause__
+
+    async def _post_and_wait(self) -> None:
+        """Start posting what is queued, then wait (the lock is held) until a message is settled
+        or put back."""
+        self._submit(self._queue.start())
+        self._waiting += 1  # see _post: posters go on with partial batches
+        try:
+            await self._changed.wait()
+        finally:
+            self._waiting -= 1
 
     async def _shut(self) -> None:
         async with self._changed:

@@ -252,11 +252,7 @@ class HullClient(HullCore):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._waiting += 1  # see _post: posters go on with partial batches
-                try:
-                    self._changed.wait(remaining)
-                finally:
-                    self._waiting -= 1
+                self._wait_for_change(remaining)
 
     def post_pending(self) -> None:
         """Start posting every queued message now, a partial batch too, without waiting for
@@ -305,11 +301,7 @@ class HullClient(HullCore):
             try:
                 while not self._queue.idle:
                     self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    self._wait_for_change(None)
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
@@ -317,6 +309,14 @@ class HullClient(HullCore):
         self._release()
         if error is not None:
             raise error from error.__cause__
+
+    def _wait_for_change(self, timeout: float | None) -> None:
+        """Wait (the lock is held) until a message is settled or put back, or ``timeout``."""
+        self._waiting += 1  # see _post: posters go on with partial batches
+        try:
+            self._changed.wait(timeout)
+        finally:
+            self._waiting -= 1
 
     def _shut(self) -> None:
         with self._lock:

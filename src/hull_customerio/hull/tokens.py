@@ -119,10 +119,10 @@ def make_user_token(
     Raises:
         ValidationError: no usable claim (see `user_claims`).
     """
-    subject = {"io.hull.create": create, "io.hull.active": active}
-    return _sign(
-        "user", user_claims(claims), subject, connector_id=connector_id, secret=secret, now=now
-    )
+    options = {"io.hull.create": create, "io.hull.active": active}
+    iat = int(time.time() if now is None else now)
+    payload = _payload("user", user_claims(claims), options, connector_id=connector_id, iat=iat)
+    return jwt.encode(payload, secret, algorithm="HS256")
 
 
 def make_account_token(
@@ -145,24 +145,8 @@ def make_account_token(
     Raises:
         ValidationError: no usable claim (see `account_claims`).
     """
-    return _sign(
-        "account", account_claims(claims), {}, connector_id=connector_id, secret=secret, now=now
-    )
-
-
-def _sign(
-    subject_type: Literal["user", "account"],
-    identity: Mapping[str, str],
-    options: Mapping[str, object],
-    *,
-    connector_id: str,
-    secret: str,
-    now: float | None,
-) -> str:
-    """The JWT acting as one subject: ``iss``, ``iat``, ``io.hull.as<Subject>`` (its identity),
-    ``io.hull.subjectType``, then the subject's own options."""
     iat = int(time.time() if now is None else now)
-    payload = _payload(subject_type, identity, options, connector_id=connector_id, iat=iat)
+    payload = _payload("account", account_claims(claims), {}, connector_id=connector_id, iat=iat)
     return jwt.encode(payload, secret, algorithm="HS256")
 
 

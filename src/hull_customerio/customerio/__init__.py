@@ -1,6 +1,7 @@
 """The Customer.io Track API client: sync and async, v1 calls and v2 batches."""
 
 from ..models.customerio import BatchError, BatchResult
+from . import operations
 from ._base import (
     DEFAULT_TIMEOUT,
     EU_URL,
@@ -13,23 +14,7 @@ from ._base import (
 from ._batch import identifiers_for
 from .async_client import DEFAULT_MAX_CONCURRENCY, AsyncCustomerIOClient
 from .client import CustomerIOClient
-from .operations import (
-    AnonymousTrack,
-    Delete,
-    DeleteRelationships,
-    Identify,
-    ObjectDelete,
-    ObjectIdentify,
-    ObjectRef,
-    Operation,
-    Page,
-    Track,
-    anonymous_event_operation,
-    delete_operation,
-    event_operation,
-    identify_operation,
-    page_operation,
-)
+from .operations import *  # noqa: F403 -- re-exports exactly the names operations.__all__ lists
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -38,26 +23,13 @@ __all__ = [
     "MAX_BATCH_OPERATION_BYTES",
     "MAX_BATCH_REQUEST_BYTES",
     "US_URL",
-    "AnonymousTrack",
     "AsyncCustomerIOClient",
     "BatchError",
     "BatchResult",
     "CustomerIOClient",
-    "Delete",
-    "DeleteRelationships",
-    "Identify",
-    "ObjectDelete",
-    "ObjectIdentify",
-    "ObjectRef",
-    "Operation",
-    "Page",
-    "Track",
-    "anonymous_event_operation",
-    "delete_operation",
     "encode_path_segment",
-    "event_operation",
     "identifiers_for",
-    "identify_operation",
-    "page_operation",
     "to_json_ready",
 ]
+# The operations are listed once, in their own module.
+__all__ += operations.__all__

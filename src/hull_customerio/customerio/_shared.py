@@ -90,14 +90,7 @@ class BaseCustomerIOClient:
 
     def _report(self, request: ApiRequest, status: int | None, started: float) -> None:
         """Count one request sent (each retry and redirect hop is one) and its duration."""
-        _report.report_request(
-            self.metrics,
-            service="customerio",
-            method=request.method,
-            endpoint=request.endpoint,
-            status=status,
-            started=started,
-        )
+        _report.report_request(self.metrics, "customerio", request, status=status, started=started)
 
     def _origin(self) -> str | None:
         """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""

@@ -98,6 +98,28 @@ def _event_body(
     return body
 
 
+def _person_event_request(
+    event: Track | Page, name: str, type: Literal["page"] | None
+) -> ApiRequest:
+    """The v1 request of a person's event or page view: ``POST /api/v1/customers/{id}/events``."""
+    body = _event_body(name, event.data, type=type, timestamp=event.timestamp, id=event.id)
+    return customer_request("POST", event.customer_id, "/events", dumps(body))
+
+
+def _person_event_operation(
+    event: Track | Page, name: str, action: Literal["event", "page"]
+) -> dict[str, Any]:
+    """The v2 operation of a person's event or page view (v2 calls the data ``attributes``)."""
+    return _person_operation(
+        identifiers_for(event.customer_id),
+        action,
+        name=name,
+        attributes=None if event.data is None else dict(event.data),
+        timestamp=event.timestamp,
+        id=event.id,
+    )
+
+
 def _check_anonymous_id(anonymous_id: object) -> None:
     if not isinstance(anonymous_id, str) or not anonymous_id:
         raise ValidationError(f"anonymous_id must be a non-empty string, got {anonymous_id!r}")
@@ -121,6 +143,11 @@ class ObjectRef:
             if not isinstance(value, str) or not value:
                 raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
         return {"object_type_id": self.object_type_id, "object_id": self.object_id}
+
+
+def _v1_relationships(action: str, objects: tuple[ObjectRef, ...]) -> dict[str, Any]:
+    """The v1 body's ``cio_relationships``: an action and the objects it applies to."""
+    return {"action": action, "relationships": _relationships(objects)}
 
 
 def _relationships(objects: tuple[ObjectRef, ...]) -> list[dict[str, Any]]:
@@ -161,13 +188,8 @@ class Identify:
         """``PUT /api/v1/customers/{id}``."""
         body: Mapping[str, Any] = self.attributes
         if self.relationships:
-            body = {
-                **self.attributes,
-                "cio_relationships": {
-                    "action": "add_relationships",
-                    "relationships": _relationships(self.relationships),
-                },
-            }
+            relate = _v1_relationships("add_relationships", self.relationships)
+            body = {**self.attributes, "cio_relationships": relate}
         return customer_request("PUT", self.customer_id, "", dumps(body))
 
     def v2_operation(self) -> dict[str, Any]:
@@ -202,12 +224,7 @@ class DeleteRelationships:
     def v1_request(self) -> ApiRequest:
         """``PUT /api/v1/customers/{id}`` with ``delete_relationships``."""
         _check_objects(self.objects)
-        body = {
-            "cio_relationships": {
-                "action": "delete_relationships",
-                "relationships": _relationships(self.objects),
-            }
-        }
+        body = {"cio_relationships": _v1_relationships("delete_relationships", self.objects)}
         return customer_request("PUT", self.customer_id, "", dumps(body))
 
     def v2_operation(self) -> dict[str, Any]:
@@ -220,8 +237,26 @@ class DeleteRelationships:
         )
 
 
+class _ObjectOperation:
+    """What object operations share: their v1 request posts their v2 operation."""
+
+    __slots__ = ()
+
+    def v1_request(self) -> ApiRequest:
+        """``POST /api/v2/entity`` with the v2 operation.
+
+        Raises:
+            ValidationError: an empty identifier, or an operation over 32 kB.
+        """
+        return _entity_request(self.v2_operation())
+
+    def v2_operation(self) -> dict[str, Any]:
+        """The v2 batch operation doing this operation."""
+        raise NotImplementedError  # pragma: no cover - each object operation has its own
+
+
 @attrs.frozen
-class ObjectIdentify:
+class ObjectIdentify(_ObjectOperation):
     """Create or update an object (an account) with ``attributes``.
 
     Objects exist only in the v2 API: v2 is ``{"type": "object", "identifiers":
@@ -234,14 +269,6 @@ class ObjectIdentify:
     object: ObjectRef
     attributes: Mapping[str, Any] = attrs.field(repr=False)
 
-    def v1_request(self) -> ApiRequest:
-        """``POST /api/v2/entity`` with the v2 operation.
-
-        Raises:
-            ValidationError: an empty identifier, or an operation over 32 kB.
-        """
-        return _entity_request(self.v2_operation())
-
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "object", "action": "identify", "attributes": ...}``."""
         return {
@@ -253,21 +280,13 @@ class ObjectIdentify:
 
 
 @attrs.frozen
-class ObjectDelete:
+class ObjectDelete(_ObjectOperation):
     """Delete an object. v2: ``{"type": "object", "identifiers": ..., "action": "delete"}``;
     the v1 request posts that operation to ``/api/v2/entity``."""
 
     batchable: ClassVar[bool] = True
 
     object: ObjectRef
-
-    def v1_request(self) -> ApiRequest:
-        """``POST /api/v2/entity`` with the v2 operation.
-
-        Raises:
-            ValidationError: an empty identifier, or an operation over 32 kB.
-        """
-        return _entity_request(self.v2_operation())
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "object", "action": "delete"}``."""
@@ -309,19 +328,11 @@ class Track:
 
     def v1_request(self) -> ApiRequest:
         """``POST /api/v1/customers/{id}/events``."""
-        body = _event_body(self.name, self.data, type=None, timestamp=self.timestamp, id=self.id)
-        return customer_request("POST", self.customer_id, "/events", dumps(body))
+        return _person_event_request(self, self.name, None)
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "person", "action": "event", "name": ..., "attributes"?: ...}``."""
-        return _person_operation(
-            identifiers_for(self.customer_id),
-            "event",
-            name=self.name,
-            attributes=None if self.data is None else dict(self.data),
-            timestamp=self.timestamp,
-            id=self.id,
-        )
+        return _person_event_operation(self, self.name, "event")
 
 
 @attrs.frozen
@@ -342,19 +353,11 @@ class Page:
 
     def v1_request(self) -> ApiRequest:
         """``POST /api/v1/customers/{id}/events`` with ``type: "page"``."""
-        body = _event_body(self.url, self.data, type="page", timestamp=self.timestamp, id=self.id)
-        return customer_request("POST", self.customer_id, "/events", dumps(body))
+        return _person_event_request(self, self.url, "page")
 
     def v2_operation(self) -> dict[str, Any]:
         """``{"type": "person", "action": "page", "name": url, ...}``."""
-        return _person_operation(
-            identifiers_for(self.customer_id),
-            "page",
-            name=self.url,
-            attributes=None if self.data is None else dict(self.data),
-            timestamp=self.timestamp,
-            id=self.id,
-        )
+        return _person_event_operation(self, self.url, "page")
 
 
 @attrs.frozen

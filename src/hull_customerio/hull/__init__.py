@@ -4,7 +4,6 @@
 share one sans-IO core (``_base``); each only sends what it builds.
 """
 
-from ._accounts import AsyncHullAccountScope, HullAccountScope
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -16,6 +15,7 @@ from ._base import (
     firehose_url_for,
     hull_failure_kind,
 )
+from ._scopes import AsyncHullAccountScope, HullAccountScope
 from .async_client import AsyncHullClient, AsyncHullUserScope
 from .client import HullClient, HullUserScope
 from .flow_control import FlowControlAnswer, flow_control_next, flow_control_retry

@@ -286,14 +286,7 @@ class HullCore:
 
     def _report(self, spec: RequestSpec, status: int | None, started: float) -> None:
         """Count one request sent (each retry is one) and its duration."""
-        _report.report_request(
-            self.metrics,
-            service="hull",
-            method=spec.method,
-            endpoint=spec.endpoint,
-            status=status,
-            started=started,
-        )
+        _report.report_request(self.metrics, "hull", spec, status=status, started=started)
 
     def delivery(self) -> DeliveryTicket:
         """A new delivery ticket: the messages of one call, and what became of each.

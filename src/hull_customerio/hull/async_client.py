@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -15,7 +14,6 @@ from .._http import transport as _transport
 from .._http.retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError
 from ..metrics import Metrics, _report
-from ._accounts import AsyncHullAccountScope
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -27,103 +25,14 @@ from ._base import (
     JSONValue,
     QueuedMessage,
     RequestSpec,
-    build_track_message,
-    build_traits_message,
     parse_response,
     requeued_message,
     transport_error,
     unexpected_error,
 )
+from ._scopes import AsyncHullAccountScope, AsyncHullUserScope
 
 __all__ = ["AsyncHullClient", "AsyncHullUserScope"]
-
-
-class AsyncHullUserScope:
-    """Writes to Hull as one user, returned by
-    [`AsyncHullClient.as_user`][hull_customerio.AsyncHullClient.as_user].
-
-    The user's token is signed once, when the scope is made. Each write is queued on the client
-    and posted with the next firehose batch; it returns the message's ``requestId`` so a
-    [`DeliveryError`][hull_customerio.errors.DeliveryError] can be traced back to the user.
-    """
-
-    __slots__ = ("_claim_names", "_client", "_ticket", "_token")
-
-    def __init__(
-        self,
-        client: AsyncHullClient,
-        token: str,
-        claim_names: Sequence[str],
-        ticket: DeliveryTicket | None = None,
-    ) -> None:
-        self._client = client
-        self._token = token
-        self._claim_names = tuple(claim_names)
-        self._ticket = ticket
-
-    def __repr__(self) -> str:
-        # Claim values are personal data and the token is a credential: names only.
-        return f"AsyncHullUserScope(claims={list(self._claim_names)!r})"
-
-    async def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
-        """Queue a ``traits`` message setting ``attributes`` on this user.
-
-        Args:
-            attributes: trait names and values; a ``None`` value unsets the trait in Hull.
-            source: a group for the names: ``source="customerio"`` sends ``x`` as
-                ``customerio/x``; a name already holding a ``/`` is sent as is.
-
-        Returns:
-            The message's ``requestId``.
-
-        Raises:
-            ValidationError: a name is blank or a value is not JSON.
-        """
-        return await self._client._enqueue(
-            build_traits_message(self._token, attributes, source=source), self._ticket
-        )
-
-    async def track(
-        self,
-        event: str,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        event_id: str | None = None,
-        created_at: str | datetime | None = None,
-        source: str | None = None,
-        type: str | None = None,
-        ip: str | None = "0",
-    ) -> str:
-        """Queue a ``track`` message recording ``event`` for this user.
-
-        Args:
-            event: the event name.
-            properties: the event's properties.
-            event_id: Hull overwrites an event with the same id instead of duplicating it; a
-                new uuid4 is fixed now when none is given, so retries never duplicate.
-            created_at: when the event happened (ISO-8601 string or aware datetime); ``None``
-                lets Hull use the time it receives the event.
-            source: the event's ``source`` (e.g. ``"customerio"``).
-            type: the event's ``type``.
-            ip: the client IP; ``"0"`` (the default) tells Hull not to geolocate.
-
-        Returns:
-            The message's ``requestId``.
-
-        Raises:
-            ValidationError: a blank event name, a naive datetime or a property that is not JSON.
-        """
-        message = build_track_message(
-            self._token,
-            event,
-            properties,
-            event_id=event_id,
-            created_at=created_at,
-            source=source,
-            type=type,
-            ip=ip,
-        )
-        return await self._client._enqueue(message, self._ticket)
 
 
 class AsyncHullClient(HullCore):
@@ -334,12 +243,7 @@ class AsyncHullClient(HullCore):
                 while not ticket.done:
                     if self._closed:
                         raise RuntimeError(f"{type(self).__name__} is closed")
-                    self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        await self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    await self._post_and_wait()
 
         if timeout is None:
             await settled()
@@ -397,18 +301,23 @@ class AsyncHullClient(HullCore):
                 return
             try:
                 while not self._queue.idle:
-                    self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        await self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    await self._post_and_wait()
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
         await self._release()
         if error is not None:
             raise error from error.__cause__
+
+    async def _post_and_wait(self) -> None:
+        """Start posting what is queued, then wait (the lock is held) until a message is settled
+        or put back."""
+        self._submit(self._queue.start())
+        self._waiting += 1  # see _post: posters go on with partial batches
+        try:
+            await self._changed.wait()
+        finally:
+            self._waiting -= 1
 
     async def _shut(self) -> None:
         async with self._changed:

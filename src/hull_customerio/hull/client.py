@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +15,6 @@ from hull_customerio._http.retry import RetryPolicy, call_with_retries
 from hull_customerio.errors import APIError
 from hull_customerio.metrics import Metrics, _report
 
-from ._accounts import HullAccountScope
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -28,103 +26,14 @@ from ._base import (
     JSONValue,
     QueuedMessage,
     RequestSpec,
-    build_track_message,
-    build_traits_message,
     parse_response,
     requeued_message,
     transport_error,
     unexpected_error,
 )
+from ._scopes import HullAccountScope, HullUserScope
 
 __all__ = ["HullClient", "HullUserScope"]
-
-
-class HullUserScope:
-    """Writes to Hull as one user, returned by
-    [`HullClient.as_user`][hull_customerio.HullClient.as_user].
-
-    The user's token is signed once, when the scope is made. Each write is queued on the client
-    and posted with the next firehose batch; it returns the message's ``requestId`` so a
-    [`DeliveryError`][hull_customerio.errors.DeliveryError] can be traced back to the user.
-    """
-
-    __slots__ = ("_claim_names", "_client", "_ticket", "_token")
-
-    def __init__(
-        self,
-        client: HullClient,
-        token: str,
-        claim_names: Sequence[str],
-        ticket: DeliveryTicket | None = None,
-    ) -> None:
-        self._client = client
-        self._token = token
-        self._claim_names = tuple(claim_names)
-        self._ticket = ticket
-
-    def __repr__(self) -> str:
-        # Claim values are personal data and the token is a credential: names only.
-        return f"HullUserScope(claims={list(self._claim_names)!r})"
-
-    def traits(self, attributes: Mapping[str, Any], *, source: str | None = None) -> str:
-        """Queue a ``traits`` message setting ``attributes`` on this user.
-
-        Args:
-            attributes: trait names and values; a ``None`` value unsets the trait in Hull.
-            source: a group for the names: ``source="customerio"`` sends ``x`` as
-                ``customerio/x``; a name already holding a ``/`` is sent as is.
-
-        Returns:
-            The message's ``requestId``.
-
-        Raises:
-            ValidationError: a name is blank or a value is not JSON.
-        """
-        return self._client._enqueue(
-            build_traits_message(self._token, attributes, source=source), self._ticket
-        )
-
-    def track(
-        self,
-        event: str,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        event_id: str | None = None,
-        created_at: str | datetime | None = None,
-        source: str | None = None,
-        type: str | None = None,
-        ip: str | None = "0",
-    ) -> str:
-        """Queue a ``track`` message recording ``event`` for this user.
-
-        Args:
-            event: the event name.
-            properties: the event's properties.
-            event_id: Hull overwrites an event with the same id instead of duplicating it; a
-                new uuid4 is fixed now when none is given, so retries never duplicate.
-            created_at: when the event happened (ISO-8601 string or aware datetime); ``None``
-                lets Hull use the time it receives the event.
-            source: the event's ``source`` (e.g. ``"customerio"``).
-            type: the event's ``type``.
-            ip: the client IP; ``"0"`` (the default) tells Hull not to geolocate.
-
-        Returns:
-            The message's ``requestId``.
-
-        Raises:
-            ValidationError: a blank event name, a naive datetime or a property that is not JSON.
-        """
-        message = build_track_message(
-            self._token,
-            event,
-            properties,
-            event_id=event_id,
-            created_at=created_at,
-            source=source,
-            type=type,
-            ip=ip,
-        )
-        return self._client._enqueue(message, self._ticket)
 
 
 class HullClient(HullCore):
@@ -343,11 +252,7 @@ class HullClient(HullCore):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._waiting += 1  # see _post: posters go on with partial batches
-                try:
-                    self._changed.wait(remaining)
-                finally:
-                    self._waiting -= 1
+                self._wait_for_change(remaining)
 
     def post_pending(self) -> None:
         """Start posting every queued message now, a partial batch too, without waiting for
@@ -396,11 +301,7 @@ class HullClient(HullCore):
             try:
                 while not self._queue.idle:
                     self._submit(self._queue.start())
-                    self._waiting += 1  # see _post: posters go on with partial batches
-                    try:
-                        self._changed.wait()
-                    finally:
-                        self._waiting -= 1
+                    self._wait_for_change(None)
             finally:
                 self._closed = True
             error = self._shared.delivery_error(self._firehose_url, clear=True)
@@ -408,6 +309,14 @@ class HullClient(HullCore):
         self._release()
         if error is not None:
             raise error from error.__cause__
+
+    def _wait_for_change(self, timeout: float | None) -> None:
+        """Wait (the lock is held) until a message is settled or put back, or ``timeout``."""
+        self._waiting += 1  # see _post: posters go on with partial batches
+        try:
+            self._changed.wait(timeout)
+        finally:
+            self._waiting -= 1
 
     def _shut(self) -> None:
         with self._lock:

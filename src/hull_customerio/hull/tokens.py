@@ -11,6 +11,7 @@ import json
 import time
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
@@ -118,14 +119,9 @@ def make_user_token(
     Raises:
         ValidationError: no usable claim (see `user_claims`).
     """
-    payload: dict[str, object] = {
-        "iss": connector_id,
-        "iat": int(time.time() if now is None else now),
-        "io.hull.asUser": user_claims(claims),
-        "io.hull.subjectType": "user",
-        "io.hull.create": create,
-        "io.hull.active": active,
-    }
+    options = {"io.hull.create": create, "io.hull.active": active}
+    iat = int(time.time() if now is None else now)
+    payload = _payload("user", user_claims(claims), options, connector_id=connector_id, iat=iat)
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
@@ -149,13 +145,28 @@ def make_account_token(
     Raises:
         ValidationError: no usable claim (see `account_claims`).
     """
-    payload: dict[str, object] = {
-        "iss": connector_id,
-        "iat": int(time.time() if now is None else now),
-        "io.hull.asAccount": account_claims(claims),
-        "io.hull.subjectType": "account",
-    }
+    iat = int(time.time() if now is None else now)
+    payload = _payload("account", account_claims(claims), {}, connector_id=connector_id, iat=iat)
     return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def _payload(
+    subject_type: Literal["user", "account"],
+    identity: Mapping[str, str],
+    options: Mapping[str, object],
+    *,
+    connector_id: str,
+    iat: int,
+) -> dict[str, object]:
+    """The claims of a token acting as one subject: iss, iat, the subject, its options."""
+    as_claim = "io.hull.asUser" if subject_type == "user" else "io.hull.asAccount"
+    return {
+        "iss": connector_id,
+        "iat": iat,
+        as_claim: identity,
+        "io.hull.subjectType": subject_type,
+        **options,
+    }
 
 
 #: The JOSE header PyJWT writes for an HS256 token, base64url-encoded (it sorts the keys).
@@ -225,14 +236,8 @@ class UserTokenSigner:
         found = self._tokens.get(cache_key)
         if found is not None:
             return found
-        payload = {
-            "iss": self._connector_id,
-            "iat": second,
-            "io.hull.asUser": usable,
-            "io.hull.subjectType": "user",
-            "io.hull.create": create,
-            "io.hull.active": active,
-        }
+        options = {"io.hull.create": create, "io.hull.active": active}
+        payload = _payload("user", usable, options, connector_id=self._connector_id, iat=second)
         return self._store(cache_key, second, payload, tuple(usable))
 
     def sign_account(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
@@ -248,12 +253,7 @@ class UserTokenSigner:
         found = self._tokens.get(cache_key)
         if found is not None:
             return found
-        payload = {
-            "iss": self._connector_id,
-            "iat": second,
-            "io.hull.asAccount": usable,
-            "io.hull.subjectType": "account",
-        }
+        payload = _payload("account", usable, {}, connector_id=self._connector_id, iat=second)
         return self._store(cache_key, second, payload, tuple(usable))
 
     def _store(

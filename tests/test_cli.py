@@ -387,8 +387,7 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ),
         pytest.param(
             lambda tmp: _write(tmp, "lines.jsonl", '{"account": {"id": "a"}}\n"text"\n'),
-            ":2: expected a user:update or account:update message (a JSON object), got a "
-            "string",
+            ":2: expected a user:update or account:update message (a JSON object), got a string",
             id="account-lines-not-an-object",
         ),
         pytest.param(

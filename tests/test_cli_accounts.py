@@ -489,6 +489,22 @@ def test_sync_of_accounts_without_hull_credentials_sends_the_objects(
     assert "without writing back to Hull" in err
 
 
+def test_sync_verbose_logs_each_accounts_outcome(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    services: tuple[FakeCustomerIO, FakeHull],
+    settings_file: str,
+) -> None:
+    path = write(tmp_path, "accounts.jsonl", [ACME, HOOLI_OUT])
+
+    code, _, err = run(capsys, "sync", path, "--settings", settings_file, "-v")
+
+    assert code == 0
+    assert len(re.findall(r"outgoing\.account\.success\b.*acc-acme", err)) == 1, err
+    assert len(re.findall(r"outgoing\.account\.skip\b.*acc-hooli", err)) == 1, err
+    assert API_KEY not in err
+
+
 def test_sync_stops_at_a_user_line_among_accounts_and_says_what_was_already_synced(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

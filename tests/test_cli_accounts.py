@@ -414,6 +414,8 @@ def test_sync_json_prints_every_account_outcome_and_a_malformed_line_fails_the_r
     }
     assert (malformed["account_id"], malformed["status"]) == ("acc-bad", "error")
     assert (malformed["reason"], malformed["line"]) == ("malformed_message", 2)
+    assert malformed["message"] == "The message is malformed and cannot be synchronized."
+    assert (malformed["object_id"], malformed["action"], malformed["calls"]) == (None, "error", [])
     assert malformed["error"] == (
         "line 2: Message (account 'acc-bad') is malformed: $.account_segments: expected a "
         "list, got a number"

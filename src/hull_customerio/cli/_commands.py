@@ -23,12 +23,17 @@ from ..config import (
     token_key_from_env,
 )
 from ..engine import AsyncConnector, Connector
-from ..engine._accounts import malformed_account
-from ..engine._core import check_status_messages, malformed_outcome, status_from
+from ..engine._core import (
+    FAILURE_MESSAGES,
+    check_status_messages,
+    malformed_outcome,
+    status_from,
+)
 from ..errors import (
     APIError,
     APIStatusError,
     ConfigurationError,
+    ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
 )
@@ -36,6 +41,7 @@ from ..hub import ConnectorHub
 from ..hull import HullClient, hull_failure_kind
 from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
+from ..models.plan import Action
 from ..models.report import AccountOutcome, Status, UserOutcome
 from ..rules.accounts import plan_account_update
 from ..rules.dedupe import deduplicate_account_messages, deduplicate_messages
@@ -385,7 +391,7 @@ async def _sync_account_chunk(
     messages: list[AccountUpdateMessage] = []
     for position, entry in enumerate(chunk):
         if entry.message is None:
-            outcome = malformed_account(entry.account_id, malformed_error(entry))
+            outcome = _malformed_account(entry.account_id, malformed_error(entry))
             results[position] = (outcome, entry.line)
             continue
         first_position.setdefault(entry.message.account_id, position)
@@ -398,6 +404,21 @@ async def _sync_account_chunk(
             position = first_position[outcome.account_id or ""]
             results[position] = (outcome, chunk[position].line)
     return [results[position] for position in sorted(results)]
+
+
+def _malformed_account(account_id: str | None, error: ValidationError) -> AccountOutcome:
+    """The error outcome of an account message that could not be parsed, as the engine makes
+    it for a notification's malformed messages."""
+    return AccountOutcome(
+        account_id=account_id,
+        object_id=None,
+        action=Action.ERROR,
+        status="error",
+        reason="malformed_message",
+        message=FAILURE_MESSAGES["malformed_message"],
+        error=str(error),
+        exception=error,
+    )
 
 
 def _quiet_short_hull_secret() -> None:

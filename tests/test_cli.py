@@ -382,12 +382,41 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ),
         pytest.param(
             lambda tmp: _write(tmp, "lines.jsonl", '{"user": {"id": "a"}}\n[1, 2]\n'),
-            ":2: expected a user:update message (a JSON object), got a list",
+            ":2: expected a user:update or account:update message (a JSON object), got a list",
             id="json-lines-not-an-object",
         ),
         pytest.param(
+            lambda tmp: _write(tmp, "lines.jsonl", '{"account": {"id": "a"}}\n"text"\n'),
+            ":2: expected a user:update or account:update message (a JSON object), got a string",
+            id="account-lines-not-an-object",
+        ),
+        pytest.param(
+            lambda tmp: _write(
+                tmp, "mixed.jsonl", '{"user": {"id": "u"}}\n{"account": {"id": "a"}}\n'
+            ),
+            ":2: an account:update message among user:update messages; give users and "
+            "accounts in separate files",
+            id="account-among-users",
+        ),
+        pytest.param(
+            lambda tmp: _write(
+                tmp,
+                "mixed.jsonl",
+                '{"account": {"id": "a"}}\n\n{"user": {"id": "u"}, "account": {"id": "a"}}\n',
+            ),
+            ":3: a user:update message among account:update messages; give users and "
+            "accounts in separate files",
+            id="user-among-accounts",
+        ),
+        pytest.param(
+            lambda tmp: _write(tmp, "lines.jsonl", '{"account": {"id": "a"}}\n{"messages": []}\n'),
+            ":2: a notification inside JSON lines",
+            id="account-lines-notification",
+        ),
+        pytest.param(
             lambda tmp: _write(tmp, "lines.jsonl", '{"site_id": "x"}\n'),
-            ':1: expected a user:update message (an object with "user")',
+            ':1: expected a user:update message (an object with "user") or an account:update '
+            'message (an object with "account"), got an object with keys "site_id"',
             id="json-lines-unknown-object",
         ),
         pytest.param(
@@ -719,8 +748,8 @@ def test_sync_stops_at_a_bad_line_and_says_what_was_already_synced(
     assert (code, out) == (2, "")
     assert err.splitlines() == [
         "Synced 1 user: 1 succeeded, 0 skipped, 0 failed.",
-        f"hull-customerio: error: {path}:2: expected a user:update message (a JSON object), "
-        "got a list",
+        f"hull-customerio: error: {path}:2: expected a user:update or account:update message "
+        "(a JSON object), got a list",
     ]
     assert "cust-001" in customerio.people
 

@@ -2,18 +2,20 @@
 
 Subcommands:
 
-- ``plan FILE``: what would happen to each user, as JSON lines; no network.
-- ``sync FILE``: send the users to Customer.io (and write back to Hull), with a summary.
+- ``plan FILE``: what would happen to each user (or account), as JSON lines; no network.
+- ``sync FILE``: send the users (or the accounts, as objects) to Customer.io (and write back
+  to Hull), with a summary.
 - ``check``: the connector's status: settings, and one call each to check the Customer.io and
   Hull credentials.
 - ``webhook FILE``: what a Customer.io webhook payload would become.
 - ``webhook-url``: the Customer.io webhook URL of one connector served by ``serve``.
 - ``serve``: the connector service for any number of Hull connectors (the ``server`` extra).
 
-FILE is a Hull notification (a JSON object with ``messages``) or a JSON-lines stream of
-``user:update`` messages; ``-`` reads standard input.
+FILE is a Hull notification (a JSON object with ``messages``; ``user:update`` or
+``account:update``) or a JSON-lines stream of ``user:update`` or of ``account:update`` messages
+(one kind per file); ``-`` reads standard input.
 
-Exit codes: ``0`` success; ``1`` a user failed (``sync``), the status is ``error``
+Exit codes: ``0`` success; ``1`` a user or an account failed (``sync``), the status is ``error``
 (``check``) or the webhook would not become an event (``webhook``); ``2`` bad input or usage;
 ``130`` interrupted (``plan`` and ``sync`` then say what was done and the ``--skip N`` that goes
 on from there).

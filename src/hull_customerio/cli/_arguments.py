@@ -25,10 +25,12 @@ DEFAULT_CHUNK_SIZE = 500
 DEFAULT_CONCURRENCY = 10
 
 _DESCRIPTION = """\
-Sync Hull users to Customer.io, check the connection, and inspect webhooks.
+Sync Hull users (and accounts, as objects) to Customer.io, check the connection, and inspect
+webhooks.
 
-FILE is a Hull notification (a JSON object with "messages") or JSON lines (one user:update
-message per line); "-" reads standard input. Exit codes: 0 success, 1 something failed,
+FILE is a Hull notification (a JSON object with "messages"; user:update or account:update) or
+JSON lines (one user:update or one account:update message per line, never both kinds in one
+file); "-" reads standard input. Exit codes: 0 success, 1 something failed,
 2 bad input or usage, 130 interrupted (plan and sync then say how to go on). See docs/cli.md.
 """
 
@@ -62,19 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser(
         "plan",
-        help="dry run: each user's plan as a JSON line (no network)",
-        description="Print what would happen to each user, one JSON object per line. "
-        "Nothing is sent anywhere.",
+        help="dry run: each user's (or account's) plan as a JSON line (no network)",
+        description="Print what would happen to each user (or account), one JSON object per "
+        "line. Nothing is sent anywhere.",
     )
     _add_input_arguments(plan)
     plan.set_defaults(run=run_plan)
 
     sync = commands.add_parser(
         "sync",
-        help="send the users to Customer.io and write back to Hull",
-        description="Sync the users of FILE to Customer.io, write the sync state back to Hull "
-        "(when Hull credentials are given) and print a summary. Exit code 1 when any user "
-        "failed.",
+        help="send the users (or accounts) to Customer.io and write back to Hull",
+        description="Sync the users (or the accounts, as objects) of FILE to Customer.io, "
+        "write the sync state back to Hull (when Hull credentials are given) and print a "
+        "summary. Exit code 1 when any user or account failed.",
         epilog=_ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -101,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_CONCURRENCY})",
     )
     sync.add_argument(
-        "--json", action="store_true", help="print every user's outcome as a JSON line"
+        "--json",
+        action="store_true",
+        help="print every user's (or account's) outcome as a JSON line",
     )
     sync.add_argument(
         "-v",
@@ -227,25 +231,34 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="a synchronized segment id (repeatable; replaces the settings' list)",
     )
     parser.add_argument(
+        "--account-segment",
+        dest="account_segments",
+        action="append",
+        metavar="ID",
+        help="a synchronized account segment id (repeatable; replaces the settings' "
+        "synchronized_account_segments)",
+    )
+    parser.add_argument(
         "--batch",
         action="store_true",
-        help="treat the users as a manual batch or export: no segment filter",
+        help="treat the users as a manual batch or export: no segment filter (accounts are "
+        "planned the same either way)",
     )
     parser.add_argument(
         "--chunk-size",
         type=_positive_int,
         default=DEFAULT_CHUNK_SIZE,
         metavar="N",
-        help=f"users read and processed at a time (default {DEFAULT_CHUNK_SIZE}); users are "
-        "de-duplicated within a chunk",
+        help=f"users (or accounts) read and processed at a time (default "
+        f"{DEFAULT_CHUNK_SIZE}); they are de-duplicated within a chunk",
     )
     parser.add_argument(
         "--skip",
         type=_whole_number,
         default=0,
         metavar="N",
-        help="leave out the first N users (messages) of FILE: what an interrupted run says to "
-        "go on from",
+        help="leave out the first N users or accounts (messages) of FILE: what an "
+        "interrupted run says to go on from",
     )
 
 

@@ -12,7 +12,7 @@ import sys
 import urllib.parse
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -23,19 +23,28 @@ from ..config import (
     token_key_from_env,
 )
 from ..engine import AsyncConnector, Connector
-from ..engine._core import check_status_messages, malformed_outcome, status_from
+from ..engine._core import (
+    FAILURE_MESSAGES,
+    check_status_messages,
+    malformed_outcome,
+    status_from,
+)
 from ..errors import (
     APIError,
     APIStatusError,
     ConfigurationError,
+    ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
 )
 from ..hub import ConnectorHub
 from ..hull import HullClient, hull_failure_kind
+from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.report import Status, UserOutcome
-from ..rules.dedupe import deduplicate_messages
+from ..models.plan import Action
+from ..models.report import AccountOutcome, Status, UserOutcome
+from ..rules.accounts import plan_account_update
+from ..rules.dedupe import deduplicate_account_messages, deduplicate_messages
 from ..rules.plan import plan_user_update
 from ..rules.signature import verify_webhook_signature
 from ..rules.webhooks import parse_webhook
@@ -43,7 +52,9 @@ from ..settings import Settings
 from ._clients import async_customerio_client, async_hull_client, customerio_client, hull_client
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, first, note, one_line
 from ._input import (
+    AccountEntry,
     Entry,
+    Input,
     json_problem,
     malformed_error,
     name_of,
@@ -55,17 +66,25 @@ from ._input import (
 from ._logging import logging_to_stderr
 from ._output import (
     Tally,
+    account_outcome_record,
+    account_plan_record,
     dump,
     outcome_record,
     plan_record,
     print_status,
     summarise,
+    unplanned_account_record,
     unplanned_record,
     webhook_record,
 )
 from ._progress import NoProgress, Progress, make_progress
 from ._serve import run_serve
-from ._settings import build_settings, environment, warn_if_nobody_is_sent
+from ._settings import (
+    build_settings,
+    environment,
+    warn_if_no_account_is_sent,
+    warn_if_nobody_is_sent,
+)
 from ._stats import Position, RequestCounter, RunClock, resume_hint, run_line
 
 __all__ = [
@@ -78,6 +97,8 @@ __all__ = [
     "run_webhook",
     "run_webhook_url",
 ]
+
+_Item = TypeVar("_Item", Entry, AccountEntry)
 
 #: ``check``'s error when Hull answers 401 or 403 to the connector's credentials.
 INVALID_HULL_CREDENTIALS = (
@@ -103,32 +124,53 @@ def log_to_stderr(level: int | None) -> Iterator[None]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    """``plan FILE``: each user's plan as a JSON line; no network.
+    """``plan FILE``: each user's (or account's) plan as a JSON line; no network.
 
     On Ctrl-C: where it stopped (the users whose plans were all printed) and how to go on.
     """
     position = Position(done=args.skip)
+    noun = "user"
     try:
         with open_text(args.file) as stream:
             source = read_input(stream, name_of(args.file))
-            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
-            settings = build_settings(args, source.private_settings, credentials=False)
-            batch = args.batch or source.is_export
-            warn_if_nobody_is_sent(settings, batch)
-            for chunk in chunks:
-                for record in _plan_chunk(chunk, settings, batch=batch):
-                    print(dump(record))
-                # Printed (buffered lines are written on the way out, Ctrl-C or not), then
-                # flushed so a reader downstream sees each chunk as soon as it is planned.
-                position.chunk_done(chunk)
-                sys.stdout.flush()
+            noun = source.noun
+            if source.kind == "accounts":
+                _plan_accounts(args, source, position)
+            else:
+                _plan_users(args, source, position)
     except KeyboardInterrupt:
-        print(resume_hint(position, name_of(args.file), verb="planned"), file=sys.stderr)
+        hint = resume_hint(position, name_of(args.file), verb="planned", noun=noun)
+        print(hint, file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
 
 
-def _skipped(entries: Iterator[Entry], skip: int) -> Iterator[Entry]:
+def _plan_users(args: argparse.Namespace, source: Input, position: Position) -> None:
+    chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+    settings = build_settings(args, source.private_settings, credentials=False)
+    batch = args.batch or source.is_export
+    warn_if_nobody_is_sent(settings, batch)
+    for chunk in chunks:
+        for record in _plan_chunk(chunk, settings, batch=batch):
+            print(dump(record))
+        # Printed (buffered lines are written on the way out, Ctrl-C or not), then
+        # flushed so a reader downstream sees each chunk as soon as it is planned.
+        position.chunk_done(chunk)
+        sys.stdout.flush()
+
+
+def _plan_accounts(args: argparse.Namespace, source: Input, position: Position) -> None:
+    chunks = read_chunks(_skipped(source.accounts, args.skip), args.chunk_size)
+    settings = build_settings(args, source.private_settings, credentials=False)
+    warn_if_no_account_is_sent(settings)
+    for chunk in chunks:
+        for record in _plan_account_chunk(chunk, settings):
+            print(dump(record))
+        position.chunk_done(chunk)
+        sys.stdout.flush()
+
+
+def _skipped(entries: Iterator[_Item], skip: int) -> Iterator[_Item]:
     """``entries`` without the first ``skip`` (``--skip``)."""
     return itertools.islice(entries, skip, None) if skip else entries
 
@@ -163,15 +205,47 @@ def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> l
     return [records[position] for position in sorted(records)]
 
 
+def _plan_account_chunk(chunk: Sequence[AccountEntry], settings: Settings) -> list[dict[str, Any]]:
+    """The plans of one chunk of accounts, as the engine would make them: de-duplicated (the
+    latest ``indexed_at`` per account), in input order."""
+    records: dict[int, dict[str, Any]] = {}
+    first_position: dict[str, int] = {}
+    parsed: list[AccountUpdateMessage] = []
+    for position, entry in enumerate(chunk):
+        if entry.message is None:
+            error = malformed_error(entry)
+            records[position] = unplanned_account_record(
+                entry.account_id,
+                "malformed_message",
+                one_line(str(error)),
+                error.problems or [str(error)],
+                entry.line,
+            )
+            continue
+        first_position.setdefault(entry.message.account_id, position)
+        parsed.append(entry.message)
+    for message in deduplicate_account_messages(parsed):
+        position = first_position[message.account_id]
+        try:
+            records[position] = account_plan_record(plan_account_update(message, settings))
+        except Exception as exc:  # a bug must cost one account, not the run
+            records[position] = unplanned_account_record(
+                message.account_id, "internal_error", "An unexpected error stopped this account.",
+                [f"{type(exc).__name__}: {exc}"], chunk[position].line,
+            )  # fmt: skip
+    return [records[position] for position in sorted(records)]
+
+
 # --------------------------------------------------------------------------------------------
 # sync
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    """``sync FILE``: send the users, write back to Hull, print a summary.
+    """``sync FILE``: send the users (or accounts), write back to Hull, print a summary.
 
     The summary ends with the run's time, rate and requests. On Ctrl-C the summary of the
-    users done so far goes to stderr, with where the run stopped and how to go on from there.
+    users (accounts) done so far goes to stderr, with where the run stopped and how to go on
+    from there.
     """
     clock = RunClock()
     requests = RequestCounter()
@@ -181,7 +255,12 @@ def run_sync(args: argparse.Namespace) -> int:
     try:
         with open_text(args.file) as stream:
             source = read_input(stream, name_of(args.file))
-            chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            tally.noun = source.noun
+            chunks: Iterator[list[Entry]] | Iterator[list[AccountEntry]]
+            if source.kind == "accounts":
+                chunks = read_chunks(_skipped(source.accounts, args.skip), args.chunk_size)
+            else:
+                chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
             settings = build_settings(args, source.private_settings, credentials=True)
             batch = args.batch or source.is_export
             progress = make_progress(
@@ -190,6 +269,7 @@ def run_sync(args: argparse.Namespace) -> int:
                 enabled=not args.no_progress,
                 interval=args.progress_interval,
                 total=None if source.total is None else max(source.total - args.skip, 0),
+                noun=source.noun,
             )
             run = _SyncRun(args, settings, tally, progress, position, requests, batch=batch)
             try:
@@ -203,10 +283,12 @@ def run_sync(args: argparse.Namespace) -> int:
                 progress.close()
     except KeyboardInterrupt:
         progress.close()
-        summarise(tally, sys.stderr, run_line(tally.total, clock.elapsed(), requests))
-        print(resume_hint(position, name_of(args.file), verb="synced"), file=sys.stderr)
+        last_line = run_line(tally.total, clock.elapsed(), requests, noun=tally.noun)
+        summarise(tally, sys.stderr, last_line)
+        hint = resume_hint(position, name_of(args.file), verb="synced", noun=tally.noun)
+        print(hint, file=sys.stderr)
         return EXIT_INTERRUPTED
-    last_line = run_line(tally.total, clock.elapsed(), requests)
+    last_line = run_line(tally.total, clock.elapsed(), requests, noun=tally.noun)
     summarise(tally, sys.stderr if args.json else sys.stdout, last_line)
     return EXIT_FAILED if tally.failed else EXIT_OK
 
@@ -223,7 +305,7 @@ class _SyncRun:
     requests: RequestCounter
     batch: bool
 
-    async def sync_all(self, chunks: Iterator[list[Entry]]) -> None:
+    async def sync_all(self, chunks: Iterator[list[Entry]] | Iterator[list[AccountEntry]]) -> None:
         args, settings = self.args, self.settings
         customerio = async_customerio_client(
             args, settings, max_concurrency=args.concurrency, metrics=self.requests
@@ -236,7 +318,10 @@ class _SyncRun:
                      "without writing back to Hull")  # fmt: skip
             else:
                 await stack.enter_async_context(hull)
-            warn_if_nobody_is_sent(settings, self.batch)
+            if self.tally.noun == "account":
+                warn_if_no_account_is_sent(settings)
+            else:
+                warn_if_nobody_is_sent(settings, self.batch)
             connector = AsyncConnector(
                 settings,
                 customerio=customerio,
@@ -245,15 +330,32 @@ class _SyncRun:
                 max_concurrency=args.concurrency,
             )
             for chunk in chunks:
-                results = await _sync_chunk(connector, chunk, batch=self.batch)
+                results = await _sync_any_chunk(connector, chunk, batch=self.batch)
                 # No await from here to the next chunk: a Ctrl-C (a cancellation) finds the
                 # counts and the position agreeing, a chunk at a time.
                 for outcome, line in results:
                     self.tally.add(outcome)
                     if args.json:
-                        print(dump(outcome_record(outcome, line)), flush=True)
+                        print(dump(_outcome_record(outcome, line)), flush=True)
                 self.position.chunk_done(chunk)
                 self.progress.update(self.tally, len(results))
+
+
+def _outcome_record(outcome: UserOutcome | AccountOutcome, line: int | None) -> dict[str, Any]:
+    if isinstance(outcome, AccountOutcome):
+        return account_outcome_record(outcome, line)
+    return outcome_record(outcome, line)
+
+
+async def _sync_any_chunk(
+    connector: AsyncConnector, chunk: list[Entry] | list[AccountEntry], *, batch: bool
+) -> list[tuple[UserOutcome, int | None]] | list[tuple[AccountOutcome, int | None]]:
+    """Sync one chunk of users, or of accounts (a chunk holds one kind)."""
+    if chunk and isinstance(chunk[0], AccountEntry):
+        return await _sync_account_chunk(
+            connector, [e for e in chunk if isinstance(e, AccountEntry)]
+        )
+    return await _sync_chunk(connector, [e for e in chunk if isinstance(e, Entry)], batch=batch)
 
 
 async def _sync_chunk(
@@ -278,6 +380,45 @@ async def _sync_chunk(
             position = first_position[outcome.user_id or ""]
             results[position] = (outcome, chunk[position].line)
     return [results[position] for position in sorted(results)]
+
+
+async def _sync_account_chunk(
+    connector: AsyncConnector, chunk: Sequence[AccountEntry]
+) -> list[tuple[AccountOutcome, int | None]]:
+    """Sync one chunk of accounts; every entry's outcome, in input order, with its line."""
+    results: dict[int, tuple[AccountOutcome, int | None]] = {}
+    first_position: dict[str, int] = {}
+    messages: list[AccountUpdateMessage] = []
+    for position, entry in enumerate(chunk):
+        if entry.message is None:
+            outcome = _malformed_account(entry.account_id, malformed_error(entry))
+            results[position] = (outcome, entry.line)
+            continue
+        first_position.setdefault(entry.message.account_id, position)
+        messages.append(entry.message)
+    if messages:
+        with warnings.catch_warnings():
+            _quiet_short_hull_secret()
+            report = await connector.sync_account_updates(messages)
+        for outcome in report.account_outcomes:
+            position = first_position[outcome.account_id or ""]
+            results[position] = (outcome, chunk[position].line)
+    return [results[position] for position in sorted(results)]
+
+
+def _malformed_account(account_id: str | None, error: ValidationError) -> AccountOutcome:
+    """The error outcome of an account message that could not be parsed, as the engine makes
+    it for a notification's malformed messages."""
+    return AccountOutcome(
+        account_id=account_id,
+        object_id=None,
+        action=Action.ERROR,
+        status="error",
+        reason="malformed_message",
+        message=FAILURE_MESSAGES["malformed_message"],
+        error=str(error),
+        exception=error,
+    )
 
 
 def _quiet_short_hull_secret() -> None:

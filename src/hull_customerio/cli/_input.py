@@ -1,5 +1,10 @@
 """Reading FILE: a Hull notification or a JSON-lines stream of messages, and settings files.
 
+FILE holds users (``user:update``) or accounts (``account:update``), never both: a
+notification's ``channel`` says which; in JSON lines the first message does (an object with
+``"user"`` is a user, one with ``"account"`` and no ``"user"`` an account) and a message of the
+other kind further on is bad input.
+
 Every problem with the input is a `UsageError` holding one line that names the file (and the
 line, for JSON lines). JSON lines are parsed as they are consumed, so memory stays flat.
 """
@@ -12,19 +17,22 @@ import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
 import attrs
 
 from .._serialization import describe
 from ..errors import ConfigurationError, ValidationError
+from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import parse_notification
+from ..models.notification import ACCOUNT_UPDATE, Notification, parse_notification
 from ._common import UsageError, one_line
 
 __all__ = [
+    "AccountEntry",
     "Entry",
     "Input",
+    "Kind",
     "json_problem",
     "load_json",
     "malformed_error",
@@ -50,14 +58,42 @@ class Entry:
 
 
 @attrs.frozen
+class AccountEntry:
+    """One ``account:update`` message of the input, parsed or not."""
+
+    message: AccountUpdateMessage | None
+    error: ValidationError | None = None
+    account_id: str | None = None
+    #: The line it was read from, for JSON lines.
+    line: int | None = None
+
+
+#: What FILE holds: users (``user:update`` messages) or accounts (``account:update``).
+Kind = Literal["users", "accounts"]
+
+_Item = TypeVar("_Item", Entry, AccountEntry)
+
+
+@attrs.frozen
 class Input:
-    """What FILE holds: the messages (an iterator, for JSON lines) and any settings."""
+    """What FILE holds: the messages (an iterator, for JSON lines) and any settings.
+
+    ``kind`` says which of ``entries`` (users) and ``accounts`` holds the messages; the other
+    is empty.
+    """
 
     entries: Iterator[Entry]
     private_settings: Mapping[str, Any] | None
     is_export: bool
     #: How many messages, when known before reading them (a notification); else ``None``.
     total: int | None = None
+    kind: Kind = "users"
+    accounts: Iterator[AccountEntry] = attrs.field(factory=lambda: iter(()))
+
+    @property
+    def noun(self) -> str:
+        """How the summary and progress name one message: ``user`` or ``account``."""
+        return "account" if self.kind == "accounts" else "user"
 
 
 @contextlib.contextmanager
@@ -116,9 +152,17 @@ def read_input(stream: TextIO, name: str) -> Input:
         if stream.read().strip():
             raise UsageError(
                 f"{name}: unexpected content after the notification on line {first_number}; "
-                "give one notification per file, or JSON lines of user:update messages"
+                "give one notification per file, or JSON lines of messages"
             )
         return _notification_input(value, name)
+    if _kind_of(value, name, first_number) == "accounts":
+        return Input(
+            entries=iter(()),
+            private_settings=None,
+            is_export=False,
+            kind="accounts",
+            accounts=_account_lines(stream, name, first_number, value),
+        )
     return Input(
         entries=_json_lines(stream, name, first_number, value),
         private_settings=None,
@@ -154,7 +198,7 @@ def _notification_input(payload: object, name: str) -> Input:
     if not isinstance(payload, dict) or "messages" not in payload:
         raise UsageError(
             f'{name}: expected a notification (a JSON object with "messages") or JSON lines '
-            f"of user:update messages, got {describe(payload)}"
+            f"of user:update or account:update messages, got {describe(payload)}"
             + (' without "messages"' if isinstance(payload, dict) else "")
         )
     try:
@@ -165,6 +209,16 @@ def _notification_input(payload: object, name: str) -> Input:
         raise UsageError(f"{name}: {one_line(str(exc))}") from None
     connector = payload.get("connector")
     private_settings = connector.get("private_settings") if isinstance(connector, dict) else None
+    if notification.channel == ACCOUNT_UPDATE:
+        accounts = _notification_accounts(notification)
+        return Input(
+            entries=iter(()),
+            private_settings=private_settings or {},
+            is_export=notification.is_export,
+            total=len(accounts),
+            kind="accounts",
+            accounts=iter(accounts),
+        )
     malformed = {bad.index: bad for bad in notification.malformed}
     parsed = iter(notification.messages)
     entries: list[Entry] = []
@@ -183,10 +237,23 @@ def _notification_input(payload: object, name: str) -> Input:
     )
 
 
-def _json_lines(
-    stream: Iterable[str], name: str, first_number: int, first: object
-) -> Iterator[Entry]:
-    yield _line_entry(first, name, first_number)
+def _notification_accounts(notification: Notification) -> list[AccountEntry]:
+    """An ``account:update`` notification's messages, malformed ones in their place."""
+    malformed = {bad.index: bad for bad in notification.malformed}
+    parsed = iter(notification.account_messages)
+    entries: list[AccountEntry] = []
+    for index in range(len(notification.account_messages) + len(malformed)):
+        bad = malformed.get(index)
+        if bad is None:
+            message = next(parsed)
+            entries.append(AccountEntry(message, account_id=message.account_id))
+        else:
+            entries.append(AccountEntry(None, error=bad.error, account_id=bad.account_id))
+    return entries
+
+
+def _values(stream: Iterable[str], name: str, first_number: int) -> Iterator[tuple[int, object]]:
+    """Each non-blank line after the first, parsed, with its number."""
     for number, line in enumerate(stream, start=first_number + 1):
         if not line.strip():
             continue
@@ -195,31 +262,89 @@ def _json_lines(
         except (ValueError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else json_problem(exc)
             raise UsageError(f"{name}:{number}: invalid JSON: {reason}") from None
+        yield number, value
+
+
+def _json_lines(
+    stream: Iterable[str], name: str, first_number: int, first: object
+) -> Iterator[Entry]:
+    yield _line_entry(first, name, first_number)
+    for number, value in _values(stream, name, first_number):
         yield _line_entry(value, name, number)
 
 
-def _line_entry(value: object, name: str, number: int) -> Entry:
+def _account_lines(
+    stream: Iterable[str], name: str, first_number: int, first: object
+) -> Iterator[AccountEntry]:
+    yield _account_line_entry(first, name, first_number)
+    for number, value in _values(stream, name, first_number):
+        yield _account_line_entry(value, name, number)
+
+
+def _kind_of(value: object, name: str, number: int) -> Kind:
+    """Whether a JSON line is a user or an account message; bad input when neither."""
+    return _message_object(value, name, number)[0]
+
+
+def _message_object(value: object, name: str, number: int) -> tuple[Kind, dict[str, Any]]:
+    """A JSON line as a message object and its kind; bad input when it is neither kind.
+
+    A ``user:update`` message carries its user's ``account`` too, so ``"user"`` decides first.
+    """
     if not isinstance(value, dict):
         raise UsageError(
-            f"{name}:{number}: expected a user:update message (a JSON object), "
-            f"got {describe(value)}"
+            f"{name}:{number}: expected a user:update or account:update message (a JSON "
+            f"object), got {describe(value)}"
         )
     if "messages" in value:
         raise UsageError(
             f"{name}:{number}: a notification inside JSON lines; JSON lines hold one "
-            "user:update message per line"
+            "user:update or account:update message per line"
         )
-    if "user" not in value:
-        # Not a message at all (a settings file, say): the wrong file, not a malformed user.
-        raise UsageError(
-            f'{name}:{number}: expected a user:update message (an object with "user"), got '
-            f"an object with {_keys(value)}"
-        )
-    user = value.get("user")
+    if "user" in value:
+        return "users", value
+    if "account" in value:
+        return "accounts", value
+    # Not a message at all (a settings file, say): the wrong file, not a malformed message.
+    raise UsageError(
+        f'{name}:{number}: expected a user:update message (an object with "user") or an '
+        f'account:update message (an object with "account"), got an object with {_keys(value)}'
+    )
+
+
+def _mixed(name: str, number: int, found: Kind) -> UsageError:
+    if found == "accounts":
+        what, among = "an account:update message", "user:update messages"
+    else:
+        what, among = "a user:update message", "account:update messages"
+    return UsageError(
+        f"{name}:{number}: {what} among {among}; give users and accounts in separate files"
+    )
+
+
+def _account_line_entry(value: object, name: str, number: int) -> AccountEntry:
+    kind, data = _message_object(value, name, number)
+    if kind != "accounts":
+        raise _mixed(name, number, kind)
+    account = data.get("account")
+    account_id = account.get("id") if isinstance(account, dict) else None
+    account_id = account_id if isinstance(account_id, str) else None
+    try:
+        message = AccountUpdateMessage.from_dict(data)
+    except ValidationError as exc:
+        return AccountEntry(None, error=exc, account_id=account_id, line=number)
+    return AccountEntry(message, account_id=account_id, line=number)
+
+
+def _line_entry(value: object, name: str, number: int) -> Entry:
+    kind, data = _message_object(value, name, number)
+    if kind != "users":
+        raise _mixed(name, number, kind)
+    user = data.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
     user_id = user_id if isinstance(user_id, str) else None
     try:
-        message = UserUpdateMessage.from_dict(value)
+        message = UserUpdateMessage.from_dict(data)
     except ValidationError as exc:
         return Entry(None, error=exc, user_id=user_id, line=number)
     return Entry(message, user_id=user_id, line=number)
@@ -235,7 +360,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def malformed_error(entry: Entry) -> ValidationError:
+def malformed_error(entry: Entry | AccountEntry) -> ValidationError:
     """The error of an entry that could not be parsed, with its line when known."""
     error = entry.error or ValidationError("The message is malformed.")
     if entry.line is not None:
@@ -243,7 +368,7 @@ def malformed_error(entry: Entry) -> ValidationError:
     return error
 
 
-def read_chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+def read_chunks(entries: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
     """Chunks of ``size`` entries, the first read at once.
 
     A bad line in the first chunk is then reported before anything is printed, sent or warned
@@ -254,8 +379,8 @@ def read_chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
     return chunks if first is None else itertools.chain([first], chunks)
 
 
-def _chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    chunk: list[Entry] = []
+def _chunks(entries: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
+    chunk: list[_Item] = []
     for entry in entries:
         chunk.append(entry)
         if len(chunk) >= size:

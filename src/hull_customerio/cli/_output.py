@@ -8,18 +8,22 @@ from typing import IO, Any
 
 import attrs
 
+from ..models.account import AccountPlan
 from ..models.plan import OutgoingEvent, UserPlan
-from ..models.report import Status, UserOutcome
+from ..models.report import AccountOutcome, Status, UserOutcome
 from ._common import one_line
 
 __all__ = [
     "MAX_FAILURES_SHOWN",
     "Tally",
+    "account_outcome_record",
+    "account_plan_record",
     "dump",
     "outcome_record",
     "plan_record",
     "print_status",
     "summarise",
+    "unplanned_account_record",
     "unplanned_record",
     "webhook_record",
 ]
@@ -87,6 +91,41 @@ def unplanned_record(
     return record
 
 
+def account_plan_record(plan: AccountPlan) -> dict[str, Any]:
+    """An account's plan, as ``plan`` prints it."""
+    return {
+        "account_id": plan.account_id,
+        "action": str(plan.action),
+        "reason": plan.reason,
+        "message": plan.message,
+        "object_type_id": plan.object_type_id,
+        "object_id": plan.object_id,
+        "attributes": plan.attributes,
+        "hash": plan.hash,
+        "errors": list(plan.errors),
+    }
+
+
+def unplanned_account_record(
+    account_id: str | None, reason: str, message: str, errors: list[str], line: int | None
+) -> dict[str, Any]:
+    """A ``plan`` line for an account that could not be planned (malformed, or a bug)."""
+    record: dict[str, Any] = {
+        "account_id": account_id,
+        "action": "error",
+        "reason": reason,
+        "message": message,
+        "object_type_id": None,
+        "object_id": None,
+        "attributes": {},
+        "hash": "",
+        "errors": errors,
+    }
+    if line is not None:
+        record["line"] = line
+    return record
+
+
 def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, Any]:
     """A user's outcome, as ``sync --json`` prints it."""
     record: dict[str, Any] = {
@@ -106,22 +145,43 @@ def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, A
     return record
 
 
+def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> dict[str, Any]:
+    """An account's outcome, as ``sync --json`` prints it."""
+    record: dict[str, Any] = {
+        "account_id": outcome.account_id,
+        "object_id": outcome.object_id,
+        "action": str(outcome.action),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "calls": list(outcome.calls),
+        "error": outcome.error,
+    }
+    if line is not None:
+        record["line"] = line
+    return record
+
+
 @attrs.define
 class Tally:
-    """Running counts of a sync, and the first failures for the summary (memory stays flat)."""
+    """Running counts of a sync, and the first failures for the summary (memory stays flat).
+
+    ``noun`` names what is counted: ``user`` or ``account``.
+    """
 
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
-    failures: list[UserOutcome] = attrs.field(factory=list)
+    failures: list[UserOutcome | AccountOutcome] = attrs.field(factory=list)
+    noun: str = "user"
 
     @property
     def total(self) -> int:
-        """Users counted so far."""
+        """Users (or accounts) counted so far."""
         return self.succeeded + self.skipped + self.failed
 
-    def add(self, outcome: UserOutcome) -> None:
-        """Count one user's outcome."""
+    def add(self, outcome: UserOutcome | AccountOutcome) -> None:
+        """Count one user's (or account's) outcome."""
         if outcome.status == "success":
             self.succeeded += 1
         elif outcome.status == "skipped":
@@ -132,27 +192,34 @@ class Tally:
                 self.failures.append(outcome)
 
     def counts(self) -> str:
-        """``3 users: 2 succeeded, 1 skipped, 0 failed``."""
-        users = "user" if self.total == 1 else "users"
+        """``3 users: 2 succeeded, 1 skipped, 0 failed`` (or ``3 accounts: ...``)."""
+        noun = self.noun if self.total == 1 else f"{self.noun}s"
         return (
-            f"{self.total} {users}: {self.succeeded} succeeded, {self.skipped} skipped, "
+            f"{self.total} {noun}: {self.succeeded} succeeded, {self.skipped} skipped, "
             f"{self.failed} failed"
         )
 
 
+def _who(outcome: UserOutcome | AccountOutcome) -> str:
+    """How the summary names a failed user (its customer id) or account (its object id)."""
+    if isinstance(outcome, AccountOutcome):
+        who, other = outcome.account_id or "(unknown account)", outcome.object_id
+    else:
+        who, other = outcome.user_id or "(unknown user)", outcome.customer_id
+    return f"{who} ({other})" if other else who
+
+
 def summarise(tally: Tally, out: IO[str], last_line: str | None = None) -> None:
-    """The sync's summary: the counts, each failed user shown (the first 50), ``last_line``."""
+    """The sync's summary: the counts, each failure shown (the first 50), ``last_line``."""
     print(f"Synced {tally.counts()}.", file=out)
     for outcome in tally.failures:
-        who = outcome.user_id or "(unknown user)"
-        if outcome.customer_id:
-            who += f" ({outcome.customer_id})"
+        who = _who(outcome)
         line = f"  failed: {who}: {outcome.reason}: {one_line(outcome.error or '')}"
         # An id with a lone surrogate cannot be written as UTF-8: escape it, keep the line.
         print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=out)
     hidden = tally.failed - len(tally.failures)
     if hidden:
-        print(f"  ... and {hidden} more failed users (--json lists every one)", file=out)
+        print(f"  ... and {hidden} more failed {tally.noun}s (--json lists every one)", file=out)
     if last_line is not None:
         print(last_line, file=out)
 

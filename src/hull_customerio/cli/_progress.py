@@ -6,7 +6,7 @@
   seconds (`DEFAULT_INTERVAL` by default), so a long run never goes silent.
 - ``--progress``: a line after every chunk, wherever stderr goes; ``--no-progress``: nothing.
 
-Progress is reported after each chunk of users, when their outcomes are known.
+Progress is reported after each chunk of users (or accounts), when their outcomes are known.
 """
 
 from __future__ import annotations
@@ -84,7 +84,11 @@ class LineProgress:
             return
         self._last = now
         rate = tally.total / max(now - self._started, 1e-9)
-        print(f"{PROG}: {tally.counts()} ({rate:.0f} users/s)", file=self._stream, flush=True)
+        print(
+            f"{PROG}: {tally.counts()} ({rate:.0f} {tally.noun}s/s)",
+            file=self._stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         """Nothing to close: every line is complete."""
@@ -93,12 +97,12 @@ class LineProgress:
 class BarProgress:
     """A `tqdm` progress bar: users done (of how many, when known), rate, and the counts."""
 
-    def __init__(self, stream: IO[str], total: int | None, tqdm: Any) -> None:
+    def __init__(self, stream: IO[str], total: int | None, tqdm: Any, noun: str = "user") -> None:
         self._bar = tqdm(
             total=total,
             file=stream,
             desc=PROG,
-            unit=" users",
+            unit=f" {noun}s",
             dynamic_ncols=True,
             mininterval=0.5,
         )
@@ -132,6 +136,7 @@ def make_progress(
     interval: float,
     total: int | None,
     tty: bool | None = None,
+    noun: str = "user",
 ) -> Progress:
     """The progress display for a run; see the module's description for the rules.
 
@@ -142,6 +147,7 @@ def make_progress(
         interval: ``--progress-interval``: seconds between lines when not on a terminal.
         total: how many users the input holds, when known (a bar then shows a percentage).
         tty: whether ``stream`` is a terminal (default: ask it).
+        noun: what is counted, ``user`` or ``account`` (a bar's unit).
     """
     if not enabled:
         return NoProgress()
@@ -154,4 +160,4 @@ def make_progress(
     tqdm = _tqdm()
     if tqdm is None:
         return LineProgress(stream, TTY_INTERVAL)
-    return BarProgress(stream, total, tqdm)
+    return BarProgress(stream, total, tqdm, noun)

@@ -19,7 +19,12 @@ from ..settings import Settings
 from ._common import UsageError, note
 from ._input import read_settings_file, settings_problems
 
-__all__ = ["build_settings", "environment", "warn_if_nobody_is_sent"]
+__all__ = [
+    "build_settings",
+    "environment",
+    "warn_if_no_account_is_sent",
+    "warn_if_nobody_is_sent",
+]
 
 #: Flag (argparse ``dest``) -> the variable it stands for.
 _FLAG_VARIABLES = {
@@ -67,6 +72,10 @@ def build_settings(
     env = environment(args, credentials=credentials)
     if getattr(args, "segments", None):
         env[SETTINGS_PREFIX + "SYNCHRONIZED_SEGMENTS"] = json.dumps(list(args.segments))
+    if getattr(args, "account_segments", None):
+        env[SETTINGS_PREFIX + "SYNCHRONIZED_ACCOUNT_SEGMENTS"] = json.dumps(
+            list(args.account_segments)
+        )
     try:
         return settings_from_env(env, base=merged)
     except ConfigurationError as exc:
@@ -79,4 +88,13 @@ def warn_if_nobody_is_sent(settings: Settings, batch: bool) -> None:
         note(
             "warning: no synchronized segments, so no user will be sent "
             "(give --settings, --segment ID or --batch)"
+        )
+
+
+def warn_if_no_account_is_sent(settings: Settings) -> None:
+    """Say on stderr when the settings let no account through (no account segments)."""
+    if not settings.synchronized_account_segments:
+        note(
+            "warning: no synchronized account segments, so no account will be sent "
+            "(give --settings or --account-segment ID)"
         )

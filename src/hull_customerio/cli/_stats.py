@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from ..metrics import SERVICE_API_CALL
 from ._common import PROG
-from ._input import Entry
+from ._input import AccountEntry, Entry
 
 __all__ = ["Position", "RequestCounter", "RunClock", "resume_hint", "run_line"]
 
@@ -67,10 +67,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def run_line(users: int, seconds: float, requests: RequestCounter | None) -> str:
-    """The summary's last line: ``Took 12.3 s: 122 users/s, 1500 Customer.io requests, ...``."""
+def run_line(
+    users: int, seconds: float, requests: RequestCounter | None, *, noun: str = "user"
+) -> str:
+    """The summary's last line: ``Took 12.3 s: 122 users/s, 1500 Customer.io requests, ...``.
+
+    ``noun`` names what ``users`` counts (``account``: ``accounts/s``).
+    """
     rate = users / seconds if seconds > 0 else 0.0
-    line = f"Took {seconds:.1f} s: {rate:.0f} users/s"
+    line = f"Took {seconds:.1f} s: {rate:.0f} {noun}s/s"
     if requests is not None:
         line += (
             f", {_plural(requests.count('customerio'), 'Customer.io request')}"
@@ -86,19 +91,19 @@ class Position:
     done: int = 0
     line: int | None = None
 
-    def chunk_done(self, chunk: list[Entry]) -> None:
-        """Every user of ``chunk`` has its outcome."""
+    def chunk_done(self, chunk: Sequence[Entry | AccountEntry]) -> None:
+        """Every user (or account) of ``chunk`` has its outcome."""
         self.done += len(chunk)
         if chunk and chunk[-1].line is not None:
             self.line = chunk[-1].line
 
 
-def resume_hint(position: Position, file: str, *, verb: str) -> str:
+def resume_hint(position: Position, file: str, *, verb: str, noun: str = "user") -> str:
     """The line saying where an interrupted run stopped and how to go on from there."""
     if position.done == 0:
-        return f"{PROG}: interrupted before any user was {verb}; run the same command again"
+        return f"{PROG}: interrupted before any {noun} was {verb}; run the same command again"
     through = "" if position.line is None else f", through line {position.line}"
     return (
-        f"{PROG}: interrupted: the first {_plural(position.done, 'user')} of {file} were "
+        f"{PROG}: interrupted: the first {_plural(position.done, noun)} of {file} were "
         f"{verb}{through}; to go on, run the same command with --skip {position.done}"
     )

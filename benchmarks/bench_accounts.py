@@ -240,7 +240,7 @@ def summarize(runs: dict[str, list[Run]], users: int, accounts: int) -> None:
         totals[side] = median([r.seconds for r in side_runs])
         user_cpu = median([r.user_cpu for r in side_runs]) / users * 1e3
         line = f"  {side:<17} users {rates[side]:>8,.0f}/s (CPU {user_cpu:.3f} ms/user)"
-        if side_runs[0].account_seconds:
+        if side != "users only":
             account_rate = accounts / median([r.account_seconds for r in side_runs])
             account_cpu = median([r.account_cpu for r in side_runs]) / accounts * 1e3
             line += f"  accounts {account_rate:>8,.0f}/s (CPU {account_cpu:.3f} ms/account)"

@@ -34,6 +34,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -252,11 +253,62 @@ def summarize(runs: dict[str, list[Run]], users: int, accounts: int) -> None:
         print(line)
     plain, linked = "users only", "accounts + users"
     ratio = rates[linked] / rates[plain]
+    cpu_ratio = median([r.user_cpu for r in runs[linked]]) / median(
+        [r.user_cpu for r in runs[plain]]
+    )
     print(
         f"  ratio linked users/s / users-only users/s: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)\n"
+        f"  ratio linked CPU/user / users-only CPU/user: {cpu_ratio:.3f}\n"
         f"  ratio users-only elapsed / accounts + users elapsed: "
         f"{totals[plain] / totals[linked]:.3f} ({totals[linked]:.2f} s for {accounts:,} accounts"
         f" + {users:,} users against {totals[plain]:.2f} s for {users:,} users)"
+    )
+
+
+def parse_and_plan(
+    messages: list[dict[str, Any]], settings: hc.Settings, *, accounts: bool = False
+) -> float:
+    """CPU seconds to parse and plan every message (no I/O), one sync time as the engine."""
+    now = datetime.now(timezone.utc)
+    started = time.process_time()
+    if accounts:
+        for raw in messages:
+            hc.plan_account_update(hc.AccountUpdateMessage.from_dict(raw), settings, now=now)
+    else:
+        for raw in messages:
+            hc.plan_user_update(hc.UserUpdateMessage.from_dict(raw), settings, now=now)
+    return time.process_time() - started
+
+
+def plan_rounds(
+    plain: tuple[hc.Settings, list[Any]],
+    linked: tuple[hc.Settings, list[Any]],
+    accounts: list[Any],
+    rounds: int,
+) -> None:
+    """Parse + plan CPU per user, users only against linked, alternating in blocks of 50
+    users (a burst of another tenant's work falls on both alike); accounts after."""
+    plain_cpu: list[float] = []
+    linked_cpu: list[float] = []
+    for _ in range(rounds + 1):  # the first round warms up, not counted
+        sums = [0.0, 0.0]
+        for start in range(0, len(plain[1]), 50):
+            sums[0] += parse_and_plan(plain[1][start : start + 50], plain[0])
+            sums[1] += parse_and_plan(linked[1][start : start + 50], linked[0])
+        plain_cpu.append(sums[0])
+        linked_cpu.append(sums[1])
+    users = len(plain[1])
+    per_plain = median(plain_cpu[1:]) / users * 1e6
+    per_linked = median(linked_cpu[1:]) / users * 1e6
+    per_account = (
+        median([parse_and_plan(accounts, linked[0], accounts=True) for _ in range(rounds)])
+        / len(accounts)
+        * 1e6
+    )
+    print(
+        f"\nParse + plan only (no I/O, CPU, medians of {rounds} rounds): users only "
+        f"{per_plain:.1f} µs/user, linked {per_linked:.1f} µs/user (ratio "
+        f"{per_linked / per_plain:.3f}); accounts {per_account:.1f} µs/account"
     )
 
 
@@ -299,6 +351,9 @@ def main() -> None:
         ("accounts + users", linked_settings, linked_users, accounts),
     ]
     summarize(run_rounds(args, sides), args.users, args.accounts)
+    plan_rounds(
+        (plain_settings, plain_users), (linked_settings, linked_users), accounts, args.rounds
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import sys
 import time
@@ -96,6 +97,22 @@ def linked_user_message(n: int, accounts: int) -> dict[str, Any]:
     return message
 
 
+def children_cpu() -> float | None:
+    """CPU seconds used so far by this process's children (the fakes), from ``/proc``; ``None``
+    where there is no ``/proc``."""
+    try:
+        pids = set()
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            pids.update((task / "children").read_text().split())
+        ticks = 0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class Run:
     """One run's figures: seconds and CPU seconds per phase, requests by status."""
@@ -104,6 +121,8 @@ class Run:
     user_seconds: float = 0.0
     account_cpu: float = 0.0
     user_cpu: float = 0.0
+    account_fakes_cpu: float | None = None
+    user_fakes_cpu: float | None = None
     customerio: Counter[int] = field(default_factory=Counter)
     hull: int = 0
 
@@ -120,6 +139,11 @@ def _check(report: hc.SyncReport, what: str) -> None:
         raise RuntimeError(
             f"{what}: {len(bad)} users, {len(bad_accounts)} accounts failed: {first}"
         )
+
+
+def _since(before: float | None) -> float | None:
+    now = children_cpu()
+    return None if before is None or now is None else now - before
 
 
 async def one_run(
@@ -147,7 +171,7 @@ async def one_run(
                 settings, customerio=customerio, hull=hull, mode="batch",
                 max_concurrency=concurrency,
             )  # fmt: skip
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu, fakes = time.perf_counter(), time.process_time(), children_cpu()
             for start in range(0, len(accounts), chunk_size):
                 report = await connector.sync_account_updates(
                     accounts[start : start + chunk_size], batch=True
@@ -155,7 +179,8 @@ async def one_run(
                 _check(report, "accounts")
             run.account_seconds = time.perf_counter() - started
             run.account_cpu = time.process_time() - cpu
-            started, cpu = time.perf_counter(), time.process_time()
+            run.account_fakes_cpu = _since(fakes)
+            started, cpu, fakes = time.perf_counter(), time.process_time(), children_cpu()
             for start in range(0, len(users), chunk_size):
                 report = await connector.sync_user_updates(
                     users[start : start + chunk_size], batch=True
@@ -163,6 +188,7 @@ async def one_run(
                 _check(report, "users")
             run.user_seconds = time.perf_counter() - started
             run.user_cpu = time.process_time() - cpu
+            run.user_fakes_cpu = _since(fakes)
         finally:
             await hull.close()
     return run
@@ -240,11 +266,15 @@ def summarize(runs: dict[str, list[Run]], users: int, accounts: int) -> None:
         rates[side] = users / median([r.user_seconds for r in side_runs])
         totals[side] = median([r.seconds for r in side_runs])
         user_cpu = median([r.user_cpu for r in side_runs]) / users * 1e3
-        line = f"  {side:<17} users {rates[side]:>8,.0f}/s (CPU {user_cpu:.3f} ms/user)"
+        line = f"  {side:<17} users {rates[side]:>8,.0f}/s (CPU {user_cpu:.3f} ms/user"
+        fakes = [r.user_fakes_cpu for r in side_runs if r.user_fakes_cpu is not None]
+        line += f", fakes' CPU {median(fakes) / users * 1e3:.3f})" if fakes else ")"
         if side != "users only":
             account_rate = accounts / median([r.account_seconds for r in side_runs])
             account_cpu = median([r.account_cpu for r in side_runs]) / accounts * 1e3
-            line += f"  accounts {account_rate:>8,.0f}/s (CPU {account_cpu:.3f} ms/account)"
+            line += f"  accounts {account_rate:>8,.0f}/s (CPU {account_cpu:.3f} ms/account"
+            fakes = [r.account_fakes_cpu for r in side_runs if r.account_fakes_cpu is not None]
+            line += f", fakes' CPU {median(fakes) / accounts * 1e3:.3f})" if fakes else ")"
         last = side_runs[-1]
         line += (
             f"  elapsed {totals[side]:.2f} s  | Customer.io requests {last.customerio.total():,}"

@@ -12,9 +12,10 @@ mode="batch")``:
 
 The fakes run out of process (``fake_servers.py``, one process per service), so their CPU is
 not counted as the library's; each run starts against emptied fakes. It prints each side's
-median users/s (and accounts/s), the requests made, the CPU this process spent per user /
-account, and the ratios linked / users-only (users/s of the linked users against users/s of
-the users-only run, and the elapsed time of the whole accounts + users run against it).
+median users/s (and accounts/s), the requests made, the CPU this process and the fakes (read
+from ``/proc``) spent per user / account, and the ratios linked / users-only (users/s of the
+linked users against users/s of the users-only run, CPU per user, and the elapsed time of the
+whole accounts + users run against it); last, parse + plan CPU per user and account, no I/O.
 
     python benchmarks/bench_accounts.py                                  # 2,000 / 2,000, 3 rounds
     python benchmarks/bench_accounts.py --users 20000 --accounts 20000 --rounds 5

@@ -30,8 +30,9 @@ from ..customerio.operations import (
 from ..errors import HullCustomerIOError, RateLimiterUnavailableError
 from ..models.customerio import BatchResult
 from ..models.plan import Action, OutgoingEvent, UserPlan
-from ..models.report import OutcomeStatus, UserOutcome
+from ..models.report import UserOutcome
 from ._logs import LogContext, log_event
+from ._sync import settle
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -131,28 +132,18 @@ class Execution:
     def outcome(self) -> UserOutcome:
         plan = self.plan
         skipped = list(plan.skipped_events) + self.events_skipped
-        if self.failure is not None:
-            status: OutcomeStatus = "error"
-            reason, message = self.failure, FAILURE_MESSAGES[self.failure]
-        elif plan.action is Action.ERROR:
-            status, reason, message = "error", plan.reason, plan.message
-        else:
-            status = "skipped" if plan.action is Action.SKIP else "success"
-            reason, message = plan.reason, plan.message
-        error = None
-        if status == "error":
-            error = "; ".join(self.details or plan.errors) or message
+        end = settle(plan, self.failure, self.details, FAILURE_MESSAGES)
         return UserOutcome(
             user_id=plan.user_id,
             customer_id=plan.customer_id,
             action=plan.action,
-            status=status,
-            reason=reason,
-            message=message,
+            status=end.status,
+            reason=end.reason,
+            message=end.message,
             calls=list(self.calls),
             events_sent=list(self.events_sent),
             events_skipped=skipped,
-            error=error,
+            error=end.error,
             exception=self.exception,
             plan=plan,
         )

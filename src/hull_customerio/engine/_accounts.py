@@ -36,7 +36,7 @@ from ._steps import (
     batch_operations,
     failure_code,
 )
-from ._sync import Prepared, finish_in_order, prepare_in_order, settle
+from ._sync import Failures, Prepared, finish_in_order, prepare_in_order, settle, short_error
 
 __all__ = [
     "ACCOUNT_FAILURE_MESSAGES",
@@ -79,7 +79,7 @@ ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
 
 
 @attrs.define
-class AccountExecution:
+class AccountExecution(Failures):
     """The mutable record of one account's execution, frozen into an
     [`AccountOutcome`][hull_customerio.AccountOutcome] at the end."""
 
@@ -93,12 +93,6 @@ class AccountExecution:
     sent: bool = False
     #: The object's call failed (or was never sent): no write-back.
     failed: bool = False
-
-    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
-        """Record a failure: the first one names the outcome, later ones add detail."""
-        if self.failure is None:
-            self.failure, self.exception = code, exc
-        self.details.append(detail)
 
     def outcome(self) -> AccountOutcome:
         """The account's outcome."""
@@ -236,17 +230,10 @@ def account_internal_error(
         account_id=execution.plan.account_id,
         object_id=execution.plan.object_id,
         reason="internal_error",
-        error=_short_error(exc),
+        error=short_error(exc),
     )
-    execution.failure = "internal_error"
-    execution.details.append(_short_error(exc))
+    execution.stop(exc)
     return execution
-
-
-def _short_error(exc: Exception) -> str:
-    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def unreachable_account(plan: AccountPlan, error: HullCustomerIOError | None) -> AccountExecution:
@@ -286,9 +273,9 @@ def prepare_accounts(
     def failed(message: AccountUpdateMessage, exc: Exception) -> AccountOutcome:
         log_event(
             logging.ERROR, "outgoing.account.error", context, exc_info=exc,
-            account_id=message.account_id, reason="internal_error", error=_short_error(exc),
+            account_id=message.account_id, reason="internal_error", error=short_error(exc),
         )  # fmt: skip
-        return _failed_outcome(message.account_id, "internal_error", _short_error(exc), None)
+        return _failed_outcome(message.account_id, "internal_error", short_error(exc), None)
 
     return prepare_in_order(
         messages,

@@ -64,6 +64,7 @@ from ._steps import (
     batch_results,
     batch_steps,
     event_operation_of,
+    failed_outcome,
     failure_code,
     internal_error,
     internal_error_outcome,
@@ -198,16 +199,7 @@ def _user_id_of(raw: object) -> str | None:
 
 def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcome:
     """The error outcome of a message that could not be parsed."""
-    return UserOutcome(
-        user_id=user_id,
-        customer_id=None,
-        action=Action.ERROR,
-        status="error",
-        reason="malformed_message",
-        message=FAILURE_MESSAGES["malformed_message"],
-        error=str(error),
-        exception=error,
-    )
+    return failed_outcome(user_id, "malformed_message", str(error), error)
 
 
 def credentials_mismatch_report(
@@ -219,15 +211,7 @@ def credentials_mismatch_report(
     merged first, so each user has exactly one outcome.
     """
     outcomes = [
-        UserOutcome(
-            user_id=message.user.id,
-            customer_id=None,
-            action=Action.ERROR,
-            status="error",
-            reason="credentials_mismatch",
-            message=FAILURE_MESSAGES["credentials_mismatch"],
-            error=detail,
-        )
+        failed_outcome(message.user.id, "credentials_mismatch", detail)
         for message in deduplicate_messages(notification.messages)
     ]
     outcomes += [malformed_outcome(bad.user_id, bad.error) for bad in notification.malformed]

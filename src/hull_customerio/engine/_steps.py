@@ -32,7 +32,7 @@ from ..models.customerio import BatchResult
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..models.report import UserOutcome
 from ._logs import LogContext, log_event
-from ._sync import settle
+from ._sync import Failures, settle, short_error
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -46,6 +46,7 @@ __all__ = [
     "batch_results",
     "batch_steps",
     "event_operation_of",
+    "failed_outcome",
     "failure_code",
     "internal_error",
     "internal_error_outcome",
@@ -104,7 +105,7 @@ StepResult = str | None | HullCustomerIOError
 
 
 @attrs.define
-class Execution:
+class Execution(Failures):
     """The mutable record of one user's execution, frozen into a
     [`UserOutcome`][hull_customerio.UserOutcome] at the end."""
 
@@ -122,12 +123,6 @@ class Execution:
     person_failed: bool = False
     #: Events Customer.io was asked for and did not accept.
     events_failed: list[OutgoingEvent] = attrs.field(factory=list)
-
-    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
-        # The first failure names the outcome; later ones add detail.
-        if self.failure is None:
-            self.failure, self.exception = code, exc
-        self.details.append(detail)
 
     def outcome(self) -> UserOutcome:
         plan = self.plan
@@ -495,26 +490,25 @@ class BatchOperationError(HullCustomerIOError):
     """Customer.io refused one operation of a v2 batch (a ``207`` entry or an oversized op)."""
 
 
-def internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
-    """The error outcome of a user an unexpected exception stopped before any step."""
+def failed_outcome(
+    user_id: str | None, code: str, error: str, exc: HullCustomerIOError | None = None
+) -> UserOutcome:
+    """The error outcome ``code`` of a user stopped before any step (nothing sent)."""
     return UserOutcome(
         user_id=user_id,
         customer_id=None,
         action=Action.ERROR,
         status="error",
-        reason="internal_error",
-        message=FAILURE_MESSAGES["internal_error"],
-        error=_short_error(exc),
+        reason=code,
+        message=FAILURE_MESSAGES[code],
+        error=error,
+        exception=exc,
     )
 
 
-def _short_error(exc: Exception) -> str:
-    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
-
-
-_ERROR_TEXT_LIMIT = 300
+def internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
+    """The error outcome of a user an unexpected exception stopped before any step."""
+    return failed_outcome(user_id, "internal_error", short_error(exc))
 
 
 def internal_error(
@@ -530,6 +524,5 @@ def internal_error(
         customer_id=execution.plan.customer_id,
         reason="internal_error",
     )
-    execution.failure = "internal_error"
-    execution.details.append(_short_error(exc))
+    execution.stop(exc)
     return execution

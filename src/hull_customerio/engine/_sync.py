@@ -15,13 +15,21 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 import attrs
 
 from .._time import utc_now
-from ..errors import ValidationError
+from ..errors import HullCustomerIOError, ValidationError
 from ..metrics import Metrics
 from ..models.plan import Action
 from ..models.report import OutcomeStatus
 from ._logs import LogContext
 
-__all__ = ["Prepared", "Settled", "finish_in_order", "prepare_in_order", "settle"]
+__all__ = [
+    "Failures",
+    "Prepared",
+    "Settled",
+    "finish_in_order",
+    "prepare_in_order",
+    "settle",
+    "short_error",
+]
 
 
 class _Decided(Protocol):
@@ -35,6 +43,35 @@ class _Decided(Protocol):
     def message(self) -> str: ...
     @property
     def errors(self) -> list[str]: ...
+
+
+class Failures:
+    """How a user's or an account's execution records its failures (a mixin of both)."""
+
+    failure: str | None
+    exception: HullCustomerIOError | None
+    details: list[str]
+
+    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
+        """Record a failure: the first one names the outcome, later ones add detail."""
+        if self.failure is None:
+            self.failure, self.exception = code, exc
+        self.details.append(detail)
+
+    def stop(self, exc: Exception) -> None:
+        """Record an unexpected exception (a bug): the outcome is ``internal_error``."""
+        self.failure = "internal_error"
+        self.details.append(short_error(exc))
+
+
+def short_error(exc: Exception) -> str:
+    """An unexpected exception as outcome text, cut short: it may quote a huge or personal
+    value."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
+
+
+_ERROR_TEXT_LIMIT = 300
 
 
 class Settled(NamedTuple):

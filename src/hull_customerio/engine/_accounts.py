@@ -11,7 +11,7 @@ error comes back to the account it belongs to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -42,6 +42,7 @@ __all__ = [
     "ACCOUNT_FAILURE_MESSAGES",
     "AccountExecution",
     "PreparedAccounts",
+    "account_bug",
     "account_calls",
     "account_internal_error",
     "account_v1_steps",
@@ -234,6 +235,14 @@ def account_internal_error(
     )
     execution.stop(exc)
     return execution
+
+
+def account_bug(
+    plan: AccountPlan, context: LogContext | None
+) -> Callable[[Exception], AccountExecution]:
+    """What an unexpected exception in ``plan``'s steps leaves: the account's
+    `account_internal_error` execution (for the connectors' drivers)."""
+    return lambda exc: account_internal_error(AccountExecution(plan), exc, context)
 
 
 def unreachable_account(plan: AccountPlan, error: HullCustomerIOError | None) -> AccountExecution:

@@ -10,7 +10,7 @@ operations together through v2 batch requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import attrs
@@ -51,6 +51,7 @@ __all__ = [
     "internal_error",
     "internal_error_outcome",
     "settle_write_back",
+    "user_bug",
     "user_calls",
     "v1_steps",
     "write_back_step",
@@ -526,3 +527,9 @@ def internal_error(
     )
     execution.stop(exc)
     return execution
+
+
+def user_bug(plan: UserPlan, context: LogContext | None) -> Callable[[Exception], Execution]:
+    """What an unexpected exception in ``plan``'s steps leaves: the user's `internal_error`
+    execution (for the connectors' drivers, so a bug costs one user)."""
+    return lambda exc: internal_error(Execution(plan), exc, context)

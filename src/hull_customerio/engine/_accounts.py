@@ -11,19 +11,18 @@ error comes back to the account it belongs to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from .._time import utc_now
 from ..customerio.operations import ObjectDelete, ObjectIdentify, ObjectRef, Operation
 from ..errors import HullCustomerIOError, ValidationError
 from ..metrics import OUTGOING_ACCOUNTS, Metrics, NullMetrics
 from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.notification import MalformedMessage
 from ..models.plan import Action
-from ..models.report import AccountOutcome, OutcomeStatus, SyncReport
+from ..models.report import AccountOutcome, SyncReport
 from ..rules.accounts import plan_account_update
 from ..rules.dedupe import deduplicate_account_messages
 from ..settings import Settings
@@ -37,11 +36,13 @@ from ._steps import (
     batch_operations,
     failure_code,
 )
+from ._sync import Failures, Prepared, finish_in_order, prepare_in_order, settle, short_error
 
 __all__ = [
     "ACCOUNT_FAILURE_MESSAGES",
     "AccountExecution",
     "PreparedAccounts",
+    "account_bug",
     "account_calls",
     "account_internal_error",
     "account_v1_steps",
@@ -79,7 +80,7 @@ ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
 
 
 @attrs.define
-class AccountExecution:
+class AccountExecution(Failures):
     """The mutable record of one account's execution, frozen into an
     [`AccountOutcome`][hull_customerio.AccountOutcome] at the end."""
 
@@ -94,35 +95,19 @@ class AccountExecution:
     #: The object's call failed (or was never sent): no write-back.
     failed: bool = False
 
-    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
-        """Record a failure: the first one names the outcome, later ones add detail."""
-        if self.failure is None:
-            self.failure, self.exception = code, exc
-        self.details.append(detail)
-
     def outcome(self) -> AccountOutcome:
         """The account's outcome."""
         plan = self.plan
-        if self.failure is not None:
-            status: OutcomeStatus = "error"
-            reason, message = self.failure, ACCOUNT_FAILURE_MESSAGES[self.failure]
-        elif plan.action is Action.ERROR:
-            status, reason, message = "error", plan.reason, plan.message
-        else:
-            status = "skipped" if plan.action is Action.SKIP else "success"
-            reason, message = plan.reason, plan.message
-        error = None
-        if status == "error":
-            error = "; ".join(self.details or plan.errors) or message
+        end = settle(plan, self.failure, self.details, ACCOUNT_FAILURE_MESSAGES)
         return AccountOutcome(
             account_id=plan.account_id,
             object_id=plan.object_id,
             action=plan.action,
-            status=status,
-            reason=reason,
-            message=message,
+            status=end.status,
+            reason=end.reason,
+            message=end.message,
             calls=list(self.calls),
-            error=error,
+            error=end.error,
             exception=self.exception,
             plan=plan,
         )
@@ -246,17 +231,18 @@ def account_internal_error(
         account_id=execution.plan.account_id,
         object_id=execution.plan.object_id,
         reason="internal_error",
-        error=_short_error(exc),
+        error=short_error(exc),
     )
-    execution.failure = "internal_error"
-    execution.details.append(_short_error(exc))
+    execution.stop(exc)
     return execution
 
 
-def _short_error(exc: Exception) -> str:
-    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 300 else text[:297] + "..."
+def account_bug(
+    plan: AccountPlan, context: LogContext | None
+) -> Callable[[Exception], AccountExecution]:
+    """What an unexpected exception in ``plan``'s steps leaves: the account's
+    `account_internal_error` execution (for the connectors' drivers)."""
+    return lambda exc: account_internal_error(AccountExecution(plan), exc, context)
 
 
 def unreachable_account(plan: AccountPlan, error: HullCustomerIOError | None) -> AccountExecution:
@@ -280,15 +266,8 @@ def mark_accounts_unreachable(executions: Iterable[AccountExecution]) -> None:
 # Preparing a sync of accounts, and its report.
 
 
-@attrs.frozen
-class PreparedAccounts:
-    """The plans of a sync of accounts and the outcomes already known."""
-
-    plans: list[AccountPlan]
-    #: Outcomes known before any call, keyed by input position, to keep input order.
-    early: dict[int, AccountOutcome]
-    #: The input position of each plan.
-    positions: list[int]
+#: The plans of a sync of accounts and the outcomes already known.
+PreparedAccounts = Prepared[AccountPlan, AccountOutcome]
 
 
 def prepare_accounts(
@@ -299,40 +278,25 @@ def prepare_accounts(
     context: LogContext | None = None,
 ) -> PreparedAccounts:
     """Parse raw messages, de-duplicate, plan every account; nothing raises for one account."""
-    early: dict[int, AccountOutcome] = {}
-    parsed: list[tuple[int, AccountUpdateMessage]] = []
-    for position, message in enumerate(messages):
-        if isinstance(message, AccountUpdateMessage):
-            parsed.append((position, message))
-            continue
-        try:
-            parsed.append((position, AccountUpdateMessage.from_dict(message, index=position)))
-        except ValidationError as exc:
-            early[position] = malformed_account(_account_id_of(message), exc)
-    offset = len(early) + len(parsed)
-    for number, bad in enumerate(malformed):
-        early[offset + number] = malformed_account(bad.account_id, bad.error)
 
-    first_position: dict[str, int] = {}
-    for position, message in parsed:
-        first_position.setdefault(message.account_id, position)
-    plans: list[AccountPlan] = []
-    positions: list[int] = []
-    now = utc_now()
-    for message in deduplicate_account_messages(message for _, message in parsed):
-        position = first_position[message.account_id]
-        try:
-            plans.append(plan_account_update(message, settings, now=now))
-            positions.append(position)
-        except Exception as exc:  # a bug must cost one account, not the batch
-            log_event(
-                logging.ERROR, "outgoing.account.error", context, exc_info=exc,
-                account_id=message.account_id, reason="internal_error", error=_short_error(exc),
-            )  # fmt: skip
-            early[position] = _failed_outcome(
-                message.account_id, "internal_error", _short_error(exc), None
-            )
-    return PreparedAccounts(plans, early, positions)
+    def failed(message: AccountUpdateMessage, exc: Exception) -> AccountOutcome:
+        log_event(
+            logging.ERROR, "outgoing.account.error", context, exc_info=exc,
+            account_id=message.account_id, reason="internal_error", error=short_error(exc),
+        )  # fmt: skip
+        return _failed_outcome(message.account_id, "internal_error", short_error(exc), None)
+
+    return prepare_in_order(
+        messages,
+        AccountUpdateMessage,
+        parse=lambda raw, position: AccountUpdateMessage.from_dict(raw, index=position),
+        malformed=lambda raw, exc: malformed_account(_account_id_of(raw), exc),
+        known_malformed=[malformed_account(bad.account_id, bad.error) for bad in malformed],
+        key=lambda message: message.account_id,
+        deduplicate=deduplicate_account_messages,
+        plan=lambda message, now: plan_account_update(message, settings, now=now),
+        failed=failed,
+    )
 
 
 def _account_id_of(raw: object) -> str | None:
@@ -389,15 +353,11 @@ def finish_accounts(
     metrics: Metrics | None = None,
 ) -> SyncReport:
     """Assemble the report in input order, log every outcome and count what was sent."""
-    by_position = dict(prepared.early)
-    for position, execution in zip(prepared.positions, executions, strict=True):
-        by_position[position] = execution.outcome()
-    outcomes = [by_position[p] for p in sorted(by_position)]
-    for outcome in outcomes:
-        log_account_outcome(outcome, context)
-    if metrics is not None:
-        for execution in executions:
-            record_account(metrics, execution)
+    outcomes = finish_in_order(
+        prepared.early, prepared.positions, executions,
+        outcome=AccountExecution.outcome, log=log_account_outcome, record=record_account,
+        context=context, metrics=metrics,
+    )  # fmt: skip
     return SyncReport(outcomes=[], account_outcomes=outcomes)
 
 

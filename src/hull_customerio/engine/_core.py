@@ -14,9 +14,6 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
-import attrs
-
-from .._time import utc_now
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -67,16 +64,19 @@ from ._steps import (
     batch_results,
     batch_steps,
     event_operation_of,
+    failed_outcome,
     failure_code,
     internal_error,
     internal_error_outcome,
     settle_write_back,
+    user_bug,
     user_calls,
     v1_steps,
     write_back_step,
     write_back_steps,
     writes_back,
 )
+from ._sync import Prepared, finish_in_order, prepare_in_order
 
 __all__ = [
     "CUSTOMERIO_UNAVAILABLE_AFTER",
@@ -126,6 +126,7 @@ __all__ = [
     "record_webhook",
     "settle_write_back",
     "status_from",
+    "user_bug",
     "user_calls",
     "v1_steps",
     "webhook_answer",
@@ -153,17 +154,6 @@ def check_mode(mode: str) -> Mode:
 # Preparing a sync: parse, de-duplicate, plan.
 
 
-@attrs.frozen
-class Prepared:
-    """The plans of a sync and the outcomes already known (malformed or unplannable users)."""
-
-    plans: list[UserPlan]
-    #: Outcomes known before any call, keyed by input position, to keep input order.
-    early: dict[int, UserOutcome]
-    #: The input position of each plan.
-    positions: list[int]
-
-
 def prepare(
     messages: Iterable[UserUpdateMessage | Mapping[str, Any]],
     settings: Settings,
@@ -171,47 +161,34 @@ def prepare(
     batch: bool,
     malformed: Iterable[MalformedMessage] = (),
     context: LogContext | None = None,
-) -> Prepared:
+) -> Prepared[UserPlan, UserOutcome]:
     """Parse raw messages, de-duplicate, plan every user; nothing raises for one bad user.
 
     ``context`` names the notification being processed, for the log records.
     """
-    early: dict[int, UserOutcome] = {}
-    parsed: list[tuple[int, UserUpdateMessage]] = []
-    for position, message in enumerate(messages):
-        if isinstance(message, UserUpdateMessage):
-            parsed.append((position, message))
-            continue
-        try:
-            parsed.append((position, UserUpdateMessage.from_dict(message, index=position)))
-        except ValidationError as exc:
-            early[position] = malformed_outcome(_user_id_of(message), exc)
-    offset = len(early) + len(parsed)
-    for number, bad in enumerate(malformed):
-        early[offset + number] = malformed_outcome(bad.user_id, bad.error)
 
-    first_position: dict[str, int] = {}
-    for position, message in parsed:
-        first_position.setdefault(message.user.id, position)
-    plans: list[UserPlan] = []
-    positions: list[int] = []
-    now = utc_now()
-    for message in deduplicate_messages(message for _, message in parsed):
-        position = first_position[message.user.id]
-        try:
-            plans.append(plan_user_update(message, settings, batch=batch, now=now))
-            positions.append(position)
-        except Exception as exc:  # a bug must cost one user, not the batch
-            log_event(
-                logging.ERROR,
-                "outgoing.user.error",
-                context,
-                exc_info=exc,
-                user_id=message.user.id,
-                reason="internal_error",
-            )
-            early[position] = internal_error_outcome(message.user.id, exc)
-    return Prepared(plans, early, positions)
+    def failed(message: UserUpdateMessage, exc: Exception) -> UserOutcome:
+        log_event(
+            logging.ERROR,
+            "outgoing.user.error",
+            context,
+            exc_info=exc,
+            user_id=message.user.id,
+            reason="internal_error",
+        )
+        return internal_error_outcome(message.user.id, exc)
+
+    return prepare_in_order(
+        messages,
+        UserUpdateMessage,
+        parse=lambda raw, position: UserUpdateMessage.from_dict(raw, index=position),
+        malformed=lambda raw, exc: malformed_outcome(_user_id_of(raw), exc),
+        known_malformed=[malformed_outcome(bad.user_id, bad.error) for bad in malformed],
+        key=lambda message: message.user.id,
+        deduplicate=deduplicate_messages,
+        plan=lambda message, now: plan_user_update(message, settings, batch=batch, now=now),
+        failed=failed,
+    )
 
 
 def _user_id_of(raw: object) -> str | None:
@@ -224,16 +201,7 @@ def _user_id_of(raw: object) -> str | None:
 
 def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcome:
     """The error outcome of a message that could not be parsed."""
-    return UserOutcome(
-        user_id=user_id,
-        customer_id=None,
-        action=Action.ERROR,
-        status="error",
-        reason="malformed_message",
-        message=FAILURE_MESSAGES["malformed_message"],
-        error=str(error),
-        exception=error,
-    )
+    return failed_outcome(user_id, "malformed_message", str(error), error)
 
 
 def credentials_mismatch_report(
@@ -245,15 +213,7 @@ def credentials_mismatch_report(
     merged first, so each user has exactly one outcome.
     """
     outcomes = [
-        UserOutcome(
-            user_id=message.user.id,
-            customer_id=None,
-            action=Action.ERROR,
-            status="error",
-            reason="credentials_mismatch",
-            message=FAILURE_MESSAGES["credentials_mismatch"],
-            error=detail,
-        )
+        failed_outcome(message.user.id, "credentials_mismatch", detail)
         for message in deduplicate_messages(notification.messages)
     ]
     outcomes += [malformed_outcome(bad.user_id, bad.error) for bad in notification.malformed]
@@ -358,22 +318,18 @@ def mark_unreachable(executions: Iterable[Execution]) -> None:
 
 
 def finish(
-    prepared: Prepared,
+    prepared: Prepared[UserPlan, UserOutcome],
     executions: Sequence[Execution],
     *,
     context: LogContext | None = None,
     metrics: Metrics | None = None,
 ) -> SyncReport:
     """Assemble the report in input order, log every outcome and count what was sent."""
-    by_position = dict(prepared.early)
-    for position, execution in zip(prepared.positions, executions, strict=True):
-        by_position[position] = execution.outcome()
-    outcomes = [by_position[p] for p in sorted(by_position)]
-    for outcome in outcomes:
-        log_outcome(outcome, context)
-    if metrics is not None:
-        for execution in executions:
-            record_execution(metrics, execution)
+    outcomes = finish_in_order(
+        prepared.early, prepared.positions, executions,
+        outcome=Execution.outcome, log=log_outcome, record=record_execution,
+        context=context, metrics=metrics,
+    )  # fmt: skip
     return SyncReport(outcomes=outcomes)
 
 

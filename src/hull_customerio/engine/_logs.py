@@ -10,7 +10,7 @@ import attrs
 from ..errors import safe_service_text
 from ..models.notification import Notification
 from ..models.plan import Action
-from ..models.report import AccountOutcome, UserOutcome
+from ..models.report import AccountOutcome, OutcomeStatus, UserOutcome
 
 __all__ = [
     "LogContext",
@@ -116,14 +116,7 @@ def log_event(
 def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None:
     """Log one user's outcome and the fate of its events."""
     base: dict[str, Any] = {"user_id": outcome.user_id, "customer_id": outcome.customer_id}
-    if outcome.status == "error":
-        name, level = "outgoing.user.error", logging.ERROR
-    elif outcome.status == "skipped":
-        name, level = "outgoing.user.skip", logging.INFO
-    elif outcome.action is Action.DELETE:
-        name, level = "outgoing.user.deletion", logging.INFO
-    else:
-        name, level = "outgoing.user.success", logging.INFO
+    level, name = _outcome_record("user", outcome.status, outcome.action)
     log_event(level, name, context, **base, reason=outcome.reason, error=outcome.error)
     for event in outcome.events_sent:
         log_event(
@@ -142,15 +135,20 @@ def log_outcome(outcome: UserOutcome, context: LogContext | None = None) -> None
 
 def log_account_outcome(outcome: AccountOutcome, context: LogContext | None = None) -> None:
     """Log one account's outcome: ``outgoing.account.success|skip|error|deletion``."""
-    if outcome.status == "error":
-        name, level = "outgoing.account.error", logging.ERROR
-    elif outcome.status == "skipped":
-        name, level = "outgoing.account.skip", logging.INFO
-    elif outcome.action is Action.DELETE:
-        name, level = "outgoing.account.deletion", logging.INFO
-    else:
-        name, level = "outgoing.account.success", logging.INFO
+    level, name = _outcome_record("account", outcome.status, outcome.action)
     log_event(
         level, name, context, account_id=outcome.account_id, object_id=outcome.object_id,
         reason=outcome.reason, error=outcome.error,
     )  # fmt: skip
+
+
+def _outcome_record(subject: str, status: OutcomeStatus, action: Action) -> tuple[int, str]:
+    """The level and name of an outcome's record: ``outgoing.<subject>.error`` (at ``ERROR``),
+    else ``.skip``, ``.deletion`` or ``.success`` (at ``INFO``)."""
+    if status == "error":
+        return logging.ERROR, f"outgoing.{subject}.error"
+    if status == "skipped":
+        return logging.INFO, f"outgoing.{subject}.skip"
+    if action is Action.DELETE:
+        return logging.INFO, f"outgoing.{subject}.deletion"
+    return logging.INFO, f"outgoing.{subject}.success"

@@ -10,7 +10,7 @@ operations together through v2 batch requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import attrs
@@ -30,8 +30,9 @@ from ..customerio.operations import (
 from ..errors import HullCustomerIOError, RateLimiterUnavailableError
 from ..models.customerio import BatchResult
 from ..models.plan import Action, OutgoingEvent, UserPlan
-from ..models.report import OutcomeStatus, UserOutcome
+from ..models.report import UserOutcome
 from ._logs import LogContext, log_event
+from ._sync import Failures, settle, short_error
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -45,10 +46,12 @@ __all__ = [
     "batch_results",
     "batch_steps",
     "event_operation_of",
+    "failed_outcome",
     "failure_code",
     "internal_error",
     "internal_error_outcome",
     "settle_write_back",
+    "user_bug",
     "user_calls",
     "v1_steps",
     "write_back_step",
@@ -103,7 +106,7 @@ StepResult = str | None | HullCustomerIOError
 
 
 @attrs.define
-class Execution:
+class Execution(Failures):
     """The mutable record of one user's execution, frozen into a
     [`UserOutcome`][hull_customerio.UserOutcome] at the end."""
 
@@ -122,37 +125,21 @@ class Execution:
     #: Events Customer.io was asked for and did not accept.
     events_failed: list[OutgoingEvent] = attrs.field(factory=list)
 
-    def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
-        # The first failure names the outcome; later ones add detail.
-        if self.failure is None:
-            self.failure, self.exception = code, exc
-        self.details.append(detail)
-
     def outcome(self) -> UserOutcome:
         plan = self.plan
         skipped = list(plan.skipped_events) + self.events_skipped
-        if self.failure is not None:
-            status: OutcomeStatus = "error"
-            reason, message = self.failure, FAILURE_MESSAGES[self.failure]
-        elif plan.action is Action.ERROR:
-            status, reason, message = "error", plan.reason, plan.message
-        else:
-            status = "skipped" if plan.action is Action.SKIP else "success"
-            reason, message = plan.reason, plan.message
-        error = None
-        if status == "error":
-            error = "; ".join(self.details or plan.errors) or message
+        end = settle(plan, self.failure, self.details, FAILURE_MESSAGES)
         return UserOutcome(
             user_id=plan.user_id,
             customer_id=plan.customer_id,
             action=plan.action,
-            status=status,
-            reason=reason,
-            message=message,
+            status=end.status,
+            reason=end.reason,
+            message=end.message,
             calls=list(self.calls),
             events_sent=list(self.events_sent),
             events_skipped=skipped,
-            error=error,
+            error=end.error,
             exception=self.exception,
             plan=plan,
         )
@@ -504,26 +491,25 @@ class BatchOperationError(HullCustomerIOError):
     """Customer.io refused one operation of a v2 batch (a ``207`` entry or an oversized op)."""
 
 
-def internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
-    """The error outcome of a user an unexpected exception stopped before any step."""
+def failed_outcome(
+    user_id: str | None, code: str, error: str, exc: HullCustomerIOError | None = None
+) -> UserOutcome:
+    """The error outcome ``code`` of a user stopped before any step (nothing sent)."""
     return UserOutcome(
         user_id=user_id,
         customer_id=None,
         action=Action.ERROR,
         status="error",
-        reason="internal_error",
-        message=FAILURE_MESSAGES["internal_error"],
-        error=_short_error(exc),
+        reason=code,
+        message=FAILURE_MESSAGES[code],
+        error=error,
+        exception=exc,
     )
 
 
-def _short_error(exc: Exception) -> str:
-    # An unexpected exception may quote a huge or personal value: keep the outcome text short.
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
-
-
-_ERROR_TEXT_LIMIT = 300
+def internal_error_outcome(user_id: str, exc: Exception) -> UserOutcome:
+    """The error outcome of a user an unexpected exception stopped before any step."""
+    return failed_outcome(user_id, "internal_error", short_error(exc))
 
 
 def internal_error(
@@ -539,6 +525,11 @@ def internal_error(
         customer_id=execution.plan.customer_id,
         reason="internal_error",
     )
-    execution.failure = "internal_error"
-    execution.details.append(_short_error(exc))
+    execution.stop(exc)
     return execution
+
+
+def user_bug(plan: UserPlan, context: LogContext | None) -> Callable[[Exception], Execution]:
+    """What an unexpected exception in ``plan``'s steps leaves: the user's `internal_error`
+    execution (for the connectors' drivers, so a bug costs one user)."""
+    return lambda exc: internal_error(Execution(plan), exc, context)

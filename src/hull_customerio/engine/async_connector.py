@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -38,6 +38,9 @@ from ._notifications import (
 )
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncConnector"]
+
+#: A user's or an account's execution, as a driver returns it.
+_Run = TypeVar("_Run")
 
 #: Users processed at the same time by default (the client's rate limit still applies).
 DEFAULT_MAX_CONCURRENCY = 16
@@ -172,7 +175,8 @@ class AsyncConnector:
                 if unreachable.tripped:
                     steps.close()
                     return unreachable.skip(plan)
-                return unreachable.note(await self._drive(plan, steps, ticket, context))
+                failed = _core.user_bug(plan, context)
+                return unreachable.note(await self._drive(steps, ticket, failed))
 
         if self.mode == "batch":
             rounds = _core.batch_steps(
@@ -260,8 +264,10 @@ class AsyncConnector:
                 singles = await self._perform_in_user_order(round_.calls)
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                await self._drive_account(
-                    e.plan, _accounts.account_write_back_steps(e), ticket, context
+                await self._drive(
+                    _accounts.account_write_back_steps(e),
+                    ticket,
+                    _accounts.account_bug(e.plan, context),
                 )
                 for e in done
             ]
@@ -274,7 +280,8 @@ class AsyncConnector:
                     if unreachable.tripped:
                         return _accounts.unreachable_account(plan, unreachable.error)
                     steps = _accounts.account_v1_steps(plan)
-                    return unreachable.note(await self._drive_account(plan, steps, ticket, context))
+                    failed = _accounts.account_bug(plan, context)
+                    return unreachable.note(await self._drive(steps, ticket, failed))
 
             executions = list(await asyncio.gather(*(bounded(p) for p in prepared.plans)))
         _accounts.mark_accounts_unreachable(executions)
@@ -284,23 +291,6 @@ class AsyncConnector:
         return _accounts.finish_accounts(
             prepared, executions, context=context, metrics=self.metrics
         )
-
-    async def _drive_account(
-        self,
-        plan: AccountPlan,
-        steps: Generator[Step, StepResult, AccountExecution],
-        ticket: DeliveryTicket | None,
-        context: LogContext | None = None,
-    ) -> AccountExecution:
-        result: StepResult = None
-        try:
-            while True:
-                result = await self._perform(steps.send(result), ticket)
-        except StopIteration as stop:
-            execution: AccountExecution = stop.value
-            return execution
-        except Exception as exc:  # a bug must cost one account, not the batch
-            return _accounts.account_internal_error(AccountExecution(plan), exc, context)
 
     def _require_customerio(self, what: str) -> AsyncCustomerIOClient:
         if self.customerio is None:
@@ -351,7 +341,8 @@ class AsyncConnector:
                 executions.append(_core.settle_write_back(execution, queued[number - 1]))
                 continue
             steps = _core.write_back_steps(execution)
-            executions.append(await self._drive(execution.plan, steps, ticket, context))
+            failed = _core.user_bug(execution.plan, context)
+            executions.append(await self._drive(steps, ticket, failed))
             if number % every == 0:
                 await asyncio.sleep(0)
         return executions
@@ -374,21 +365,21 @@ class AsyncConnector:
 
     async def _drive(
         self,
-        plan: UserPlan,
-        steps: Generator[Step, StepResult, Execution],
+        steps: Generator[Step, StepResult, _Run],
         ticket: DeliveryTicket | None,
-        context: LogContext | None = None,
-    ) -> Execution:
+        failed: Callable[[Exception], _Run],
+    ) -> _Run:
+        """Perform a user's (or an account's) ``steps`` to their end; ``failed`` turns a bug
+        into that one user's (or account's) execution."""
         result: StepResult = None
         try:
             while True:
-                step = steps.send(result)
-                result = await self._perform(step, ticket)
+                result = await self._perform(steps.send(result), ticket)
         except StopIteration as stop:
-            execution: Execution = stop.value
-            return execution
-        except Exception as exc:  # a bug must cost one user, not the batch
-            return _core.internal_error(Execution(plan), exc, context)
+            run: _Run = stop.value
+            return run
+        except Exception as exc:  # a bug must cost one user or account, not the batch
+            return failed(exc)
 
     async def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:

@@ -4,8 +4,8 @@ decides."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -18,7 +18,7 @@ from ..errors import (
 )
 from ..hull import DeliveryTicket, HullClient
 from ..metrics import Metrics, guarded
-from ..models.account import AccountPlan, AccountUpdateMessage
+from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
 from ..models.notification import ACCOUNT_UPDATE, Notification
 from ..models.plan import UserPlan
@@ -37,6 +37,9 @@ from ._notifications import (
 )
 
 __all__ = ["Connector"]
+
+#: A user's or an account's execution, as a driver returns it.
+_Run = TypeVar("_Run")
 
 
 class Connector:
@@ -188,7 +191,11 @@ class Connector:
             executions = [
                 _core.settle_write_back(execution, queued[user])
                 if user in queued
-                else self._drive(execution.plan, _core.write_back_steps(execution), ticket, context)
+                else self._drive(
+                    _core.write_back_steps(execution),
+                    ticket,
+                    _core.user_bug(execution.plan, context),
+                )
                 for user, execution in enumerate(done)
             ]
             _core.mark_unreachable(executions)
@@ -199,10 +206,9 @@ class Connector:
                 if unreachable.tripped
                 else unreachable.note(
                     self._drive(
-                        plan,
                         _core.v1_steps(plan, object_type_id=settings.object_type_id),
                         ticket,
-                        context,
+                        _core.user_bug(plan, context),
                     )
                 )
                 for plan in prepared.plans
@@ -265,7 +271,11 @@ class Connector:
                 singles = [self._perform(call) for _, _, call in round_.calls]
                 answers = _core.batch_results(round_, result, singles)
             executions = [
-                self._drive_account(e.plan, _accounts.account_write_back_steps(e), ticket, context)
+                self._drive(
+                    _accounts.account_write_back_steps(e),
+                    ticket,
+                    _accounts.account_bug(e.plan, context),
+                )
                 for e in done
             ]
         else:
@@ -274,7 +284,11 @@ class Connector:
                 _accounts.unreachable_account(plan, unreachable.error)
                 if unreachable.tripped
                 else unreachable.note(
-                    self._drive_account(plan, _accounts.account_v1_steps(plan), ticket, context)
+                    self._drive(
+                        _accounts.account_v1_steps(plan),
+                        ticket,
+                        _accounts.account_bug(plan, context),
+                    )
                 )
                 for plan in prepared.plans
             ]
@@ -285,23 +299,6 @@ class Connector:
         return _accounts.finish_accounts(
             prepared, executions, context=context, metrics=self.metrics
         )
-
-    def _drive_account(
-        self,
-        plan: AccountPlan,
-        steps: Generator[Step, StepResult, AccountExecution],
-        ticket: DeliveryTicket | None,
-        context: LogContext | None = None,
-    ) -> AccountExecution:
-        result: StepResult = None
-        try:
-            while True:
-                result = self._perform(steps.send(result), ticket)
-        except StopIteration as stop:
-            execution: AccountExecution = stop.value
-            return execution
-        except Exception as exc:  # a bug must cost one account, not the batch
-            return _accounts.account_internal_error(AccountExecution(plan), exc, context)
 
     def _require_customerio(self, what: str) -> CustomerIOClient:
         if self.customerio is None:
@@ -329,21 +326,21 @@ class Connector:
 
     def _drive(
         self,
-        plan: UserPlan,
-        steps: Generator[Step, StepResult, Execution],
+        steps: Generator[Step, StepResult, _Run],
         ticket: DeliveryTicket | None,
-        context: LogContext | None = None,
-    ) -> Execution:
+        failed: Callable[[Exception], _Run],
+    ) -> _Run:
+        """Perform a user's (or an account's) ``steps`` to their end; ``failed`` turns a bug
+        into that one user's (or account's) execution."""
         result: StepResult = None
         try:
             while True:
-                step = steps.send(result)
-                result = self._perform(step, ticket)
+                result = self._perform(steps.send(result), ticket)
         except StopIteration as stop:
-            execution: Execution = stop.value
-            return execution
-        except Exception as exc:  # a bug must cost one user, not the batch
-            return _core.internal_error(Execution(plan), exc, context)
+            run: _Run = stop.value
+            return run
+        except Exception as exc:  # a bug must cost one user or account, not the batch
+            return failed(exc)
 
     def _perform(self, step: Step, ticket: DeliveryTicket | None = None) -> StepResult:
         try:

@@ -8,9 +8,8 @@ from typing import Any
 
 import attrs
 
-from .._serialization import JsonObject, describe, short_repr, structure, summarize
-from ..errors import ValidationError
-from .hull import HullAccount, Segment, _named_segments
+from .._serialization import JsonObject, describe, structure
+from .hull import HullAccount, Segment, _malformed, _named_segments, _not_an_object
 from .plan import Action
 
 __all__ = ["AccountPlan", "AccountUpdateMessage"]
@@ -60,11 +59,7 @@ class AccountUpdateMessage:
                 a non-blank string ``id`` included).
         """
         if not isinstance(mapping, Mapping):
-            where = _describe_account_message(mapping, index)
-            raise ValidationError(
-                f"{where} is malformed: expected an object, got {describe(mapping)}",
-                [f"$: expected an object, got {describe(mapping)}"],
-            )
+            raise _not_an_object(mapping, index, "account")
         data = dict(mapping)
         problems: list[str] = []
         account = data.get("account")
@@ -84,22 +79,8 @@ class AccountUpdateMessage:
         else:
             message, problems = structure(data, cls)
         if message is None or problems:
-            where = _describe_account_message(mapping, index)
-            raise ValidationError(f"{where} is malformed: " + summarize(problems), problems)
+            raise _malformed(mapping, index, "account", problems)
         return message
-
-
-def _describe_account_message(mapping: object, index: int | None) -> str:
-    parts = []
-    if isinstance(mapping, Mapping):
-        message_id = mapping.get("message_id")
-        if isinstance(message_id, str):
-            parts.append(f"message_id {short_repr(message_id)}")
-        account = mapping.get("account")
-        if isinstance(account, Mapping) and isinstance(account.get("id"), str):
-            parts.append(f"account {short_repr(account['id'])}")
-    label = "Message" if index is None else f"Message {index}"
-    return f"{label} ({', '.join(parts)})" if parts else label
 
 
 @attrs.frozen(kw_only=True)

@@ -286,11 +286,7 @@ class UserUpdateMessage:
             ValidationError: naming the message and every field at fault.
         """
         if not isinstance(mapping, Mapping):
-            where = _describe_message(mapping, index)
-            raise ValidationError(
-                f"{where} is malformed: expected an object, got {describe(mapping)}",
-                [f"$: expected an object, got {describe(mapping)}"],
-            )
+            raise _not_an_object(mapping, index, "user")
         data = dict(mapping)
         id_problems: list[str] = []
         if data.get("segments") is None:
@@ -308,8 +304,7 @@ class UserUpdateMessage:
         message, problems = structure(data, cls)
         problems += id_problems
         if message is None or problems:
-            where = _describe_message(mapping, index)  # only when it is needed: it costs
-            raise ValidationError(f"{where} is malformed: " + summarize(problems), problems)
+            raise _malformed(mapping, index, "user", problems)
         return message
 
 
@@ -347,14 +342,33 @@ def _named_segment(segment: object, names: Mapping[str, str]) -> object:
     return segment
 
 
-def _describe_message(mapping: object, index: int | None) -> str:
+def _describe_message(mapping: object, index: int | None, subject: str) -> str:
+    """How an error names a message: its position, ``message_id`` and the id of its
+    ``subject`` (``user`` or ``account``), as far as they can be read."""
     parts = []
     if isinstance(mapping, Mapping):
         message_id = mapping.get("message_id")
         if isinstance(message_id, str):
             parts.append(f"message_id {short_repr(message_id)}")
-        user = mapping.get("user")
-        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
-            parts.append(f"user {short_repr(user['id'])}")
+        owner = mapping.get(subject)
+        if isinstance(owner, Mapping) and isinstance(owner.get("id"), str):
+            parts.append(f"{subject} {short_repr(owner['id'])}")
     label = "Message" if index is None else f"Message {index}"
     return f"{label} ({', '.join(parts)})" if parts else label
+
+
+def _not_an_object(mapping: object, index: int | None, subject: str) -> ValidationError:
+    """The error of a message that is not a JSON object at all."""
+    where = _describe_message(mapping, index, subject)
+    return ValidationError(
+        f"{where} is malformed: expected an object, got {describe(mapping)}",
+        [f"$: expected an object, got {describe(mapping)}"],
+    )
+
+
+def _malformed(
+    mapping: object, index: int | None, subject: str, problems: list[str]
+) -> ValidationError:
+    """The error of a message with ``problems``, naming the message and every problem."""
+    where = _describe_message(mapping, index, subject)  # only when it is needed: it costs
+    return ValidationError(f"{where} is malformed: " + summarize(problems), problems)

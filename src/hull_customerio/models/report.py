@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -135,10 +136,7 @@ class SyncReport:
         Raises:
             KeyError: no outcome for that user.
         """
-        for outcome in self.outcomes:
-            if outcome.user_id == user_id:
-                return outcome
-        raise KeyError(user_id)
+        return _first(self.outcomes, lambda outcome: outcome.user_id == user_id, user_id)
 
     def for_account(self, account_id: str) -> AccountOutcome:
         """The outcome of the Hull account ``account_id``.
@@ -146,10 +144,20 @@ class SyncReport:
         Raises:
             KeyError: no outcome for that account.
         """
-        for outcome in self.account_outcomes:
-            if outcome.account_id == account_id:
-                return outcome
-        raise KeyError(account_id)
+        return _first(
+            self.account_outcomes, lambda outcome: outcome.account_id == account_id, account_id
+        )
+
+
+_Outcome = TypeVar("_Outcome")
+
+
+def _first(outcomes: Iterable[_Outcome], wanted: Callable[[_Outcome], bool], key: str) -> _Outcome:
+    """The first of ``outcomes`` that is ``wanted``, else a ``KeyError`` naming ``key``."""
+    for outcome in outcomes:
+        if wanted(outcome):
+            return outcome
+    raise KeyError(key)
 
 
 @attrs.frozen(kw_only=True)

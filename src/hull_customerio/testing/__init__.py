@@ -13,8 +13,8 @@ credentials and limits, record everything they receive, and inject faults on req
 
 from ..metrics import InMemoryMetrics
 from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
-from ._hull import (
-    FakeHull,
+from ._hull import FakeHull
+from ._hull_workspace import (
     HullAccount,
     HullMessage,
     HullRejection,

@@ -319,18 +319,7 @@ class FakeCustomerIO(_V2Api):
         kind, value = self._path_identifier(customer_id)
         person = self._find(kind, value)
         resolved = value if kind == "id" else (person.id if person else None)
-        self._record_event(
-            self._event_from(
-                body,
-                "data",
-                type=body.get("type") or "event",
-                customer_id=resolved,
-                anonymous_id=None,
-                api="v1",
-                identifiers={kind: value},
-            )
-        )
-        return json_reply(200, {})
+        return self._accept_v1_event(body, resolved, None, {kind: value})
 
     def _anonymous_event_v1(self, ok: bool, body: Any) -> _Reply:
         if not ok or not isinstance(body, dict):
@@ -343,17 +332,26 @@ class FakeCustomerIO(_V2Api):
             )
         if problems:
             return _v1_errors(problems)
-        self._record_event(
-            self._event_from(
-                body,
-                "data",
-                type=body.get("type") or "event",
-                customer_id=None,
-                anonymous_id=anonymous_id,
-                api="v1",
-                identifiers={},
-            )
+        return self._accept_v1_event(body, None, anonymous_id, {})
+
+    def _accept_v1_event(
+        self,
+        body: dict[str, Any],
+        customer_id: str | None,
+        anonymous_id: str | None,
+        identifiers: dict[str, str],
+    ) -> _Reply:
+        """Record a valid v1 event (a person's or an anonymous one) and answer ``200``."""
+        event = self._event_from(
+            body,
+            "data",
+            type=body.get("type") or "event",
+            customer_id=customer_id,
+            anonymous_id=anonymous_id,
+            api="v1",
+            identifiers=identifiers,
         )
+        self._record_event(event)
         return json_reply(200, {})
 
     def _merge(self, ok: bool, body: Any) -> _Reply:

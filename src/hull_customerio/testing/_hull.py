@@ -26,16 +26,7 @@ from ._hull_workspace import (
 from ._replies import RecordedRequest, _Reply, json_reply, parse_json
 from ._signing import NOTIFICATION_KEY_PATH, NotificationSigning, SignedNotification
 
-__all__ = [
-    "FakeHull",
-    "HullAccount",
-    "HullMessage",
-    "HullRejection",
-    "HullStatus",
-    "HullTrack",
-    "HullUser",
-    "claims_key",
-]
+__all__ = ["FakeHull"]
 
 _FIREHOSE_PATHS = frozenset({"/", "/firehose", "/api/v1/firehose"})
 _BATCH_FILES = "/batch-files/"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -198,10 +198,7 @@ class _User:
     track_positions: dict[str, int] = attrs.Factory(dict)
 
     def conflicts(self, claims: Mapping[str, str]) -> bool:
-        return any(
-            kind in claims and kind in self.claims and claims[kind] != self.claims[kind]
-            for kind in ("id", "external_id")
-        )
+        return _conflicts(self.claims, claims)
 
 
 @attrs.define(eq=False)
@@ -211,10 +208,36 @@ class _Account:
     traits: dict[str, Any] = attrs.Factory(dict)
 
     def conflicts(self, claims: Mapping[str, str]) -> bool:
-        return any(
-            kind in claims and kind in self.claims and claims[kind] != self.claims[kind]
-            for kind in ("id", "external_id")
-        )
+        return _conflicts(self.claims, claims)
+
+
+def _conflicts(held: Mapping[str, str], claims: Mapping[str, str]) -> bool:
+    """Whether ``claims`` name another user (or account) than the one holding ``held``: a
+    different ``id`` or ``external_id``."""
+    return any(
+        kind in claims and kind in held and claims[kind] != held[kind]
+        for kind in ("id", "external_id")
+    )
+
+
+_Holder = TypeVar("_Holder", _User, _Account)
+
+
+def _first_holder(
+    kinds: tuple[str, ...],
+    holders_by_claim: Mapping[tuple[str, str], list[_Holder]],
+    claims: Mapping[str, str],
+) -> _Holder | None:
+    """The earliest-created user (or account) one of ``claims`` resolves to, in the order of
+    ``kinds``, skipping those whose own claims conflict."""
+    for kind in kinds:
+        value = claims.get(kind)
+        if value is None:
+            continue
+        for holder in holders_by_claim.get((kind, value), ()):
+            if not holder.conflicts(claims):
+                return holder
+    return None
 
 
 class _RejectedError(Exception):
@@ -329,15 +352,9 @@ class _Workspace(FakeService):
         return claims
 
     def _resolve(self, claims: Mapping[str, str], *, create: bool) -> _User | None:
-        for kind in _CLAIM_KINDS:
-            value = claims.get(kind)
-            if value is None:
-                continue
-            for user in self._users_by_claim.get((kind, value), ()):
-                if not user.conflicts(claims):
-                    return user
-        if not create:
-            return None
+        found = _first_holder(_CLAIM_KINDS, self._users_by_claim, claims)
+        if found is not None or not create:
+            return found
         user = _User(number=len(self._users), claims={}, anonymous_ids=[])
         self._users.append(user)
         return user
@@ -348,15 +365,9 @@ class _Workspace(FakeService):
         bisect.insort(holders, user, key=lambda holder: holder.number)
 
     def _resolve_account(self, claims: Mapping[str, str], *, create: bool) -> _Account | None:
-        for kind in _ACCOUNT_CLAIM_KINDS:
-            value = claims.get(kind)
-            if value is None:
-                continue
-            for account in self._accounts_by_claim.get((kind, value), ()):
-                if not account.conflicts(claims):
-                    return account
-        if not create:
-            return None
+        found = _first_holder(_ACCOUNT_CLAIM_KINDS, self._accounts_by_claim, claims)
+        if found is not None or not create:
+            return found
         account = _Account(number=len(self._accounts), claims={})
         self._accounts.append(account)
         return account

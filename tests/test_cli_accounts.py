@@ -227,13 +227,13 @@ def test_plan_reports_a_malformed_account_line_as_an_error_line_and_goes_on(
         "account_id": None,
         "action": "error",
         "reason": "malformed_message",
-        "message": "line 1: Message is malformed: $.account.id: expected a non-empty string, "
+        "message": "line 1: Message is malformed: $.account.id: expected a non-blank string, "
         "got a number",
         "object_type_id": None,
         "object_id": None,
         "attributes": {},
         "hash": "",
-        "errors": ["$.account.id: expected a non-empty string, got a number"],
+        "errors": ["$.account.id: expected a non-blank string, got a number"],
         "line": 1,
     }
     assert acme == ACME_LINE

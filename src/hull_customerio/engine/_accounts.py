@@ -36,7 +36,15 @@ from ._steps import (
     batch_operations,
     failure_code,
 )
-from ._sync import Failures, Prepared, finish_in_order, prepare_in_order, settle, short_error
+from ._sync import (
+    Failures,
+    Prepared,
+    finish_in_order,
+    message_id,
+    prepare_in_order,
+    settle,
+    short_error,
+)
 
 __all__ = [
     "ACCOUNT_FAILURE_MESSAGES",
@@ -80,16 +88,10 @@ ACCOUNT_FAILURE_MESSAGES: Mapping[str, str] = {
 
 
 @attrs.define
-class AccountExecution(Failures):
+class AccountExecution(Failures[AccountPlan]):
     """The mutable record of one account's execution, frozen into an
     [`AccountOutcome`][hull_customerio.AccountOutcome] at the end."""
 
-    plan: AccountPlan
-    calls: list[str] = attrs.field(factory=list)
-    failure: str | None = None
-    exception: HullCustomerIOError | None = None
-    details: list[str] = attrs.field(factory=list)
-    request_id: str | None = None
     #: Customer.io accepted the object's identify or delete.
     sent: bool = False
     #: The object's call failed (or was never sent): no write-back.
@@ -290,21 +292,13 @@ def prepare_accounts(
         messages,
         AccountUpdateMessage,
         parse=lambda raw, position: AccountUpdateMessage.from_dict(raw, index=position),
-        malformed=lambda raw, exc: malformed_account(_account_id_of(raw), exc),
+        malformed=lambda raw, exc: malformed_account(message_id(raw, "account"), exc),
         known_malformed=[malformed_account(bad.account_id, bad.error) for bad in malformed],
         key=lambda message: message.account_id,
         deduplicate=deduplicate_account_messages,
         plan=lambda message, now: plan_account_update(message, settings, now=now),
         failed=failed,
     )
-
-
-def _account_id_of(raw: object) -> str | None:
-    if isinstance(raw, Mapping):
-        account = raw.get("account")
-        if isinstance(account, Mapping) and isinstance(account.get("id"), str):
-            return str(account["id"])
-    return None
 
 
 def _failed_outcome(

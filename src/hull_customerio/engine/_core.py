@@ -76,7 +76,7 @@ from ._steps import (
     write_back_steps,
     writes_back,
 )
-from ._sync import Prepared, finish_in_order, prepare_in_order
+from ._sync import Prepared, finish_in_order, message_id, prepare_in_order
 
 __all__ = [
     "CUSTOMERIO_UNAVAILABLE_AFTER",
@@ -182,21 +182,13 @@ def prepare(
         messages,
         UserUpdateMessage,
         parse=lambda raw, position: UserUpdateMessage.from_dict(raw, index=position),
-        malformed=lambda raw, exc: malformed_outcome(_user_id_of(raw), exc),
+        malformed=lambda raw, exc: malformed_outcome(message_id(raw, "user"), exc),
         known_malformed=[malformed_outcome(bad.user_id, bad.error) for bad in malformed],
         key=lambda message: message.user.id,
         deduplicate=deduplicate_messages,
         plan=lambda message, now: plan_user_update(message, settings, batch=batch, now=now),
         failed=failed,
     )
-
-
-def _user_id_of(raw: object) -> str | None:
-    if isinstance(raw, Mapping):
-        user = raw.get("user")
-        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
-            return str(user["id"])
-    return None
 
 
 def malformed_outcome(user_id: str | None, error: ValidationError) -> UserOutcome:

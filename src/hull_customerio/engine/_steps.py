@@ -106,18 +106,12 @@ StepResult = str | None | HullCustomerIOError
 
 
 @attrs.define
-class Execution(Failures):
+class Execution(Failures[UserPlan]):
     """The mutable record of one user's execution, frozen into a
     [`UserOutcome`][hull_customerio.UserOutcome] at the end."""
 
-    plan: UserPlan
-    calls: list[str] = attrs.field(factory=list)
     events_sent: list[OutgoingEvent] = attrs.field(factory=list)
     events_skipped: list[tuple[str, str]] = attrs.field(factory=list)
-    failure: str | None = None
-    exception: HullCustomerIOError | None = None
-    details: list[str] = attrs.field(factory=list)
-    request_id: str | None = None
     #: Customer.io accepted every identify chunk, or the deletion.
     person_sent: bool = False
     #: An identify chunk or the deletion failed (or was never sent): no write-back.

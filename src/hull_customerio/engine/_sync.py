@@ -26,6 +26,7 @@ __all__ = [
     "Prepared",
     "Settled",
     "finish_in_order",
+    "message_id",
     "prepare_in_order",
     "settle",
     "short_error",
@@ -45,12 +46,23 @@ class _Decided(Protocol):
     def errors(self) -> list[str]: ...
 
 
-class Failures:
-    """How a user's or an account's execution records its failures (a mixin of both)."""
+_Message = TypeVar("_Message")
+_Plan = TypeVar("_Plan")
+_Outcome = TypeVar("_Outcome")
+_Execution = TypeVar("_Execution")
 
-    failure: str | None
-    exception: HullCustomerIOError | None
-    details: list[str]
+
+@attrs.define
+class Failures(Generic[_Plan]):
+    """What a user's and an account's execution both record, and how they record failures
+    (the base of both records)."""
+
+    plan: _Plan
+    calls: list[str] = attrs.field(factory=list)
+    failure: str | None = None
+    exception: HullCustomerIOError | None = None
+    details: list[str] = attrs.field(factory=list)
+    request_id: str | None = None
 
     def fail(self, code: str, exc: HullCustomerIOError | None, detail: str) -> None:
         """Record a failure: the first one names the outcome, later ones add detail."""
@@ -104,12 +116,6 @@ def settle(
     if status == "error":
         error = "; ".join(details or plan.errors) or message
     return Settled(status, reason, message, error)
-
-
-_Message = TypeVar("_Message")
-_Plan = TypeVar("_Plan")
-_Outcome = TypeVar("_Outcome")
-_Execution = TypeVar("_Execution")
 
 
 @attrs.frozen
@@ -173,6 +179,16 @@ def prepare_in_order(
         except Exception as exc:  # a bug must cost one message, not the batch
             early[position] = failed(message, exc)
     return Prepared(plans, early, positions)
+
+
+def message_id(raw: object, record: str) -> str | None:
+    """The id a raw message gives its ``record`` (``"user"`` or ``"account"``), when it is a
+    string: what names the outcome of a message too malformed to parse."""
+    if isinstance(raw, Mapping):
+        found = raw.get(record)
+        if isinstance(found, Mapping) and isinstance(found.get("id"), str):
+            return str(found["id"])
+    return None
 
 
 def finish_in_order(

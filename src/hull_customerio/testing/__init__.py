@@ -12,38 +12,24 @@ credentials and limits, record everything they receive, and inject faults on req
 """
 
 from ..metrics import InMemoryMetrics
-from ._customerio import CustomerIOEvent, CustomerIOMerge, CustomerIOPerson, FakeCustomerIO
-from ._hull import FakeHull
-from ._hull_workspace import (
-    HullAccount,
-    HullMessage,
-    HullRejection,
-    HullStatus,
-    HullTrack,
-    HullUser,
-    claims_key,
-)
+from . import _customerio, _hull, _hull_workspace
+from ._customerio import *  # noqa: F403 -- the names its `__all__` gives, re-exported below
+from ._hull import *  # noqa: F403
+from ._hull_workspace import *  # noqa: F403
 from ._replies import FaultKind, RecordedRequest
 from ._server import FakeService, FakeTransport
 from ._signing import SignedNotification
 
 __all__ = [
-    "CustomerIOEvent",
-    "CustomerIOMerge",
-    "CustomerIOPerson",
-    "FakeCustomerIO",
-    "FakeHull",
     "FakeService",
     "FakeTransport",
     "FaultKind",
-    "HullAccount",
-    "HullMessage",
-    "HullRejection",
-    "HullStatus",
-    "HullTrack",
-    "HullUser",
     "InMemoryMetrics",
     "RecordedRequest",
     "SignedNotification",
-    "claims_key",
 ]
+# The fakes' modules each list what they export; the package exports those lists as they are.
+__all__ += _customerio.__all__
+__all__ += _hull.__all__
+__all__ += _hull_workspace.__all__
+__all__.sort()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import IO, Any
@@ -70,25 +71,37 @@ def plan_record(plan: UserPlan) -> dict[str, Any]:
     }
 
 
+#: A user's plan record's fields when nothing could be planned.
+_NO_USER_PLAN: Mapping[str, Any] = {
+    "customer_id": None,
+    "attributes": {},
+    "chunks": 0,
+    "events": [],
+    "skipped_events": [],
+}
+#: An account's plan record's fields when nothing could be planned.
+_NO_ACCOUNT_PLAN: Mapping[str, Any] = {
+    "object_type_id": None,
+    "object_id": None,
+    "attributes": {},
+    "hash": "",
+}
+
+
+def _with_line(record: dict[str, Any], line: int | None) -> dict[str, Any]:
+    """``record`` with the input line it came from, when known (JSON lines)."""
+    if line is not None:
+        record["line"] = line
+    return record
+
+
 def unplanned_record(
     user_id: str | None, reason: str, message: str, errors: list[str], line: int | None
 ) -> dict[str, Any]:
     """A ``plan`` line for a user that could not be planned (malformed, or a bug)."""
-    record: dict[str, Any] = {
-        "user_id": user_id,
-        "action": "error",
-        "reason": reason,
-        "message": message,
-        "customer_id": None,
-        "attributes": {},
-        "chunks": 0,
-        "events": [],
-        "skipped_events": [],
-        "errors": errors,
-    }
-    if line is not None:
-        record["line"] = line
-    return record
+    head = {"user_id": user_id, "action": "error", "reason": reason, "message": message}
+    # Deep-copied: records share no list or object.
+    return _with_line({**head, **copy.deepcopy(_NO_USER_PLAN), "errors": errors}, line)
 
 
 def account_plan_record(plan: AccountPlan) -> dict[str, Any]:
@@ -110,20 +123,8 @@ def unplanned_account_record(
     account_id: str | None, reason: str, message: str, errors: list[str], line: int | None
 ) -> dict[str, Any]:
     """A ``plan`` line for an account that could not be planned (malformed, or a bug)."""
-    record: dict[str, Any] = {
-        "account_id": account_id,
-        "action": "error",
-        "reason": reason,
-        "message": message,
-        "object_type_id": None,
-        "object_id": None,
-        "attributes": {},
-        "hash": "",
-        "errors": errors,
-    }
-    if line is not None:
-        record["line"] = line
-    return record
+    head = {"account_id": account_id, "action": "error", "reason": reason, "message": message}
+    return _with_line({**head, **copy.deepcopy(_NO_ACCOUNT_PLAN), "errors": errors}, line)
 
 
 def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, Any]:
@@ -140,9 +141,7 @@ def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, A
         "events_skipped": [list(skipped) for skipped in outcome.events_skipped],
         "error": outcome.error,
     }
-    if line is not None:
-        record["line"] = line
-    return record
+    return _with_line(record, line)
 
 
 def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> dict[str, Any]:
@@ -157,9 +156,7 @@ def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> 
         "calls": list(outcome.calls),
         "error": outcome.error,
     }
-    if line is not None:
-        record["line"] = line
-    return record
+    return _with_line(record, line)
 
 
 @attrs.define

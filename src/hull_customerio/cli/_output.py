@@ -55,13 +55,27 @@ def _event_record(event: OutgoingEvent) -> dict[str, Any]:
     return {"kind": event.kind, "name": event.name, "id": event.id, "timestamp": event.timestamp}
 
 
+def _decision(plan: UserPlan | AccountPlan) -> dict[str, Any]:
+    """The fields a user's and an account's plan line share: what was decided, and why."""
+    return {"action": str(plan.action), "reason": plan.reason, "message": plan.message}
+
+
+def _result(outcome: UserOutcome | AccountOutcome) -> dict[str, Any]:
+    """The fields a user's and an account's outcome line share: what was decided and done."""
+    return {
+        "action": str(outcome.action),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "calls": list(outcome.calls),
+    }
+
+
 def plan_record(plan: UserPlan) -> dict[str, Any]:
     """A user's plan, as ``plan`` prints it."""
     return {
         "user_id": plan.user_id,
-        "action": str(plan.action),
-        "reason": plan.reason,
-        "message": plan.message,
+        **_decision(plan),
         "customer_id": plan.customer_id,
         "attributes": plan.attributes,
         "chunks": len(plan.chunks),
@@ -108,9 +122,7 @@ def account_plan_record(plan: AccountPlan) -> dict[str, Any]:
     """An account's plan, as ``plan`` prints it."""
     return {
         "account_id": plan.account_id,
-        "action": str(plan.action),
-        "reason": plan.reason,
-        "message": plan.message,
+        **_decision(plan),
         "object_type_id": plan.object_type_id,
         "object_id": plan.object_id,
         "attributes": plan.attributes,
@@ -132,11 +144,7 @@ def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, A
     record: dict[str, Any] = {
         "user_id": outcome.user_id,
         "customer_id": outcome.customer_id,
-        "action": str(outcome.action),
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "message": outcome.message,
-        "calls": list(outcome.calls),
+        **_result(outcome),
         "events_sent": [_event_record(event) for event in outcome.events_sent],
         "events_skipped": [list(skipped) for skipped in outcome.events_skipped],
         "error": outcome.error,
@@ -149,11 +157,7 @@ def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> 
     record: dict[str, Any] = {
         "account_id": outcome.account_id,
         "object_id": outcome.object_id,
-        "action": str(outcome.action),
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "message": outcome.message,
-        "calls": list(outcome.calls),
+        **_result(outcome),
         "error": outcome.error,
     }
     return _with_line(record, line)

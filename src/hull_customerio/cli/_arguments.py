@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from importlib import metadata
 
 from ._commands import (
@@ -62,23 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    plan = commands.add_parser(
+    plan = _add_command(
+        commands,
         "plan",
+        run_plan,
         help="dry run: each user's (or account's) plan as a JSON line (no network)",
         description="Print what would happen to each user (or account), one JSON object per "
         "line. Nothing is sent anywhere.",
     )
     _add_input_arguments(plan)
-    plan.set_defaults(run=run_plan)
 
-    sync = commands.add_parser(
+    sync = _add_command(
+        commands,
         "sync",
+        run_sync,
         help="send the users (or accounts) to Customer.io and write back to Hull",
         description="Sync the users (or the accounts, as objects) of FILE to Customer.io, "
         "write the sync state back to Hull (when Hull credentials are given) and print a "
         "summary. Exit code 1 when any user or account failed.",
         epilog=_ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_input_arguments(sync)
     sync.add_argument(
@@ -129,34 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds between progress lines when stderr is not a terminal (default "
         f"{DEFAULT_INTERVAL:g})",
     )
-    _add_customerio_arguments(sync)
-    _add_hull_arguments(sync)
-    sync.set_defaults(run=run_sync)
+    _add_credentials_arguments(sync)
 
-    check = commands.add_parser(
+    check = _add_command(
+        commands,
         "check",
+        run_check,
         help="check the Customer.io and Hull credentials and the connector's status",
         description="Print the connector's status: ok, warning or error, with its messages. "
         "Customer.io's credentials are checked with one call, Hull's (when given) with "
         "another. Exit code 0 for ok and warning, 1 for error.",
         epilog=_ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--settings", metavar="FILE", help="private_settings (a JSON object)")
-    check.add_argument(
-        "--segment",
-        dest="segments",
-        action="append",
-        metavar="ID",
-        help="a synchronized segment id (repeatable; replaces the settings' list)",
-    )
+    _add_segment_argument(check)
     check.add_argument("--json", action="store_true", help="print the status as JSON")
-    _add_customerio_arguments(check)
-    _add_hull_arguments(check)
-    check.set_defaults(run=run_check)
+    _add_credentials_arguments(check)
 
-    webhook = commands.add_parser(
+    webhook = _add_command(
+        commands,
         "webhook",
+        run_webhook,
         help="show what a Customer.io webhook payload would become",
         description="Parse a Customer.io webhook body (optionally verifying its signature) "
         "and print the Hull event it would become, or why it would be dropped. Exit code 0 "
@@ -179,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also refuse a timestamp further than this from now (default: not checked, "
         "since saved payloads are old)",
     )
-    webhook.set_defaults(run=run_webhook)
 
-    webhook_url = commands.add_parser(
+    webhook_url = _add_command(
+        commands,
         "webhook-url",
+        run_webhook_url,
         help="print a connector's Customer.io webhook URL for a service run by 'serve'",
         description="Print the URL to give Customer.io as the reporting webhook of one Hull "
         "connector served by a hub ('serve'): the service's base URL, /webhook, and a token "
@@ -191,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="environment:\n  HULL_CUSTOMERIO_TOKEN_KEY  the service's secret for webhook URLs "
         "(required;\n      the same as the service's)\n  HULL_ORGANIZATION, HULL_ID, "
         "HULL_SECRET  defaults of the connector's credentials",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     webhook_url.add_argument(
         "--base-url",
@@ -208,10 +204,42 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET",
         help="the connector secret (default $HULL_SECRET; prefer the environment)",
     )
-    webhook_url.set_defaults(run=run_webhook_url)
 
     add_serve_parser(commands, run_serve_command)
     return parser
+
+
+def _add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A sub-command that runs ``run``; an epilog is kept as written, line breaks and all."""
+    parser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.HelpFormatter
+        if epilog is None
+        else argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _add_segment_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--segment",
+        dest="segments",
+        action="append",
+        metavar="ID",
+        help="a synchronized segment id (repeatable; replaces the settings' list)",
+    )
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -223,13 +251,7 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="private_settings (a JSON object); replaces a notification's own",
     )
-    parser.add_argument(
-        "--segment",
-        dest="segments",
-        action="append",
-        metavar="ID",
-        help="a synchronized segment id (repeatable; replaces the settings' list)",
-    )
+    _add_segment_argument(parser)
     parser.add_argument(
         "--account-segment",
         dest="account_segments",
@@ -262,6 +284,12 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_credentials_arguments(parser: argparse.ArgumentParser) -> None:
+    """Customer.io's credentials, then Hull's (optional), each in its own group."""
+    _add_customerio_arguments(parser)
+    _add_hull_arguments(parser)
+
+
 def _add_customerio_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Customer.io")
     group.add_argument("--site-id", help="Site ID (default $CUSTOMERIO_SITE_ID)")
@@ -287,24 +315,23 @@ def _add_hull_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hull-firehose-url", help="firehose URL (default $HULL_FIREHOSE_URL)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def _whole_number_from(minimum: int) -> Callable[[str], int]:
+    """An argument type: a whole number, ``minimum`` or more."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+        return value
+
+    return whole_number
 
 
-def _whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+_positive_int = _whole_number_from(1)
+_whole_number = _whole_number_from(0)
 
 
 def _number(text: str) -> float:

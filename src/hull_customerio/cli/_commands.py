@@ -11,8 +11,8 @@ import os
 import sys
 import urllib.parse
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -52,9 +52,11 @@ from ..settings import Settings
 from ._clients import async_customerio_client, async_hull_client, customerio_client, hull_client
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, first, note, one_line
 from ._input import (
-    AccountEntry,
+    ACCOUNTS,
+    USERS,
     Entry,
     Input,
+    MessageKind,
     json_problem,
     malformed_error,
     name_of,
@@ -98,7 +100,8 @@ __all__ = [
     "run_webhook_url",
 ]
 
-_Item = TypeVar("_Item", Entry, AccountEntry)
+_Message = TypeVar("_Message", UserUpdateMessage, AccountUpdateMessage)
+_Outcome = TypeVar("_Outcome", UserOutcome, AccountOutcome)
 
 #: ``check``'s error when Hull answers 401 or 403 to the connector's credentials.
 INVALID_HULL_CREDENTIALS = (
@@ -134,10 +137,7 @@ def run_plan(args: argparse.Namespace) -> int:
         with open_text(args.file) as stream:
             source = read_input(stream, name_of(args.file))
             noun = source.noun
-            if source.kind == "accounts":
-                _plan_accounts(args, source, position)
-            else:
-                _plan_users(args, source, position)
+            _plan(args, source, position)
     except KeyboardInterrupt:
         hint = resume_hint(position, name_of(args.file), verb="planned", noun=noun)
         print(hint, file=sys.stderr)
@@ -145,13 +145,14 @@ def run_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _plan_users(args: argparse.Namespace, source: Input, position: Position) -> None:
-    chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+def _plan(args: argparse.Namespace, source: Input, position: Position) -> None:
+    flow = _flow_of(source)
+    chunks = read_chunks(_skipped(flow.entries(source), args.skip), args.chunk_size)
     settings = build_settings(args, source.private_settings, credentials=False)
     batch = args.batch or source.is_export
-    warn_if_nobody_is_sent(settings, batch)
+    flow.warn(settings, batch)
     for chunk in chunks:
-        for record in _plan_chunk(chunk, settings, batch=batch):
+        for record in _plan_chunk(flow, chunk, settings, batch=batch):
             print(dump(record))
         # Printed (buffered lines are written on the way out, Ctrl-C or not), then
         # flushed so a reader downstream sees each chunk as soon as it is planned.
@@ -159,78 +160,44 @@ def _plan_users(args: argparse.Namespace, source: Input, position: Position) -> 
         sys.stdout.flush()
 
 
-def _plan_accounts(args: argparse.Namespace, source: Input, position: Position) -> None:
-    chunks = read_chunks(_skipped(source.accounts, args.skip), args.chunk_size)
-    settings = build_settings(args, source.private_settings, credentials=False)
-    warn_if_no_account_is_sent(settings)
-    for chunk in chunks:
-        for record in _plan_account_chunk(chunk, settings):
-            print(dump(record))
-        position.chunk_done(chunk)
-        sys.stdout.flush()
-
-
-def _skipped(entries: Iterator[_Item], skip: int) -> Iterator[_Item]:
+def _skipped(entries: Iterator[Entry[_Message]], skip: int) -> Iterator[Entry[_Message]]:
     """``entries`` without the first ``skip`` (``--skip``)."""
     return itertools.islice(entries, skip, None) if skip else entries
 
 
-def _plan_chunk(chunk: Sequence[Entry], settings: Settings, *, batch: bool) -> list[dict[str, Any]]:
-    """The plans of one chunk, as the engine would make them: de-duplicated, in input order."""
+def _plan_chunk(
+    flow: _Flow[_Message, _Outcome],
+    chunk: Sequence[Entry[_Message]],
+    settings: Settings,
+    *,
+    batch: bool,
+) -> list[dict[str, Any]]:
+    """The plans of one chunk, as the engine would make them: de-duplicated (the latest
+    ``indexed_at`` per user or account), in input order."""
     records: dict[int, dict[str, Any]] = {}
     first_position: dict[str, int] = {}
-    parsed: list[UserUpdateMessage] = []
+    parsed: list[_Message] = []
     for position, entry in enumerate(chunk):
         if entry.message is None:
             error = malformed_error(entry)
-            records[position] = unplanned_record(
-                entry.user_id,
+            records[position] = flow.unplanned(
+                entry.id,
                 "malformed_message",
                 one_line(str(error)),
                 error.problems or [str(error)],
                 entry.line,
             )
             continue
-        first_position.setdefault(entry.message.user.id, position)
+        first_position.setdefault(flow.reading.message_id(entry.message), position)
         parsed.append(entry.message)
-    for message in deduplicate_messages(parsed):
-        position = first_position[message.user.id]
+    for message in flow.deduplicate(parsed):
+        item_id = flow.reading.message_id(message)
+        position = first_position[item_id]
         try:
-            records[position] = plan_record(plan_user_update(message, settings, batch=batch))
-        except Exception as exc:  # a bug must cost one user, not the run
-            records[position] = unplanned_record(
-                message.user.id, "internal_error", "An unexpected error stopped this user.",
-                [f"{type(exc).__name__}: {exc}"], chunk[position].line,
-            )  # fmt: skip
-    return [records[position] for position in sorted(records)]
-
-
-def _plan_account_chunk(chunk: Sequence[AccountEntry], settings: Settings) -> list[dict[str, Any]]:
-    """The plans of one chunk of accounts, as the engine would make them: de-duplicated (the
-    latest ``indexed_at`` per account), in input order."""
-    records: dict[int, dict[str, Any]] = {}
-    first_position: dict[str, int] = {}
-    parsed: list[AccountUpdateMessage] = []
-    for position, entry in enumerate(chunk):
-        if entry.message is None:
-            error = malformed_error(entry)
-            records[position] = unplanned_account_record(
-                entry.account_id,
-                "malformed_message",
-                one_line(str(error)),
-                error.problems or [str(error)],
-                entry.line,
-            )
-            continue
-        first_position.setdefault(entry.message.account_id, position)
-        parsed.append(entry.message)
-    for message in deduplicate_account_messages(parsed):
-        position = first_position[message.account_id]
-        try:
-            records[position] = account_plan_record(plan_account_update(message, settings))
-        except Exception as exc:  # a bug must cost one account, not the run
-            records[position] = unplanned_account_record(
-                message.account_id, "internal_error", "An unexpected error stopped this account.",
+            records[position] = flow.plan(message, settings, batch)
+        except Exception as exc:  # a bug must cost one user (or account), not the run
+            records[position] = flow.unplanned(
+                item_id, "internal_error", f"An unexpected error stopped this {flow.noun}.",
                 [f"{type(exc).__name__}: {exc}"], chunk[position].line,
             )  # fmt: skip
     return [records[position] for position in sorted(records)]
@@ -256,11 +223,8 @@ def run_sync(args: argparse.Namespace) -> int:
         with open_text(args.file) as stream:
             source = read_input(stream, name_of(args.file))
             tally.noun = source.noun
-            chunks: Iterator[list[Entry]] | Iterator[list[AccountEntry]]
-            if source.kind == "accounts":
-                chunks = read_chunks(_skipped(source.accounts, args.skip), args.chunk_size)
-            else:
-                chunks = read_chunks(_skipped(source.entries, args.skip), args.chunk_size)
+            flow = _flow_of(source)
+            chunks = read_chunks(_skipped(flow.entries(source), args.skip), args.chunk_size)
             settings = build_settings(args, source.private_settings, credentials=True)
             batch = args.batch or source.is_export
             progress = make_progress(
@@ -273,7 +237,7 @@ def run_sync(args: argparse.Namespace) -> int:
             )
             run = _SyncRun(args, settings, tally, progress, position, requests, batch=batch)
             try:
-                asyncio.run(run.sync_all(chunks))
+                asyncio.run(run.sync_all(flow, chunks))
             except UsageError:
                 progress.close()  # the bar ends before the summary starts
                 if tally.total:  # the users before the bad line were synced: say so
@@ -305,7 +269,10 @@ class _SyncRun:
     requests: RequestCounter
     batch: bool
 
-    async def sync_all(self, chunks: Iterator[list[Entry]] | Iterator[list[AccountEntry]]) -> None:
+    async def sync_all(
+        self, flow: _Flow[_Message, _Outcome], chunks: Iterator[list[Entry[_Message]]]
+    ) -> None:
+        """Sync every chunk, counting (and with ``--json`` printing) each outcome."""
         args, settings = self.args, self.settings
         customerio = async_customerio_client(
             args, settings, max_concurrency=args.concurrency, metrics=self.requests
@@ -318,10 +285,7 @@ class _SyncRun:
                      "without writing back to Hull")  # fmt: skip
             else:
                 await stack.enter_async_context(hull)
-            if self.tally.noun == "account":
-                warn_if_no_account_is_sent(settings)
-            else:
-                warn_if_nobody_is_sent(settings, self.batch)
+            flow.warn(settings, self.batch)
             connector = AsyncConnector(
                 settings,
                 customerio=customerio,
@@ -330,78 +294,41 @@ class _SyncRun:
                 max_concurrency=args.concurrency,
             )
             for chunk in chunks:
-                results = await _sync_any_chunk(connector, chunk, batch=self.batch)
+                results = await _sync_chunk(flow, connector, chunk, batch=self.batch)
                 # No await from here to the next chunk: a Ctrl-C (a cancellation) finds the
                 # counts and the position agreeing, a chunk at a time.
                 for outcome, line in results:
                     self.tally.add(outcome)
                     if args.json:
-                        print(dump(_outcome_record(outcome, line)), flush=True)
+                        print(dump(flow.record(outcome, line)), flush=True)
                 self.position.chunk_done(chunk)
                 self.progress.update(self.tally, len(results))
 
 
-def _outcome_record(outcome: UserOutcome | AccountOutcome, line: int | None) -> dict[str, Any]:
-    if isinstance(outcome, AccountOutcome):
-        return account_outcome_record(outcome, line)
-    return outcome_record(outcome, line)
-
-
-async def _sync_any_chunk(
-    connector: AsyncConnector, chunk: list[Entry] | list[AccountEntry], *, batch: bool
-) -> list[tuple[UserOutcome, int | None]] | list[tuple[AccountOutcome, int | None]]:
-    """Sync one chunk of users, or of accounts (a chunk holds one kind)."""
-    if chunk and isinstance(chunk[0], AccountEntry):
-        return await _sync_account_chunk(
-            connector, [e for e in chunk if isinstance(e, AccountEntry)]
-        )
-    return await _sync_chunk(connector, [e for e in chunk if isinstance(e, Entry)], batch=batch)
-
-
 async def _sync_chunk(
-    connector: AsyncConnector, chunk: Sequence[Entry], *, batch: bool
-) -> list[tuple[UserOutcome, int | None]]:
+    flow: _Flow[_Message, _Outcome],
+    connector: AsyncConnector,
+    chunk: Sequence[Entry[_Message]],
+    *,
+    batch: bool,
+) -> list[tuple[_Outcome, int | None]]:
     """Sync one chunk; every entry's outcome, in input order, with its line."""
-    results: dict[int, tuple[UserOutcome, int | None]] = {}
+    results: dict[int, tuple[_Outcome, int | None]] = {}
     first_position: dict[str, int] = {}
-    messages: list[UserUpdateMessage] = []
+    messages: list[_Message] = []
     for position, entry in enumerate(chunk):
         if entry.message is None:
-            outcome = malformed_outcome(entry.user_id, malformed_error(entry))
+            outcome = flow.malformed(entry.id, malformed_error(entry))
             results[position] = (outcome, entry.line)
             continue
-        first_position.setdefault(entry.message.user.id, position)
+        first_position.setdefault(flow.reading.message_id(entry.message), position)
         messages.append(entry.message)
     if messages:
         with warnings.catch_warnings():
             _quiet_short_hull_secret()
-            report = await connector.sync_user_updates(messages, batch=batch)
-        for outcome in report.outcomes:
-            position = first_position[outcome.user_id or ""]
-            results[position] = (outcome, chunk[position].line)
-    return [results[position] for position in sorted(results)]
-
-
-async def _sync_account_chunk(
-    connector: AsyncConnector, chunk: Sequence[AccountEntry]
-) -> list[tuple[AccountOutcome, int | None]]:
-    """Sync one chunk of accounts; every entry's outcome, in input order, with its line."""
-    results: dict[int, tuple[AccountOutcome, int | None]] = {}
-    first_position: dict[str, int] = {}
-    messages: list[AccountUpdateMessage] = []
-    for position, entry in enumerate(chunk):
-        if entry.message is None:
-            outcome = _malformed_account(entry.account_id, malformed_error(entry))
-            results[position] = (outcome, entry.line)
-            continue
-        first_position.setdefault(entry.message.account_id, position)
-        messages.append(entry.message)
-    if messages:
-        with warnings.catch_warnings():
-            _quiet_short_hull_secret()
-            report = await connector.sync_account_updates(messages)
-        for outcome in report.account_outcomes:
-            position = first_position[outcome.account_id or ""]
+            outcomes = await flow.sync(connector, messages, batch)
+        for outcome in outcomes:
+            position = first_position[flow.outcome_id(outcome) or ""]
             results[position] = (outcome, chunk[position].line)
     return [results[position] for position in sorted(results)]
 
@@ -429,6 +356,88 @@ def _quiet_short_hull_secret() -> None:
     except ImportError:  # pragma: no cover - older PyJWT does not warn
         return
     warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+
+
+# --------------------------------------------------------------------------------------------
+# users and accounts: what differs between ``plan``/``sync`` of the one and of the other
+
+
+@attrs.frozen
+class _Flow(Generic[_Message, _Outcome]):
+    """What ``plan`` and ``sync`` do differently for users and for accounts."""
+
+    #: How the summary, progress and messages name one: ``user`` or ``account``.
+    noun: str
+    #: How the messages are read and identified.
+    reading: MessageKind[_Message]
+    #: The input's messages of this kind.
+    entries: Callable[[Input], Iterator[Entry[_Message]]]
+    #: The warning when the settings let none through (``batch``: no segment filter).
+    warn: Callable[[Settings, bool], None]
+    #: One message per user or account, the latest, in the order they first appear.
+    deduplicate: Callable[[list[_Message]], list[_Message]]
+    #: A message's plan as ``plan`` prints it (``batch``: no segment filter).
+    plan: Callable[[_Message, Settings, bool], dict[str, Any]]
+    #: ``plan``'s line for one that could not be planned: id, reason, message, errors, line.
+    unplanned: Callable[[str | None, str, str, list[str], int | None], dict[str, Any]]
+    #: Sync the messages (``batch``: no segment filter); their outcomes.
+    sync: Callable[[AsyncConnector, list[_Message], bool], Awaitable[Sequence[_Outcome]]]
+    #: The error outcome of a message that could not be parsed.
+    malformed: Callable[[str | None, ValidationError], _Outcome]
+    #: An outcome's user or account id.
+    outcome_id: Callable[[_Outcome], str | None]
+    #: An outcome as ``sync --json`` prints it, with its line.
+    record: Callable[[_Outcome, int | None], dict[str, Any]]
+
+
+async def _sync_users(
+    connector: AsyncConnector, messages: list[UserUpdateMessage], batch: bool
+) -> Sequence[UserOutcome]:
+    return (await connector.sync_user_updates(messages, batch=batch)).outcomes
+
+
+async def _sync_accounts(
+    connector: AsyncConnector, messages: list[AccountUpdateMessage], batch: bool
+) -> Sequence[AccountOutcome]:
+    # Accounts are planned the same with or without --batch: no segment filter to lift.
+    return (await connector.sync_account_updates(messages)).account_outcomes
+
+
+_USERS = _Flow(
+    noun="user",
+    reading=USERS,
+    entries=lambda source: source.entries,
+    warn=warn_if_nobody_is_sent,
+    deduplicate=deduplicate_messages,
+    plan=lambda message, settings, batch: plan_record(
+        plan_user_update(message, settings, batch=batch)
+    ),
+    unplanned=unplanned_record,
+    sync=_sync_users,
+    malformed=malformed_outcome,
+    outcome_id=lambda outcome: outcome.user_id,
+    record=outcome_record,
+)
+_ACCOUNTS = _Flow(
+    noun="account",
+    reading=ACCOUNTS,
+    entries=lambda source: source.accounts,
+    warn=lambda settings, batch: warn_if_no_account_is_sent(settings),
+    deduplicate=deduplicate_account_messages,
+    plan=lambda message, settings, batch: account_plan_record(
+        plan_account_update(message, settings)
+    ),
+    unplanned=unplanned_account_record,
+    sync=_sync_accounts,
+    malformed=_malformed_account,
+    outcome_id=lambda outcome: outcome.account_id,
+    record=account_outcome_record,
+)
+
+
+def _flow_of(source: Input) -> _Flow[Any, Any]:
+    """The flow of what ``source`` holds: users or accounts."""
+    return _ACCOUNTS if source.kind == "accounts" else _USERS
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal, TextIO, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, Literal, TextIO, TypeVar
 
 import attrs
 
@@ -25,14 +25,23 @@ from .._serialization import describe
 from ..errors import ConfigurationError, ValidationError
 from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import ACCOUNT_UPDATE, Notification, parse_notification
+from ..models.notification import (
+    ACCOUNT_UPDATE,
+    MalformedMessage,
+    Notification,
+    parse_notification,
+)
 from ._common import UsageError, one_line
 
 __all__ = [
+    "ACCOUNTS",
+    "USERS",
     "AccountEntry",
     "Entry",
     "Input",
     "Kind",
+    "MessageKind",
+    "UserEntry",
     "json_problem",
     "load_json",
     "malformed_error",
@@ -46,32 +55,66 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class Entry:
-    """One message of the input, parsed or not."""
+_Message = TypeVar("_Message", UserUpdateMessage, AccountUpdateMessage)
 
-    message: UserUpdateMessage | None
+
+@attrs.frozen
+class Entry(Generic[_Message]):
+    """One message of the input (a ``user:update`` or an ``account:update``), parsed or not."""
+
+    message: _Message | None
     error: ValidationError | None = None
-    user_id: str | None = None
+    #: The user's (or account's) id, when it could be read.
+    id: str | None = None
     #: The line it was read from, for JSON lines.
     line: int | None = None
 
 
-@attrs.frozen
-class AccountEntry:
-    """One ``account:update`` message of the input, parsed or not."""
-
-    message: AccountUpdateMessage | None
-    error: ValidationError | None = None
-    account_id: str | None = None
-    #: The line it was read from, for JSON lines.
-    line: int | None = None
-
+#: One ``user:update`` message of the input.
+UserEntry = Entry[UserUpdateMessage]
+#: One ``account:update`` message of the input.
+AccountEntry = Entry[AccountUpdateMessage]
 
 #: What FILE holds: users (``user:update`` messages) or accounts (``account:update``).
 Kind = Literal["users", "accounts"]
 
-_Item = TypeVar("_Item", Entry, AccountEntry)
+
+@attrs.frozen
+class MessageKind(Generic[_Message]):
+    """What tells reading users from reading accounts: the rest of the reading is shared."""
+
+    kind: Kind
+    #: The key of a message's object holding the id: ``user`` or ``account``.
+    key: str
+    parse: Callable[[Mapping[str, Any]], _Message]
+    #: A parsed message's id: its user's or its account's.
+    message_id: Callable[[_Message], str]
+    #: A malformed message's id, when it could be read.
+    malformed_id: Callable[[MalformedMessage], str | None]
+    #: A notification's well-formed messages of this kind.
+    messages: Callable[[Notification], Sequence[_Message]]
+
+
+#: Reading ``user:update`` messages.
+USERS = MessageKind(
+    kind="users",
+    key="user",
+    parse=UserUpdateMessage.from_dict,
+    message_id=lambda message: message.user.id,
+    malformed_id=lambda bad: bad.user_id,
+    messages=lambda notification: notification.messages,
+)
+#: Reading ``account:update`` messages.
+ACCOUNTS = MessageKind(
+    kind="accounts",
+    key="account",
+    parse=AccountUpdateMessage.from_dict,
+    message_id=lambda message: message.account_id,
+    malformed_id=lambda bad: bad.account_id,
+    messages=lambda notification: notification.account_messages,
+)
+
+_Item = TypeVar("_Item", UserEntry, AccountEntry)
 
 
 @attrs.frozen
@@ -82,7 +125,7 @@ class Input:
     is empty.
     """
 
-    entries: Iterator[Entry]
+    entries: Iterator[UserEntry]
     private_settings: Mapping[str, Any] | None
     is_export: bool
     #: How many messages, when known before reading them (a notification); else ``None``.
@@ -161,10 +204,10 @@ def read_input(stream: TextIO, name: str) -> Input:
             private_settings=None,
             is_export=False,
             kind="accounts",
-            accounts=_account_lines(stream, name, first_number, value),
+            accounts=_json_lines(stream, name, first_number, value, ACCOUNTS),
         )
     return Input(
-        entries=_json_lines(stream, name, first_number, value),
+        entries=_json_lines(stream, name, first_number, value, USERS),
         private_settings=None,
         is_export=False,
     )
@@ -210,7 +253,7 @@ def _notification_input(payload: object, name: str) -> Input:
     connector = payload.get("connector")
     private_settings = connector.get("private_settings") if isinstance(connector, dict) else None
     if notification.channel == ACCOUNT_UPDATE:
-        accounts = _notification_accounts(notification)
+        accounts = _notification_entries(notification, ACCOUNTS)
         return Input(
             entries=iter(()),
             private_settings=private_settings or {},
@@ -219,16 +262,7 @@ def _notification_input(payload: object, name: str) -> Input:
             kind="accounts",
             accounts=iter(accounts),
         )
-    malformed = {bad.index: bad for bad in notification.malformed}
-    parsed = iter(notification.messages)
-    entries: list[Entry] = []
-    for index in range(len(notification.messages) + len(malformed)):
-        bad = malformed.get(index)
-        if bad is None:
-            message = next(parsed)
-            entries.append(Entry(message, user_id=message.user.id))
-        else:
-            entries.append(Entry(None, error=bad.error, user_id=bad.user_id))
+    entries = _notification_entries(notification, USERS)
     return Input(
         entries=iter(entries),
         private_settings=private_settings or {},
@@ -237,18 +271,21 @@ def _notification_input(payload: object, name: str) -> Input:
     )
 
 
-def _notification_accounts(notification: Notification) -> list[AccountEntry]:
-    """An ``account:update`` notification's messages, malformed ones in their place."""
+def _notification_entries(
+    notification: Notification, kind: MessageKind[_Message]
+) -> list[Entry[_Message]]:
+    """A notification's messages of ``kind``, malformed ones in their place."""
     malformed = {bad.index: bad for bad in notification.malformed}
-    parsed = iter(notification.account_messages)
-    entries: list[AccountEntry] = []
-    for index in range(len(notification.account_messages) + len(malformed)):
+    messages = kind.messages(notification)
+    parsed = iter(messages)
+    entries: list[Entry[_Message]] = []
+    for index in range(len(messages) + len(malformed)):
         bad = malformed.get(index)
         if bad is None:
             message = next(parsed)
-            entries.append(AccountEntry(message, account_id=message.account_id))
+            entries.append(Entry(message, id=kind.message_id(message)))
         else:
-            entries.append(AccountEntry(None, error=bad.error, account_id=bad.account_id))
+            entries.append(Entry(None, error=bad.error, id=kind.malformed_id(bad)))
     return entries
 
 
@@ -266,19 +303,11 @@ def _values(stream: Iterable[str], name: str, first_number: int) -> Iterator[tup
 
 
 def _json_lines(
-    stream: Iterable[str], name: str, first_number: int, first: object
-) -> Iterator[Entry]:
-    yield _line_entry(first, name, first_number)
+    stream: Iterable[str], name: str, first_number: int, first: object, kind: MessageKind[_Message]
+) -> Iterator[Entry[_Message]]:
+    yield _line_entry(first, name, first_number, kind)
     for number, value in _values(stream, name, first_number):
-        yield _line_entry(value, name, number)
-
-
-def _account_lines(
-    stream: Iterable[str], name: str, first_number: int, first: object
-) -> Iterator[AccountEntry]:
-    yield _account_line_entry(first, name, first_number)
-    for number, value in _values(stream, name, first_number):
-        yield _account_line_entry(value, name, number)
+        yield _line_entry(value, name, number, kind)
 
 
 def _kind_of(value: object, name: str, number: int) -> Kind:
@@ -322,32 +351,20 @@ def _mixed(name: str, number: int, found: Kind) -> UsageError:
     )
 
 
-def _account_line_entry(value: object, name: str, number: int) -> AccountEntry:
-    kind, data = _message_object(value, name, number)
-    if kind != "accounts":
-        raise _mixed(name, number, kind)
-    account = data.get("account")
-    account_id = account.get("id") if isinstance(account, dict) else None
-    account_id = account_id if isinstance(account_id, str) else None
+def _line_entry(
+    value: object, name: str, number: int, kind: MessageKind[_Message]
+) -> Entry[_Message]:
+    found, data = _message_object(value, name, number)
+    if found != kind.kind:
+        raise _mixed(name, number, found)
+    holder = data.get(kind.key)
+    item_id = holder.get("id") if isinstance(holder, dict) else None
+    item_id = item_id if isinstance(item_id, str) else None
     try:
-        message = AccountUpdateMessage.from_dict(data)
+        message = kind.parse(data)
     except ValidationError as exc:
-        return AccountEntry(None, error=exc, account_id=account_id, line=number)
-    return AccountEntry(message, account_id=account_id, line=number)
-
-
-def _line_entry(value: object, name: str, number: int) -> Entry:
-    kind, data = _message_object(value, name, number)
-    if kind != "users":
-        raise _mixed(name, number, kind)
-    user = data.get("user")
-    user_id = user.get("id") if isinstance(user, dict) else None
-    user_id = user_id if isinstance(user_id, str) else None
-    try:
-        message = UserUpdateMessage.from_dict(data)
-    except ValidationError as exc:
-        return Entry(None, error=exc, user_id=user_id, line=number)
-    return Entry(message, user_id=user_id, line=number)
+        return Entry(None, error=exc, id=item_id, line=number)
+    return Entry(message, id=item_id, line=number)
 
 
 def _keys(value: Mapping[str, Any]) -> str:
@@ -360,7 +377,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def malformed_error(entry: Entry | AccountEntry) -> ValidationError:
+def malformed_error(entry: UserEntry | AccountEntry) -> ValidationError:
     """The error of an entry that could not be parsed, with its line when known."""
     error = entry.error or ValidationError("The message is malformed.")
     if entry.line is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import IO, Any
@@ -54,13 +55,27 @@ def _event_record(event: OutgoingEvent) -> dict[str, Any]:
     return {"kind": event.kind, "name": event.name, "id": event.id, "timestamp": event.timestamp}
 
 
+def _decision(plan: UserPlan | AccountPlan) -> dict[str, Any]:
+    """The fields a user's and an account's plan line share: what was decided, and why."""
+    return {"action": str(plan.action), "reason": plan.reason, "message": plan.message}
+
+
+def _result(outcome: UserOutcome | AccountOutcome) -> dict[str, Any]:
+    """The fields a user's and an account's outcome line share: what was decided and done."""
+    return {
+        "action": str(outcome.action),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "calls": list(outcome.calls),
+    }
+
+
 def plan_record(plan: UserPlan) -> dict[str, Any]:
     """A user's plan, as ``plan`` prints it."""
     return {
         "user_id": plan.user_id,
-        "action": str(plan.action),
-        "reason": plan.reason,
-        "message": plan.message,
+        **_decision(plan),
         "customer_id": plan.customer_id,
         "attributes": plan.attributes,
         "chunks": len(plan.chunks),
@@ -70,34 +85,44 @@ def plan_record(plan: UserPlan) -> dict[str, Any]:
     }
 
 
+#: A user's plan record's fields when nothing could be planned.
+_NO_USER_PLAN: Mapping[str, Any] = {
+    "customer_id": None,
+    "attributes": {},
+    "chunks": 0,
+    "events": [],
+    "skipped_events": [],
+}
+#: An account's plan record's fields when nothing could be planned.
+_NO_ACCOUNT_PLAN: Mapping[str, Any] = {
+    "object_type_id": None,
+    "object_id": None,
+    "attributes": {},
+    "hash": "",
+}
+
+
+def _with_line(record: dict[str, Any], line: int | None) -> dict[str, Any]:
+    """``record`` with the input line it came from, when known (JSON lines)."""
+    if line is not None:
+        record["line"] = line
+    return record
+
+
 def unplanned_record(
     user_id: str | None, reason: str, message: str, errors: list[str], line: int | None
 ) -> dict[str, Any]:
     """A ``plan`` line for a user that could not be planned (malformed, or a bug)."""
-    record: dict[str, Any] = {
-        "user_id": user_id,
-        "action": "error",
-        "reason": reason,
-        "message": message,
-        "customer_id": None,
-        "attributes": {},
-        "chunks": 0,
-        "events": [],
-        "skipped_events": [],
-        "errors": errors,
-    }
-    if line is not None:
-        record["line"] = line
-    return record
+    head = {"user_id": user_id, "action": "error", "reason": reason, "message": message}
+    # Deep-copied: records share no list or object.
+    return _with_line({**head, **copy.deepcopy(_NO_USER_PLAN), "errors": errors}, line)
 
 
 def account_plan_record(plan: AccountPlan) -> dict[str, Any]:
     """An account's plan, as ``plan`` prints it."""
     return {
         "account_id": plan.account_id,
-        "action": str(plan.action),
-        "reason": plan.reason,
-        "message": plan.message,
+        **_decision(plan),
         "object_type_id": plan.object_type_id,
         "object_id": plan.object_id,
         "attributes": plan.attributes,
@@ -110,20 +135,8 @@ def unplanned_account_record(
     account_id: str | None, reason: str, message: str, errors: list[str], line: int | None
 ) -> dict[str, Any]:
     """A ``plan`` line for an account that could not be planned (malformed, or a bug)."""
-    record: dict[str, Any] = {
-        "account_id": account_id,
-        "action": "error",
-        "reason": reason,
-        "message": message,
-        "object_type_id": None,
-        "object_id": None,
-        "attributes": {},
-        "hash": "",
-        "errors": errors,
-    }
-    if line is not None:
-        record["line"] = line
-    return record
+    head = {"account_id": account_id, "action": "error", "reason": reason, "message": message}
+    return _with_line({**head, **copy.deepcopy(_NO_ACCOUNT_PLAN), "errors": errors}, line)
 
 
 def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, Any]:
@@ -131,18 +144,12 @@ def outcome_record(outcome: UserOutcome, line: int | None = None) -> dict[str, A
     record: dict[str, Any] = {
         "user_id": outcome.user_id,
         "customer_id": outcome.customer_id,
-        "action": str(outcome.action),
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "message": outcome.message,
-        "calls": list(outcome.calls),
+        **_result(outcome),
         "events_sent": [_event_record(event) for event in outcome.events_sent],
         "events_skipped": [list(skipped) for skipped in outcome.events_skipped],
         "error": outcome.error,
     }
-    if line is not None:
-        record["line"] = line
-    return record
+    return _with_line(record, line)
 
 
 def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> dict[str, Any]:
@@ -150,16 +157,10 @@ def account_outcome_record(outcome: AccountOutcome, line: int | None = None) -> 
     record: dict[str, Any] = {
         "account_id": outcome.account_id,
         "object_id": outcome.object_id,
-        "action": str(outcome.action),
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "message": outcome.message,
-        "calls": list(outcome.calls),
+        **_result(outcome),
         "error": outcome.error,
     }
-    if line is not None:
-        record["line"] = line
-    return record
+    return _with_line(record, line)
 
 
 @attrs.define

@@ -17,7 +17,7 @@ import attrs
 
 from ..metrics import SERVICE_API_CALL
 from ._common import PROG
-from ._input import AccountEntry, Entry
+from ._input import AccountEntry, UserEntry
 
 __all__ = ["Position", "RequestCounter", "RunClock", "resume_hint", "run_line"]
 
@@ -91,7 +91,7 @@ class Position:
     done: int = 0
     line: int | None = None
 
-    def chunk_done(self, chunk: Sequence[Entry | AccountEntry]) -> None:
+    def chunk_done(self, chunk: Sequence[UserEntry | AccountEntry]) -> None:
         """Every user (or account) of ``chunk`` has its outcome."""
         self.done += len(chunk)
         if chunk and chunk[-1].line is not None:

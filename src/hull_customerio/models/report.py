@@ -44,8 +44,9 @@ class UserOutcome:
             ``internal_error``, ``credentials_mismatch`` (a notification naming another
             Customer.io workspace).
         message: the reason as a sentence for people.
-        calls: the calls made for this user, in order (``identify``, ``delete``, ``event``,
-            ``page``, ``anonymous``, ``batch`` and ``hull_traits``).
+        calls: the calls made for this user, in order (``delete_relationships`` when the
+            person's relationship to an old account object is removed, ``identify``,
+            ``delete``, ``event``, ``page``, ``anonymous``, ``batch`` and ``hull_traits``).
         events_sent: the events Customer.io accepted.
         events_skipped: ``(event name, reason code)`` of every event not sent (``send_failed``
             for an event Customer.io did not accept).

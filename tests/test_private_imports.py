@@ -31,21 +31,6 @@ def _load_script() -> ModuleType:
 
 cycles = _load_script()
 
-# Known crossings, each in a file other work is reshaping right now (issue 23): remove an entry
-# when its import goes through the owner's `_api`; a crossing not listed here fails the test.
-KNOWN_CROSSINGS = {
-    "hull_customerio.cli._commands -> hull_customerio.engine._core",
-    "hull_customerio.customerio._shared -> hull_customerio.metrics._report",
-    "hull_customerio.customerio.async_client -> hull_customerio.metrics._report",
-    "hull_customerio.customerio.client -> hull_customerio.metrics._report",
-    "hull_customerio.engine._steps -> hull_customerio.customerio._base",
-    "hull_customerio.engine._steps -> hull_customerio.customerio._batch",
-    "hull_customerio.hull._base -> hull_customerio.metrics._report",
-    "hull_customerio.hull.async_client -> hull_customerio.metrics._report",
-    "hull_customerio.hull.client -> hull_customerio.metrics._report",
-}
-
-
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The package's modules ``name`` imports anywhere in its text (``from pkg import mod``
     names the module ``pkg.mod``)."""
@@ -99,12 +84,7 @@ def crossings(src: Path, package: str = "hull_customerio") -> set[str]:
 
 
 def test_no_subpackage_imports_another_ones_private_modules() -> None:
-    assert crossings(ROOT / "src") - KNOWN_CROSSINGS == set()
-
-
-def test_the_known_crossings_are_still_there() -> None:
-    # A crossing that was fixed leaves the list, so the list never hides a new one.
-    assert KNOWN_CROSSINGS - crossings(ROOT / "src") == set()
+    assert crossings(ROOT / "src") == set()
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

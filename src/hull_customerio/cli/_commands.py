@@ -23,7 +23,7 @@ from ..config import (
     token_key_from_env,
 )
 from ..engine import AsyncConnector, Connector
-from ..engine._core import (
+from ..engine._api import (
     FAILURE_MESSAGES,
     check_status_messages,
     malformed_outcome,

@@ -26,7 +26,8 @@ from ..errors import (
     APIError,
     ConfigurationError,
 )
-from ..metrics import Metrics, _report, guarded
+from ..metrics import Metrics, guarded
+from ..metrics import _api as metrics_api
 from ._base import (
     _USER_AGENT,
     REGION_URLS,
@@ -90,7 +91,9 @@ class BaseCustomerIOClient:
 
     def _report(self, request: ApiRequest, status: int | None, started: float) -> None:
         """Count one request sent (each retry and redirect hop is one) and its duration."""
-        _report.report_request(self.metrics, "customerio", request, status=status, started=started)
+        metrics_api.report_request(
+            self.metrics, "customerio", request, status=status, started=started
+        )
 
     def _origin(self) -> str | None:
         """The scheme+host requests go to, or ``None`` while an ``auto`` region is unknown."""

@@ -15,7 +15,8 @@ from .._http import transport as _transport
 from .._http.ratelimit import AsyncRateLimiter, SharedRateLimiter
 from .._http.retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError, AuthenticationError, ConfigurationError
-from ..metrics import Metrics, _report
+from ..metrics import Metrics
+from ..metrics import _api as metrics_api
 from ..models.customerio import BatchResult
 from . import _base, _batch, _shared
 from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
@@ -163,7 +164,7 @@ class AsyncCustomerIOClient(BaseCustomerIOClient):
                 hops = 0
                 while True:
                     await self._limiter.acquire()
-                    started = _report.clock()
+                    started = metrics_api.clock()
                     try:
                         response = await self._request(request, url)
                     except httpx.TransportError as exc:

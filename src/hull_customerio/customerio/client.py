@@ -16,7 +16,8 @@ from .._http import transport as _transport
 from .._http.ratelimit import RateLimiter, SharedRateLimiter
 from .._http.retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
-from ..metrics import Metrics, _report
+from ..metrics import Metrics
+from ..metrics import _api as metrics_api
 from ..models.customerio import BatchResult
 from . import _base, _batch, _shared
 from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
@@ -145,7 +146,7 @@ class CustomerIOClient(BaseCustomerIOClient):
             hops = 0
             while True:
                 self._limiter.acquire()
-                started = _report.clock()
+                started = metrics_api.clock()
                 try:
                     response = self._request(request, url)
                 except httpx.TransportError as exc:

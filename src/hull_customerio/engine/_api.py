@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from ._answers import error_answer
 from ._core import (
+    FAILURE_MESSAGES,
     check_status_messages,
     flow_control_for,
     log_event,
+    malformed_outcome,
     record_webhook,
     status_from,
 )
@@ -28,6 +30,7 @@ from ._notifications import (
 )
 
 __all__ = [
+    "FAILURE_MESSAGES",
     "HULL_KEY_HOSTS",
     "SIGNATURE_HEADER",
     "NotificationAnswer",
@@ -40,6 +43,7 @@ __all__ = [
     "error_answer",
     "flow_control_for",
     "log_event",
+    "malformed_outcome",
     "prepare_notification",
     "processed_answer",
     "record_webhook",

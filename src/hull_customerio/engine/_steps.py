@@ -15,8 +15,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from ..customerio._base import MAX_BATCH_OPERATION_BYTES, dumps
-from ..customerio._batch import EncodedOperation
+from ..customerio._api import MAX_BATCH_OPERATION_BYTES, EncodedOperation, dumps
 from ..customerio.operations import (
     AnonymousTrack,
     Delete,

@@ -26,8 +26,9 @@ from hull_customerio.errors import (
     APIStatusError,
     ConfigurationError,
 )
-from hull_customerio.metrics import Metrics, _report, guarded
 
+from ..metrics import Metrics, guarded
+from ..metrics import _api as metrics_api
 from ._firehose import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -286,7 +287,7 @@ class HullCore:
 
     def _report(self, spec: RequestSpec, status: int | None, started: float) -> None:
         """Count one request sent (each retry is one) and its duration."""
-        _report.report_request(self.metrics, "hull", spec, status=status, started=started)
+        metrics_api.report_request(self.metrics, "hull", spec, status=status, started=started)
 
     def delivery(self) -> DeliveryTicket:
         """A new delivery ticket: the messages of one call, and what became of each.

@@ -13,7 +13,8 @@ import httpx
 from .._http import transport as _transport
 from .._http.retry import RetryPolicy, async_call_with_retries
 from ..errors import APIError
-from ..metrics import Metrics, _report
+from ..metrics import Metrics
+from ..metrics import _api as metrics_api
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -391,7 +392,7 @@ class AsyncHullClient(HullCore):
         )
 
     async def _send(self, spec: RequestSpec) -> JSONValue:
-        started = _report.clock()
+        started = metrics_api.clock()
         try:
             response = await self._http.request(
                 spec.method,

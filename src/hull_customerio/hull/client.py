@@ -13,8 +13,9 @@ import httpx
 
 from hull_customerio._http.retry import RetryPolicy, call_with_retries
 from hull_customerio.errors import APIError
-from hull_customerio.metrics import Metrics, _report
 
+from ..metrics import Metrics
+from ..metrics import _api as metrics_api
 from ._base import (
     DEFAULT_FLUSH_AT,
     DEFAULT_MAX_IN_FLIGHT,
@@ -387,7 +388,7 @@ class HullClient(HullCore):
         return call_with_retries(lambda: self._send(spec), self._retry, sleep=self._sleep)
 
     def _send(self, spec: RequestSpec) -> JSONValue:
-        started = _report.clock()
+        started = metrics_api.clock()
         try:
             response = self._http.request(
                 spec.method,

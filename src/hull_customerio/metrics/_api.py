@@ -1,4 +1,5 @@
-"""How the HTTP clients report each request they send: one place for sync and async."""
+"""What the HTTP clients take from `metrics`: how they report each request they send (one
+place for sync and async)."""
 
 from __future__ import annotations
 

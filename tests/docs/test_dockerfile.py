@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from hull_customerio.cli._arguments import build_parser
-from hull_customerio.cli._commands import run_serve_command
+from hull_customerio.cli._tools import run_serve_command
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

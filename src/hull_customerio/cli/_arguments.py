@@ -7,17 +7,11 @@ import math
 from collections.abc import Callable
 from importlib import metadata
 
-from ._commands import (
-    run_check,
-    run_plan,
-    run_serve_command,
-    run_sync,
-    run_webhook,
-    run_webhook_url,
-)
+from ._commands import run_plan, run_sync
 from ._common import PROG
 from ._progress import DEFAULT_INTERVAL
 from ._serve import add_serve_parser
+from ._tools import run_check, run_serve_command, run_webhook, run_webhook_url
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "build_parser", "version"]
 

@@ -13,17 +13,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import API_KEY, HULL_SECRET, json_lines, run
 
-from hull_customerio.cli import main
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
-API_KEY = "key-456"
-HULL_SECRET = "connector-secret-for-tests"
 CUSTOMERS = {"id": "aseg_1", "name": "Customers"}
 PROSPECTS = {"id": "aseg_2", "name": "Prospects"}
 
@@ -66,24 +63,6 @@ ACME_ATTRIBUTES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The developer's own credentials and settings must never reach a test (or a real service).
-    for name in list(os.environ):
-        if name.startswith(("CUSTOMERIO_", "HULL_")):
-            monkeypatch.delenv(name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def notification(*messages: object, **settings: Any) -> dict[str, Any]:
     return {
         "notification_id": "n-accounts",
@@ -106,32 +85,6 @@ def write(tmp_path: Path, name: str, content: object) -> str:
 @pytest.fixture
 def settings_file(tmp_path: Path) -> str:
     return write(tmp_path, "settings.json", SETTINGS)
-
-
-@pytest.fixture
-def customerio() -> Iterator[FakeCustomerIO]:
-    with FakeCustomerIO(site_id="site-123", api_key=API_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def hull() -> Iterator[FakeHull]:
-    with FakeHull(secret=HULL_SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-def services(
-    customerio: FakeCustomerIO, hull: FakeHull, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeCustomerIO, FakeHull]:
-    """Both fakes running, and the environment pointing at them (credentials from the file)."""
-    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
-    monkeypatch.setenv("HULL_ID", hull.id)
-    monkeypatch.setenv("HULL_SECRET", hull.secret)
-    monkeypatch.setenv("HULL_ORGANIZATION", hull.organization)
-    monkeypatch.setenv("HULL_API_URL", hull.url)
-    monkeypatch.setenv("HULL_FIREHOSE_URL", hull.url)
-    return customerio, hull
 
 
 def _skip_line(account_id: str, reason: str, message: str, object_id: str | None) -> str:

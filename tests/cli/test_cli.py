@@ -12,18 +12,17 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import API_KEY, HULL_SECRET, json_lines, run
 
 import hull_customerio as hc
 from hull_customerio import sign_webhook
-from hull_customerio.cli import main
 from hull_customerio.testing import FakeCustomerIO, FakeHull
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 NOTIFICATION = DATA / "notification-user-update.json"
 WEBHOOKS = DATA / "webhooks"
 
@@ -32,42 +31,6 @@ ADA, GRACE, LINUS = (
     "5c8a1f2e3b4d5e6f7a8b9c02",
     "5c8a1f2e3b4d5e6f7a8b9c03",
 )
-API_KEY = "key-456"
-HULL_SECRET = "connector-secret-for-tests"
-
-_ENVIRONMENT = (
-    "CUSTOMERIO_SITE_ID",
-    "CUSTOMERIO_API_KEY",
-    "CUSTOMERIO_REGION",
-    "CUSTOMERIO_BASE_URL",
-    "CUSTOMERIO_WEBHOOK_SIGNING_KEY",
-    "HULL_ID",
-    "HULL_SECRET",
-    "HULL_ORGANIZATION",
-    "HULL_API_URL",
-    "HULL_FIREHOSE_URL",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The developer's own credentials and settings must never reach a test (or a real service).
-    for name in _ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    for name in list(os.environ):
-        if name.startswith(("CUSTOMERIO_", "HULL_")):
-            monkeypatch.delenv(name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
 
 @pytest.fixture
 def payload() -> dict[str, Any]:
@@ -88,32 +51,6 @@ def users_file(tmp_path: Path, payload: dict[str, Any]) -> Path:
     path = tmp_path / "users.jsonl"
     path.write_text("".join(json.dumps(m) + "\n\n" for m in payload["messages"]))
     return path
-
-
-@pytest.fixture
-def customerio() -> Iterator[FakeCustomerIO]:
-    with FakeCustomerIO(site_id="site-123", api_key=API_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def hull() -> Iterator[FakeHull]:
-    with FakeHull(secret=HULL_SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-def services(
-    customerio: FakeCustomerIO, hull: FakeHull, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeCustomerIO, FakeHull]:
-    """Both fakes running, and the environment pointing at them (credentials from the file)."""
-    monkeypatch.setenv("CUSTOMERIO_BASE_URL", customerio.url)
-    monkeypatch.setenv("HULL_ID", hull.id)
-    monkeypatch.setenv("HULL_SECRET", hull.secret)
-    monkeypatch.setenv("HULL_ORGANIZATION", hull.organization)
-    monkeypatch.setenv("HULL_API_URL", hull.url)
-    monkeypatch.setenv("HULL_FIREHOSE_URL", hull.url)
-    return customerio, hull
 
 
 # --------------------------------------------------------------------------------------------

@@ -104,6 +104,20 @@ def page_referrer(event: HullEvent) -> str | None:
 
 def to_person_event(event: HullEvent) -> OutgoingEvent | None:
     """The Customer.io event (or page view) of an identified person; ``None``: page without url."""
+    return _outgoing_event(event, None)
+
+
+def to_anonymous_event(event: HullEvent, anonymous_id: str) -> OutgoingEvent | None:
+    """The Customer.io anonymous event; ``None`` for a page view without url."""
+    return _outgoing_event(event, anonymous_id)
+
+
+def _outgoing_event(event: HullEvent, anonymous_id: str | None) -> OutgoingEvent | None:
+    """The event as a person's, or, given an ``anonymous_id``, the same event sent anonymously.
+
+    Both carry the same name, data, time, id and type: only ``kind`` and ``anonymous_id`` tell
+    an anonymous event from the person's.
+    """
     name = event.event
     data = dict(event.properties)
     kind: Literal["event", "page"] = "event"
@@ -117,30 +131,14 @@ def to_person_event(event: HullEvent) -> OutgoingEvent | None:
         name, kind = url, "page"
     millis = to_unix_millis(event.created_at, numeric_strings=True)
     return OutgoingEvent(
-        kind=kind,
+        kind=kind if anonymous_id is None else "anonymous",
         name=name,
         data=data,
         timestamp=None if millis is None else millis // 1000,
         id=event_ulid(_event_key(event), millis),
         type=kind,
-        source_event_id=event.event_id,
-    )
-
-
-def to_anonymous_event(event: HullEvent, anonymous_id: str) -> OutgoingEvent | None:
-    """The Customer.io anonymous event; ``None`` for a page view without url."""
-    person_event = to_person_event(event)
-    if person_event is None:
-        return None
-    return OutgoingEvent(
-        kind="anonymous",
-        name=person_event.name,
-        data=person_event.data,
-        timestamp=person_event.timestamp,
-        id=person_event.id,
-        type=person_event.type,
         anonymous_id=anonymous_id,
-        source_event_id=person_event.source_event_id,
+        source_event_id=event.event_id,
     )
 
 

@@ -165,8 +165,7 @@ class FakeCustomerIO(_V2Api):
 
         An event whose `id` had already been received is not here (see `duplicate_events`).
         """
-        with self._lock:
-            return self._snapshot(self._events)
+        return self._snapshot(self._events)
 
     @property
     def page_views(self) -> list[CustomerIOEvent]:
@@ -185,8 +184,7 @@ class FakeCustomerIO(_V2Api):
     @property
     def duplicate_events(self) -> list[CustomerIOEvent]:
         """Events ignored because an event with the same `id` was received before (a copy)."""
-        with self._lock:
-            return self._snapshot(self._duplicates)
+        return self._snapshot(self._duplicates)
 
     @property
     def deletions(self) -> list[str]:
@@ -205,15 +203,13 @@ class FakeCustomerIO(_V2Api):
     @property
     def merges(self) -> list[CustomerIOMerge]:
         """Every `merge_customers` call, in order (a copy)."""
-        with self._lock:
-            return self._snapshot(self._merges)
+        return self._snapshot(self._merges)
 
     @property
     def unmodelled_operations(self) -> list[dict[str, Any]]:
         """Valid v2 operations the fake accepts but does not model (deliveries, devices,
         merges, anonymous objects, objects addressed by `cio_object_id`), as received."""
-        with self._lock:
-            return self._snapshot(self._unmodelled)
+        return self._snapshot(self._unmodelled)
 
     # -- HTTP ----------------------------------------------------------------------------
 

@@ -136,14 +136,12 @@ class FakeHull(NotificationSigning, _Workspace):
     def tracks(self) -> list[HullTrack]:
         """Every accepted track call, in arrival order; a repeated `event_id` of the same user
         replaces the earlier call in place (a copy)."""
-        with self._lock:
-            return self._snapshot(self._tracks)
+        return self._snapshot(self._tracks)
 
     @property
     def messages(self) -> list[HullMessage]:
         """Every accepted firehose message, repeats included, in arrival order (a copy)."""
-        with self._lock:
-            return self._snapshot(self._messages)
+        return self._snapshot(self._messages)
 
     @property
     def rejections(self) -> list[HullRejection]:
@@ -154,8 +152,7 @@ class FakeHull(NotificationSigning, _Workspace):
     @property
     def statuses(self) -> list[HullStatus]:
         """Every connector status report, in order (a copy)."""
-        with self._lock:
-            return self._snapshot(self._statuses)
+        return self._snapshot(self._statuses)
 
     def user(
         self,

@@ -43,8 +43,7 @@ class _ObjectWorkspace(_Workspace):
 
         An object created by a relationship alone (Customer.io creates it) has ``{}``.
         """
-        with self._lock:
-            return self._snapshot(self._objects)
+        return self._snapshot(self._objects)
 
     def object(self, object_type_id: str, object_id: str) -> dict[str, Any] | None:
         """The attributes of one object (a copy), or ``None`` when it does not exist."""

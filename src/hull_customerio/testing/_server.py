@@ -282,6 +282,7 @@ class FakeService:
             return list(self._requests)
 
     def _snapshot(self, value: _T) -> _T:
+        """A deep copy of ``value`` taken under the lock, so no request changes it meanwhile."""
         with self._lock:
             return copy.deepcopy(value)
 

@@ -210,17 +210,10 @@ class HullCore:
     def user_token(
         self, claims: Mapping[str, object], *, create: bool = True, active: bool = False
     ) -> str:
-        """The JWT that authenticates firehose messages as one user.
-
-        Args:
-            claims: the user's identity; only ``id``, ``email``, ``external_id`` and
-                ``anonymous_id`` are used, blank values are dropped.
-            create: whether Hull creates the user when no one matches.
-            active: whether Hull treats the user as active.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """The JWT that authenticates firehose messages as one user: the token
+        [`HullClient.as_user`][hull_customerio.HullClient.as_user] signs for the same
+        ``claims``, ``create`` and ``active``, with the same ``ValidationError`` when no
+        usable claim is left."""
         return self._signer.sign(claims, create=create, active=active)[0]
 
     def _signed_scope(
@@ -230,15 +223,9 @@ class HullCore:
         return self._signer.sign(claims, create=create, active=active)
 
     def account_token(self, claims: Mapping[str, object]) -> str:
-        """The JWT that authenticates firehose messages as one account.
-
-        Args:
-            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
-                used, blank values are dropped.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """The JWT that authenticates firehose messages as one account: the token
+        [`HullClient.as_account`][hull_customerio.HullClient.as_account] signs for the same
+        ``claims``, with the same ``ValidationError`` when no usable claim is left."""
         return self._signer.sign_account(claims)[0]
 
     def _signed_account_scope(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
@@ -259,10 +246,10 @@ class HullCore:
         self,
         method: str,
         path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str | int | float | bool] | None = None,
+        json: object,
+        params: Mapping[str, str | int | float | bool] | None,
     ) -> RequestSpec:
+        """The REST request of `api` (whose signature holds the defaults)."""
         url = f"{self._api_url}/api/v1/{path.lstrip('/')}"
         if params:
             url = str(httpx.URL(url, params=dict(params)))
@@ -274,7 +261,7 @@ class HullCore:
 
     def _status_request(self, status: str, messages: Sequence[str]) -> RequestSpec:
         body = {"status": status, "messages": list(messages)}
-        return self._rest_request("PUT", f"{self._id}/status", json=body)
+        return self._rest_request("PUT", f"{self._id}/status", body, None)
 
     def _firehose_request(self, batch: Sequence[QueuedMessage]) -> RequestSpec:
         return RequestSpec(

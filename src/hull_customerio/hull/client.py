@@ -191,7 +191,7 @@ class HullClient(HullCore):
             APIStatusError: a non-2xx answer (the subclass matches the status).
             APIConnectionError: no response (``APITimeoutError`` when in time).
         """
-        spec = self._rest_request(method, path, json=json, params=params)
+        spec = self._rest_request(method, path, json, params)
         return self._call(spec, retry=retry)
 
     def put_status(self, status: str, messages: Sequence[str]) -> None:

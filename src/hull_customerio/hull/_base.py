@@ -297,6 +297,16 @@ class HullCore:
         """Count one request sent (each retry is one) and its duration."""
         metrics_api.report_request(self.metrics, "hull", spec, status=status, started=started)
 
+    def _answered(self, spec: RequestSpec, response: httpx.Response, started: float) -> JSONValue:
+        """Count the request Hull answered, and read the answer (an error raises)."""
+        self._report(spec, response.status_code, started)
+        return parse_response(response, spec)
+
+    def _unanswered(self, spec: RequestSpec, exc: httpx.HTTPError, started: float) -> APIError:
+        """Count the request that got no answer, and give the error to raise for it."""
+        self._report(spec, None, started)
+        return transport_error(exc, spec)
+
     def delivery(self) -> DeliveryTicket:
         """A new delivery ticket: the messages of one call, and what became of each.
 

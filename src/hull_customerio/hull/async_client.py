@@ -26,10 +26,8 @@ from ._base import (
     JSONValue,
     QueuedMessage,
     RequestSpec,
-    parse_response,
     post_failure,
     requeued_message,
-    transport_error,
 )
 from ._scopes import AsyncHullAccountScope, AsyncHullUserScope
 
@@ -294,7 +292,5 @@ class AsyncHullClient(HullCore):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            self._report(spec, None, started)
-            raise transport_error(exc, spec) from exc
-        self._report(spec, response.status_code, started)
-        return parse_response(response, spec)
+            raise self._unanswered(spec, exc, started) from exc
+        return self._answered(spec, response, started)

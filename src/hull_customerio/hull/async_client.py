@@ -39,8 +39,9 @@ class AsyncHullClient(HullCore):
     rules and errors, with awaitable methods; use it as an async context manager.
 
     Meant to be shared by many tasks: each firehose batch is posted by a task of its own (at
-    most ``max_in_flight`` at a time), and cancelling a caller never cancels a request under
-    way. Only these arguments differ:
+    most ``max_in_flight`` at a time), so cancelling a `wait` never cancels a request under way;
+    leaving the ``async with`` block by a cancellation stops those tasks instead of flushing
+    (their messages stay queued). Only these arguments differ:
 
     Args:
         http_client: an ``httpx.AsyncClient`` to send with; the caller keeps ownership (it is not

@@ -20,6 +20,7 @@ from hull_customerio.errors import (
     DeliveryError,
     NotFoundError,
     ServerError,
+    ValidationError,
 )
 from hull_customerio.hull import AsyncHullClient
 
@@ -490,6 +491,19 @@ async def test_a_closed_client_refuses_writes(waits: list[float]) -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         await user.traits({"a": 1})
+
+
+async def test_an_invalid_write_raises_when_called_and_queues_nothing(waits: list[float]) -> None:
+    async with make_client(waits) as hull:
+        user = hull.as_user({"id": "u1"})
+        account = hull.as_account({"domain": "example.com"})
+
+        with pytest.raises(ValidationError, match="event must be a non-blank string"):
+            user.track(" ")  # raised by the call itself: no awaitable is left behind
+        with pytest.raises(ValidationError, match="trait names"):
+            account.traits({"": 1})
+
+        assert hull.pending == 0
 
 
 async def test_writes_from_many_tasks_are_each_delivered_once(

@@ -121,7 +121,14 @@ def test_track_fixes_a_new_uuid4_event_id_and_converts_datetimes(any_uuid4: Any)
     created = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
     body = build_track_message(
-        "jwt", "Email Opened", {"when": date(2024, 1, 2)}, created_at=created
+        "jwt",
+        "Email Opened",
+        {"when": date(2024, 1, 2)},
+        event_id=None,
+        created_at=created,
+        source=None,
+        type=None,
+        ip="0",
     ).message["body"]
 
     assert body["event_id"] == any_uuid4
@@ -132,7 +139,9 @@ def test_track_fixes_a_new_uuid4_event_id_and_converts_datetimes(any_uuid4: Any)
 @pytest.mark.parametrize("event", ["", "   "])
 def test_track_needs_an_event_name(event: str) -> None:
     with pytest.raises(ValidationError, match="event must be a non-blank string"):
-        build_track_message("jwt", event)
+        build_track_message(
+            "jwt", event, None, event_id=None, created_at=None, source=None, type=None, ip="0"
+        )
 
 
 def test_a_value_json_cannot_carry_is_named_by_type_not_value() -> None:

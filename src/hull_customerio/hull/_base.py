@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import httpx
 
@@ -85,6 +86,7 @@ __all__ = [
     "isoformat",
     "normalize_organization",
     "parse_response",
+    "post_failure",
     "requeued_message",
     "rest_endpoint",
     "transport_error",
@@ -102,8 +104,22 @@ DEFAULT_RETRY = RetryPolicy(retry_statuses=HULL_RETRY_STATUSES)
 # What both clients share
 
 
+class _Condition(Protocol):
+    """What the shared bookkeeping needs of a client's condition (``threading`` or ``asyncio``)."""
+
+    def notify_all(self) -> None: ...
+
+
 class HullCore:
-    """Configuration and request builders common to the sync and async Hull clients."""
+    """Configuration, request builders and firehose decisions common to the sync and async Hull
+    clients.
+
+    Each client keeps only how it waits, locks and runs posters: a lock and a condition
+    (``_changed``) of its kind, held around the ``_``-methods below that say "the lock is held".
+    """
+
+    #: Notified whenever a message is settled or put back, so waiters re-check; set by a client.
+    _changed: _Condition
 
     def __init__(
         self,
@@ -151,6 +167,7 @@ class HullCore:
         self._shared = DeliveryTicket(keep_delivered=False)
         self._credentials_error: APIStatusError | None = None
         self._closed = False
+        self._waiting = 0  # callers in wait() or close(), under the lock
         self._signer = UserTokenSigner(id, secret)
 
     @property
@@ -210,17 +227,10 @@ class HullCore:
     def user_token(
         self, claims: Mapping[str, object], *, create: bool = True, active: bool = False
     ) -> str:
-        """The JWT that authenticates firehose messages as one user.
-
-        Args:
-            claims: the user's identity; only ``id``, ``email``, ``external_id`` and
-                ``anonymous_id`` are used, blank values are dropped.
-            create: whether Hull creates the user when no one matches.
-            active: whether Hull treats the user as active.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """The JWT that authenticates firehose messages as one user: the token
+        [`HullClient.as_user`][hull_customerio.HullClient.as_user] signs for the same
+        ``claims``, ``create`` and ``active``, with the same ``ValidationError`` when no
+        usable claim is left."""
         return self._signer.sign(claims, create=create, active=active)[0]
 
     def _signed_scope(
@@ -230,15 +240,9 @@ class HullCore:
         return self._signer.sign(claims, create=create, active=active)
 
     def account_token(self, claims: Mapping[str, object]) -> str:
-        """The JWT that authenticates firehose messages as one account.
-
-        Args:
-            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
-                used, blank values are dropped.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """The JWT that authenticates firehose messages as one account: the token
+        [`HullClient.as_account`][hull_customerio.HullClient.as_account] signs for the same
+        ``claims``, with the same ``ValidationError`` when no usable claim is left."""
         return self._signer.sign_account(claims)[0]
 
     def _signed_account_scope(self, claims: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
@@ -259,10 +263,10 @@ class HullCore:
         self,
         method: str,
         path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str | int | float | bool] | None = None,
+        json: object,
+        params: Mapping[str, str | int | float | bool] | None,
     ) -> RequestSpec:
+        """The REST request of `api` (whose signature holds the defaults)."""
         url = f"{self._api_url}/api/v1/{path.lstrip('/')}"
         if params:
             url = str(httpx.URL(url, params=dict(params)))
@@ -274,7 +278,7 @@ class HullCore:
 
     def _status_request(self, status: str, messages: Sequence[str]) -> RequestSpec:
         body = {"status": status, "messages": list(messages)}
-        return self._rest_request("PUT", f"{self._id}/status", json=body)
+        return self._rest_request("PUT", f"{self._id}/status", body, None)
 
     def _firehose_request(self, batch: Sequence[QueuedMessage]) -> RequestSpec:
         return RequestSpec(
@@ -285,9 +289,23 @@ class HullCore:
             endpoint=FIREHOSE_ENDPOINT,
         )
 
+    def _batch_request(self, batch: Batch) -> RequestSpec:
+        """The firehose request carrying ``batch``."""
+        return self._firehose_request([entry.message for entry in batch])
+
     def _report(self, spec: RequestSpec, status: int | None, started: float) -> None:
         """Count one request sent (each retry is one) and its duration."""
         metrics_api.report_request(self.metrics, "hull", spec, status=status, started=started)
+
+    def _answered(self, spec: RequestSpec, response: httpx.Response, started: float) -> JSONValue:
+        """Count the request Hull answered, and read the answer (an error raises)."""
+        self._report(spec, response.status_code, started)
+        return parse_response(response, spec)
+
+    def _unanswered(self, spec: RequestSpec, exc: httpx.HTTPError, started: float) -> APIError:
+        """Count the request that got no answer, and give the error to raise for it."""
+        self._report(spec, None, started)
+        return transport_error(exc, spec)
 
     def delivery(self) -> DeliveryTicket:
         """A new delivery ticket: the messages of one call, and what became of each.
@@ -319,3 +337,49 @@ class HullCore:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
+
+    def _queue_message(
+        self, message: QueuedMessage, ticket: DeliveryTicket | None
+    ) -> Sequence[Batch]:
+        """Queue ``message`` for ``ticket`` (the lock is held); returns the batch to post now,
+        if the queue just reached ``flush_at`` with a slot free."""
+        self._check_open()
+        batch = self._queue.add(message, self._shared if ticket is None else ticket)
+        return () if batch is None else (batch,)
+
+    def _wait_over(self, ticket: DeliveryTicket) -> bool:
+        """Whether a wait for ``ticket`` is over (the lock is held): each of its messages is
+        settled. Raises ``RuntimeError`` when the client closed before that."""
+        if ticket.done:
+            return True
+        self._check_open()
+        return False
+
+    def _open_ticket(self, delivery: DeliveryTicket | None) -> DeliveryTicket:
+        """The ticket a flush is about (the shared one by default), on a client still open (the
+        lock is held)."""
+        self._check_open()
+        return self._shared if delivery is None else delivery
+
+    def _raise_failures(self, ticket: DeliveryTicket) -> None:
+        """Raise the ticket's failures since it was last reported on (the lock is held)."""
+        error = ticket.delivery_error(self._firehose_url, clear=True)
+        if error is not None:
+            raise error from error.__cause__
+
+    def _posted(self, slot: list[Batch], error: APIError | None) -> None:
+        """Apply Hull's answer to the slot's first batch (the lock is held), then line up what
+        the slot posts next: the halves of a refused batch, else the next full batch queued
+        meanwhile, or a partial one while someone waits (waiters post the rest)."""
+        slot[:1] = self._settle(slot[0], error)
+        if not slot:
+            following = self._queue.next_batch(partial=self._waiting > 0)
+            if following is not None:
+                slot.append(following)
+        self._changed.notify_all()
+
+
+def post_failure(exc: Exception, spec: RequestSpec) -> APIError:
+    """What fails the messages of a post that raised ``exc``: the API error itself, or for
+    anything else (a transport bug) an error saying so, so callers are not left waiting."""
+    return exc if isinstance(exc, APIError) else unexpected_error(exc, spec)

@@ -89,16 +89,17 @@ def build_traits_message(
 def build_track_message(
     token: str,
     event: str,
-    properties: Mapping[str, Any] | None = None,
+    properties: Mapping[str, Any] | None,
     *,
-    event_id: str | None = None,
-    created_at: str | datetime | None = None,
-    source: str | None = None,
-    type: str | None = None,
-    ip: str | None = "0",
+    event_id: str | None,
+    created_at: str | datetime | None,
+    source: str | None,
+    type: str | None,
+    ip: str | None,
 ) -> QueuedMessage:
     """A ``track`` message recording ``event`` for the user of ``token``.
 
+    Every field is given: the defaults are stated once, by the scopes' ``track``.
     ``event_id`` is fixed here, before the first attempt (a new uuid4 when none is given), so a
     retried batch overwrites the event in Hull instead of duplicating it.
 

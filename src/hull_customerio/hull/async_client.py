@@ -26,10 +26,8 @@ from ._base import (
     JSONValue,
     QueuedMessage,
     RequestSpec,
-    parse_response,
+    post_failure,
     requeued_message,
-    transport_error,
-    unexpected_error,
 )
 from ._scopes import AsyncHullAccountScope, AsyncHullUserScope
 
@@ -37,39 +35,19 @@ __all__ = ["AsyncHullClient", "AsyncHullUserScope"]
 
 
 class AsyncHullClient(HullCore):
-    """Writes to a Hull organization as a connector: firehose messages and REST calls.
+    """The asyncio twin of [`HullClient`][hull_customerio.HullClient]: the same arguments,
+    rules and errors, with awaitable methods; use it as an async context manager.
 
-    The async twin of [`HullClient`][hull_customerio.HullClient], with the same arguments and
-    behaviour. Use it as an async context manager: on exit it flushes the queue, then closes.
-
-    Meant to be shared by many tasks: their messages are grouped into the same firehose
-    batches, each posted by a task of its own (at most ``max_in_flight`` requests at a time).
-    No lock is held while a request or a retry wait is under way. A call that needs to know its
-    own messages arrived takes a `delivery` ticket and awaits `wait` for it.
+    Meant to be shared by many tasks: each firehose batch is posted by a task of its own (at
+    most ``max_in_flight`` at a time), so cancelling a `wait` never cancels a request under way;
+    leaving the ``async with`` block by a cancellation stops those tasks instead of flushing
+    (their messages stay queued). Only these arguments differ:
 
     Args:
-        id: the connector id (24 hex characters).
-        secret: the connector secret; it signs user tokens and authenticates REST calls. It
-            never appears in ``repr``, error texts or logs.
-        organization: the organization host, e.g. ``abc123.hullapp.io``.
-        api_url: overrides ``https://<organization>`` for REST calls.
-        firehose_url: overrides ``https://firehose.<organization minus its first label>``.
-        flush_at: queued messages that trigger a firehose post.
-        timeout: applied to every request, also through an injected ``http_client``.
-        retry: how failed requests are retried (connection errors, timeouts, 429 and 5xx by
-            default).
         http_client: an ``httpx.AsyncClient`` to send with; the caller keeps ownership (it is not
             closed by `close`).
         sleep: a coroutine function waiting between retries (``asyncio.sleep`` when ``None``;
             tests inject one that does not wait).
-        max_in_flight: how many firehose requests may be under way at the same time.
-        metrics: where each request sent (retries included) is counted as
-            ``ship.service_api.call`` and timed (see `hull_customerio.metrics`); default:
-            nowhere.
-
-    Raises:
-        ConfigurationError: a credential is missing, ``flush_at`` or ``max_in_flight`` is not
-            positive, or no firehose URL can be derived from ``organization``.
     """
 
     def __init__(
@@ -106,8 +84,7 @@ class AsyncHullClient(HullCore):
         # Guards the queue and the tickets; held for bookkeeping only, never across a request.
         self._lock = asyncio.Lock()
         # Notified whenever a message is settled or put back, so waiters re-check.
-        self._changed = asyncio.Condition(self._lock)
-        self._waiting = 0  # callers in wait() or close(), under the lock
+        self._changed: asyncio.Condition = asyncio.Condition(self._lock)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> AsyncHullClient:
@@ -133,35 +110,16 @@ class AsyncHullClient(HullCore):
         active: bool = False,
         delivery: DeliveryTicket | None = None,
     ) -> AsyncHullUserScope:
-        """A writer acting as one user; its token is signed once, here.
-
-        Args:
-            claims: the user's identity; only ``id``, ``email``, ``external_id`` and
-                ``anonymous_id`` are used, blank values are dropped.
-            create: whether Hull creates the user when no one matches.
-            active: whether Hull treats the user as active.
-            delivery: the ticket (from `delivery`) the scope's messages belong to;
-                ``None``: the client's shared ticket, reported by `flush`.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """[`HullClient.as_user`][hull_customerio.HullClient.as_user] for this client: the
+        same arguments and errors; the scope's writes are awaitable."""
         token, names = self._signed_scope(claims, create=create, active=active)
         return AsyncHullUserScope(self, token, names, delivery)
 
     def as_account(
         self, claims: Mapping[str, object], *, delivery: DeliveryTicket | None = None
     ) -> AsyncHullAccountScope:
-        """A writer acting as one account (``io.hull.asAccount``); its token is signed here.
-
-        Args:
-            claims: the account's identity; only ``id``, ``external_id`` and ``domain`` are
-                used, blank values are dropped.
-            delivery: the ticket its messages belong to; ``None``: the client's shared one.
-
-        Raises:
-            ValidationError: no usable claim is left.
-        """
+        """[`HullClient.as_account`][hull_customerio.HullClient.as_account] for this client: the
+        same arguments and errors; the scope's writes are awaitable."""
         token, names = self._signed_account_scope(claims)
         return AsyncHullAccountScope(self, token, names, delivery)
 
@@ -174,76 +132,34 @@ class AsyncHullClient(HullCore):
         params: Mapping[str, str | int | float | bool] | None = None,
         retry: bool = True,
     ) -> JSONValue:
-        """Call Hull's REST API: ``<api_url>/api/v1/<path>`` with the connector's headers.
-
-        Args:
-            method: the HTTP method.
-            path: the path after ``/api/v1/``, e.g. ``"<id>/status"``.
-            json: a JSON body, if any.
-            params: query parameters.
-            retry: whether to retry connection errors, 429 and 5xx under the client's policy;
-                turn it off for a call that must not run twice.
-
-        Returns:
-            The parsed JSON answer (its text when it is not JSON, ``None`` when empty).
-
-        Raises:
-            APIStatusError: a non-2xx answer (the subclass matches the status).
-            APIConnectionError: no response (``APITimeoutError`` when in time).
-        """
-        spec = self._rest_request(method, path, json=json, params=params)
+        """Awaitable [`HullClient.api`][hull_customerio.HullClient.api]: same arguments, result
+        and errors."""
+        spec = self._rest_request(method, path, json, params)
         return await self._call(spec, retry=retry)
 
     async def put_status(self, status: str, messages: Sequence[str]) -> None:
-        """Report the connector's health to Hull: ``PUT /api/v1/<id>/status``.
-
-        Args:
-            status: ``"ok"``, ``"warning"``, ``"error"``...
-            messages: sentences explaining the status.
-
-        Raises:
-            APIError: the call failed after retries.
-        """
+        """Awaitable [`HullClient.put_status`][hull_customerio.HullClient.put_status]: same
+        arguments and errors."""
         await self._call(self._status_request(status, messages), retry=True)
 
     async def requeue(
         self, messages: Iterable[Mapping[str, Any]], *, delivery: DeliveryTicket | None = None
     ) -> None:
-        """Queue undelivered messages again, unchanged (same ``requestId`` and ``event_id``).
-
-        Args:
-            messages: messages from `DeliveryError.undelivered`.
-            delivery: the ticket they belong to (default: the client's shared ticket).
-
-        Raises:
-            ValidationError: one of them is not a firehose message (then none is queued).
-        """
-        queued = [requeued_message(m) for m in messages]
-        for message in queued:
+        """Awaitable [`HullClient.requeue`][hull_customerio.HullClient.requeue]: same arguments
+        and errors."""
+        for message in [requeued_message(m) for m in messages]:  # each is checked first
             await self._enqueue(message, delivery)
 
     async def wait(
         self, delivery: DeliveryTicket | None = None, *, timeout: float | None = None
     ) -> bool:
-        """Post what is queued, then wait until each message of ``delivery`` is settled.
-
-        See [`HullClient.wait`][hull_customerio.HullClient.wait]: the same rules.
-        Cancelling the wait (or its timeout) never cancels a request under way.
-
-        Returns:
-            ``True`` when every message of the ticket is settled, ``False`` when the timeout
-            ran out first (the messages stay in flight and may still be delivered).
-
-        Raises:
-            RuntimeError: the client was closed without delivering them.
-        """
+        """Awaitable [`HullClient.wait`][hull_customerio.HullClient.wait]: same arguments, result
+        and errors. Cancelling the wait (or its timeout) never cancels a request under way."""
         ticket = self._shared if delivery is None else delivery
 
         async def settled() -> None:
             async with self._changed:
-                while not ticket.done:
-                    if self._closed:
-                        raise RuntimeError(f"{type(self).__name__} is closed")
+                while not self._wait_over(ticket):
                     await self._post_and_wait()
 
         if timeout is None:
@@ -256,47 +172,28 @@ class AsyncHullClient(HullCore):
         return True
 
     async def post_pending(self) -> None:
-        """Start posting every queued message now, a partial batch too, without waiting for
-        Hull's answers (`wait` and `flush` tell how they went).
-
-        For a caller that has queued all it will queue for a while and has other work to do
-        meanwhile: the messages are on their way instead of waiting for ``flush_at`` more.
-        """
+        """Awaitable [`HullClient.post_pending`][hull_customerio.HullClient.post_pending]: it
+        starts the posting tasks and returns without waiting for them."""
         async with self._lock:
             self._check_open()
             self._submit(self._queue.start())
 
     async def flush(self, delivery: DeliveryTicket | None = None) -> None:
-        """Post every queued message; return only when the ticket's messages were all accepted.
-
-        See [`HullClient.flush`][hull_customerio.HullClient.flush].
-
-        Raises:
-            DeliveryError: some of the ticket's messages queued since its last flush were not
-                delivered; ``.undelivered`` lists them all, ``__cause__`` is the last API
-                error. Messages of other tickets are never in it.
-        """
-        ticket = self._shared if delivery is None else delivery
+        """Awaitable [`HullClient.flush`][hull_customerio.HullClient.flush]: same arguments and
+        errors."""
         async with self._lock:
-            self._check_open()
+            ticket = self._open_ticket(delivery)
         await self.wait(ticket)
         async with self._lock:
-            error = ticket.delivery_error(self._firehose_url, clear=True)
-        if error is not None:
-            raise error from error.__cause__
+            self._raise_failures(ticket)
 
     async def aclose(self) -> None:
         """The same as `close` (the name ``httpx`` and ``contextlib.aclosing`` use)."""
         await self.close()
 
     async def close(self) -> None:
-        """Deliver everything queued or in flight, then release the HTTP client if this client
-        created it. Safe to call twice.
-
-        Raises:
-            DeliveryError: as `flush`, for the messages written without a ticket; the
-                client is closed all the same.
-        """
+        """Awaitable [`HullClient.close`][hull_customerio.HullClient.close]: same errors; also
+        safe to call twice."""
         async with self._changed:
             if self._closed:
                 return
@@ -334,13 +231,10 @@ class AsyncHullClient(HullCore):
 
     async def _enqueue(self, message: QueuedMessage, ticket: DeliveryTicket | None) -> str:
         async with self._lock:
-            self._check_open()
-            batch = self._queue.add(message, self._shared if ticket is None else ticket)
-            if batch is not None:
-                self._submit([batch])
+            self._submit(self._queue_message(message, ticket))
         return message.request_id
 
-    def _submit(self, batches: list[Batch]) -> None:
+    def _submit(self, batches: Sequence[Batch]) -> None:
         """Start a posting task per batch (the lock is held; nothing waits here)."""
         for batch in batches:
             task = asyncio.get_running_loop().create_task(self._post(batch))
@@ -348,31 +242,28 @@ class AsyncHullClient(HullCore):
             task.add_done_callback(self._tasks.discard)
 
     async def _post(self, batch: Batch) -> None:
-        """Post ``batch`` (in its own task), settle its messages with Hull's answer, then post
-        the full batches queued meanwhile in the same slot; waiters post the rest."""
-        todo = [batch]
-        while todo:
-            current = todo.pop(0)
-            spec = self._firehose_request([entry.message for entry in current])
-            error: APIError | None = None
-            try:
-                await self._call(spec, retry=True)
-            except APIError as exc:
-                error = exc
-            except Exception as exc:  # a transport bug must fail the messages, not hang
-                error = unexpected_error(exc, spec)
-            except BaseException:
-                # Cancelled (the client is shutting down): keep the messages queued.
-                self._queue.put_back([current, *todo])
-                self._wake_soon()
-                raise
+        """Post ``batch`` in a task of its own, then whatever `_posted` lines up in its slot."""
+        slot = [batch]
+        while slot:
+            error = await self._attempt(self._batch_request(slot[0]), slot)
             async with self._changed:
-                todo[:0] = self._settle(current, error)
-                if not todo:
-                    following = self._queue.next_batch(partial=self._waiting > 0)
-                    if following is not None:
-                        todo.append(following)
-                self._changed.notify_all()
+                self._posted(slot, error)
+
+    async def _attempt(self, spec: RequestSpec, slot: list[Batch]) -> APIError | None:
+        """Send the slot's first batch: ``None`` when Hull accepted it, else what fails it.
+
+        Cancelled (the client is shutting down): the slot's batches go back in the queue.
+        """
+        try:
+            await self._call(spec, retry=True)
+        except Exception as exc:  # a transport bug must fail the messages, not hang
+            return post_failure(exc, spec)
+        except BaseException:
+            # The lock cannot be awaited in a cancelled task: the waiters are woken by a task.
+            self._queue.put_back(slot)
+            self._wake_soon()
+            raise
+        return None
 
     def _wake_soon(self) -> None:
         async def wake() -> None:
@@ -402,7 +293,5 @@ class AsyncHullClient(HullCore):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            self._report(spec, None, started)
-            raise transport_error(exc, spec) from exc
-        self._report(spec, response.status_code, started)
-        return parse_response(response, spec)
+            raise self._unanswered(spec, exc, started) from exc
+        return self._answered(spec, response, started)

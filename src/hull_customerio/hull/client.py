@@ -27,10 +27,8 @@ from ._base import (
     JSONValue,
     QueuedMessage,
     RequestSpec,
-    parse_response,
+    post_failure,
     requeued_message,
-    transport_error,
-    unexpected_error,
 )
 from ._scopes import HullAccountScope, HullUserScope
 
@@ -106,8 +104,7 @@ class HullClient(HullCore):
         # Guards the queue and the tickets; held for bookkeeping only, never across a request.
         self._lock = threading.Lock()
         # Notified whenever a message is settled or put back, so waiters re-check.
-        self._changed = threading.Condition(self._lock)
-        self._waiting = 0  # callers in wait() or close(), under the lock
+        self._changed: threading.Condition = threading.Condition(self._lock)
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> HullClient:
@@ -191,7 +188,7 @@ class HullClient(HullCore):
             APIStatusError: a non-2xx answer (the subclass matches the status).
             APIConnectionError: no response (``APITimeoutError`` when in time).
         """
-        spec = self._rest_request(method, path, json=json, params=params)
+        spec = self._rest_request(method, path, json, params)
         return self._call(spec, retry=retry)
 
     def put_status(self, status: str, messages: Sequence[str]) -> None:
@@ -218,8 +215,7 @@ class HullClient(HullCore):
         Raises:
             ValidationError: one of them is not a firehose message (then none is queued).
         """
-        queued = [requeued_message(m) for m in messages]
-        for message in queued:
+        for message in [requeued_message(m) for m in messages]:  # each is checked first
             self._enqueue(message, delivery)
 
     def wait(self, delivery: DeliveryTicket | None = None, *, timeout: float | None = None) -> bool:
@@ -244,16 +240,13 @@ class HullClient(HullCore):
         ticket = self._shared if delivery is None else delivery
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            while True:
-                if ticket.done:
-                    return True
-                if self._closed:
-                    raise RuntimeError(f"{type(self).__name__} is closed")
+            while not self._wait_over(ticket):
                 self._submit(self._queue.start())
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
                 self._wait_for_change(remaining)
+            return True
 
     def post_pending(self) -> None:
         """Start posting every queued message now, a partial batch too, without waiting for
@@ -279,14 +272,11 @@ class HullClient(HullCore):
                 were not delivered; ``.undelivered`` lists them all, ``__cause__`` is the last
                 API error. Messages of other tickets are never in it.
         """
-        ticket = self._shared if delivery is None else delivery
         with self._lock:
-            self._check_open()
+            ticket = self._open_ticket(delivery)
         self.wait(ticket)
         with self._lock:
-            error = ticket.delivery_error(self._firehose_url, clear=True)
-        if error is not None:
-            raise error from error.__cause__
+            self._raise_failures(ticket)
 
     def close(self) -> None:
         """Deliver everything queued or in flight, then release the HTTP client if this client
@@ -338,13 +328,10 @@ class HullClient(HullCore):
 
     def _enqueue(self, message: QueuedMessage, ticket: DeliveryTicket | None) -> str:
         with self._lock:
-            self._check_open()
-            batch = self._queue.add(message, self._shared if ticket is None else ticket)
-            if batch is not None:
-                self._submit([batch])
+            self._submit(self._queue_message(message, ticket))
         return message.request_id
 
-    def _submit(self, batches: list[Batch]) -> None:
+    def _submit(self, batches: Sequence[Batch]) -> None:
         """Hand batches to the posting threads (the lock is held; nothing waits here)."""
         if not batches:
             return
@@ -356,31 +343,28 @@ class HullClient(HullCore):
             self._pool.submit(self._post, batch)
 
     def _post(self, batch: Batch) -> None:
-        """Post ``batch`` (on a pool thread), settle its messages with Hull's answer, then post
-        the full batches queued meanwhile in the same slot; waiters post the rest."""
-        todo = [batch]
-        while todo:
-            current = todo.pop(0)
-            spec = self._firehose_request([entry.message for entry in current])
-            error: APIError | None = None
-            try:
-                self._call(spec, retry=True)
-            except APIError as exc:
-                error = exc
-            except Exception as exc:  # a transport bug must fail the messages, not hang callers
-                error = unexpected_error(exc, spec)
-            except BaseException:
-                with self._changed:
-                    self._queue.put_back([current, *todo])
-                    self._changed.notify_all()
-                raise
+        """Post ``batch`` on a pool thread, then whatever `_posted` lines up in its slot."""
+        slot = [batch]
+        while slot:
+            error = self._attempt(self._batch_request(slot[0]), slot)
             with self._changed:
-                todo[:0] = self._settle(current, error)
-                if not todo:
-                    following = self._queue.next_batch(partial=self._waiting > 0)
-                    if following is not None:
-                        todo.append(following)
+                self._posted(slot, error)
+
+    def _attempt(self, spec: RequestSpec, slot: list[Batch]) -> APIError | None:
+        """Send the slot's first batch: ``None`` when Hull accepted it, else what fails it.
+
+        An interrupt (KeyboardInterrupt, SystemExit) puts the slot's batches back in the queue.
+        """
+        try:
+            self._call(spec, retry=True)
+        except Exception as exc:  # a transport bug must fail the messages, not hang callers
+            return post_failure(exc, spec)
+        except BaseException:
+            with self._changed:
+                self._queue.put_back(slot)
                 self._changed.notify_all()
+            raise
+        return None
 
     def _call(self, spec: RequestSpec, *, retry: bool) -> JSONValue:
         if not retry:
@@ -398,7 +382,5 @@ class HullClient(HullCore):
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            self._report(spec, None, started)
-            raise transport_error(exc, spec) from exc
-        self._report(spec, response.status_code, started)
-        return parse_response(response, spec)
+            raise self._unanswered(spec, exc, started) from exc
+        return self._answered(spec, response, started)

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -280,8 +279,9 @@ class HubCore(Generic[H, R]):
         self._owns_http = http_client is None
         self._http: H = self._new_http() if http_client is None else http_client
         self._resolver: R = self._default_resolver() if resolver is None else resolver
-        # Guards the caches (threads of the sync hub); never held while waiting on the network.
-        self._lock: AbstractContextManager[Any] = self._new_cache_lock()
+        # Guards the caches and the limiters' counts (threads of the sync hub, and the async
+        # hub's event loop, share them); never held while waiting on the network.
+        self._lock = threading.Lock()
         # One settings read per connector at a time: a burst of webhooks asks Hull once.
         self._settings_locks: dict[HullCredentials, Any] = {}
 
@@ -291,9 +291,6 @@ class HubCore(Generic[H, R]):
         raise NotImplementedError  # pragma: no cover - each driver has its own
 
     def _default_resolver(self) -> R:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_cache_lock(self) -> AbstractContextManager[Any]:
         raise NotImplementedError  # pragma: no cover - each driver has its own
 
     def _new_settings_lock(self) -> Any:

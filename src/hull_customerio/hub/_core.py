@@ -285,6 +285,12 @@ class HubCore(Generic[H, R]):
         # One settings read per connector at a time: a burst of webhooks asks Hull once.
         self._settings_locks: dict[HullCredentials, Any] = {}
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(tenants={len(self._hulls)}, "
+            f"require_signature={self._require_signature!r})"
+        )
+
     # ------------------------------------------------------------------- driver's choices
 
     def _new_http(self) -> H:
@@ -297,12 +303,6 @@ class HubCore(Generic[H, R]):
         raise NotImplementedError  # pragma: no cover - each driver has its own
 
     # --------------------------------------------------------------------------- public
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(tenants={len(self._hulls)}, "
-            f"require_signature={self._require_signature!r})"
-        )
 
     @property
     def require_signature(self) -> bool:

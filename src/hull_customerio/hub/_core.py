@@ -40,7 +40,7 @@ from ._batch import (
     DEFAULT_MAX_LINE_BYTES,
 )
 from ._cache import LeaseCache, TtlCache
-from ._download import check_limits
+from ._download import DOWNLOAD_TIMEOUT, check_limits
 from ._errors import UntrustedOrganizationError, UnusableCredentialsError
 from ._hosts import trusted_hull_host
 from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
@@ -277,8 +277,10 @@ class HubCore(Generic[H, R]):
         # Which workspace key each cached Customer.io client was built for (its limiter's).
         self._limiter_keys: dict[int, WorkspaceKey] = {}
         self._owns_http = http_client is None
-        self._http: H = self._new_http() if http_client is None else http_client
-        self._resolver: R = self._default_resolver() if resolver is None else resolver
+        self._http: H = (
+            self._http_type(timeout=DOWNLOAD_TIMEOUT) if http_client is None else http_client
+        )
+        self._resolver: R = self._resolve_host if resolver is None else resolver
         # Guards the caches and the limiters' counts (threads of the sync hub, and the async
         # hub's event loop, share them); never held while waiting on the network.
         self._lock = threading.Lock()
@@ -293,14 +295,12 @@ class HubCore(Generic[H, R]):
 
     # ------------------------------------------------------------------- driver's choices
 
-    def _new_http(self) -> H:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _default_resolver(self) -> R:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_settings_lock(self) -> Any:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
+    #: The HTTP client class; the hub's own client is made with the download timeout.
+    _http_type: Callable[..., H]
+    #: How batch hosts are looked up unless the hub is given a ``resolver``.
+    _resolve_host: R
+    #: The lock one read of a connector's settings from Hull holds.
+    _settings_lock_type: Callable[[], Any]
 
     # --------------------------------------------------------------------------- public
 

@@ -190,7 +190,7 @@ class HubFlows(HubCore[H, R]):
         blocking or awaiting); once the read is over the lock is forgotten, unless another read
         holds it."""
         with self._lock:
-            lock = self._settings_locks.setdefault(credentials, self._new_settings_lock())
+            lock = self._settings_locks.setdefault(credentials, self._settings_lock_type())
         try:
             yield lock
         finally:

@@ -33,7 +33,6 @@ from ._batch import (
 )
 from ._download import (
     DOWNLOAD_ERRORS,
-    DOWNLOAD_TIMEOUT,
     BatchFeed,
     DownloadTarget,
     alookup,
@@ -191,15 +190,9 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
     _authenticate = staticmethod(aauthenticate_raw)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
-
-    def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT)
-
-    def _default_resolver(self) -> Resolver:
-        return resolve_host
-
-    def _new_settings_lock(self) -> asyncio.Lock:
-        return asyncio.Lock()
+    _http_type = httpx.AsyncClient
+    _resolve_host = staticmethod(resolve_host)
+    _settings_lock_type = asyncio.Lock
 
     # -------------------------------------------------------------------------- requests
 

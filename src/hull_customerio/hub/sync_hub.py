@@ -33,7 +33,6 @@ from ._batch import (
 )
 from ._download import (
     DOWNLOAD_ERRORS,
-    DOWNLOAD_TIMEOUT,
     BatchFeed,
     DownloadTarget,
     download_target,
@@ -270,15 +269,9 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
     _authenticate = staticmethod(authenticate_raw)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
-
-    def _new_http(self) -> httpx.Client:
-        return httpx.Client(timeout=DOWNLOAD_TIMEOUT)
-
-    def _default_resolver(self) -> Resolver:
-        return resolve_host
-
-    def _new_settings_lock(self) -> threading.Lock:
-        return threading.Lock()
+    _http_type = httpx.Client
+    _resolve_host = staticmethod(resolve_host)
+    _settings_lock_type = threading.Lock
 
     # -------------------------------------------------------------------------- requests
 

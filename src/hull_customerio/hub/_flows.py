@@ -72,8 +72,8 @@ class HubFlows(HubCore[H, R]):
     [`ConnectorHub`][hull_customerio.ConnectorHub] for the arguments (`HubCore` takes them).
 
     A driver names its client and connector classes, its I/O functions (blocking, or
-    coroutine functions), its default HTTP client, resolver and locks; it leases clients and
-    runs the calls `_call` gives.
+    coroutine functions), its HTTP client class, default resolver and settings lock; it
+    leases clients and runs the calls `_call` gives.
     """
 
     _hull_type: Callable[..., Any]

@@ -262,8 +262,7 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
     # ---------------------------------------------------------------------------- driver
 
     async def _run(self, flow: Flow[T]) -> T:
-        """Drive ``flow`` to its answer: perform each effect it yields and send back the
-        result (or throw in the error); its leases end with it."""
+        """`ConnectorHub._run`, awaiting each effect."""
         async with contextlib.AsyncExitStack() as leases:
             with contextlib.closing(flow):
                 step = advance(flow)

@@ -13,7 +13,7 @@ import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar
 
 import httpcore
 import httpx
@@ -119,36 +119,63 @@ class _SyncDeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-def _refuse_other(target: DownloadTarget, host: str, port: int) -> None:
-    if host.lower().rstrip(".") != target.host or port != target.port:
-        # Only the checked host is ever connected to (no redirect is followed, no proxy used).
-        raise httpcore.ConnectError("the batch download may only connect to its checked host")
+BackendT = TypeVar("BackendT", httpcore.NetworkBackend, httpcore.AsyncNetworkBackend)
+
+#: What a failed attempt to connect raises; the next checked address is tried then.
+_CONNECT_FAILURES = (httpcore.ConnectError, httpcore.ConnectTimeout)
 
 
-class CheckedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects to checked addresses only.
-
-    ``connect_tcp(host, port)`` accepts only the target's host and port and connects to its
-    checked addresses, in order, until one answers: no name is looked up here. The streams it
-    opens end every read and write by ``deadline``.
+class _CheckedConnections(Generic[BackendT]):
+    """Where a batch download may connect, and by when: what `CheckedBackend` and
+    `SyncCheckedBackend` decide alike; each only connects (awaiting, or blocking).
 
     Args:
         target: the URL's host and port, and the addresses checked for it (see `lookup`).
         deadline: when the download must be over (``clock`` time).
         clock: a monotonic clock in seconds.
-        backend: the backend that does the I/O (default: httpcore's for the running loop).
+        backend: the backend that does the I/O (default: httpcore's, for the running loop or
+            blocking).
     """
+
+    _default_backend: Callable[[], BackendT]
 
     def __init__(
         self,
         target: DownloadTarget,
         deadline: float,
         clock: Callable[[], float] = time.monotonic,
-        backend: httpcore.AsyncNetworkBackend | None = None,
+        backend: BackendT | None = None,
     ) -> None:
         self._target = target
         self._deadline = _Deadline(deadline, clock)
-        self._backend = backend or httpcore.AnyIOBackend()
+        self._backend: BackendT = backend or self._default_backend()
+
+    def _tries(self, host: str, port: int, timeout: float | None) -> Iterator[tuple[str, float]]:
+        """The checked addresses to connect to in turn, each with the time it may take.
+
+        Raises:
+            httpcore.ConnectError: ``host`` or ``port`` is not the target's.
+            httpcore.ConnectTimeout: the download's time is up.
+        """
+        if host.lower().rstrip(".") != self._target.host or port != self._target.port:
+            # Only the checked host is ever connected to (no redirect is followed, no proxy used).
+            raise httpcore.ConnectError("the batch download may only connect to its checked host")
+        for address in self._target.addresses:
+            yield address, self._deadline.cut(timeout, httpcore.ConnectTimeout)
+
+
+class CheckedBackend(
+    _CheckedConnections[httpcore.AsyncNetworkBackend], httpcore.AsyncNetworkBackend
+):
+    """An httpcore network backend that connects to checked addresses only.
+
+    ``connect_tcp(host, port)`` accepts only the target's host and port and connects to its
+    checked addresses, in order, until one answers: no name is looked up here. The streams it
+    opens end every read and write by ``deadline``. Its arguments are those of
+    `_CheckedConnections` (the default ``backend``: httpcore's for the running loop).
+    """
+
+    _default_backend = httpcore.AnyIOBackend
 
     async def connect_tcp(
         self,
@@ -158,18 +185,16 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        _refuse_other(self._target, host, port)
         failure: Exception = httpcore.ConnectError("the batch URL's host has no address")
-        for address in self._target.addresses:
-            left = self._deadline.cut(timeout, httpcore.ConnectTimeout)
+        for address, left in self._tries(host, port, timeout):
             try:
                 stream = await self._backend.connect_tcp(
                     address, port, left, local_address, socket_options
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except _CONNECT_FAILURES as exc:
                 failure = exc
-                continue
-            return _AsyncDeadlineStream(stream, self._deadline)
+            else:
+                return _AsyncDeadlineStream(stream, self._deadline)
         raise failure
 
     async def connect_unix_socket(
@@ -181,19 +206,10 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-class SyncCheckedBackend(httpcore.NetworkBackend):
-    """`CheckedBackend`, blocking (over httpcore's ``SyncBackend``)."""
+class SyncCheckedBackend(_CheckedConnections[httpcore.NetworkBackend], httpcore.NetworkBackend):
+    """`CheckedBackend`, blocking (over httpcore's ``SyncBackend`` by default)."""
 
-    def __init__(
-        self,
-        target: DownloadTarget,
-        deadline: float,
-        clock: Callable[[], float] = time.monotonic,
-        backend: httpcore.NetworkBackend | None = None,
-    ) -> None:
-        self._target = target
-        self._deadline = _Deadline(deadline, clock)
-        self._backend = backend or httpcore.SyncBackend()
+    _default_backend = httpcore.SyncBackend
 
     def connect_tcp(
         self,
@@ -203,18 +219,16 @@ class SyncCheckedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        _refuse_other(self._target, host, port)
         failure: Exception = httpcore.ConnectError("the batch URL's host has no address")
-        for address in self._target.addresses:
-            left = self._deadline.cut(timeout, httpcore.ConnectTimeout)
+        for address, left in self._tries(host, port, timeout):
             try:
                 stream = self._backend.connect_tcp(
                     address, port, left, local_address, socket_options
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except _CONNECT_FAILURES as exc:
                 failure = exc
-                continue
-            return _SyncDeadlineStream(stream, self._deadline)
+            else:
+                return _SyncDeadlineStream(stream, self._deadline)
         raise failure
 
     def connect_unix_socket(
@@ -232,26 +246,29 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _PoolSettings(TypedDict):
+    ssl_context: ssl.SSLContext
+    max_connections: int
+
+
+def _one_connection(ssl_context: ssl.SSLContext | None) -> _PoolSettings:
+    """A download's pool: one connection (HTTP/1.1, no retry), TLS verified with
+    ``ssl_context`` or httpx's default."""
+    return {"ssl_context": ssl_context or _default_ssl_context(), "max_connections": 1}
+
+
 def async_pool(
     backend: CheckedBackend, ssl_context: ssl.SSLContext | None = None
 ) -> httpcore.AsyncConnectionPool:
     """A one-connection pool over ``backend`` (HTTP/1.1, no retry); close it after use."""
-    return httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context or _default_ssl_context(),
-        max_connections=1,
-        network_backend=backend,
-    )
+    return httpcore.AsyncConnectionPool(network_backend=backend, **_one_connection(ssl_context))
 
 
 def sync_pool(
     backend: SyncCheckedBackend, ssl_context: ssl.SSLContext | None = None
 ) -> httpcore.ConnectionPool:
     """`async_pool`, blocking."""
-    return httpcore.ConnectionPool(
-        ssl_context=ssl_context or _default_ssl_context(),
-        max_connections=1,
-        network_backend=backend,
-    )
+    return httpcore.ConnectionPool(network_backend=backend, **_one_connection(ssl_context))
 
 
 class _AsyncBody(httpx.AsyncByteStream):

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -41,7 +40,7 @@ from ._batch import (
     DEFAULT_MAX_LINE_BYTES,
 )
 from ._cache import LeaseCache, TtlCache
-from ._download import check_limits
+from ._download import DOWNLOAD_TIMEOUT, check_limits
 from ._errors import UntrustedOrganizationError, UnusableCredentialsError
 from ._hosts import trusted_hull_host
 from ._tokens import HullCredentials, TokenCodec, build_webhook_url, usable_credentials
@@ -278,34 +277,32 @@ class HubCore(Generic[H, R]):
         # Which workspace key each cached Customer.io client was built for (its limiter's).
         self._limiter_keys: dict[int, WorkspaceKey] = {}
         self._owns_http = http_client is None
-        self._http: H = self._new_http() if http_client is None else http_client
-        self._resolver: R = self._default_resolver() if resolver is None else resolver
-        # Guards the caches (threads of the sync hub); never held while waiting on the network.
-        self._lock: AbstractContextManager[Any] = self._new_cache_lock()
+        self._http: H = (
+            self._http_type(timeout=DOWNLOAD_TIMEOUT) if http_client is None else http_client
+        )
+        self._resolver: R = self._resolve_host if resolver is None else resolver
+        # Guards the caches and the limiters' counts (threads of the sync hub, and the async
+        # hub's event loop, share them); never held while waiting on the network.
+        self._lock = threading.Lock()
         # One settings read per connector at a time: a burst of webhooks asks Hull once.
         self._settings_locks: dict[HullCredentials, Any] = {}
-
-    # ------------------------------------------------------------------- driver's choices
-
-    def _new_http(self) -> H:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _default_resolver(self) -> R:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_cache_lock(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    def _new_settings_lock(self) -> Any:
-        raise NotImplementedError  # pragma: no cover - each driver has its own
-
-    # --------------------------------------------------------------------------- public
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(tenants={len(self._hulls)}, "
             f"require_signature={self._require_signature!r})"
         )
+
+    # ------------------------------------------------------------------- driver's choices
+
+    #: The HTTP client class; the hub's own client is made with the download timeout.
+    _http_type: Callable[..., H]
+    #: How batch hosts are looked up unless the hub is given a ``resolver``.
+    _resolve_host: R
+    #: The lock one read of a connector's settings from Hull holds.
+    _settings_lock_type: Callable[[], Any]
+
+    # --------------------------------------------------------------------------- public
 
     @property
     def require_signature(self) -> bool:

@@ -9,7 +9,7 @@ throws in what it raised. Each effect names what it answers and what it may rais
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -20,6 +20,7 @@ from ._download import DownloadTarget
 from ._tokens import HullCredentials
 
 __all__ = [
+    "Answered",
     "CheckTarget",
     "Effect",
     "Flow",
@@ -32,6 +33,7 @@ __all__ = [
     "ReadSettings",
     "SyncBatch",
     "SyncNotification",
+    "advance",
 ]
 
 T = TypeVar("T")
@@ -145,3 +147,24 @@ Effect = (
 
 #: A hub's flow: yields effects, is sent what each gave, returns the flow's answer ``T``.
 Flow = Generator[Effect, Any, T]
+
+
+@attrs.frozen
+class Answered(Generic[T]):
+    """A flow has returned: ``value`` is its answer."""
+
+    value: T
+
+
+def advance(
+    flow: Flow[T], result: Any = None, error: Exception | None = None
+) -> Effect | Answered[T]:
+    """Resume ``flow`` with what its last effect gave (``result``) or raised (``error``).
+
+    Returns the next effect to perform, or `Answered` once the flow returned; whatever else the
+    flow raises goes to the driver's caller. ``advance(flow)`` starts a flow.
+    """
+    try:
+        return flow.send(result) if error is None else flow.throw(error)
+    except StopIteration as stop:
+        return Answered(stop.value)

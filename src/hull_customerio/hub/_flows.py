@@ -10,8 +10,9 @@ and what it answers when one fails, therefore exists once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -71,8 +72,8 @@ class HubFlows(HubCore[H, R]):
     [`ConnectorHub`][hull_customerio.ConnectorHub] for the arguments (`HubCore` takes them).
 
     A driver names its client and connector classes, its I/O functions (blocking, or
-    coroutine functions), its default HTTP client, resolver and locks; it leases clients and
-    runs the calls `_call` gives.
+    coroutine functions), its HTTP client class, default resolver and settings lock; it
+    leases clients and runs the calls `_call` gives.
     """
 
     _hull_type: Callable[..., Any]
@@ -183,16 +184,19 @@ class HubFlows(HubCore[H, R]):
 
     # ------------------------------------------------------------------------- settings
 
-    def _settings_lock(self, credentials: HullCredentials) -> Any:
-        """The lock a read of the connector's settings from Hull holds."""
+    @contextlib.contextmanager
+    def _settings_turn(self, credentials: HullCredentials) -> Iterator[Any]:
+        """The lock a read of the connector's settings from Hull holds (the driver takes it,
+        blocking or awaiting); once the read is over the lock is forgotten, unless another read
+        holds it."""
         with self._lock:
-            return self._settings_locks.setdefault(credentials, self._new_settings_lock())
-
-    def _settings_read(self, credentials: HullCredentials, lock: Any) -> None:
-        """A settings read is over: forget its lock unless another read holds it."""
-        with self._lock:
-            if not lock.locked():
-                self._settings_locks.pop(credentials, None)
+            lock = self._settings_locks.setdefault(credentials, self._settings_lock_type())
+        try:
+            yield lock
+        finally:
+            with self._lock:
+                if not lock.locked():
+                    self._settings_locks.pop(credentials, None)
 
     def _keep_settings(self, credentials: HullCredentials, app: object) -> Settings:
         """The settings of Hull's connector record ``app``, cached."""

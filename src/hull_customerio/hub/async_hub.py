@@ -33,19 +33,13 @@ from ._batch import (
 )
 from ._download import (
     DOWNLOAD_ERRORS,
-    DOWNLOAD_TIMEOUT,
     BatchFeed,
     DownloadTarget,
     alookup,
     download_target,
     request_arguments,
 )
-from ._effects import (
-    Effect,
-    Flow,
-    LeaseCustomerIO,
-    LeaseHull,
-)
+from ._effects import Answered, Effect, Flow, LeaseCustomerIO, LeaseHull, advance
 from ._flows import UNSET, HubFlows, close_failed
 from ._tokens import HullCredentials
 
@@ -72,13 +66,8 @@ async def resolve_host(host: str, port: int) -> list[str]:
 async def checked_target(
     request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
 ) -> DownloadTarget | NotificationAnswer:
-    """Where ``request.url`` may be downloaded from, or the 400 answer saying why.
-
-    The URL must be ``https`` (or plain ``http`` for a listed loopback or private address)
-    and name an allowed host without user-info; the host is looked up once with
-    ``resolver`` and, unless it is listed in ``hosts``, every address must be public. The
-    download then connects to those addresses only.
-    """
+    """Awaitable `hull_customerio.hub.sync_hub.checked_target`: same arguments and answer;
+    ``resolver`` is awaited."""
     try:
         return await alookup(download_target(request.url, hosts), resolver)
     except ValidationError as exc:
@@ -97,23 +86,9 @@ async def download_and_sync(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ssl_context: ssl.SSLContext | None = None,
 ) -> NotificationAnswer:
-    """Check ``request.url`` (`checked_target`), download the file from the checked address
-    and sync its users (`sync_from`): a batch for one connector, as the hub answers it.
-
-    Args:
-        connector: syncs the users (batch rules).
-        request: the batch request (its URL).
-        hosts: hosts files may come from; ``None``: any public ``https`` host.
-        resolver: how the host's name is looked up (once).
-        max_bytes: bytes of the file read at most.
-        max_seconds: seconds the download may take.
-        chunk_size: users synced at a time.
-        max_line_bytes: a longer line is one malformed user.
-        ssl_context: the TLS settings (default: httpx's, with the system's trust settings).
-
-    Returns:
-        400 for a URL that may not be downloaded; else what `sync_from` answers.
-    """
+    """Awaitable `hull_customerio.hub.sync_hub.download_and_sync`: same arguments and
+    answers; ``connector`` is an `AsyncConnector` and ``resolver`` is awaited. Cancelling the
+    calling task stops the download at once and closes its connection."""
     target = await checked_target(request, hosts, resolver)
     if isinstance(target, NotificationAnswer):
         return target
@@ -140,21 +115,9 @@ async def sync_from(
     ssl_context: ssl.SSLContext | None = None,
     accounts: bool = False,
 ) -> NotificationAnswer:
-    """Download the batch file from ``target``'s checked addresses and sync its users
-    ``chunk_size`` at a time (batch rules).
-
-    At most one chunk of users and one line of the file are held in memory. The download
-    stops after ``max_bytes`` bytes or ``max_seconds`` seconds (counted from the call; a
-    chunk being synced is never cut, the reads after it are). Cancelling the calling task
-    stops the download at once and closes its connection.
-
-    Returns:
-        200 with the counts when the file was read to its end. 502 ``download_failed`` when
-        it answered another status than 200 (a redirect is not followed) or could not be
-        read; 502 ``batch_too_large`` / ``batch_too_slow`` at a limit. A 502 after part of
-        the file was read says so: the users read in full before the stop were synced, and
-        the body holds their counts.
-    """
+    """Awaitable `hull_customerio.hub.sync_hub.sync_from`: same arguments, limits and
+    answers; ``connector`` is an `AsyncConnector`. Cancelling the calling task stops the
+    download at once and closes its connection."""
     feed = BatchFeed(
         accounts=accounts,
         chunk_size=chunk_size,
@@ -227,27 +190,18 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
     _authenticate = staticmethod(aauthenticate_raw)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
-
-    def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT)
-
-    def _default_resolver(self) -> Resolver:
-        return resolve_host
-
-    def _new_cache_lock(self) -> contextlib.nullcontext[None]:
-        # One event loop: the caches are never touched by two tasks at once.
-        return contextlib.nullcontext()
-
-    def _new_settings_lock(self) -> asyncio.Lock:
-        return asyncio.Lock()
+    _http_type = httpx.AsyncClient
+    _resolve_host = staticmethod(resolve_host)
+    _settings_lock_type = asyncio.Lock
 
     # -------------------------------------------------------------------------- requests
 
     async def answer_notification(
         self, body: bytes, headers: Mapping[str, str]
     ) -> NotificationAnswer:
-        """Answer one of Hull's notifications; see
-        [`ConnectorHub.answer_notification`][hull_customerio.ConnectorHub.answer_notification]."""
+        """Awaitable
+        [`ConnectorHub.answer_notification`][hull_customerio.ConnectorHub.answer_notification]:
+        same arguments and answers."""
         return await self._run(self._notification_flow(body, headers))
 
     async def answer_batch(
@@ -258,38 +212,39 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
         *,
         batch_hosts: Sequence[str] | None = UNSET,
     ) -> NotificationAnswer:
-        """Answer Hull's batch or export; see
-        [`ConnectorHub.answer_batch`][hull_customerio.ConnectorHub.answer_batch]. Cancelling the
-        task (the caller left, the app shuts down) stops the download at once and closes its
-        connection."""
+        """Awaitable [`ConnectorHub.answer_batch`][hull_customerio.ConnectorHub.answer_batch]: same
+        arguments and answers. Cancelling the task (the caller left, the app shuts down) stops
+        the download at once and closes its connection."""
         return await self._run(self._batch_flow(body, query, batch_hosts))
 
     async def answer_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> WebhookOutcome:
-        """Answer a Customer.io webhook; see
-        [`ConnectorHub.answer_webhook`][hull_customerio.ConnectorHub.answer_webhook]."""
+        """Awaitable [`ConnectorHub.answer_webhook`][hull_customerio.ConnectorHub.answer_webhook]:
+        same arguments and outcomes."""
         return await self._run(self._webhook_flow(body, headers, query))
 
     async def publish_status(self, *, organization: str, connector_id: str, secret: str) -> Status:
-        """Check one connector's health and publish it to Hull; see
-        [`ConnectorHub.publish_status`][hull_customerio.ConnectorHub.publish_status]."""
+        """Awaitable [`ConnectorHub.publish_status`][hull_customerio.ConnectorHub.publish_status]:
+        same arguments, result and errors."""
         return await self._run(self._status_flow(organization, connector_id, secret))
 
     async def answer_status(self, query: Mapping[str, str]) -> NotificationAnswer:
-        """Answer Hull's status call; see
-        [`ConnectorHub.answer_status`][hull_customerio.ConnectorHub.answer_status]."""
+        """Awaitable [`ConnectorHub.answer_status`][hull_customerio.ConnectorHub.answer_status]:
+        same argument and answers."""
         return await self._run(self._status_answer_flow(query))
 
     async def answer_credentials(
         self, query: Mapping[str, str], *, base_url: str
     ) -> NotificationAnswer:
-        """Answer Hull's ``/credentials`` call; see
-        [`ConnectorHub.answer_credentials`][hull_customerio.ConnectorHub.answer_credentials]."""
+        """Awaitable
+        [`ConnectorHub.answer_credentials`][hull_customerio.ConnectorHub.answer_credentials]:
+        same arguments and answers."""
         return await self._run(self._credentials_flow(query, base_url))
 
     async def aclose(self) -> None:
-        """Flush and close every client the hub built (and its download client). Idempotent."""
+        """Awaitable [`ConnectorHub.close`][hull_customerio.ConnectorHub.close]: flushes and
+        closes every client the hub built (and its download client). Idempotent."""
         shut = self._shut()
         if shut is None:
             return
@@ -307,23 +262,18 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
     # ---------------------------------------------------------------------------- driver
 
     async def _run(self, flow: Flow[T]) -> T:
-        """Drive ``flow`` to its answer: perform each effect it yields and send back the
-        result (or throw in the error); its leases end with it."""
+        """`ConnectorHub._run`, awaiting each effect."""
         async with contextlib.AsyncExitStack() as leases:
-            try:
-                effect = next(flow)
-                while True:
+            with contextlib.closing(flow):
+                step = advance(flow)
+                while not isinstance(step, Answered):
                     try:
-                        result = await self._perform(effect, leases)
+                        result = await self._perform(step, leases)
                     except Exception as exc:
-                        effect = flow.throw(exc)
+                        step = advance(flow, error=exc)
                     else:
-                        effect = flow.send(result)
-            except StopIteration as stop:
-                answer: T = stop.value
-                return answer
-            finally:
-                flow.close()
+                        step = advance(flow, result)
+                return step.value
 
     async def _perform(self, effect: Effect, leases: contextlib.AsyncExitStack) -> Any:
         if isinstance(effect, LeaseHull | LeaseCustomerIO):
@@ -344,15 +294,12 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
         cached = self._cached_settings(credentials)
         if cached is not None:
             return cached
-        lock = self._settings_lock(credentials)
-        try:
+        with self._settings_turn(credentials) as lock:
             async with lock:
                 cached = self._cached_settings(credentials)
                 if cached is None:
                     cached = self._keep_settings(credentials, await hull.api("GET", "app"))
                 return cached
-        finally:
-            self._settings_read(credentials, lock)
 
     async def _close_hulls(self, clients: list[AsyncHullClient]) -> None:
         for client in clients:

@@ -33,19 +33,13 @@ from ._batch import (
 )
 from ._download import (
     DOWNLOAD_ERRORS,
-    DOWNLOAD_TIMEOUT,
     BatchFeed,
     DownloadTarget,
     download_target,
     lookup,
     request_arguments,
 )
-from ._effects import (
-    Effect,
-    Flow,
-    LeaseCustomerIO,
-    LeaseHull,
-)
+from ._effects import Answered, Effect, Flow, LeaseCustomerIO, LeaseHull, advance
 from ._flows import UNSET, HubFlows, close_failed
 from ._tokens import HullCredentials
 
@@ -72,8 +66,13 @@ def resolve_host(host: str, port: int) -> list[str]:
 def checked_target(
     request: BatchRequest, hosts: Sequence[str] | None, resolver: Resolver = resolve_host
 ) -> DownloadTarget | NotificationAnswer:
-    """Where ``request.url`` may be downloaded from, or the 400 answer saying why; see
-    the async `checked_target`."""
+    """Where ``request.url`` may be downloaded from, or the 400 answer saying why.
+
+    The URL must be ``https`` (or plain ``http`` for a listed loopback or private address)
+    and name an allowed host without user-info; the host is looked up once with
+    ``resolver`` and, unless it is listed in ``hosts``, every address must be public. The
+    download then connects to those addresses only.
+    """
     try:
         return lookup(download_target(request.url, hosts), resolver)
     except ValidationError as exc:
@@ -92,8 +91,23 @@ def download_and_sync(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ssl_context: ssl.SSLContext | None = None,
 ) -> NotificationAnswer:
-    """Check ``request.url``, download the file from the checked address and sync its users;
-    see the async `download_and_sync`."""
+    """Check ``request.url`` (`checked_target`), download the file from the checked address
+    and sync its users (`sync_from`): a batch for one connector, as the hub answers it.
+
+    Args:
+        connector: syncs the users (batch rules).
+        request: the batch request (its URL).
+        hosts: hosts files may come from; ``None``: any public ``https`` host.
+        resolver: how the host's name is looked up (once).
+        max_bytes: bytes of the file read at most.
+        max_seconds: seconds the download may take.
+        chunk_size: users synced at a time.
+        max_line_bytes: a longer line is one malformed user.
+        ssl_context: the TLS settings (default: httpx's, with the system's trust settings).
+
+    Returns:
+        400 for a URL that may not be downloaded; else what `sync_from` answers.
+    """
     target = checked_target(request, hosts, resolver)
     if isinstance(target, NotificationAnswer):
         return target
@@ -120,9 +134,21 @@ def sync_from(
     ssl_context: ssl.SSLContext | None = None,
     accounts: bool = False,
 ) -> NotificationAnswer:
-    """Download the batch file from ``target``'s checked addresses and sync its users; see
-    the async `sync_from` (every read and write
-    on the connection ends by the deadline here too)."""
+    """Download the batch file from ``target``'s checked addresses and sync its users
+    ``chunk_size`` at a time (batch rules).
+
+    At most one chunk of users and one line of the file are held in memory. The download
+    stops after ``max_bytes`` bytes or ``max_seconds`` seconds (counted from the call; a
+    chunk being synced is never cut, the reads after it are): every read and write on the
+    connection ends by that deadline.
+
+    Returns:
+        200 with the counts when the file was read to its end. 502 ``download_failed`` when
+        it answered another status than 200 (a redirect is not followed) or could not be
+        read; 502 ``batch_too_large`` / ``batch_too_slow`` at a limit. A 502 after part of
+        the file was read says so: the users read in full before the stop were synced, and
+        the body holds their counts.
+    """
     feed = BatchFeed(
         accounts=accounts,
         chunk_size=chunk_size,
@@ -243,18 +269,9 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
     _authenticate = staticmethod(authenticate_raw)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
-
-    def _new_http(self) -> httpx.Client:
-        return httpx.Client(timeout=DOWNLOAD_TIMEOUT)
-
-    def _default_resolver(self) -> Resolver:
-        return resolve_host
-
-    def _new_cache_lock(self) -> threading.Lock:
-        return threading.Lock()
-
-    def _new_settings_lock(self) -> threading.Lock:
-        return threading.Lock()
+    _http_type = httpx.Client
+    _resolve_host = staticmethod(resolve_host)
+    _settings_lock_type = threading.Lock
 
     # -------------------------------------------------------------------------- requests
 
@@ -368,21 +385,16 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
     def _run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` to its answer: perform each effect it yields and send back the
         result (or throw in the error); its leases end with it."""
-        with contextlib.ExitStack() as leases:
-            try:
-                effect = next(flow)
-                while True:
-                    try:
-                        result = self._perform(effect, leases)
-                    except Exception as exc:
-                        effect = flow.throw(exc)
-                    else:
-                        effect = flow.send(result)
-            except StopIteration as stop:
-                answer: T = stop.value
-                return answer
-            finally:
-                flow.close()
+        with contextlib.ExitStack() as leases, contextlib.closing(flow):
+            step = advance(flow)
+            while not isinstance(step, Answered):
+                try:
+                    result = self._perform(step, leases)
+                except Exception as exc:
+                    step = advance(flow, error=exc)
+                else:
+                    step = advance(flow, result)
+            return step.value
 
     def _perform(self, effect: Effect, leases: contextlib.ExitStack) -> Any:
         if isinstance(effect, LeaseHull | LeaseCustomerIO):
@@ -403,15 +415,11 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
         cached = self._cached_settings(credentials)
         if cached is not None:
             return cached
-        lock = self._settings_lock(credentials)
-        try:
-            with lock:
-                cached = self._cached_settings(credentials)
-                if cached is None:
-                    cached = self._keep_settings(credentials, hull.api("GET", "app"))
-                return cached
-        finally:
-            self._settings_read(credentials, lock)
+        with self._settings_turn(credentials) as lock, lock:
+            cached = self._cached_settings(credentials)
+            if cached is None:
+                cached = self._keep_settings(credentials, hull.api("GET", "app"))
+            return cached
 
     def _close_hulls(self, clients: list[HullClient]) -> None:
         for client in clients:

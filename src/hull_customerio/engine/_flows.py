@@ -15,16 +15,28 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ..hull import DeliveryTicket
 from ..metrics import Metrics
 from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.customerio import BatchResult
 from ..models.hull import UserUpdateMessage
-from ..models.notification import ACCOUNT_UPDATE, MalformedMessage, Notification
+from ..models.notification import ACCOUNT_UPDATE, Notification
 from ..models.plan import UserPlan
 from ..models.report import SyncReport
 from ..settings import Settings
 from . import _accounts, _core
-from ._core import BatchRound, HullTraits, LogContext, Step, StepResult, Unreachable
+from ._accounts import AccountExecution
+from ._core import (
+    BatchRound,
+    Execution,
+    HullTraits,
+    LogContext,
+    Prepared,
+    Step,
+    StepResult,
+    Unreachable,
+)
+from ._sync import Failures
 
 __all__ = [
     "AWAIT_DELIVERY",
@@ -41,7 +53,8 @@ __all__ = [
 ]
 
 #: A user's or an account's execution.
-_Run = TypeVar("_Run")
+_Plan = TypeVar("_Plan")
+_Run = TypeVar("_Run", bound=Failures[Any])
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,12 +116,39 @@ Flow = Generator[Effect, Any, SyncReport]
 
 
 @attrs.frozen
-class SyncJob:
-    """A sync to run: ``what`` names it in the error of a webhook-only connector; ``flow``
-    starts it in a connector's mode, counting into its metrics."""
+class SyncJob(Generic[_Plan, _Run]):
+    """A sync of users or of accounts, to run: what the two kinds do their own way.
+
+    Attributes:
+        what: names the sync in the error of a webhook-only connector.
+        prepare: parses, de-duplicates and plans the messages.
+        batches: batch mode, from the plans to the executions: every round of operations,
+            then the write-backs.
+        v1: v1 mode, one plan's execution (its steps and what a bug in them leaves), unless
+            Customer.io proved unreachable (`Unreachable`) before it started.
+        finish: the report of the executions, logged and counted into the metrics.
+    """
 
     what: str
-    flow: Callable[[_core.Mode, Metrics], Flow]
+    prepare: Callable[[], Prepared[_Plan, Any]]
+    batches: Callable[[list[_Plan]], Generator[Effect, Any, list[_Run]]]
+    v1: Callable[[_Plan, Unreachable], _Steps[_Run]]
+    finish: Callable[[Prepared[_Plan, Any], list[_Run], Metrics], SyncReport]
+
+    def flow(self, mode: _core.Mode, metrics: Metrics) -> Flow:
+        """The sync in ``mode``, counting into ``metrics``."""
+        prepared = self.prepare()
+        executions: list[_Run]
+        if mode == "batch":
+            executions = yield from self.batches(prepared.plans)
+        else:
+            unreachable = Unreachable()
+            runs = [self.v1(plan, unreachable) for plan in prepared.plans]
+            executions = yield Drive(runs, concurrently=True)
+        ticket: DeliveryTicket | None = yield AWAIT_DELIVERY
+        if ticket is not None:  # mark the write-backs Hull did not take
+            _core.apply_delivery(executions, ticket)
+        return self.finish(prepared, executions, metrics)
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,102 +156,102 @@ class SyncJob:
 
 
 def users(
-    messages: Iterable[UserUpdateMessage | Mapping[str, Any]],
-    settings: Settings,
-    *,
-    batch: bool,
-    malformed: Iterable[MalformedMessage] = (),
-    context: LogContext | None = None,
-) -> SyncJob:
+    messages: Iterable[UserUpdateMessage | Mapping[str, Any]], settings: Settings, *, batch: bool
+) -> SyncJob[UserPlan, Execution]:
     """A sync of users (see `Connector.sync_user_updates`)."""
-
-    def flow(mode: _core.Mode, metrics: Metrics) -> Flow:
-        prepared = _core.prepare(
-            messages, settings, batch=batch, malformed=malformed, context=context
-        )
-        plans, object_type_id = prepared.plans, settings.object_type_id
-        if mode == "batch":
-            rounds = _core.batch_steps(plans, context, object_type_id=object_type_id)
-            done, queued = yield from _send_rounds(rounds, plans)
-            runs = [
-                (_core.write_back_steps(execution), _core.user_bug(execution.plan, context))
-                for user, execution in enumerate(done)
-                if user not in queued
-            ]
-            written = iter((yield Drive(runs, concurrently=False)))
-            executions = [
-                _core.settle_write_back(execution, queued[user])
-                if user in queued
-                else next(written)
-                for user, execution in enumerate(done)
-            ]
-            _core.mark_unreachable(executions)
-        else:
-            unreachable = Unreachable()
-            runs = [
-                (_user_v1(plan, unreachable, object_type_id), _core.user_bug(plan, context))
-                for plan in plans
-            ]
-            executions = yield Drive(runs, concurrently=True)
-        yield from _delivered(executions)
-        return _core.finish(prepared, executions, context=context, metrics=metrics)
-
-    return SyncJob("syncing users", flow)
+    return _users(lambda: _core.prepare(messages, settings, batch=batch), settings, None)
 
 
 def accounts(
-    messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
-    settings: Settings,
-    *,
-    malformed: Iterable[MalformedMessage] = (),
-    context: LogContext | None = None,
-) -> SyncJob:
+    messages: Iterable[AccountUpdateMessage | Mapping[str, Any]], settings: Settings
+) -> SyncJob[AccountPlan, AccountExecution]:
     """A sync of accounts (see `Connector.sync_account_updates`)."""
-
-    def flow(mode: _core.Mode, metrics: Metrics) -> Flow:
-        prepared = _accounts.prepare_accounts(
-            messages, settings, malformed=malformed, context=context
-        )
-        if mode == "batch":
-            rounds = _accounts.batch_account_steps(prepared.plans, context)
-            done, _ = yield from _send_rounds(rounds)
-            write_backs = [
-                (_accounts.account_write_back_steps(e), _accounts.account_bug(e.plan, context))
-                for e in done
-            ]
-            executions = yield Drive(write_backs, concurrently=False)
-        else:
-            unreachable = Unreachable()
-            runs = [
-                (_account_v1(plan, unreachable), _accounts.account_bug(plan, context))
-                for plan in prepared.plans
-            ]
-            executions = yield Drive(runs, concurrently=True)
-        _accounts.mark_accounts_unreachable(executions)
-        yield from _delivered(executions)
-        return _accounts.finish_accounts(prepared, executions, context=context, metrics=metrics)
-
-    return SyncJob("syncing accounts", flow)
+    return _accounts_of(lambda: _accounts.prepare_accounts(messages, settings), None)
 
 
-def of_notification(notification: Notification) -> SyncJob:
+def of_notification(notification: Notification) -> SyncJob[Any, Any]:
     """The sync of a parsed notification: its users or its accounts, with its own settings;
     an export bypasses the segment filter, and its log records carry its id."""
     context = LogContext.of(notification)
+    settings, malformed = notification.settings, notification.malformed
     if notification.channel == ACCOUNT_UPDATE:
-        return accounts(
-            notification.account_messages,
-            notification.settings,
-            malformed=notification.malformed,
-            context=context,
+        messages = notification.account_messages
+        return _accounts_of(
+            lambda: _accounts.prepare_accounts(
+                messages, settings, malformed=malformed, context=context
+            ),
+            context,
         )
-    return users(
-        notification.messages,
-        notification.settings,
-        batch=notification.is_export,
-        malformed=notification.malformed,
-        context=context,
+    return _users(
+        lambda: _core.prepare(
+            notification.messages,
+            settings,
+            batch=notification.is_export,
+            malformed=malformed,
+            context=context,
+        ),
+        settings,
+        context,
     )
+
+
+def _users(
+    prepare: Callable[[], Prepared[UserPlan, Any]], settings: Settings, context: LogContext | None
+) -> SyncJob[UserPlan, Execution]:
+    object_type_id = settings.object_type_id
+
+    def batches(plans: list[UserPlan]) -> Generator[Effect, Any, list[Execution]]:
+        rounds = _core.batch_steps(plans, context, object_type_id=object_type_id)
+        done, queued = yield from _send_rounds(rounds, plans)
+        runs = [
+            (_core.write_back_steps(execution), _core.user_bug(execution.plan, context))
+            for user, execution in enumerate(done)
+            if user not in queued
+        ]
+        written = iter((yield Drive(runs, concurrently=False)))
+        executions = [
+            _core.settle_write_back(execution, queued[user]) if user in queued else next(written)
+            for user, execution in enumerate(done)
+        ]
+        _core.mark_unreachable(executions)
+        return executions
+
+    def v1(plan: UserPlan, unreachable: Unreachable) -> _Steps[Execution]:
+        return _user_v1(plan, unreachable, object_type_id), _core.user_bug(plan, context)
+
+    def finish(
+        prepared: Prepared[UserPlan, Any], executions: list[Execution], metrics: Metrics
+    ) -> SyncReport:
+        return _core.finish(prepared, executions, context=context, metrics=metrics)
+
+    return SyncJob("syncing users", prepare, batches, v1, finish)
+
+
+def _accounts_of(
+    prepare: Callable[[], Prepared[AccountPlan, Any]], context: LogContext | None
+) -> SyncJob[AccountPlan, AccountExecution]:
+    def batches(plans: list[AccountPlan]) -> Generator[Effect, Any, list[AccountExecution]]:
+        done, _ = yield from _send_rounds(_accounts.batch_account_steps(plans, context))
+        write_backs = [
+            (_accounts.account_write_back_steps(e), _accounts.account_bug(e.plan, context))
+            for e in done
+        ]
+        executions: list[AccountExecution] = yield Drive(write_backs, concurrently=False)
+        return executions
+
+    def v1(plan: AccountPlan, unreachable: Unreachable) -> _Steps[AccountExecution]:
+        return _account_v1(plan, unreachable), _accounts.account_bug(plan, context)
+
+    def finish(
+        prepared: Prepared[AccountPlan, Any],
+        executions: list[AccountExecution],
+        metrics: Metrics,
+    ) -> SyncReport:
+        # Both modes: an account whose object call found Customer.io out of reach.
+        _accounts.mark_accounts_unreachable(executions)
+        return _accounts.finish_accounts(prepared, executions, context=context, metrics=metrics)
+
+    return SyncJob("syncing accounts", prepare, batches, v1, finish)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +280,7 @@ def _send_rounds(
 
 def _user_v1(
     plan: UserPlan, unreachable: Unreachable, object_type_id: str
-) -> Generator[Step, StepResult, _core.Execution]:
+) -> Generator[Step, StepResult, Execution]:
     """A user in v1 mode, unless Customer.io proved unreachable before it started."""
     if unreachable.tripped:
         return unreachable.skip(plan)
@@ -249,15 +289,8 @@ def _user_v1(
 
 def _account_v1(
     plan: AccountPlan, unreachable: Unreachable
-) -> Generator[Step, StepResult, _accounts.AccountExecution]:
+) -> Generator[Step, StepResult, AccountExecution]:
     """An account in v1 mode, unless Customer.io proved unreachable before it started."""
     if unreachable.tripped:
         return _accounts.unreachable_account(plan, unreachable.error)
     return unreachable.note((yield from _accounts.account_v1_steps(plan)))
-
-
-def _delivered(executions: Iterable[Any]) -> Generator[Effect, Any, None]:
-    """Wait for Hull's answers, then mark the write-backs it did not take."""
-    ticket = yield AWAIT_DELIVERY
-    if ticket is not None:
-        _core.apply_delivery(executions, ticket)

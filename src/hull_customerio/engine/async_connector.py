@@ -166,7 +166,7 @@ class AsyncConnector:
             raise _core.no_customerio_client(what)
         return self.customerio
 
-    async def _run(self, job: _flows.SyncJob) -> SyncReport:
+    async def _run(self, job: _flows.SyncJob[Any, Any]) -> SyncReport:
         """Drive ``job``'s flow: perform each effect it yields, awaiting."""
         customerio = self._require_customerio(job.what)
         ticket = self.hull.delivery() if self.hull is not None else None

@@ -180,7 +180,7 @@ class Connector:
             raise _core.no_customerio_client(what)
         return self.customerio
 
-    def _run(self, job: _flows.SyncJob) -> SyncReport:
+    def _run(self, job: _flows.SyncJob[Any, Any]) -> SyncReport:
         """Drive ``job``'s flow: perform each effect it yields, blocking."""
         customerio = self._require_customerio(job.what)
         ticket = self.hull.delivery() if self.hull is not None else None

@@ -325,7 +325,8 @@ class AsyncConnector:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         envelope = _notifications.envelope_of(payload)
-        await self._authenticate(envelope, headers)
+        steps = self.notification_guard.authenticate(envelope, headers)
+        await _notifications.afetching_keys(steps, self._key_http_client)
         return (await self._process(envelope)).body
 
     async def answer_notification(
@@ -346,16 +347,6 @@ class AsyncConnector:
         if isinstance(read, NotificationAnswer):
             return read
         return await self._process(read)
-
-    async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
-        steps = self.notification_guard.authenticate(envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                response = await _notifications.afetch_key(self._key_http_client, request)
-                request = steps.send(response)
-        except StopIteration:
-            return
 
     async def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
         customerio = self._require_customerio("handling a notification")

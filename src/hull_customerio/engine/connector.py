@@ -296,7 +296,8 @@ class Connector:
                 once the notification is authenticated, before anything is sent.
         """
         envelope = _notifications.envelope_of(payload)
-        self._authenticate(envelope, headers)
+        steps = self.notification_guard.authenticate(envelope, headers)
+        _notifications.fetching_keys(steps, self._key_http_client)
         return self._process(envelope).body
 
     def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
@@ -327,15 +328,6 @@ class Connector:
         if isinstance(read, NotificationAnswer):
             return read
         return self._process(read)
-
-    def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
-        steps = self.notification_guard.authenticate(envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                request = steps.send(_notifications.fetch_key(self._key_http_client, request))
-        except StopIteration:
-            return
 
     def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
         customerio = self._require_customerio("handling a notification")

@@ -1,5 +1,5 @@
-"""The asynchronous engine: [`AsyncConnector`][hull_customerio.AsyncConnector]. It runs the steps
-`_core` decides."""
+"""The asynchronous engine: [`AsyncConnector`][hull_customerio.AsyncConnector]. It drives the syncs
+of `_flows` (awaiting) and answers notifications and webhooks."""
 
 from __future__ import annotations
 
@@ -39,46 +39,16 @@ DEFAULT_MAX_CONCURRENCY = 16
 
 
 class AsyncConnector:
-    """The asynchronous [`Connector`][hull_customerio.Connector]: same behaviour, awaitable methods.
+    """The awaitable [`Connector`][hull_customerio.Connector]: same arguments, behaviour and
+    errors, with async clients.
 
-    Users are processed concurrently, at most ``max_concurrency`` at a time and under the
-    Customer.io client's rate limit and concurrency bound; each user's own calls stay in order
-    (identify chunks, then events).
-
-    Args:
-        settings: the connector settings.
-        customerio: the Customer.io client every call goes through; ``None`` makes a
-            webhook-only connector whose sync methods raise `ConfigurationError` (see
-            `hull_customerio.Connector`).
-        hull: the Hull client for write-backs and incoming events (``None``: no write-back,
-            no webhook forwarding).
-        mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
-        max_concurrency: how many users are processed at the same time.
-        notification_public_key: Hull's RS256 public key (PEM); see
-            [`Connector`][hull_customerio.Connector].
-        trusted_key_hosts: the hosts Hull's public key may be fetched from (default
-            [`HULL_KEY_HOSTS`][hull_customerio.HULL_KEY_HOSTS]).
-        require_signature: refuse notifications that Hull did not sign (always so without
-            a Hull client).
-        key_cache: where fetched public keys are kept; one
-            [`NotificationKeyCache`][hull_customerio.NotificationKeyCache] may be shared by many
-            connectors, sync and async.
-        key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
-            short-lived client with a 5 s timeout per fetch).
-        webhook_timeout: the most seconds `handle_webhook` waits for Hull to confirm an
-            event before answering 503; ``None`` waits as long as the retries take.
-        metrics: where users, events and webhooks are counted (see
-            `hull_customerio.metrics`); default: nowhere.
-
-    One connector may be shared by every task of a web app: each call's report or webhook
-    answer is the truth about its own Hull messages, whoever's request carried them.
-
-    Raises:
-        TypeError: ``settings`` is not a `Settings`, or a client is of the wrong kind: a
-            `CustomerIOClient`, `HullClient` or ``httpx.Client`` belongs to a `Connector`.
-        ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
-            that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
-            ``webhook_timeout`` that is not a positive number.
+    The clients are the async ones: an `AsyncCustomerIOClient`, an `AsyncHullClient` and an
+    ``httpx.AsyncClient`` for ``key_http_client`` (a sync one raises ``TypeError``). One more
+    argument, ``max_concurrency`` (default `DEFAULT_MAX_CONCURRENCY`; below 1 raises
+    ``ConfigurationError``), bounds how many users, or accounts in ``"v1"`` mode, are processed
+    at the same time, under the Customer.io client's rate limit and concurrency bound; each
+    user's own calls stay in order (identify chunks, then events). One connector may be shared
+    by every task of a web app, as a `Connector` by threads.
     """
 
     def __init__(
@@ -135,12 +105,9 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise users; see
-        [`Connector.sync_user_updates`][hull_customerio.Connector.sync_user_updates].
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
+        """Awaitable
+        [`Connector.sync_user_updates`][hull_customerio.Connector.sync_user_updates]:
+        same arguments, result and errors."""
         return await self._run(_flows.users(messages, settings or self.settings, batch=batch))
 
     async def sync_account_updates(
@@ -150,13 +117,11 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise accounts as Customer.io objects; see
-        [`Connector.sync_account_updates`][hull_customerio.Connector.sync_account_updates].
+        """Awaitable
+        [`Connector.sync_account_updates`][hull_customerio.Connector.sync_account_updates]:
+        same arguments, result and errors.
 
-        Accounts are processed concurrently (``max_concurrency``) in ``"v1"`` mode.
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
+        In ``"v1"`` mode, accounts are processed concurrently (``max_concurrency``).
         """
         del batch  # the account rules are the same for exports
         return await self._run(_flows.accounts(messages, settings or self.settings))
@@ -316,14 +281,9 @@ class AsyncConnector:
     async def handle_notification(
         self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        """Authenticate and sync a notification; see
-        [`Connector.handle_notification`][hull_customerio.Connector.handle_notification].
-
-        Raises:
-            NotificationAuthenticationError: the notification is refused; nothing was sent.
-            ValidationError: ``payload`` is bytes that are not a JSON object.
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
+        """Awaitable
+        [`Connector.handle_notification`][hull_customerio.Connector.handle_notification]:
+        same arguments, result and errors."""
         envelope = _notifications.envelope_of(payload)
         steps = self.notification_guard.authenticate(envelope, headers)
         await _notifications.afetching_keys(steps, self._key_http_client)
@@ -332,12 +292,11 @@ class AsyncConnector:
     async def answer_notification(
         self, body: bytes, headers: Mapping[str, str]
     ) -> NotificationAnswer:
-        """Everything a web view needs to answer Hull; never raises for bad input. See
-        [`Connector.answer_notification`][hull_customerio.Connector.answer_notification].
+        """Awaitable
+        [`Connector.answer_notification`][hull_customerio.Connector.answer_notification]:
+        same arguments, result and errors.
 
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only); raised
-                once the notification is authenticated, before anything is sent.
+        A body larger than 256 KiB is parsed on a worker thread, not in the event loop.
         """
         # Hull's signature is checked before the body is parsed: a body nobody vouched for is
         # never read further than the check needs.
@@ -356,23 +315,15 @@ class AsyncConnector:
         return _notifications.processed_answer(await self.sync_notification(prepared))
 
     async def sync_notification(self, notification: Notification) -> SyncReport:
-        """Synchronise a parsed notification: its messages with its own settings.
-
-        An export (``is_export``) bypasses the segment filter, and each malformed message of the
-        notification gets its own ``malformed_message`` error outcome in the report. Every log
-        record of it carries the notification's id and organization.
-
-        An ``account:update`` notification synchronises its accounts
-        (`sync_account_updates`).
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
+        """Awaitable
+        [`Connector.sync_notification`][hull_customerio.Connector.sync_notification]:
+        same arguments, result and errors."""
         return await self._run(_flows.of_notification(notification))
 
     async def handle_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
-        """Handle a webhook; see
-        [`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]."""
+        """Awaitable
+        [`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]:
+        same arguments, result and errors."""
         return _core.record_webhook(self.metrics, await self._webhook(body, headers))
 
     async def _webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
@@ -391,8 +342,9 @@ class AsyncConnector:
         return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     async def check_status(self) -> Status:
-        """The connector's health; see
-        [`Connector.check_status`][hull_customerio.Connector.check_status]."""
+        """Awaitable
+        [`Connector.check_status`][hull_customerio.Connector.check_status]:
+        same arguments, result and errors."""
         errors, warnings = _core.check_status_messages(self.settings)
         if self.customerio is None:
             warnings.append(_core.NO_CUSTOMERIO_CLIENT)
@@ -407,8 +359,9 @@ class AsyncConnector:
         return _core.status_from(errors, warnings)
 
     async def publish_status(self) -> Status:
-        """Run the status check and publish it to Hull; see
-        [`Connector.publish_status`][hull_customerio.Connector.publish_status]."""
+        """Awaitable
+        [`Connector.publish_status`][hull_customerio.Connector.publish_status]:
+        same arguments, result and errors."""
         if self.hull is None:
             raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
         status = await self.check_status()

@@ -1,5 +1,5 @@
-"""The synchronous engine: [`Connector`][hull_customerio.Connector]. It runs the steps `_core`
-decides."""
+"""The synchronous engine: [`Connector`][hull_customerio.Connector]. It drives the syncs of `_flows`
+(blocking) and answers notifications and webhooks."""
 
 from __future__ import annotations
 

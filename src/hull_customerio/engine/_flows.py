@@ -46,6 +46,7 @@ __all__ = [
     "Flow",
     "RoundSent",
     "SendRound",
+    "Steps",
     "SyncJob",
     "accounts",
     "of_notification",
@@ -55,6 +56,7 @@ __all__ = [
 #: A user's or an account's execution.
 _Plan = TypeVar("_Plan")
 _Run = TypeVar("_Run", bound=Failures[Any])
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ class RoundSent:
 
 #: One execution to drive: its steps, and what a bug in them leaves (the user's or the
 #: account's ``internal_error`` execution, so a bug costs that one).
-_Steps = tuple[Generator[Step, StepResult, _Run], Callable[[Exception], _Run]]
+Steps = tuple[Generator[Step, StepResult, _T], Callable[[Exception], _T]]
 
 
 @attrs.frozen
@@ -99,7 +101,7 @@ class Drive(Generic[_Run]):
     wait for nothing, performed one after another.
     """
 
-    runs: list[_Steps[_Run]]
+    runs: list[Steps[_Run]]
     concurrently: bool
 
 
@@ -132,7 +134,7 @@ class SyncJob(Generic[_Plan, _Run]):
     what: str
     prepare: Callable[[], Prepared[_Plan, Any]]
     batches: Callable[[list[_Plan]], Generator[Effect, Any, list[_Run]]]
-    v1: Callable[[_Plan, Unreachable], _Steps[_Run]]
+    v1: Callable[[_Plan, Unreachable], Steps[_Run]]
     finish: Callable[[Prepared[_Plan, Any], list[_Run], Metrics], SyncReport]
 
     def flow(self, mode: _core.Mode, metrics: Metrics) -> Flow:
@@ -216,7 +218,7 @@ def _users(
         _core.mark_unreachable(executions)
         return executions
 
-    def v1(plan: UserPlan, unreachable: Unreachable) -> _Steps[Execution]:
+    def v1(plan: UserPlan, unreachable: Unreachable) -> Steps[Execution]:
         return _user_v1(plan, unreachable, object_type_id), _core.user_bug(plan, context)
 
     def finish(
@@ -239,7 +241,7 @@ def _accounts_of(
         executions: list[AccountExecution] = yield Drive(write_backs, concurrently=False)
         return executions
 
-    def v1(plan: AccountPlan, unreachable: Unreachable) -> _Steps[AccountExecution]:
+    def v1(plan: AccountPlan, unreachable: Unreachable) -> Steps[AccountExecution]:
         return _account_v1(plan, unreachable), _accounts.account_bug(plan, context)
 
     def finish(

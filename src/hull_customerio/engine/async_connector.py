@@ -194,9 +194,7 @@ class AsyncConnector:
         return queued
 
     async def _drive_all(
-        self,
-        runs: list[tuple[Generator[Step, StepResult, _Run], Callable[[Exception], _Run]]],
-        ticket: DeliveryTicket | None,
+        self, runs: list[_flows.Steps[_Run]], ticket: DeliveryTicket | None
     ) -> list[_Run]:
         """Batch mode's write-backs, one after another, letting Hull posts start as they fill.
 
@@ -213,9 +211,7 @@ class AsyncConnector:
         return executions
 
     async def _drive_concurrently(
-        self,
-        runs: list[tuple[Generator[Step, StepResult, _Run], Callable[[Exception], _Run]]],
-        ticket: DeliveryTicket | None,
+        self, runs: list[_flows.Steps[_Run]], ticket: DeliveryTicket | None
     ) -> list[_Run]:
         """Whole users or accounts (v1 mode): at most ``max_concurrency`` at the same time."""
         semaphore = asyncio.Semaphore(self.max_concurrency)

@@ -53,9 +53,8 @@ __all__ = [
     "users",
 ]
 
-#: A user's or an account's execution.
-_Plan = TypeVar("_Plan")
-_Run = TypeVar("_Run", bound=Failures[Any])
+_Plan = TypeVar("_Plan")  # a user's or an account's plan
+_Run = TypeVar("_Run", bound=Failures[Any])  # a user's or an account's execution
 _T = TypeVar("_T")
 
 

@@ -291,7 +291,6 @@ def prepare_accounts(
     return prepare_in_order(
         messages,
         AccountUpdateMessage,
-        parse=lambda raw, position: AccountUpdateMessage.from_dict(raw, index=position),
         malformed=lambda raw, exc: malformed_account(message_id(raw, "account"), exc),
         known_malformed=[malformed_account(bad.account_id, bad.error) for bad in malformed],
         key=lambda message: message.account_id,

@@ -181,7 +181,6 @@ def prepare(
     return prepare_in_order(
         messages,
         UserUpdateMessage,
-        parse=lambda raw, position: UserUpdateMessage.from_dict(raw, index=position),
         malformed=lambda raw, exc: malformed_outcome(message_id(raw, "user"), exc),
         known_malformed=[malformed_outcome(bad.user_id, bad.error) for bad in malformed],
         key=lambda message: message.user.id,

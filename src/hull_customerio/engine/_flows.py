@@ -22,7 +22,7 @@ from ..models.customerio import BatchResult
 from ..models.hull import UserUpdateMessage
 from ..models.notification import ACCOUNT_UPDATE, Notification
 from ..models.plan import UserPlan
-from ..models.report import SyncReport
+from ..models.report import AccountOutcome, SyncReport, UserOutcome
 from ..settings import Settings
 from . import _accounts, _core
 from ._accounts import AccountExecution
@@ -36,7 +36,8 @@ from ._core import (
     StepResult,
     Unreachable,
 )
-from ._sync import Failures
+from ._logs import log_account_outcome
+from ._sync import Failures, finish_in_order
 
 __all__ = [
     "AWAIT_DELIVERY",
@@ -197,7 +198,9 @@ def of_notification(notification: Notification) -> SyncJob[Any, Any]:
 
 
 def _users(
-    prepare: Callable[[], Prepared[UserPlan, Any]], settings: Settings, context: LogContext | None
+    prepare: Callable[[], Prepared[UserPlan, UserOutcome]],
+    settings: Settings,
+    context: LogContext | None,
 ) -> SyncJob[UserPlan, Execution]:
     object_type_id = settings.object_type_id
 
@@ -221,15 +224,19 @@ def _users(
         return _user_v1(plan, unreachable, object_type_id), _core.user_bug(plan, context)
 
     def finish(
-        prepared: Prepared[UserPlan, Any], executions: list[Execution], metrics: Metrics
+        prepared: Prepared[UserPlan, UserOutcome], executions: list[Execution], metrics: Metrics
     ) -> SyncReport:
-        return _core.finish(prepared, executions, context=context, metrics=metrics)
+        outcomes = finish_in_order(
+            prepared, executions, outcome=Execution.outcome, log=_core.log_outcome,
+            record=_core.record_execution, context=context, metrics=metrics,
+        )  # fmt: skip
+        return SyncReport(outcomes=outcomes)
 
     return SyncJob("syncing users", prepare, batches, v1, finish)
 
 
 def _accounts_of(
-    prepare: Callable[[], Prepared[AccountPlan, Any]], context: LogContext | None
+    prepare: Callable[[], Prepared[AccountPlan, AccountOutcome]], context: LogContext | None
 ) -> SyncJob[AccountPlan, AccountExecution]:
     def batches(plans: list[AccountPlan]) -> Generator[Effect, Any, list[AccountExecution]]:
         done, _ = yield from _send_rounds(_accounts.batch_account_steps(plans, context))
@@ -244,13 +251,17 @@ def _accounts_of(
         return _account_v1(plan, unreachable), _accounts.account_bug(plan, context)
 
     def finish(
-        prepared: Prepared[AccountPlan, Any],
+        prepared: Prepared[AccountPlan, AccountOutcome],
         executions: list[AccountExecution],
         metrics: Metrics,
     ) -> SyncReport:
         # Both modes: an account whose object call found Customer.io out of reach.
         _accounts.mark_accounts_unreachable(executions)
-        return _accounts.finish_accounts(prepared, executions, context=context, metrics=metrics)
+        outcomes = finish_in_order(
+            prepared, executions, outcome=AccountExecution.outcome, log=log_account_outcome,
+            record=_accounts.record_account, context=context, metrics=metrics,
+        )  # fmt: skip
+        return SyncReport(outcomes=[], account_outcomes=outcomes)
 
     return SyncJob("syncing accounts", prepare, batches, v1, finish)
 

@@ -204,8 +204,7 @@ def message_id(raw: object, record: str) -> str | None:
 
 
 def finish_in_order(
-    early: Mapping[int, _Outcome],
-    positions: Sequence[int],
+    prepared: Prepared[Any, _Outcome],
     executions: Sequence[_Execution],
     *,
     outcome: Callable[[_Execution], _Outcome],
@@ -214,10 +213,11 @@ def finish_in_order(
     context: LogContext | None,
     metrics: Metrics | None,
 ) -> list[_Outcome]:
-    """Every outcome of a sync in input order (``early`` ones and each execution's at its
-    ``positions`` entry), each logged; what was sent counted when ``metrics`` is given."""
-    by_position = dict(early)
-    for position, execution in zip(positions, executions, strict=True):
+    """Every outcome of a sync in input order (the ``prepared`` ones known early, and each
+    execution's at its plan's position), each logged; what was sent counted when ``metrics``
+    is given."""
+    by_position = dict(prepared.early)
+    for position, execution in zip(prepared.positions, executions, strict=True):
         by_position[position] = outcome(execution)
     outcomes = [by_position[p] for p in sorted(by_position)]
     for one in outcomes:

@@ -1,5 +1,5 @@
 """Hull accounts as Customer.io objects: one account's execution as steps, preparing a sync of
-accounts and finishing it (outcomes, log lines, metrics).
+accounts, and its outcomes (log lines, metrics); `_flows` runs the sync.
 
 As for users, an account's execution *yields* its steps (the object's identify or delete, then
 the Hull account write-back) and receives their results; the sync and async connectors only
@@ -22,7 +22,7 @@ from ..metrics import OUTGOING_ACCOUNTS, Metrics, NullMetrics
 from ..models.account import AccountPlan, AccountUpdateMessage
 from ..models.notification import MalformedMessage
 from ..models.plan import Action
-from ..models.report import AccountOutcome, SyncReport
+from ..models.report import AccountOutcome
 from ..rules.accounts import plan_account_update
 from ..rules.dedupe import deduplicate_account_messages
 from ..settings import Settings
@@ -39,7 +39,6 @@ from ._steps import (
 from ._sync import (
     Failures,
     Prepared,
-    finish_in_order,
     message_id,
     prepare_in_order,
     settle,
@@ -57,7 +56,6 @@ __all__ = [
     "account_write_back_steps",
     "batch_account_steps",
     "credentials_mismatch_accounts",
-    "finish_accounts",
     "mark_accounts_unreachable",
     "prepare_accounts",
     "record_account",
@@ -265,7 +263,7 @@ def mark_accounts_unreachable(executions: Iterable[AccountExecution]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Preparing a sync of accounts, and its report.
+# Preparing a sync of accounts, and its outcomes.
 
 
 #: The plans of a sync of accounts and the outcomes already known.
@@ -291,7 +289,6 @@ def prepare_accounts(
     return prepare_in_order(
         messages,
         AccountUpdateMessage,
-        parse=lambda raw, position: AccountUpdateMessage.from_dict(raw, index=position),
         malformed=lambda raw, exc: malformed_account(message_id(raw, "account"), exc),
         known_malformed=[malformed_account(bad.account_id, bad.error) for bad in malformed],
         key=lambda message: message.account_id,
@@ -337,22 +334,6 @@ def credentials_mismatch_accounts(
     for outcome in outcomes:
         log_account_outcome(outcome, context)
     return outcomes
-
-
-def finish_accounts(
-    prepared: PreparedAccounts,
-    executions: Sequence[AccountExecution],
-    *,
-    context: LogContext | None = None,
-    metrics: Metrics | None = None,
-) -> SyncReport:
-    """Assemble the report in input order, log every outcome and count what was sent."""
-    outcomes = finish_in_order(
-        prepared.early, prepared.positions, executions,
-        outcome=AccountExecution.outcome, log=log_account_outcome, record=record_account,
-        context=context, metrics=metrics,
-    )  # fmt: skip
-    return SyncReport(outcomes=[], account_outcomes=outcomes)
 
 
 def record_account(metrics: Metrics, execution: AccountExecution) -> None:

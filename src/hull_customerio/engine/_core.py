@@ -1,7 +1,8 @@
 """The engine's shared logic, the internal interface of [`Connector`][hull_customerio.Connector],
-[`AsyncConnector`][hull_customerio.AsyncConnector] and the hubs: preparing a sync, finishing
-it (outcomes, delivery, metrics), and, gathered here for its callers, the steps (`_steps`), the
-log records (`_logs`) and the answers (`_flow`).
+[`AsyncConnector`][hull_customerio.AsyncConnector] and the hubs: preparing a sync, what
+delivery and reachability mean for its outcomes, the metrics, and, gathered here for its
+callers, the steps (`_steps`), the log records (`_logs`) and the answers (`_flow`). The sync
+itself, from the plans to the report, is a flow of `_flows`.
 
 Each user's execution is a generator that *yields* the steps to perform (a Customer.io
 operation, a Hull write-back) and receives each step's result. The sync and async connectors
@@ -11,7 +12,7 @@ only run steps; what to do, in which order, and what the results mean lives here
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
 from ..errors import (
@@ -76,7 +77,7 @@ from ._steps import (
     write_back_steps,
     writes_back,
 )
-from ._sync import Prepared, finish_in_order, message_id, prepare_in_order
+from ._sync import Prepared, message_id, prepare_in_order
 
 __all__ = [
     "CUSTOMERIO_UNAVAILABLE_AFTER",
@@ -107,7 +108,6 @@ __all__ = [
     "credentials_mismatch_report",
     "customerio_unreachable",
     "event_operation_of",
-    "finish",
     "flow_control_for",
     "hull_credentials_message",
     "hull_not_configured",
@@ -181,7 +181,6 @@ def prepare(
     return prepare_in_order(
         messages,
         UserUpdateMessage,
-        parse=lambda raw, position: UserUpdateMessage.from_dict(raw, index=position),
         malformed=lambda raw, exc: malformed_outcome(message_id(raw, "user"), exc),
         known_malformed=[malformed_outcome(bad.user_id, bad.error) for bad in malformed],
         key=lambda message: message.user.id,
@@ -307,22 +306,6 @@ def mark_unreachable(executions: Iterable[Execution]) -> None:
             customerio_unreachable(execution.exception)
         ):
             execution.failure = "customerio_unavailable"
-
-
-def finish(
-    prepared: Prepared[UserPlan, UserOutcome],
-    executions: Sequence[Execution],
-    *,
-    context: LogContext | None = None,
-    metrics: Metrics | None = None,
-) -> SyncReport:
-    """Assemble the report in input order, log every outcome and count what was sent."""
-    outcomes = finish_in_order(
-        prepared.early, prepared.positions, executions,
-        outcome=Execution.outcome, log=log_outcome, record=record_execution,
-        context=context, metrics=metrics,
-    )  # fmt: skip
-    return SyncReport(outcomes=outcomes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ names from one place. The parts, each on its own concern:
 
 The one piece of I/O authentication may need is fetching Hull's public key: the guard *yields*
 a `KeyRequest`, and the drivers here answer it with `_keys.fetch_key` (``httpx.Client``, in
-`authenticate_raw`) or `_keys.afetch_key` (``httpx.AsyncClient``, in `aauthenticate_raw`).
-That is the only difference between the sync and the async path.
+`fetching_keys`) or `_keys.afetch_key` (``httpx.AsyncClient``, in `afetching_keys`). That is
+the only difference between the sync and the async path.
 
 What a connector checks, in order, before anything of a notification is used:
 
@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Generator
+from typing import Final, Generic, TypeVar
 
+import attrs
 import httpx
 
 from ..errors import NotificationAuthenticationError
@@ -102,10 +103,12 @@ __all__ = [
     "RefusalReason",
     "aauthenticate_raw",
     "afetch_key",
+    "afetching_keys",
     "authenticate_raw",
     "body_names_notification",
     "envelope_of",
     "fetch_key",
+    "fetching_keys",
     "is_trusted_key_host",
     "load_public_key",
     "lower_headers",
@@ -122,6 +125,9 @@ __all__ = [
 ]
 
 logger = _core.logger
+
+#: What the guard's steps end with.
+_T = TypeVar("_T")
 
 
 #: The channels this library synchronises; other channels are answered ``next``.
@@ -155,13 +161,8 @@ def authenticate_raw(
     Returns:
         The envelope once accepted; else the answer: ``401`` refused, ``400`` not JSON.
     """
-    steps = guard.authenticate_body(body, headers)
     try:
-        request = next(steps)
-        while True:
-            request = steps.send(fetch_key(http, request))
-    except StopIteration as stop:
-        jti: str | None = stop.value
+        jti = fetching_keys(guard.authenticate_body(body, headers), http)
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
     return _checked(envelope_guard or (lambda _: guard), read_notification_body(body), jti)
@@ -175,13 +176,8 @@ async def aauthenticate_raw(
     envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
 ) -> NotificationEnvelope | NotificationAnswer:
     """The async `authenticate_raw`; a large body is parsed on a worker thread."""
-    steps = guard.authenticate_body(body, headers)
     try:
-        request = next(steps)
-        while True:
-            request = steps.send(await afetch_key(http, request))
-    except StopIteration as stop:
-        jti: str | None = stop.value
+        jti = await afetching_keys(guard.authenticate_body(body, headers), http)
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
     if len(body) > PARSE_IN_THREAD_BYTES:
@@ -189,6 +185,40 @@ async def aauthenticate_raw(
     else:
         read = read_notification_body(body)
     return _checked(envelope_guard or (lambda _: guard), read, jti)
+
+
+def fetching_keys(steps: Generator[KeyRequest, KeyResponse, _T], http: httpx.Client | None) -> _T:
+    """Run the guard's ``steps`` to their end, fetching each key they ask for with ``http``;
+    their result."""
+    step = _advance(steps, None)
+    while isinstance(step, KeyRequest):
+        step = _advance(steps, fetch_key(http, step))
+    return step.result
+
+
+async def afetching_keys(
+    steps: Generator[KeyRequest, KeyResponse, _T], http: httpx.AsyncClient | None
+) -> _T:
+    """The async `fetching_keys`: each key is fetched with the ``httpx.AsyncClient``."""
+    step = _advance(steps, None)
+    while isinstance(step, KeyRequest):
+        step = _advance(steps, await afetch_key(http, step))
+    return step.result
+
+
+@attrs.frozen
+class _Done(Generic[_T]):
+    result: _T
+
+
+def _advance(
+    steps: Generator[KeyRequest, KeyResponse, _T], response: KeyResponse | None
+) -> KeyRequest | _Done[_T]:
+    """The guard's next key request after ``response`` (``None`` to start), or its result."""
+    try:
+        return steps.send(response)  # type: ignore[arg-type]  # None starts it
+    except StopIteration as stop:
+        return _Done(stop.value)
 
 
 def _checked(

@@ -46,7 +46,19 @@ class _Decided(Protocol):
     def errors(self) -> list[str]: ...
 
 
-_Message = TypeVar("_Message")
+_Parsed = TypeVar("_Parsed", bound="_Message")
+
+
+class _Message(Protocol):
+    """A user's or an account's message class, as far as parsing one goes."""
+
+    @classmethod
+    def from_dict(
+        cls: type[_Parsed], mapping: Mapping[str, Any], *, index: int | None = None
+    ) -> _Parsed: ...
+
+
+_Kind = TypeVar("_Kind", bound=_Message)
 _Plan = TypeVar("_Plan")
 _Outcome = TypeVar("_Outcome")
 _Execution = TypeVar("_Execution")
@@ -131,34 +143,34 @@ class Prepared(Generic[_Plan, _Outcome]):
 
 
 def prepare_in_order(
-    messages: Iterable[_Message | Mapping[str, Any]],
-    kind: type[_Message],
+    messages: Iterable[_Kind | Mapping[str, Any]],
+    kind: type[_Kind],
     *,
-    parse: Callable[[Mapping[str, Any], int], _Message],
     malformed: Callable[[object, ValidationError], _Outcome],
     known_malformed: Iterable[_Outcome],
-    key: Callable[[_Message], str],
-    deduplicate: Callable[[Iterable[_Message]], Iterable[_Message]],
-    plan: Callable[[_Message, datetime], _Plan],
-    failed: Callable[[_Message, Exception], _Outcome],
+    key: Callable[[_Kind], str],
+    deduplicate: Callable[[Iterable[_Kind]], Iterable[_Kind]],
+    plan: Callable[[_Kind, datetime], _Plan],
+    failed: Callable[[_Kind, Exception], _Outcome],
 ) -> Prepared[_Plan, _Outcome]:
     """Parse raw messages, de-duplicate, plan each one; nothing raises for one message.
 
-    A message that is not of type ``kind`` is parsed with ``parse`` (raw message, position);
-    one that cannot be gets ``malformed`` (raw message, error) as its outcome. The outcomes of
-    the messages the notification already found malformed (``known_malformed``) come after
-    the others. Messages of the same ``key`` are merged by ``deduplicate`` and keep the
-    position of the first. ``plan`` decides for one message; when it raises (a bug),
-    ``failed`` gives the message's outcome, so a bug costs one message, not the sync.
+    A message that is not of type ``kind`` is parsed with ``kind.from_dict`` (its position is
+    the message's ``index``); one that cannot be gets ``malformed`` (raw message, error) as its
+    outcome. The outcomes of the messages the notification already found malformed
+    (``known_malformed``) come after the others. Messages of the same ``key`` are merged by
+    ``deduplicate`` and keep the position of the first. ``plan`` decides for one message; when
+    it raises (a bug), ``failed`` gives the message's outcome, so a bug costs one message, not
+    the sync.
     """
     early: dict[int, _Outcome] = {}
-    parsed: list[tuple[int, _Message]] = []
+    parsed: list[tuple[int, _Kind]] = []
     for position, message in enumerate(messages):
         if isinstance(message, kind):
             parsed.append((position, message))
             continue
         try:
-            parsed.append((position, parse(message, position)))  # type: ignore[arg-type]
+            parsed.append((position, kind.from_dict(message, index=position)))  # type: ignore[arg-type]
         except ValidationError as exc:
             early[position] = malformed(message, exc)
     offset = len(early) + len(parsed)
@@ -192,8 +204,7 @@ def message_id(raw: object, record: str) -> str | None:
 
 
 def finish_in_order(
-    early: Mapping[int, _Outcome],
-    positions: Sequence[int],
+    prepared: Prepared[Any, _Outcome],
     executions: Sequence[_Execution],
     *,
     outcome: Callable[[_Execution], _Outcome],
@@ -202,10 +213,11 @@ def finish_in_order(
     context: LogContext | None,
     metrics: Metrics | None,
 ) -> list[_Outcome]:
-    """Every outcome of a sync in input order (``early`` ones and each execution's at its
-    ``positions`` entry), each logged; what was sent counted when ``metrics`` is given."""
-    by_position = dict(early)
-    for position, execution in zip(positions, executions, strict=True):
+    """Every outcome of a sync in input order (the ``prepared`` ones known early, and each
+    execution's at its plan's position), each logged; what was sent counted when ``metrics``
+    is given."""
+    by_position = dict(prepared.early)
+    for position, execution in zip(prepared.positions, executions, strict=True):
         by_position[position] = outcome(execution)
     outcomes = [by_position[p] for p in sorted(by_position)]
     for one in outcomes:

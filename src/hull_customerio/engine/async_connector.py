@@ -1,5 +1,5 @@
-"""The asynchronous engine: [`AsyncConnector`][hull_customerio.AsyncConnector]. It runs the steps
-`_core` decides."""
+"""The asynchronous engine: [`AsyncConnector`][hull_customerio.AsyncConnector]. It drives the syncs
+of `_flows` (awaiting) and answers notifications and webhooks."""
 
 from __future__ import annotations
 
@@ -19,23 +19,15 @@ from ..errors import (
 )
 from ..hull import AsyncHullClient, DeliveryTicket
 from ..metrics import Metrics, guarded
-from ..models.account import AccountPlan, AccountUpdateMessage
+from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import ACCOUNT_UPDATE, Notification
-from ..models.plan import UserPlan
+from ..models.notification import Notification
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _accounts, _core, _notifications
-from ._accounts import AccountExecution
+from . import _core, _flows, _notifications
 from ._checks import check_arguments
-from ._core import Execution, HullTraits, LogContext, Step, StepResult
-from ._notifications import (
-    HULL_KEY_HOSTS,
-    NotificationAnswer,
-    NotificationEnvelope,
-    NotificationGuard,
-    NotificationKeyCache,
-)
+from ._core import HullTraits, Step, StepResult
+from ._notifications import NotificationAnswer, NotificationEnvelope
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AsyncConnector"]
 
@@ -47,46 +39,16 @@ DEFAULT_MAX_CONCURRENCY = 16
 
 
 class AsyncConnector:
-    """The asynchronous [`Connector`][hull_customerio.Connector]: same behaviour, awaitable methods.
+    """The awaitable [`Connector`][hull_customerio.Connector]: same arguments, behaviour and
+    errors, with async clients.
 
-    Users are processed concurrently, at most ``max_concurrency`` at a time and under the
-    Customer.io client's rate limit and concurrency bound; each user's own calls stay in order
-    (identify chunks, then events).
-
-    Args:
-        settings: the connector settings.
-        customerio: the Customer.io client every call goes through; ``None`` makes a
-            webhook-only connector whose sync methods raise `ConfigurationError` (see
-            `hull_customerio.Connector`).
-        hull: the Hull client for write-backs and incoming events (``None``: no write-back,
-            no webhook forwarding).
-        mode: ``"v1"`` (one call per operation) or ``"batch"`` (v2 batch requests).
-        max_concurrency: how many users are processed at the same time.
-        notification_public_key: Hull's RS256 public key (PEM); see
-            [`Connector`][hull_customerio.Connector].
-        trusted_key_hosts: the hosts Hull's public key may be fetched from (default
-            [`HULL_KEY_HOSTS`][hull_customerio.HULL_KEY_HOSTS]).
-        require_signature: refuse notifications that Hull did not sign (always so without
-            a Hull client).
-        key_cache: where fetched public keys are kept; one
-            [`NotificationKeyCache`][hull_customerio.NotificationKeyCache] may be shared by many
-            connectors, sync and async.
-        key_http_client: the ``httpx.AsyncClient`` public keys are fetched with (default: a
-            short-lived client with a 5 s timeout per fetch).
-        webhook_timeout: the most seconds `handle_webhook` waits for Hull to confirm an
-            event before answering 503; ``None`` waits as long as the retries take.
-        metrics: where users, events and webhooks are counted (see
-            `hull_customerio.metrics`); default: nowhere.
-
-    One connector may be shared by every task of a web app: each call's report or webhook
-    answer is the truth about its own Hull messages, whoever's request carried them.
-
-    Raises:
-        TypeError: ``settings`` is not a `Settings`, or a client is of the wrong kind: a
-            `CustomerIOClient`, `HullClient` or ``httpx.Client`` belongs to a `Connector`.
-        ConfigurationError: an unknown ``mode``, a ``max_concurrency`` below 1, a public key
-            that is not a PEM RSA public key, ``trusted_key_hosts`` as a single string, or a
-            ``webhook_timeout`` that is not a positive number.
+    The clients are the async ones: an `AsyncCustomerIOClient`, an `AsyncHullClient` and an
+    ``httpx.AsyncClient`` for ``key_http_client`` (a sync one raises ``TypeError``). One more
+    argument, ``max_concurrency`` (default `DEFAULT_MAX_CONCURRENCY`; below 1 raises
+    ``ConfigurationError``), bounds how many users, or accounts in ``"v1"`` mode, are processed
+    at the same time, under the Customer.io client's rate limit and concurrency bound; each
+    user's own calls stay in order (identify chunks, then events). One connector may be shared
+    by every task of a web app, as a `Connector` by threads.
     """
 
     def __init__(
@@ -98,9 +60,9 @@ class AsyncConnector:
         mode: str = "v1",
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         notification_public_key: str | None = None,
-        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        trusted_key_hosts: Sequence[str] = _notifications.HULL_KEY_HOSTS,
         require_signature: bool = False,
-        key_cache: NotificationKeyCache | None = None,
+        key_cache: _notifications.NotificationKeyCache | None = None,
         key_http_client: httpx.AsyncClient | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
@@ -121,7 +83,7 @@ class AsyncConnector:
         self.mode: _core.Mode = _core.check_mode(mode)
         self.max_concurrency = max_concurrency
         self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
-        self.notification_guard = NotificationGuard(
+        self.notification_guard = _notifications.NotificationGuard(
             hull,
             public_key=notification_public_key,
             trusted_key_hosts=trusted_key_hosts,
@@ -143,82 +105,10 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise users; see
-        [`Connector.sync_user_updates`][hull_customerio.Connector.sync_user_updates].
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
-        return await self._sync(messages, batch=batch, settings=settings or self.settings)
-
-    async def _sync(
-        self,
-        messages: Iterable[UserUpdateMessage | Mapping[str, Any]],
-        *,
-        batch: bool,
-        settings: Settings,
-        malformed: Iterable[Any] = (),
-        context: LogContext | None = None,
-    ) -> SyncReport:
-        customerio = self._require_customerio("syncing users")
-        prepared = _core.prepare(
-            messages, settings, batch=batch, malformed=malformed, context=context
-        )
-        ticket = self.hull.delivery() if self.hull is not None else None
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-        unreachable = _core.Unreachable()
-
-        async def bounded(
-            plan: UserPlan, steps: Generator[Step, StepResult, Execution]
-        ) -> Execution:
-            async with semaphore:
-                if unreachable.tripped:
-                    steps.close()
-                    return unreachable.skip(plan)
-                failed = _core.user_bug(plan, context)
-                return unreachable.note(await self._drive(steps, ticket, failed))
-
-        if self.mode == "batch":
-            rounds = _core.batch_steps(
-                prepared.plans, context, object_type_id=settings.object_type_id
-            )
-            answers: dict[int, dict[int, StepResult]] | None = None
-            # Write-backs queued while a round of events is sent (see BatchRound.settled).
-            queued: dict[int, StepResult] = {}
-            while True:
-                try:
-                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
-                except StopIteration as stop:
-                    done: list[Execution] = stop.value
-                    break
-                # The round's requests go out first; the write-backs are queued meanwhile.
-                sending = (
-                    asyncio.ensure_future(customerio.batch(round_.operations))
-                    if round_.operations
-                    else None
-                )
-                try:
-                    await self._queue_write_backs(round_.settled, prepared.plans, queued, ticket)
-                except BaseException:  # cancelled: so is the round's sending
-                    if sending is not None:
-                        sending.cancel()
-                    raise
-                result = await sending if sending is not None else None
-                singles = await self._perform_in_user_order(round_.calls)
-                answers = _core.batch_results(round_, result, singles)
-
-            executions = await self._write_back_all(done, ticket, context, queued)
-            _core.mark_unreachable(executions)
-        else:
-            runs = [
-                bounded(plan, _core.v1_steps(plan, object_type_id=settings.object_type_id))
-                for plan in prepared.plans
-            ]
-            executions = list(await asyncio.gather(*runs))
-        if self.hull is not None and ticket is not None:
-            await self.hull.wait(ticket)
-            _core.apply_delivery(executions, ticket)
-        return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+        """Awaitable
+        [`Connector.sync_user_updates`][hull_customerio.Connector.sync_user_updates]:
+        same arguments, result and errors."""
+        return await self._run(_flows.users(messages, settings or self.settings, batch=batch))
 
     async def sync_account_updates(
         self,
@@ -227,125 +117,112 @@ class AsyncConnector:
         batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
-        """Synchronise accounts as Customer.io objects; see
-        [`Connector.sync_account_updates`][hull_customerio.Connector.sync_account_updates].
+        """Awaitable
+        [`Connector.sync_account_updates`][hull_customerio.Connector.sync_account_updates]:
+        same arguments, result and errors.
 
-        Accounts are processed concurrently (``max_concurrency``) in ``"v1"`` mode.
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
+        In ``"v1"`` mode, accounts are processed concurrently (``max_concurrency``).
         """
         del batch  # the account rules are the same for exports
-        return await self._sync_accounts(messages, settings=settings or self.settings)
-
-    async def _sync_accounts(
-        self,
-        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
-        *,
-        settings: Settings,
-        malformed: Iterable[Any] = (),
-        context: LogContext | None = None,
-    ) -> SyncReport:
-        customerio = self._require_customerio("syncing accounts")
-        prepared = _accounts.prepare_accounts(
-            messages, settings, malformed=malformed, context=context
-        )
-        ticket = self.hull.delivery() if self.hull is not None else None
-        if self.mode == "batch":
-            rounds = _accounts.batch_account_steps(prepared.plans, context)
-            answers: dict[int, dict[int, StepResult]] | None = None
-            while True:
-                try:
-                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
-                except StopIteration as stop:
-                    done: list[AccountExecution] = stop.value
-                    break
-                result = await customerio.batch(round_.operations) if round_.operations else None
-                singles = await self._perform_in_user_order(round_.calls)
-                answers = _core.batch_results(round_, result, singles)
-            executions = [
-                await self._drive(
-                    _accounts.account_write_back_steps(e),
-                    ticket,
-                    _accounts.account_bug(e.plan, context),
-                )
-                for e in done
-            ]
-        else:
-            semaphore = asyncio.Semaphore(self.max_concurrency)
-            unreachable = _core.Unreachable()
-
-            async def bounded(plan: AccountPlan) -> AccountExecution:
-                async with semaphore:
-                    if unreachable.tripped:
-                        return _accounts.unreachable_account(plan, unreachable.error)
-                    steps = _accounts.account_v1_steps(plan)
-                    failed = _accounts.account_bug(plan, context)
-                    return unreachable.note(await self._drive(steps, ticket, failed))
-
-            executions = list(await asyncio.gather(*(bounded(p) for p in prepared.plans)))
-        _accounts.mark_accounts_unreachable(executions)
-        if self.hull is not None and ticket is not None:
-            await self.hull.wait(ticket)
-            _core.apply_delivery(executions, ticket)
-        return _accounts.finish_accounts(
-            prepared, executions, context=context, metrics=self.metrics
-        )
+        return await self._run(_flows.accounts(messages, settings or self.settings))
 
     def _require_customerio(self, what: str) -> AsyncCustomerIOClient:
         if self.customerio is None:
             raise _core.no_customerio_client(what)
         return self.customerio
 
-    async def _queue_write_backs(
+    async def _run(self, job: _flows.SyncJob[Any, Any]) -> SyncReport:
+        """Drive ``job``'s flow: perform each effect it yields, awaiting."""
+        customerio = self._require_customerio(job.what)
+        ticket = self.hull.delivery() if self.hull is not None else None
+        flow = job.flow(self.mode, self.metrics)
+        result: Any = None
+        try:
+            while True:
+                effect = flow.send(result)
+                if isinstance(effect, _flows.SendRound):
+                    result = await self._send_round(effect, customerio, ticket)
+                elif isinstance(effect, _flows.Drive):
+                    drive = self._drive_concurrently if effect.concurrently else self._drive_all
+                    result = await drive(effect.runs, ticket)
+                else:  # AwaitDelivery
+                    if self.hull is not None and ticket is not None:
+                        await self.hull.wait(ticket)
+                    result = ticket
+        except StopIteration as stop:
+            report: SyncReport = stop.value
+            return report
+
+    async def _send_round(
         self,
-        users: list[int],
-        plans: list[UserPlan],
-        queued: dict[int, StepResult],
+        effect: _flows.SendRound,
+        customerio: AsyncCustomerIOClient,
         ticket: DeliveryTicket | None,
-    ) -> None:
-        """Queue the write-backs of ``users`` now (their results go to ``queued``)."""
-        if self.hull is None or not users:
-            return
+    ) -> _flows.RoundSent:
+        # The round's requests go out first; the write-backs are queued meanwhile.
+        operations = effect.round.operations
+        sending = asyncio.ensure_future(customerio.batch(operations)) if operations else None
+        try:
+            queued = await self._queue_write_backs(effect.write_backs, ticket)
+        except BaseException:  # cancelled: so is the round's sending
+            if sending is not None:
+                sending.cancel()
+            raise
+        result = await sending if sending is not None else None
+        calls = await self._perform_in_user_order(effect.round.calls)
+        return _flows.RoundSent(result, calls, queued)
+
+    async def _queue_write_backs(
+        self, write_backs: list[tuple[int, HullTraits]], ticket: DeliveryTicket | None
+    ) -> dict[int, StepResult]:
+        """Queue ``write_backs`` now, giving the event loop a turn every ``flush_at`` of them
+        (see `_drive_all`); their results, by user."""
+        queued: dict[int, StepResult] = {}
+        if self.hull is None or not write_backs:
+            return queued
         every = self.hull.flush_at
-        for number, user in enumerate(users, start=1):
+        for number, (user, step) in enumerate(write_backs, start=1):
             try:
-                queued[user] = await self._perform(_core.write_back_step(plans[user]), ticket)
+                queued[user] = await self._perform(step, ticket)
             except Exception:  # noqa: S112  # a bug: the user's write-back is done
                 continue  # again at the end, where it costs that user only (see _drive)
             if number % every == 0:
-                await asyncio.sleep(0)  # see _write_back_all
+                await asyncio.sleep(0)
         if queued:  # the last partial batch too: nothing else is coming for a while
             with contextlib.suppress(RuntimeError):  # closed meanwhile: reported at the end
                 await self.hull.post_pending()
+        return queued
 
-    async def _write_back_all(
-        self,
-        done: list[Execution],
-        ticket: DeliveryTicket | None,
-        context: LogContext | None = None,
-        queued: Mapping[int, StepResult] | None = None,
-    ) -> list[Execution]:
-        """Batch mode's write-backs, user after user, letting Hull posts start as they fill.
+    async def _drive_all(
+        self, runs: list[_flows.Steps[_Run]], ticket: DeliveryTicket | None
+    ) -> list[_Run]:
+        """Batch mode's write-backs, one after another, letting Hull posts start as they fill.
 
         Queueing a write-back waits for nothing (the Hull client posts in the background), so
-        one task queues them all, in order; every ``flush_at`` users it gives the event loop a
-        turn, so each full firehose batch goes out while the next one is being built. A
-        write-back already ``queued`` (during the events round) is only recorded.
+        one task queues them all, in order; every ``flush_at`` of them it gives the event loop
+        a turn, so each full firehose batch goes out while the next one is being built.
         """
-        queued = queued or {}
-        every = self.hull.flush_at if self.hull is not None else len(done) or 1
-        executions: list[Execution] = []
-        for number, execution in enumerate(done, start=1):
-            if number - 1 in queued:
-                executions.append(_core.settle_write_back(execution, queued[number - 1]))
-                continue
-            steps = _core.write_back_steps(execution)
-            failed = _core.user_bug(execution.plan, context)
+        every = self.hull.flush_at if self.hull is not None else len(runs) or 1
+        executions: list[_Run] = []
+        for number, (steps, failed) in enumerate(runs, start=1):
             executions.append(await self._drive(steps, ticket, failed))
             if number % every == 0:
                 await asyncio.sleep(0)
         return executions
+
+    async def _drive_concurrently(
+        self, runs: list[_flows.Steps[_Run]], ticket: DeliveryTicket | None
+    ) -> list[_Run]:
+        """Whole users or accounts (v1 mode): at most ``max_concurrency`` at the same time."""
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+
+        async def bounded(
+            steps: Generator[Step, StepResult, _Run], failed: Callable[[Exception], _Run]
+        ) -> _Run:
+            async with semaphore:
+                return await self._drive(steps, ticket, failed)
+
+        return list(await asyncio.gather(*(bounded(*run) for run in runs)))
 
     async def _perform_in_user_order(
         self, calls: list[tuple[int, int, Operation]]
@@ -400,27 +277,22 @@ class AsyncConnector:
     async def handle_notification(
         self, payload: Mapping[str, Any] | bytes, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        """Authenticate and sync a notification; see
-        [`Connector.handle_notification`][hull_customerio.Connector.handle_notification].
-
-        Raises:
-            NotificationAuthenticationError: the notification is refused; nothing was sent.
-            ValidationError: ``payload`` is bytes that are not a JSON object.
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
+        """Awaitable
+        [`Connector.handle_notification`][hull_customerio.Connector.handle_notification]:
+        same arguments, result and errors."""
         envelope = _notifications.envelope_of(payload)
-        await self._authenticate(envelope, headers)
+        steps = self.notification_guard.authenticate(envelope, headers)
+        await _notifications.afetching_keys(steps, self._key_http_client)
         return (await self._process(envelope)).body
 
     async def answer_notification(
         self, body: bytes, headers: Mapping[str, str]
     ) -> NotificationAnswer:
-        """Everything a web view needs to answer Hull; never raises for bad input. See
-        [`Connector.answer_notification`][hull_customerio.Connector.answer_notification].
+        """Awaitable
+        [`Connector.answer_notification`][hull_customerio.Connector.answer_notification]:
+        same arguments, result and errors.
 
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only); raised
-                once the notification is authenticated, before anything is sent.
+        A body larger than 256 KiB is parsed on a worker thread, not in the event loop.
         """
         # Hull's signature is checked before the body is parsed: a body nobody vouched for is
         # never read further than the check needs.
@@ -431,16 +303,6 @@ class AsyncConnector:
             return read
         return await self._process(read)
 
-    async def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
-        steps = self.notification_guard.authenticate(envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                response = await _notifications.afetch_key(self._key_http_client, request)
-                request = steps.send(response)
-        except StopIteration:
-            return
-
     async def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
         customerio = self._require_customerio("handling a notification")
         prepared = _notifications.prepare_notification(envelope, site_id=customerio.site_id)
@@ -449,36 +311,15 @@ class AsyncConnector:
         return _notifications.processed_answer(await self.sync_notification(prepared))
 
     async def sync_notification(self, notification: Notification) -> SyncReport:
-        """Synchronise a parsed notification: its messages with its own settings.
-
-        An export (``is_export``) bypasses the segment filter, and each malformed message of the
-        notification gets its own ``malformed_message`` error outcome in the report. Every log
-        record of it carries the notification's id and organization.
-
-        An ``account:update`` notification synchronises its accounts
-        (`sync_account_updates`).
-
-        Raises:
-            ConfigurationError: the connector has no Customer.io client (webhook-only).
-        """
-        if notification.channel == ACCOUNT_UPDATE:
-            return await self._sync_accounts(
-                notification.account_messages,
-                settings=notification.settings,
-                malformed=notification.malformed,
-                context=LogContext.of(notification),
-            )
-        return await self._sync(
-            notification.messages,
-            batch=notification.is_export,
-            settings=notification.settings,
-            malformed=notification.malformed,
-            context=LogContext.of(notification),
-        )
+        """Awaitable
+        [`Connector.sync_notification`][hull_customerio.Connector.sync_notification]:
+        same arguments, result and errors."""
+        return await self._run(_flows.of_notification(notification))
 
     async def handle_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
-        """Handle a webhook; see
-        [`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]."""
+        """Awaitable
+        [`Connector.handle_webhook`][hull_customerio.Connector.handle_webhook]:
+        same arguments, result and errors."""
         return _core.record_webhook(self.metrics, await self._webhook(body, headers))
 
     async def _webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
@@ -497,8 +338,9 @@ class AsyncConnector:
         return _core.webhook_answer(read, ticket, request_id, settled=settled)
 
     async def check_status(self) -> Status:
-        """The connector's health; see
-        [`Connector.check_status`][hull_customerio.Connector.check_status]."""
+        """Awaitable
+        [`Connector.check_status`][hull_customerio.Connector.check_status]:
+        same arguments, result and errors."""
         errors, warnings = _core.check_status_messages(self.settings)
         if self.customerio is None:
             warnings.append(_core.NO_CUSTOMERIO_CLIENT)
@@ -513,8 +355,9 @@ class AsyncConnector:
         return _core.status_from(errors, warnings)
 
     async def publish_status(self) -> Status:
-        """Run the status check and publish it to Hull; see
-        [`Connector.publish_status`][hull_customerio.Connector.publish_status]."""
+        """Awaitable
+        [`Connector.publish_status`][hull_customerio.Connector.publish_status]:
+        same arguments, result and errors."""
         if self.hull is None:
             raise ConfigurationError(["publish_status needs a Hull client (hull=...)"])
         status = await self.check_status()

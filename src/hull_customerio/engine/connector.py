@@ -1,5 +1,5 @@
-"""The synchronous engine: [`Connector`][hull_customerio.Connector]. It runs the steps `_core`
-decides."""
+"""The synchronous engine: [`Connector`][hull_customerio.Connector]. It drives the syncs of `_flows`
+(blocking) and answers notifications and webhooks."""
 
 from __future__ import annotations
 
@@ -20,21 +20,13 @@ from ..hull import DeliveryTicket, HullClient
 from ..metrics import Metrics, guarded
 from ..models.account import AccountUpdateMessage
 from ..models.hull import UserUpdateMessage
-from ..models.notification import ACCOUNT_UPDATE, Notification
-from ..models.plan import UserPlan
+from ..models.notification import Notification
 from ..models.report import Status, SyncReport, WebhookOutcome
 from ..settings import Settings
-from . import _accounts, _core, _notifications
-from ._accounts import AccountExecution
+from . import _core, _flows, _notifications
 from ._checks import check_arguments
-from ._core import Execution, HullTraits, LogContext, Step, StepResult
-from ._notifications import (
-    HULL_KEY_HOSTS,
-    NotificationAnswer,
-    NotificationEnvelope,
-    NotificationGuard,
-    NotificationKeyCache,
-)
+from ._core import HullTraits, Step, StepResult
+from ._notifications import NotificationAnswer, NotificationEnvelope
 
 __all__ = ["Connector"]
 
@@ -97,9 +89,9 @@ class Connector:
         hull: HullClient | None = None,
         mode: str = "v1",
         notification_public_key: str | None = None,
-        trusted_key_hosts: Sequence[str] = HULL_KEY_HOSTS,
+        trusted_key_hosts: Sequence[str] = _notifications.HULL_KEY_HOSTS,
         require_signature: bool = False,
-        key_cache: NotificationKeyCache | None = None,
+        key_cache: _notifications.NotificationKeyCache | None = None,
         key_http_client: httpx.Client | None = None,
         webhook_timeout: float | None = _core.DEFAULT_WEBHOOK_TIMEOUT,
         metrics: Metrics | None = None,
@@ -117,7 +109,7 @@ class Connector:
         self.hull = hull
         self.mode: _core.Mode = _core.check_mode(mode)
         self.webhook_timeout = _core.check_webhook_timeout(webhook_timeout)
-        self.notification_guard = NotificationGuard(
+        self.notification_guard = _notifications.NotificationGuard(
             hull,
             public_key=notification_public_key,
             trusted_key_hosts=trusted_key_hosts,
@@ -154,69 +146,7 @@ class Connector:
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
-        return self._sync(messages, batch=batch, settings=settings or self.settings)
-
-    def _sync(
-        self,
-        messages: Iterable[UserUpdateMessage | Mapping[str, Any]],
-        *,
-        batch: bool,
-        settings: Settings,
-        malformed: Iterable[Any] = (),
-        context: LogContext | None = None,
-    ) -> SyncReport:
-        customerio = self._require_customerio("syncing users")
-        prepared = _core.prepare(
-            messages, settings, batch=batch, malformed=malformed, context=context
-        )
-        ticket = self.hull.delivery() if self.hull is not None else None
-        if self.mode == "batch":
-            rounds = _core.batch_steps(
-                prepared.plans, context, object_type_id=settings.object_type_id
-            )
-            answers: dict[int, dict[int, StepResult]] | None = None
-            # Write-backs queued while a round of events is sent (see BatchRound.settled): the
-            # Hull client posts them in the background meanwhile.
-            queued: dict[int, StepResult] = {}
-            while True:
-                try:
-                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
-                except StopIteration as stop:
-                    done: list[Execution] = stop.value
-                    break
-                self._queue_write_backs(round_.settled, prepared.plans, queued, ticket)
-                result = customerio.batch(round_.operations) if round_.operations else None
-                singles = [self._perform(call) for _, _, call in round_.calls]
-                answers = _core.batch_results(round_, result, singles)
-            executions = [
-                _core.settle_write_back(execution, queued[user])
-                if user in queued
-                else self._drive(
-                    _core.write_back_steps(execution),
-                    ticket,
-                    _core.user_bug(execution.plan, context),
-                )
-                for user, execution in enumerate(done)
-            ]
-            _core.mark_unreachable(executions)
-        else:
-            unreachable = _core.Unreachable()
-            executions = [
-                unreachable.skip(plan)
-                if unreachable.tripped
-                else unreachable.note(
-                    self._drive(
-                        _core.v1_steps(plan, object_type_id=settings.object_type_id),
-                        ticket,
-                        _core.user_bug(plan, context),
-                    )
-                )
-                for plan in prepared.plans
-            ]
-        if self.hull is not None and ticket is not None:
-            self.hull.wait(ticket)
-            _core.apply_delivery(executions, ticket)
-        return _core.finish(prepared, executions, context=context, metrics=self.metrics)
+        return self._run(_flows.users(messages, settings or self.settings, batch=batch))
 
     def sync_account_updates(
         self,
@@ -243,86 +173,63 @@ class Connector:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
         del batch  # the account rules are the same for exports
-        return self._sync_accounts(messages, settings=settings or self.settings)
-
-    def _sync_accounts(
-        self,
-        messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
-        *,
-        settings: Settings,
-        malformed: Iterable[Any] = (),
-        context: LogContext | None = None,
-    ) -> SyncReport:
-        customerio = self._require_customerio("syncing accounts")
-        prepared = _accounts.prepare_accounts(
-            messages, settings, malformed=malformed, context=context
-        )
-        ticket = self.hull.delivery() if self.hull is not None else None
-        if self.mode == "batch":
-            rounds = _accounts.batch_account_steps(prepared.plans, context)
-            answers: dict[int, dict[int, StepResult]] | None = None
-            while True:
-                try:
-                    round_ = rounds.send(answers)  # type: ignore[arg-type]  # None primes it
-                except StopIteration as stop:
-                    done: list[AccountExecution] = stop.value
-                    break
-                result = customerio.batch(round_.operations) if round_.operations else None
-                singles = [self._perform(call) for _, _, call in round_.calls]
-                answers = _core.batch_results(round_, result, singles)
-            executions = [
-                self._drive(
-                    _accounts.account_write_back_steps(e),
-                    ticket,
-                    _accounts.account_bug(e.plan, context),
-                )
-                for e in done
-            ]
-        else:
-            unreachable = _core.Unreachable()
-            executions = [
-                _accounts.unreachable_account(plan, unreachable.error)
-                if unreachable.tripped
-                else unreachable.note(
-                    self._drive(
-                        _accounts.account_v1_steps(plan),
-                        ticket,
-                        _accounts.account_bug(plan, context),
-                    )
-                )
-                for plan in prepared.plans
-            ]
-        _accounts.mark_accounts_unreachable(executions)
-        if self.hull is not None and ticket is not None:
-            self.hull.wait(ticket)
-            _core.apply_delivery(executions, ticket)
-        return _accounts.finish_accounts(
-            prepared, executions, context=context, metrics=self.metrics
-        )
+        return self._run(_flows.accounts(messages, settings or self.settings))
 
     def _require_customerio(self, what: str) -> CustomerIOClient:
         if self.customerio is None:
             raise _core.no_customerio_client(what)
         return self.customerio
 
-    def _queue_write_backs(
+    def _run(self, job: _flows.SyncJob[Any, Any]) -> SyncReport:
+        """Drive ``job``'s flow: perform each effect it yields, blocking."""
+        customerio = self._require_customerio(job.what)
+        ticket = self.hull.delivery() if self.hull is not None else None
+        flow = job.flow(self.mode, self.metrics)
+        result: Any = None
+        try:
+            while True:
+                effect = flow.send(result)
+                if isinstance(effect, _flows.SendRound):
+                    result = self._send_round(effect, customerio, ticket)
+                elif isinstance(effect, _flows.Drive):
+                    result = [self._drive(steps, ticket, failed) for steps, failed in effect.runs]
+                else:  # AwaitDelivery
+                    if self.hull is not None and ticket is not None:
+                        self.hull.wait(ticket)
+                    result = ticket
+        except StopIteration as stop:
+            report: SyncReport = stop.value
+            return report
+
+    def _send_round(
         self,
-        users: list[int],
-        plans: list[UserPlan],
-        queued: dict[int, StepResult],
+        effect: _flows.SendRound,
+        customerio: CustomerIOClient,
         ticket: DeliveryTicket | None,
-    ) -> None:
-        """Queue the write-backs of ``users`` now (their results go to ``queued``)."""
+    ) -> _flows.RoundSent:
+        # The write-backs are queued first: the Hull client posts them in the background
+        # while the round's requests are sent.
+        queued = self._queue_write_backs(effect.write_backs, ticket)
+        operations, calls = effect.round.operations, effect.round.calls
+        result = customerio.batch(operations) if operations else None
+        return _flows.RoundSent(result, [self._perform(call) for _, _, call in calls], queued)
+
+    def _queue_write_backs(
+        self, write_backs: list[tuple[int, HullTraits]], ticket: DeliveryTicket | None
+    ) -> dict[int, StepResult]:
+        """Queue ``write_backs`` now; their results, by user."""
+        queued: dict[int, StepResult] = {}
         if self.hull is None:
-            return
-        for user in users:
+            return queued
+        for user, step in write_backs:
             try:
-                queued[user] = self._perform(_core.write_back_step(plans[user]), ticket)
+                queued[user] = self._perform(step, ticket)
             except Exception:  # noqa: S112  # a bug: the user's write-back is done
                 continue  # again at the end, where it costs that user only (see _drive)
         if queued:  # the last partial batch too: nothing else is coming for a while
             with contextlib.suppress(RuntimeError):  # closed meanwhile: reported at the end
                 self.hull.post_pending()
+        return queued
 
     def _drive(
         self,
@@ -389,7 +296,8 @@ class Connector:
                 once the notification is authenticated, before anything is sent.
         """
         envelope = _notifications.envelope_of(payload)
-        self._authenticate(envelope, headers)
+        steps = self.notification_guard.authenticate(envelope, headers)
+        _notifications.fetching_keys(steps, self._key_http_client)
         return self._process(envelope).body
 
     def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
@@ -421,15 +329,6 @@ class Connector:
             return read
         return self._process(read)
 
-    def _authenticate(self, envelope: NotificationEnvelope, headers: object) -> None:
-        steps = self.notification_guard.authenticate(envelope, headers)
-        try:
-            request = next(steps)
-            while True:
-                request = steps.send(_notifications.fetch_key(self._key_http_client, request))
-        except StopIteration:
-            return
-
     def _process(self, envelope: NotificationEnvelope) -> NotificationAnswer:
         customerio = self._require_customerio("handling a notification")
         prepared = _notifications.prepare_notification(envelope, site_id=customerio.site_id)
@@ -448,20 +347,7 @@ class Connector:
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
-        if notification.channel == ACCOUNT_UPDATE:
-            return self._sync_accounts(
-                notification.account_messages,
-                settings=notification.settings,
-                malformed=notification.malformed,
-                context=LogContext.of(notification),
-            )
-        return self._sync(
-            notification.messages,
-            batch=notification.is_export,
-            settings=notification.settings,
-            malformed=notification.malformed,
-            context=LogContext.of(notification),
-        )
+        return self._run(_flows.of_notification(notification))
 
     # ------------------------------------------------------------------------ webhooks
 

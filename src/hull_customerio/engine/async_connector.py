@@ -114,7 +114,6 @@ class AsyncConnector:
         self,
         messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
         *,
-        batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
         """Awaitable
@@ -123,7 +122,6 @@ class AsyncConnector:
 
         In ``"v1"`` mode, accounts are processed concurrently (``max_concurrency``).
         """
-        del batch  # the account rules are the same for exports
         return await self._run(_flows.accounts(messages, settings or self.settings))
 
     def _require_customerio(self, what: str) -> AsyncCustomerIOClient:

@@ -152,7 +152,6 @@ class Connector:
         self,
         messages: Iterable[AccountUpdateMessage | Mapping[str, Any]],
         *,
-        batch: bool = False,
         settings: Settings | None = None,
     ) -> SyncReport:
         """Synchronise accounts as Customer.io objects: de-duplicate, plan, send, write back.
@@ -161,18 +160,17 @@ class Connector:
         requests in ``"batch"`` mode; the sync state is then written on the Hull account. Every
         account ends in exactly one outcome (`SyncReport.account_outcomes`); one account's
         failure never stops the others, and Hull write-backs are flushed before returning.
+        Accounts from a manual batch or an export follow the same rules as notified ones, so
+        there is no ``batch`` argument.
 
         Args:
             messages: ``account:update`` messages, parsed or as Hull sends them (a malformed
                 one becomes an error outcome).
-            batch: the messages come from a manual batch or an export; accounts follow the
-                same rules either way (accepted for symmetry with `sync_user_updates`).
             settings: settings for this call only; default: the connector's.
 
         Raises:
             ConfigurationError: the connector has no Customer.io client (webhook-only).
         """
-        del batch  # the account rules are the same for exports
         return self._run(_flows.accounts(messages, settings or self.settings))
 
     def _require_customerio(self, what: str) -> CustomerIOClient:

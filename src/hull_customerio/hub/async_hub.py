@@ -169,7 +169,7 @@ async def _sync_chunk(
     connector: AsyncConnector, feed: BatchFeed, chunk: list[Mapping[str, Any]]
 ) -> SyncReport:
     if feed.accounts:
-        return await connector.sync_account_updates(chunk, batch=True)
+        return await connector.sync_account_updates(chunk)
     return await connector.sync_user_updates(chunk, batch=True)
 
 

@@ -199,7 +199,7 @@ def _sync_chunk(
     connector: Connector, feed: BatchFeed, chunk: list[Mapping[str, Any]]
 ) -> SyncReport:
     if feed.accounts:
-        return connector.sync_account_updates(chunk, batch=True)
+        return connector.sync_account_updates(chunk)
     return connector.sync_user_updates(chunk, batch=True)
 
 

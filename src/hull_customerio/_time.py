@@ -126,11 +126,7 @@ def to_unix_millis(value: object, *, numeric_strings: bool = False) -> int | Non
             (told apart by magnitude). Booleans are not timestamps.
         numeric_strings: also read strings holding a number as epoch numbers.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return _from_epoch(value)
-    if isinstance(value, str):
+    if isinstance(value, str):  # the usual form first
         millis = common_millis(value)
         if millis is not None:
             return millis
@@ -144,6 +140,11 @@ def to_unix_millis(value: object, *, numeric_strings: bool = False) -> int | Non
             except ValueError:
                 return None
             return _from_epoch(number)
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
     return None
 
 

@@ -135,8 +135,15 @@ def whitelist_reader(selectors: tuple[AttributeSelector, ...]) -> WhitelistReade
     """
     from .._time import to_unix_seconds  # noqa: PLC0415  # _time is light; kept next to its use
 
+    # Plain tuples: unpacking a NamedTuple goes through its iterator (only an exact tuple is
+    # unpacked directly), which cost 0.6 µs of 2.9 per user of 20 attributes.
+    steps = tuple(
+        (selector.from_account, selector.name, selector.other, selector.target, selector.is_date)
+        for selector in selectors
+    )
+
     def read(user_get: Getter, account_get: Getter, attributes: dict[str, Any]) -> None:
-        for from_account, key, other, target, is_date in selectors:
+        for from_account, key, other, target, is_date in steps:
             get = account_get if from_account else user_get
             value = get(key, MISSING)
             if value is MISSING:

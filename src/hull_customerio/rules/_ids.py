@@ -21,11 +21,14 @@ def read_id(value: object) -> str | None:
     ``None`` for anything else: a missing or null value, a blank string, a boolean, a number
     that is not finite or too long to print, a list or an object.
     """
-    if isinstance(value, bool):
+    # The usual values first: a string, or nothing (each test below is exclusive of the others).
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float):
         return str(value) if math.isfinite(value) else None
     if isinstance(value, int):
         # Past 4300 digits Python refuses to print an int; no Customer.io id is that long.
         return str(value) if value.bit_length() <= _MAX_ID_BITS else None
-    return usable_string(value)
+    return None

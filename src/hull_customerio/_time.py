@@ -35,7 +35,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 # Naive on purpose: the commonest form is read without its "Z" and counted from this.
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001
 _from_isoformat = datetime.fromisoformat
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 def parse_iso(value: str) -> datetime | None:
@@ -74,8 +73,11 @@ def _parse(value: str) -> datetime | None:
         return None
 
 
-#: ``2017-09-18T12:18:04Z`` and ``2017-09-18T12:18:04.123Z``: most timestamps Hull sends.
-_COMMON = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z")
+#: ``2017-09-18T12:18:04Z`` and ``2017-09-18T12:18:04.123Z``: most timestamps Hull sends. Hours
+#: 00 to 23 only: some Pythons read hour 24 as the next midnight; the general rule does not.
+_COMMON = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z"
+)
 
 
 def _parse_common(text: str) -> datetime | None:
@@ -98,12 +100,15 @@ def common_millis(text: str) -> int | None:
     datetime; ``None``: not that form, or a field out of range (the general rule then decides,
     as it always did).
     """
-    if text[-1:] != "Z" or _COMMON.fullmatch(text) is None or text[11:13] > "23":
-        return None  # (some Pythons read hour 24 as the next midnight; the general rule won't)
+    if _COMMON.fullmatch(text) is None:
+        return None
     try:
-        millis = (_from_isoformat(text[:19]) - _NAIVE_EPOCH) // _MILLISECOND
+        delta = _from_isoformat(text[:19]) - _NAIVE_EPOCH
     except ValueError:  # month 13, February 30th, second 60...
         return None
+    # Whole seconds: the days and seconds are all there is (0.9 µs -> 0.68 with the hour
+    # checked by the pattern, against slicing it and dividing by a timedelta).
+    millis = (delta.days * 86_400 + delta.seconds) * 1000
     return millis + int(text[20:23]) if len(text) == 24 else millis
 
 

@@ -111,6 +111,7 @@ class _Planner:
         settings, data = self.settings, self.data
         in_segments = in_synchronized_segments(self.message, self.compiled.segment_ids)
         synced = _is_set(lookup(data, "customerio/created_at", "traits_customerio/created_at"))
+        deleted = _is_set(lookup(data, "customerio/deleted_at", "traits_customerio/deleted_at"))
         mapped_id = read_id(lookup(data, *self.compiled.user_id_mapping))
         may_go_anonymous = settings.anonymous_events and (in_segments or self.batch)
 
@@ -120,9 +121,6 @@ class _Planner:
             if not settings.enable_user_deletion and not self.batch:  # rule 2
                 return self.skip("not_in_segments", customer_id=mapped_id)
             if settings.enable_user_deletion:
-                deleted = _is_set(
-                    lookup(data, "customerio/deleted_at", "traits_customerio/deleted_at")
-                )
                 if synced and not deleted:  # rule 3
                     return self.delete(mapped_id)
                 if deleted:  # rule 4

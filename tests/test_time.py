@@ -54,6 +54,8 @@ def test_parse_iso_refuses_anything_else(text: str) -> None:
     ("value", "millis"),
     [
         ("2024-01-15T10:00:00.123Z", 1705312800123),
+        ("2024-01-15T23:59:59.999Z", 1705363199999),  # the last millisecond of a day
+        ("2024-01-15T00:00:00Z", 1705276800000),
         ("1969-12-31T23:59:59Z", -1000),
         (1705312800, 1705312800000),
         (1705312800.5, 1705312800500),
@@ -71,7 +73,8 @@ def test_to_unix_millis(value: object, millis: int) -> None:
 @pytest.mark.parametrize(
     "value",
     [None, True, False, "soon", [1], {"t": 1}, float("nan"), float("inf"),
-     253_402_300_800_001, "1705312800"],
+     253_402_300_800_001, "1705312800", "2024-01-15T24:00:00Z", "2024-01-15T23:60:00Z",
+     "2024-01-15T23:59:60Z", "2024-02-30T10:00:00Z"],
 )  # fmt: skip
 def test_to_unix_millis_refuses_what_is_not_a_timestamp(value: object) -> None:
     assert to_unix_millis(value) is None

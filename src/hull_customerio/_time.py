@@ -106,8 +106,9 @@ def common_millis(text: str) -> int | None:
         delta = _from_isoformat(text[:19]) - _NAIVE_EPOCH
     except ValueError:  # month 13, February 30th, second 60...
         return None
-    # Whole seconds: the days and seconds are all there is (0.9 µs -> 0.68 with the hour
-    # checked by the pattern, against slicing it and dividing by a timedelta).
+    # The delta is whole seconds (no fraction was read): its days and seconds are all of it.
+    # With the hours in the pattern: 0.68 µs a timestamp, against 0.90 with a separate hour
+    # test and a division by a timedelta (three timestamps per planned user).
     millis = (delta.days * 86_400 + delta.seconds) * 1000
     return millis + int(text[20:23]) if len(text) == 24 else millis
 

@@ -21,7 +21,7 @@ def read_id(value: object) -> str | None:
     ``None`` for anything else: a missing or null value, a blank string, a boolean, a number
     that is not finite or too long to print, a list or an object.
     """
-    # The usual values first: a string, or nothing (each test below is exclusive of the others).
+    # The usual values first: a string, or nothing. A bool is an int: refused before numbers.
     if isinstance(value, str):
         return value if value.strip() else None
     if value is None or isinstance(value, bool):

@@ -53,10 +53,9 @@ class BaseCustomerIOClient:
         timeout: httpx.Timeout | float | None,
         retry: RetryPolicy,
         metrics: Metrics | None = None,
-        problems: Iterable[str] = (),
+        more_problems: Iterable[str] = (),
     ) -> None:
-        # ``problems``: what a subclass found wrong in its own arguments, reported together.
-        problems = list(problems)
+        problems: list[str] = []
         for name, value, what in (("site_id", site_id, "Site ID"),
                                   ("api_key", api_key, "Track API key")):  # fmt: skip
             if value is None or (isinstance(value, str) and not value.strip()):
@@ -69,6 +68,8 @@ class BaseCustomerIOClient:
             problems.append(f"region must be one of 'us', 'eu', 'auto', got {region!r}")
         if not isinstance(retry, RetryPolicy):
             problems.append("retry must be a RetryPolicy")
+        # What a subclass found wrong in its own arguments: one error names every problem.
+        problems.extend(more_problems)
         if problems:
             raise ConfigurationError(problems)
         self.site_id = site_id

@@ -87,7 +87,7 @@ class AsyncCustomerIOClient(AsyncClosesOnExit, BaseCustomerIOClient):
         metrics: Metrics | None = None,
     ) -> None:
         # Checked with the other arguments: one ConfigurationError names every problem.
-        problems = _bound_problems(max_concurrency)
+        bound_problems = _bound_problems(max_concurrency)
         super().__init__(
             site_id,
             api_key,
@@ -96,7 +96,7 @@ class AsyncCustomerIOClient(AsyncClosesOnExit, BaseCustomerIOClient):
             timeout=timeout,
             retry=retry,
             metrics=metrics,
-            problems=problems,
+            more_problems=bound_problems,
         )
         self.max_concurrency = max_concurrency
         self._sleep = sleep

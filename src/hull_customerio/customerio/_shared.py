@@ -101,11 +101,11 @@ class BaseCustomerIOClient:
         logger.debug("Customer.io attempt %d failed: %s", attempt, error)
         return error
 
-    def _followed(
+    def _next_hop(
         self, request: ApiRequest, url: str, response: httpx.Response, *, hops: int, attempt: int
     ) -> str | None:
-        """What ``response`` (to ``request`` sent to ``url``) means: ``None`` for a success, the
-        URL to send to again for a redirect that may be followed (after ``hops`` others).
+        """Where ``request`` goes next after ``response`` from ``url``: ``None`` for a success
+        (it is done), the redirect's target when it may be followed (after ``hops`` others).
 
         Raises:
             APIStatusError: any other answer, or a redirect that may not be followed.
@@ -123,8 +123,8 @@ class BaseCustomerIOClient:
     def _via_http(
         self, http: httpx.Client | httpx.AsyncClient, request: ApiRequest, url: str
     ) -> httpx.Request:
-        """The request an HTTP client of the user's (or one sending through a proxy) sends:
-        built by it, as its ``request`` method would, with our headers and timeout."""
+        """The request sent through an ``httpx`` client (the user's, or ours behind a proxy),
+        built as its ``request`` method builds one, with our headers and timeout."""
         return http.build_request(
             request.method,
             url,

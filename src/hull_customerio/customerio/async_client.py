@@ -144,7 +144,7 @@ class AsyncCustomerIOClient(AsyncClosesOnExit, BaseCustomerIOClient):
                 hops = 0
                 while True:
                     response = await self._hop(request, url, attempts)
-                    target = self._followed(request, url, response, hops=hops, attempt=attempts)
+                    target = self._next_hop(request, url, response, hops=hops, attempt=attempts)
                     if target is None:
                         return response
                     url = target
@@ -167,7 +167,7 @@ class AsyncCustomerIOClient(AsyncClosesOnExit, BaseCustomerIOClient):
         """Send once (no redirect followed) and read the whole answer."""
         if self._transport is None:
             outgoing = self._via_http(self._http, request, url)
-            # Redirects are vetted (see _followed), never followed blindly.
+            # Redirects are vetted (see _next_hop), never followed blindly.
             return await self._http.send(outgoing, auth=self._auth, follow_redirects=False)
         outgoing = self._direct.build(request, url)
         response = await self._transport.handle_async_request(outgoing)

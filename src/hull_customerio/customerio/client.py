@@ -135,7 +135,7 @@ class CustomerIOClient(ClosesOnExit, BaseCustomerIOClient):
             hops = 0
             while True:
                 response = self._hop(request, url, attempts)
-                target = self._followed(request, url, response, hops=hops, attempt=attempts)
+                target = self._next_hop(request, url, response, hops=hops, attempt=attempts)
                 if target is None:
                     return response
                 url = target
@@ -158,7 +158,7 @@ class CustomerIOClient(ClosesOnExit, BaseCustomerIOClient):
         """Send once (no redirect followed) and read the whole answer."""
         if self._transport is None:
             outgoing = self._via_http(self._http, request, url)
-            # Redirects are vetted (see _followed), never followed blindly.
+            # Redirects are vetted (see _next_hop), never followed blindly.
             return self._http.send(outgoing, auth=self._auth, follow_redirects=False)
         outgoing = self._direct.build(request, url)
         response = self._transport.handle_request(outgoing)

@@ -172,3 +172,13 @@ async def test_max_concurrency_bounds_requests_in_flight() -> None:
 def test_max_concurrency_must_be_a_positive_whole_number(bound: Any) -> None:
     with pytest.raises(ConfigurationError):
         AsyncCustomerIOClient("s", "k", max_concurrency=bound)
+
+
+def test_a_bad_max_concurrency_is_reported_with_every_other_configuration_problem() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        AsyncCustomerIOClient("", "k", region="mars", max_concurrency=0)
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert problems[0].startswith("site_id is required")
+    assert problems[1].startswith("region must be one of")
+    assert problems[2] == "max_concurrency must be a whole number of at least 1, got 0"

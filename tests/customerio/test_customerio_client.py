@@ -614,6 +614,23 @@ async def test_async_client_leaves_an_injected_http_client_open(httpx_mock: HTTP
     await http.aclose()
 
 
+def test_sync_client_closes_when_the_block_raises_and_lets_the_error_through() -> None:
+    with pytest.raises(LookupError, match="from the block"):  # noqa: PT012, SIM117 - the block is the subject
+        with CustomerIOClient(SITE_ID, API_KEY) as client:
+            inner = client._http
+            raise LookupError("from the block")
+    assert inner.is_closed
+
+
+@pytest.mark.anyio
+async def test_async_client_closes_when_the_block_raises_and_lets_the_error_through() -> None:
+    with pytest.raises(LookupError, match="from the block"):  # noqa: PT012 - the block is the subject
+        async with AsyncCustomerIOClient(SITE_ID, API_KEY) as client:
+            inner = client._http
+            raise LookupError("from the block")
+    assert inner.is_closed
+
+
 def test_default_timeout_is_explicit() -> None:
     with CustomerIOClient(SITE_ID, API_KEY) as client:
         assert client._http.timeout == DEFAULT_TIMEOUT

@@ -398,9 +398,8 @@ def test_urls_nobody_proved_cannot_evict_a_key_in_use(fake: FakeHull) -> None:
     good = fake.signed_notification([])
 
     def answer(body: bytes, headers: dict[str, str]) -> Any:
-        return _notifications.authenticate_raw(
-            guard, body, headers, httpx.Client(transport=fake.transport())
-        )
+        steps = _notifications.authenticating(guard, body, headers)
+        return _notifications.run_checks(steps, httpx.Client(transport=fake.transport()))
 
     assert isinstance(answer(good.body, good.headers), _notifications.NotificationEnvelope)
     assert len(cache) == 1

@@ -9,7 +9,6 @@ The batch planner is in `_batch`, the configuration both clients share in `_shar
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 from collections.abc import Mapping
@@ -69,7 +68,6 @@ _BATCH_PREFIX = b'{"batch":['
 _BATCH_SUFFIX = b"]}"
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USER_AGENT = "hull-customerio"
-_redirect_logger = logging.getLogger("hull_customerio.customerio")
 
 
 # --------------------------------------------------------------------------------- encoding

@@ -1,45 +1,39 @@
-"""What the sync and async Customer.io clients share: their configuration, the requests they
-send straight to their transport, and their limiters."""
+"""What the sync and async Customer.io clients share: their configuration, what an answer
+means for the request that got it, and the requests they send straight to their transport."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from .._http import transport as _transport
-from .._http.ratelimit import (
-    AsyncLimiter,
-    AsyncRateLimiter,
-    RateLimiter,
-    SharedRateLimiter,
-    SyncLimiter,
-    async_limiter,
-    sync_limiter,
-)
 from .._http.retry import RetryPolicy
 from .._serialization import describe
-from ..errors import (
-    APIError,
-    ConfigurationError,
-)
+from ..errors import APIConnectionError, APIError, ConfigurationError
 from ..metrics import Metrics, guarded
 from ..metrics import _api as metrics_api
 from ._base import (
     _USER_AGENT,
+    REDIRECT_STATUSES,
     REGION_URLS,
     US_URL,
     ApiRequest,
     ResolvedRegion,
-    _redirect_logger,
     origin_of,
     parse_region,
+    redirect_target,
+    status_error,
+    transport_error,
 )
 
-__all__ = ["BaseCustomerIOClient", "DirectRequests", "make_async_limiter", "make_sync_limiter"]
+__all__ = ["BaseCustomerIOClient", "DirectRequests"]
+
+logger = logging.getLogger("hull_customerio.customerio")
 
 
 class BaseCustomerIOClient:
@@ -59,8 +53,9 @@ class BaseCustomerIOClient:
         timeout: httpx.Timeout | float | None,
         retry: RetryPolicy,
         metrics: Metrics | None = None,
+        more_problems: Iterable[str] = (),
     ) -> None:
-        problems = []
+        problems: list[str] = []
         for name, value, what in (("site_id", site_id, "Site ID"),
                                   ("api_key", api_key, "Track API key")):  # fmt: skip
             if value is None or (isinstance(value, str) and not value.strip()):
@@ -73,6 +68,8 @@ class BaseCustomerIOClient:
             problems.append(f"region must be one of 'us', 'eu', 'auto', got {region!r}")
         if not isinstance(retry, RetryPolicy):
             problems.append("retry must be a RetryPolicy")
+        # What a subclass found wrong in its own arguments: one error names every problem.
+        problems.extend(more_problems)
         if problems:
             raise ConfigurationError(problems)
         self.site_id = site_id
@@ -93,6 +90,47 @@ class BaseCustomerIOClient:
         """Count one request sent (each retry and redirect hop is one) and its duration."""
         metrics_api.report_request(
             self.metrics, "customerio", request, status=status, started=started
+        )
+
+    def _unanswered(
+        self, request: ApiRequest, url: str, exc: httpx.TransportError, started: float, attempt: int
+    ) -> APIConnectionError:
+        """Count a request that got no answer; the typed error to raise (from ``exc``)."""
+        self._report(request, None, started)
+        error = transport_error(request.method, url, exc)
+        logger.debug("Customer.io attempt %d failed: %s", attempt, error)
+        return error
+
+    def _next_hop(
+        self, request: ApiRequest, url: str, response: httpx.Response, *, hops: int, attempt: int
+    ) -> str | None:
+        """Where ``request`` goes next after ``response`` from ``url``: ``None`` for a success
+        (it is done), the redirect's target when it may be followed (after ``hops`` others).
+
+        Raises:
+            APIStatusError: any other answer, or a redirect that may not be followed.
+        """
+        if response.status_code in REDIRECT_STATUSES:
+            target = redirect_target(request.method, url, response, hops=hops)
+            self._remember_redirect(target)
+            return target
+        if not response.is_success:
+            error = status_error(request.method, url, response)
+            logger.debug("Customer.io attempt %d failed: %s", attempt, error)
+            raise error
+        return None
+
+    def _via_http(
+        self, http: httpx.Client | httpx.AsyncClient, request: ApiRequest, url: str
+    ) -> httpx.Request:
+        """The request sent through an ``httpx`` client (the user's, or ours behind a proxy),
+        built as its ``request`` method builds one, with our headers and timeout."""
+        return http.build_request(
+            request.method,
+            url,
+            content=request.content,
+            headers=self._headers(request),
+            timeout=self.timeout,
         )
 
     def _origin(self) -> str | None:
@@ -129,7 +167,7 @@ class BaseCustomerIOClient:
             changed = self._redirected_origin != origin
             self._redirected_origin = origin
         if changed:
-            log = _redirect_logger.warning if first else _redirect_logger.info
+            log = logger.warning if first else logger.info
             log(
                 "customerio.redirected reason=region_redirect cause='Customer.io redirected "
                 "requests to %s; sending there from now on. If the workspace is in the EU "
@@ -196,18 +234,3 @@ class DirectRequests:
         # Last, as httpx's auth flow adds it: the headers go out in the same order as before.
         outgoing.headers["Authorization"] = self._authorization
         return outgoing
-
-
-def make_sync_limiter(
-    rate_limit: float | RateLimiter | SharedRateLimiter | None, sleep: Callable[[float], None]
-) -> SyncLimiter:
-    """The sync client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    return sync_limiter(rate_limit, sleep)
-
-
-def make_async_limiter(
-    rate_limit: float | AsyncRateLimiter | SharedRateLimiter | None,
-    sleep: Callable[[float], Awaitable[None]] | None,
-) -> AsyncLimiter:
-    """The async client's limiter: the given one, or one at ``rate_limit`` req/s."""
-    return async_limiter(rate_limit, sleep)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from .._http import transport as _transport
-from .._http.ratelimit import RateLimiter, SharedRateLimiter
+from .._http.closing import ClosesOnExit
+from .._http.ratelimit import RateLimiter, SharedRateLimiter, sync_limiter
 from .._http.retry import RetryPolicy, call_with_retries
 from ..errors import APIError, AuthenticationError
 from ..metrics import Metrics
 from ..metrics import _api as metrics_api
 from ..models.customerio import BatchResult
-from . import _base, _batch, _shared
+from . import _base, _batch
 from ._base import DEFAULT_TIMEOUT, ApiRequest, ResolvedRegion
-from ._shared import BaseCustomerIOClient
+from ._shared import BaseCustomerIOClient, DirectRequests
 from .operations import (
     AnonymousTrack,
     Delete,
@@ -37,12 +36,10 @@ from .operations import (
 
 __all__ = ["CustomerIOClient"]
 
-logger = logging.getLogger("hull_customerio.customerio")
-
 _DEFAULT_RETRY = RetryPolicy()
 
 
-class CustomerIOClient(BaseCustomerIOClient):
+class CustomerIOClient(ClosesOnExit, BaseCustomerIOClient):
     """A client of the Customer.io Track API, for threads or plain scripts.
 
     One instance holds one pooled HTTP client, one rate limiter and the resolved region;
@@ -102,18 +99,21 @@ class CustomerIOClient(BaseCustomerIOClient):
             metrics=metrics,
         )
         self._sleep = sleep
-        self._limiter = _shared.make_sync_limiter(rate_limit, sleep)
+        self._limiter = sync_limiter(rate_limit, sleep)
         self._owns_http = http_client is None
         # A client of our own is sent through its transport directly (see _transport), unless
         # the environment names a proxy: httpx then sends as the environment says.
-        self._transport: httpx.HTTPTransport | None = None
-        if http_client is not None:
-            self._http = http_client
-        else:
-            if not _transport.environment_proxies():
-                self._transport = _transport.sync_transport(httpx.Limits())
-            self._http = httpx.Client(timeout=timeout, transport=self._transport)
-        self._direct = _shared.DirectRequests(self._http.headers, site_id, api_key, timeout)
+        self._transport = (
+            None
+            if http_client is not None or _transport.environment_proxies()
+            else _transport.sync_transport(httpx.Limits())
+        )
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(timeout=timeout, transport=self._transport)
+        )
+        self._direct = DirectRequests(self._http.headers, site_id, api_key, timeout)
         self._region_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- resource
@@ -122,17 +122,6 @@ class CustomerIOClient(BaseCustomerIOClient):
         """Close the HTTP client this client created (an injected one is left open)."""
         if self._owns_http:
             self._http.close()
-
-    def __enter__(self) -> CustomerIOClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------------------------ sending
 
@@ -145,41 +134,32 @@ class CustomerIOClient(BaseCustomerIOClient):
             attempts += 1
             hops = 0
             while True:
-                self._limiter.acquire()
-                started = metrics_api.clock()
-                try:
-                    response = self._request(request, url)
-                except httpx.TransportError as exc:
-                    self._report(request, None, started)
-                    error = _base.transport_error(request.method, url, exc)
-                    logger.debug("Customer.io attempt %d failed: %s", attempts, error)
-                    raise error from exc
-                self._report(request, response.status_code, started)
-                if response.status_code not in _base.REDIRECT_STATUSES:
-                    break
-                url = _base.redirect_target(request.method, url, response, hops=hops)
+                response = self._hop(request, url, attempts)
+                target = self._next_hop(request, url, response, hops=hops, attempt=attempts)
+                if target is None:
+                    return response
+                url = target
                 hops += 1
-                self._remember_redirect(url)
-            if not response.is_success:
-                status = _base.status_error(request.method, url, response)
-                logger.debug("Customer.io attempt %d failed: %s", attempts, status)
-                raise status
-            return response
 
         return call_with_retries(attempt, self.retry, sleep=self._sleep)
+
+    def _hop(self, request: ApiRequest, url: str, attempt: int) -> httpx.Response:
+        """Send once to ``url`` when the rate limiter lets it go, and count it."""
+        self._limiter.acquire()
+        started = metrics_api.clock()
+        try:
+            response = self._request(request, url)
+        except httpx.TransportError as exc:
+            raise self._unanswered(request, url, exc, started, attempt) from exc
+        self._report(request, response.status_code, started)
+        return response
 
     def _request(self, request: ApiRequest, url: str) -> httpx.Response:
         """Send once (no redirect followed) and read the whole answer."""
         if self._transport is None:
-            return self._http.request(
-                request.method,
-                url,
-                content=request.content,
-                headers=self._headers(request),
-                auth=self._auth,
-                timeout=self.timeout,
-                follow_redirects=False,  # redirects are vetted, never followed blindly
-            )
+            outgoing = self._via_http(self._http, request, url)
+            # Redirects are vetted (see _next_hop), never followed blindly.
+            return self._http.send(outgoing, auth=self._auth, follow_redirects=False)
         outgoing = self._direct.build(request, url)
         response = self._transport.handle_request(outgoing)
         try:

@@ -23,10 +23,11 @@ from ._notifications import (
     NotificationEnvelope,
     NotificationGuard,
     NotificationKeyCache,
-    aauthenticate_raw,
-    authenticate_raw,
+    arun_checks,
+    authenticating,
     prepare_notification,
     processed_answer,
+    run_checks,
 )
 
 __all__ = [
@@ -37,8 +38,8 @@ __all__ = [
     "NotificationEnvelope",
     "NotificationGuard",
     "NotificationKeyCache",
-    "aauthenticate_raw",
-    "authenticate_raw",
+    "arun_checks",
+    "authenticating",
     "check_status_messages",
     "error_answer",
     "flow_control_for",
@@ -47,5 +48,6 @@ __all__ = [
     "prepare_notification",
     "processed_answer",
     "record_webhook",
+    "run_checks",
     "status_from",
 ]

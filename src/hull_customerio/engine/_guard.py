@@ -1,7 +1,7 @@
 """Hull's signature and the `NotificationGuard` that checks a notification before use.
 
 No I/O here: when the guard needs Hull's public key it yields a `KeyRequest` and a driver
-(`authenticate_raw` / `aauthenticate_raw`) answers it.
+(`run_checks` / `arun_checks` in `_notifications`) answers it.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ names from one place. The parts, each on its own concern:
 - `_keys`: Hull's public keys: trusted URLs, reading, the cache, and the fetch;
 - `_guard`: the signature and `NotificationGuard`, which decides and does no I/O.
 
-The one piece of I/O authentication may need is fetching Hull's public key: the guard *yields*
-a `KeyRequest`, and the drivers here answer it with `_keys.fetch_key` (``httpx.Client``, in
-`fetching_keys`) or `_keys.afetch_key` (``httpx.AsyncClient``, in `afetching_keys`). That is
-the only difference between the sync and the async path.
+Authentication is written once, as steps the guard *yields* (`authenticating`): a
+`KeyRequest` when it needs Hull's public key, then a `ReadBody` once the signature is accepted.
+Two drivers perform them: `run_checks` (``httpx.Client``, the body parsed in place) and
+`arun_checks` (``httpx.AsyncClient``, a large body parsed on a worker thread). That is the only
+difference between the sync and the async path.
 
 What a connector checks, in order, before anything of a notification is used:
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Generator
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 import httpx
@@ -93,6 +94,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "SIGNATURE_LEEWAY",
     "SIGNATURE_VERSION_HEADER",
+    "GuardStep",
     "HullIdentity",
     "KeyRequest",
     "KeyResponse",
@@ -100,15 +102,14 @@ __all__ = [
     "NotificationEnvelope",
     "NotificationGuard",
     "NotificationKeyCache",
+    "ReadBody",
     "RefusalReason",
-    "aauthenticate_raw",
     "afetch_key",
-    "afetching_keys",
-    "authenticate_raw",
+    "arun_checks",
+    "authenticating",
     "body_names_notification",
     "envelope_of",
     "fetch_key",
-    "fetching_keys",
     "is_trusted_key_host",
     "load_public_key",
     "lower_headers",
@@ -119,6 +120,7 @@ __all__ = [
     "read_notification_payload",
     "read_public_key",
     "refused_answer",
+    "run_checks",
     "trusted_key_url",
     "unverified_jti",
     "verify_notification_signature",
@@ -146,63 +148,71 @@ _NAME_SHOWN = 100
 PARSE_IN_THREAD_BYTES: Final = 256 * 1024
 
 
-def authenticate_raw(
+@attrs.frozen
+class ReadBody:
+    """The signature is accepted: parse the body into an envelope (the async driver parses a
+    large one on a worker thread)."""
+
+    body: bytes
+
+
+#: What authenticating a notification asks its driver to do.
+GuardStep = KeyRequest | ReadBody
+
+
+def authenticating(
     guard: NotificationGuard,
     body: bytes,
     headers: object,
-    http: httpx.Client | None,
     envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
-) -> NotificationEnvelope | NotificationAnswer:
+) -> Generator[GuardStep, Any, NotificationEnvelope | NotificationAnswer]:
     """Authenticate and read a raw notification: the signature before the body is parsed.
 
-    ``envelope_guard`` gives the guard that checks the parsed envelope (a hub's depends on the
-    connector the envelope names); by default ``guard`` itself.
+    Run it with `run_checks` or `arun_checks`. ``envelope_guard`` gives the guard that checks
+    the parsed envelope (a hub's depends on the connector the envelope names); by default
+    ``guard`` itself.
 
     Returns:
         The envelope once accepted; else the answer: ``401`` refused, ``400`` not JSON.
     """
     try:
-        jti = fetching_keys(guard.authenticate_body(body, headers), http)
+        jti = yield from guard.authenticate_body(body, headers)
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
-    return _checked(envelope_guard or (lambda _: guard), read_notification_body(body), jti)
-
-
-async def aauthenticate_raw(
-    guard: NotificationGuard,
-    body: bytes,
-    headers: object,
-    http: httpx.AsyncClient | None,
-    envelope_guard: Callable[[NotificationEnvelope], NotificationGuard] | None = None,
-) -> NotificationEnvelope | NotificationAnswer:
-    """The async `authenticate_raw`; a large body is parsed on a worker thread."""
+    read: NotificationEnvelope | NotificationAnswer = yield ReadBody(body)
+    if isinstance(read, NotificationAnswer):
+        return read
     try:
-        jti = await afetching_keys(guard.authenticate_body(body, headers), http)
+        (envelope_guard or (lambda _: guard))(read).check_envelope(read, jti)
     except NotificationAuthenticationError as exc:
         return refused_answer(exc)
-    if len(body) > PARSE_IN_THREAD_BYTES:
-        read = await asyncio.to_thread(read_notification_body, body)
-    else:
-        read = read_notification_body(body)
-    return _checked(envelope_guard or (lambda _: guard), read, jti)
+    return read
 
 
-def fetching_keys(steps: Generator[KeyRequest, KeyResponse, _T], http: httpx.Client | None) -> _T:
-    """Run the guard's ``steps`` to their end, fetching each key they ask for with ``http``;
-    their result."""
+def run_checks(steps: Generator[GuardStep, Any, _T], http: httpx.Client | None) -> _T:
+    """Run a guard's ``steps`` to their end, fetching each key they ask for with ``http``
+    and reading the body they accept; their result."""
     step = _advance(steps, None)
-    while isinstance(step, KeyRequest):
-        step = _advance(steps, fetch_key(http, step))
+    while not isinstance(step, _Done):
+        if isinstance(step, KeyRequest):
+            step = _advance(steps, fetch_key(http, step))
+        else:
+            step = _advance(steps, read_notification_body(step.body))
     return step.result
 
 
-async def afetching_keys(
-    steps: Generator[KeyRequest, KeyResponse, _T], http: httpx.AsyncClient | None
-) -> _T:
-    """The async `fetching_keys`: each key is fetched with the ``httpx.AsyncClient``."""
+async def arun_checks(steps: Generator[GuardStep, Any, _T], http: httpx.AsyncClient | None) -> _T:
+    """The async `run_checks`: keys are fetched with the ``httpx.AsyncClient``, and a body
+    over `PARSE_IN_THREAD_BYTES` is parsed on a worker thread."""
     step = _advance(steps, None)
-    while isinstance(step, KeyRequest):
-        step = _advance(steps, await afetch_key(http, step))
+    while not isinstance(step, _Done):
+        if isinstance(step, KeyRequest):
+            answer: object = await afetch_key(http, step)
+        elif len(step.body) > PARSE_IN_THREAD_BYTES:
+            answer = await asyncio.to_thread(read_notification_body, step.body)
+        else:
+            answer = read_notification_body(step.body)
+        step = _advance(steps, answer)
     return step.result
 
 
@@ -211,28 +221,12 @@ class _Done(Generic[_T]):
     result: _T
 
 
-def _advance(
-    steps: Generator[KeyRequest, KeyResponse, _T], response: KeyResponse | None
-) -> KeyRequest | _Done[_T]:
-    """The guard's next key request after ``response`` (``None`` to start), or its result."""
+def _advance(steps: Generator[GuardStep, Any, _T], answer: object) -> GuardStep | _Done[_T]:
+    """The guard's next step after ``answer`` (``None`` to start), or its result."""
     try:
-        return steps.send(response)  # type: ignore[arg-type]  # None starts it
+        return steps.send(answer)
     except StopIteration as stop:
         return _Done(stop.value)
-
-
-def _checked(
-    guard_of: Callable[[NotificationEnvelope], NotificationGuard],
-    read: NotificationEnvelope | NotificationAnswer,
-    jti: str | None,
-) -> NotificationEnvelope | NotificationAnswer:
-    if isinstance(read, NotificationAnswer):
-        return read
-    try:
-        guard_of(read).check_envelope(read, jti)
-    except NotificationAuthenticationError as exc:
-        return refused_answer(exc)
-    return read
 
 
 # --------------------------------------------------------------------------------------------

@@ -280,7 +280,7 @@ class AsyncConnector:
         same arguments, result and errors."""
         envelope = _notifications.envelope_of(payload)
         steps = self.notification_guard.authenticate(envelope, headers)
-        await _notifications.afetching_keys(steps, self._key_http_client)
+        await _notifications.arun_checks(steps, self._key_http_client)
         return (await self._process(envelope)).body
 
     async def answer_notification(
@@ -294,9 +294,8 @@ class AsyncConnector:
         """
         # Hull's signature is checked before the body is parsed: a body nobody vouched for is
         # never read further than the check needs.
-        read = await _notifications.aauthenticate_raw(
-            self.notification_guard, body, headers, self._key_http_client
-        )
+        steps = _notifications.authenticating(self.notification_guard, body, headers)
+        read = await _notifications.arun_checks(steps, self._key_http_client)
         if isinstance(read, NotificationAnswer):
             return read
         return await self._process(read)

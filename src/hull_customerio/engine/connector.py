@@ -295,7 +295,7 @@ class Connector:
         """
         envelope = _notifications.envelope_of(payload)
         steps = self.notification_guard.authenticate(envelope, headers)
-        _notifications.fetching_keys(steps, self._key_http_client)
+        _notifications.run_checks(steps, self._key_http_client)
         return self._process(envelope).body
 
     def answer_notification(self, body: bytes, headers: Mapping[str, str]) -> NotificationAnswer:
@@ -320,9 +320,8 @@ class Connector:
         """
         # Hull's signature is checked before the body is parsed: a body nobody vouched for is
         # never read further than the check needs.
-        read = _notifications.authenticate_raw(
-            self.notification_guard, body, headers, self._key_http_client
-        )
+        steps = _notifications.authenticating(self.notification_guard, body, headers)
+        read = _notifications.run_checks(steps, self._key_http_client)
         if isinstance(read, NotificationAnswer):
             return read
         return self._process(read)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..engine._api import (
     NotificationAnswer,
+    authenticating,
     log_event,
     prepare_notification,
     processed_answer,
@@ -80,7 +81,7 @@ class HubFlows(HubCore[H, R]):
     _customerio_type: Callable[..., Any]
     _limiter_type: Callable[[float | None], Any]
     _connector_type: Callable[..., Any]
-    _authenticate: Callable[..., Any]  # (guard, body, headers, http, envelope_guard)
+    _run_checks: Callable[..., Any]  # (steps, http): engine's run_checks or arun_checks
     _checked_target: Callable[..., Any]  # (request, hosts, resolver)
     _sync_from: Callable[..., Any]  # (connector, target, **limits)
     _read_settings: Callable[[HullCredentials, Any], Any]
@@ -152,8 +153,8 @@ class HubFlows(HubCore[H, R]):
         """What performing ``effect`` calls (it returns an awaitable in the async hub); the
         leases are the driver's own."""
         if isinstance(effect, ReadNotification):
-            return partial(self._authenticate, self._body_guard, effect.body, effect.headers,
-                           self._http, self._guard)  # fmt: skip
+            steps = authenticating(self._body_guard, effect.body, effect.headers, self._guard)
+            return partial(self._run_checks, steps, self._http)
         if isinstance(effect, ReadSettings):
             return partial(self._read_settings, effect.credentials, effect.hull)
         if isinstance(effect, CheckTarget):

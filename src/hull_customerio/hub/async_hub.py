@@ -16,7 +16,7 @@ import httpx
 from .._http.ratelimit import AsyncRateLimiter
 from ..customerio import AsyncCustomerIOClient
 from ..engine import AsyncConnector
-from ..engine._api import aauthenticate_raw
+from ..engine._api import arun_checks
 from ..errors import HullCustomerIOError, ValidationError
 from ..hull import AsyncHullClient
 from ..models.report import Status, SyncReport, WebhookOutcome
@@ -187,7 +187,7 @@ class AsyncConnectorHub(HubFlows[httpx.AsyncClient, Resolver]):
     _customerio_type = AsyncCustomerIOClient
     _limiter_type = AsyncRateLimiter
     _connector_type = AsyncConnector
-    _authenticate = staticmethod(aauthenticate_raw)
+    _run_checks = staticmethod(arun_checks)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
     _http_type = httpx.AsyncClient

@@ -16,7 +16,7 @@ import httpx
 from .._http.ratelimit import RateLimiter
 from ..customerio import CustomerIOClient
 from ..engine import Connector
-from ..engine._api import authenticate_raw
+from ..engine._api import run_checks
 from ..errors import HullCustomerIOError, ValidationError
 from ..hull import HullClient
 from ..models.report import Status, SyncReport, WebhookOutcome
@@ -266,7 +266,7 @@ class ConnectorHub(HubFlows[httpx.Client, Resolver]):
     _customerio_type = CustomerIOClient
     _limiter_type = RateLimiter
     _connector_type = Connector
-    _authenticate = staticmethod(authenticate_raw)
+    _run_checks = staticmethod(run_checks)
     _checked_target = staticmethod(checked_target)
     _sync_from = staticmethod(sync_from)
     _http_type = httpx.Client

@@ -14,7 +14,7 @@ same classes over two kinds of client.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -133,7 +133,7 @@ class HullAccountScope(_Scope[str]):
     __slots__ = ()
 
 
-class AsyncHullAccountScope(_Scope[Awaitable[str]]):
+class AsyncHullAccountScope(_Scope[Coroutine[Any, Any, str]]):
     """The asyncio twin of [`HullAccountScope`][hull_customerio.hull.HullAccountScope], returned
     by [`AsyncHullClient.as_account`][hull_customerio.AsyncHullClient.as_account]: each write
     answers an awaitable of the ``requestId``."""
@@ -153,7 +153,7 @@ class HullUserScope(_UserScope[str]):
     __slots__ = ()
 
 
-class AsyncHullUserScope(_UserScope[Awaitable[str]]):
+class AsyncHullUserScope(_UserScope[Coroutine[Any, Any, str]]):
     """The asyncio twin of [`HullUserScope`][hull_customerio.hull.HullUserScope], returned by
     [`AsyncHullClient.as_user`][hull_customerio.AsyncHullClient.as_user]: each write answers an
     awaitable of the ``requestId``."""

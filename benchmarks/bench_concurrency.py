@@ -71,9 +71,7 @@ def webhook(number: int) -> tuple[bytes, dict[str, str]]:
 def check(
     hull: FakeHull, reports: list[hc.SyncReport], outcomes: dict[int, hc.WebhookOutcome]
 ) -> dict[str, Any]:
-    written = {
-        u.claims.get("external_id"): u.traits.get("customerio/id") for u in hull.users
-    }
+    written = {u.claims.get("external_id"): u.traits.get("customerio/id") for u in hull.users}
     tracked = {t.event_id for t in hull.tracks}
     users: Counter[str] = Counter()
     hooks: Counter[str] = Counter()

@@ -75,9 +75,7 @@ async def _uploads(url: str, uploads: int, body: bytes) -> collections.Counter[i
         headers = JUNK_SIGNATURE if number % 2 else {}
         async with httpx.AsyncClient(timeout=120) as http:
             try:
-                response = await http.post(
-                    f"{url}/smart-notifier", content=body, headers=headers
-                )
+                response = await http.post(f"{url}/smart-notifier", content=body, headers=headers)
             except httpx.HTTPError:
                 return 0  # the server closed the connection after answering early
             return response.status_code

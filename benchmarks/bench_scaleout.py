@@ -80,8 +80,17 @@ def run(workers: int, args: argparse.Namespace, redis_url: str) -> None:
         processes = [
             context.Process(
                 target=worker,
-                args=(fake.url, args.limiter, redis_url, key, args.limit, args.duration,
-                      barrier, results, number),
+                args=(
+                    fake.url,
+                    args.limiter,
+                    redis_url,
+                    key,
+                    args.limit,
+                    args.duration,
+                    barrier,
+                    results,
+                    number,
+                ),
             )
             for number in range(workers)
         ]

@@ -102,9 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        customerio = (
-            stack.enter_context(FakeCustomerIO()) if args.service != "hull" else None
-        )
+        customerio = stack.enter_context(FakeCustomerIO()) if args.service != "hull" else None
         hull = stack.enter_context(FakeHull()) if args.service != "customerio" else None
 
         def configure() -> None:

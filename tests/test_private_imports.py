@@ -31,6 +31,7 @@ def _load_script() -> ModuleType:
 
 cycles = _load_script()
 
+
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The package's modules ``name`` imports anywhere in its text (``from pkg import mod``
     names the module ``pkg.mod``)."""

@@ -32,6 +32,7 @@ ADA, GRACE, LINUS = (
     "5c8a1f2e3b4d5e6f7a8b9c03",
 )
 
+
 @pytest.fixture
 def payload() -> dict[str, Any]:
     value: dict[str, Any] = json.loads(NOTIFICATION.read_text())

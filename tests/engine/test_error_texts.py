@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+import attrs
 import pytest
 from pytest_httpx import HTTPXMock
 
 import hull_customerio as hc
+from hull_customerio.engine import _core
 from hull_customerio.errors import safe_service_text
+from hull_customerio.models.plan import UserPlan
 
 EMAIL = "john.doe@example.com"
 MEGABYTE = "x" * 1_000_000
@@ -132,3 +136,46 @@ def test_a_v2_batch_error_echoing_an_email_is_masked_and_short(
         )
 
     _check_report(report, caplog)
+
+
+@pytest.mark.parametrize("mode", ["v1", "batch"])
+def test_a_users_internal_error_line_says_its_cause(
+    httpx_mock: HTTPXMock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    # A plan the engine cannot read (its chunks are not a list): a bug, not bad input.
+    real_plan = _core.plan_user_update
+
+    def plan(message: Any, settings: Any, *, batch: bool, now: Any) -> UserPlan:
+        planned = real_plan(message, settings, batch=batch, now=now)
+        if planned.user_id == "u1":
+            return attrs.evolve(planned, chunks=None)  # not a list: the engine trips on it
+        return planned
+
+    monkeypatch.setattr(_core, "plan_user_update", plan)
+    httpx_mock.add_response(is_reusable=True, json={})
+    settings = hc.Settings(site_id="s", api_key="k", synchronized_segments=["seg"])
+    messages = [
+        {
+            "user": {"id": f"u{n}", "email": f"u{n}@example.com", "external_id": f"x{n}"},
+            "segments": [{"id": "seg", "name": "Seg"}],
+        }
+        for n in range(3)
+    ]
+    client = hc.CustomerIOClient("s", "k", retry=hc.RetryPolicy(max_attempts=1), rate_limit=None)
+    with caplog.at_level(logging.ERROR, logger="hull_customerio"), client:
+        report = hc.Connector(settings, customerio=client, mode=mode).sync_user_updates(messages)
+
+    assert [(o.user_id, o.reason) for o in report.outcomes if o.status == "error"] == [
+        ("u1", "internal_error")
+    ]
+    # The bug's own line (with its traceback) and the user's outcome line: each says why.
+    lines = [r.getMessage() for r in caplog.records if "outgoing.user.error" in r.getMessage()]
+    assert len(lines) == 2
+    assert any(r.exc_info for r in caplog.records if "outgoing.user.error" in r.getMessage())
+    for line in lines:
+        assert "user=u1" in line
+        assert "reason=internal_error" in line
+        assert "cause=\"TypeError: 'NoneType' object is not iterable\"" in line

@@ -517,6 +517,7 @@ def internal_error(
         user_id=execution.plan.user_id,
         customer_id=execution.plan.customer_id,
         reason="internal_error",
+        error=short_error(exc),
     )
     execution.stop(exc)
     return execution

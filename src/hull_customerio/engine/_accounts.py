@@ -41,6 +41,7 @@ from ._sync import (
     Prepared,
     message_id,
     prepare_in_order,
+    record_bug,
     settle,
     short_error,
 )
@@ -223,18 +224,9 @@ def account_internal_error(
     execution: AccountExecution, exc: Exception, context: LogContext | None = None
 ) -> AccountExecution:
     """Record an unexpected exception on ``execution`` (a bug costs one account, not all)."""
-    log_event(
-        logging.ERROR,
-        "outgoing.account.error",
-        context,
-        exc_info=exc,
-        account_id=execution.plan.account_id,
-        object_id=execution.plan.object_id,
-        reason="internal_error",
-        error=short_error(exc),
-    )
-    execution.stop(exc)
-    return execution
+    plan = execution.plan
+    return record_bug(execution, exc, context, "outgoing.account.error",
+                      account_id=plan.account_id, object_id=plan.object_id)  # fmt: skip
 
 
 def account_bug(

@@ -9,7 +9,6 @@ operations together through v2 batch requests.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Literal, cast
 
@@ -30,8 +29,8 @@ from ..errors import HullCustomerIOError, RateLimiterUnavailableError
 from ..models.customerio import BatchResult
 from ..models.plan import Action, OutgoingEvent, UserPlan
 from ..models.report import UserOutcome
-from ._logs import LogContext, log_event
-from ._sync import Failures, settle, short_error
+from ._logs import LogContext
+from ._sync import Failures, record_bug, settle, short_error
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -509,18 +508,9 @@ def internal_error(
     execution: Execution, exc: Exception, context: LogContext | None = None
 ) -> Execution:
     """Record an unexpected exception on ``execution`` (a bug must cost one user, not all)."""
-    log_event(
-        logging.ERROR,
-        "outgoing.user.error",
-        context,
-        exc_info=exc,
-        user_id=execution.plan.user_id,
-        customer_id=execution.plan.customer_id,
-        reason="internal_error",
-        error=short_error(exc),
-    )
-    execution.stop(exc)
-    return execution
+    plan = execution.plan
+    return record_bug(execution, exc, context, "outgoing.user.error",
+                      user_id=plan.user_id, customer_id=plan.customer_id)  # fmt: skip
 
 
 def user_bug(plan: UserPlan, context: LogContext | None) -> Callable[[Exception], Execution]:

@@ -8,6 +8,7 @@ is written once here and both `_core` (users) and `_accounts` (accounts) call it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -19,7 +20,7 @@ from ..errors import HullCustomerIOError, ValidationError
 from ..metrics import Metrics
 from ..models.plan import Action
 from ..models.report import OutcomeStatus
-from ._logs import LogContext
+from ._logs import LogContext, log_event
 
 __all__ = [
     "Failures",
@@ -96,6 +97,30 @@ def short_error(exc: Exception) -> str:
 
 
 _ERROR_TEXT_LIMIT = 300
+
+_Failures = TypeVar("_Failures", bound=Failures[Any])
+
+
+def record_bug(
+    execution: _Failures,
+    exc: Exception,
+    context: LogContext | None,
+    event: str,
+    **subject: str | None,
+) -> _Failures:
+    """Record an unexpected exception on ``execution``: a bug costs one user or account, not
+    the batch. Logged as ``event`` with the ``subject``'s ids, the reason and the cause."""
+    log_event(
+        logging.ERROR,
+        event,
+        context,
+        exc_info=exc,
+        **subject,
+        reason="internal_error",
+        error=short_error(exc),
+    )
+    execution.stop(exc)
+    return execution
 
 
 class Settled(NamedTuple):

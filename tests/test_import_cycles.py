@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "import_cycles", ROOT / "scripts" / "import_cycles.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cycles = load()
+cycles = load_script("import_cycles")
 
 # No circle and no module over 600 lines is known any more: any is new.
 KNOWN_CIRCLES: list[list[str]] = []

@@ -11,25 +11,14 @@ under ``if TYPE_CHECKING:``.
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "import_cycles", ROOT / "scripts" / "import_cycles.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cycles = _load_script()
+cycles = load_script("import_cycles")
 
 
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "fix_docstring_roles", ROOT / "scripts" / "fix_docstring_roles.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fix = load()
+fix = load_script("fix_docstring_roles")
 LINKER = fix.Linker(
     ["hull_customerio.Connector", "hull_customerio.errors", "hull_customerio.Settings"]
 )

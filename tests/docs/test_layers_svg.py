@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
+
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-layers = load("render_layers_svg")
-cycles = load("import_cycles")
+layers = load_script("render_layers_svg")
+cycles = load_script("import_cycles")
 
 
 def _top(module: str) -> str:

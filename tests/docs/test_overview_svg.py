@@ -3,28 +3,17 @@ and it is exactly what `scripts/render_overview_svg.py` draws."""
 
 from __future__ import annotations
 
-import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
+
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SVG = ROOT / "docs" / "assets" / "overview.svg"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "render_overview_svg", ROOT / "scripts" / "render_overview_svg.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_committed_svg_is_the_scripts_output() -> None:
-    assert SVG.read_text(encoding="utf-8") == load_script().render(), (
+    assert SVG.read_text(encoding="utf-8") == load_script("render_overview_svg").render(), (
         "docs/assets/overview.svg is stale: run scripts/render_overview_svg.py"
     )
 
